@@ -1,0 +1,210 @@
+//! The daemon's configuration: typed, validated, layered.
+//!
+//! Order of precedence: the TOML file, then `SWITCHYARD_*` environment
+//! variables, then command-line flags (applied by the binary). Relative
+//! paths in the file are resolved against the file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Highest hop budget a request may ask for.
+pub const MAX_HOPS_LIMIT: u8 = 8;
+
+/// `switchyard serve` configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Path of the topology file.
+    pub topology: PathBuf,
+    /// RPC server settings.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Router settings.
+    #[serde(default)]
+    pub router: RouterConfig,
+    /// Network model settings.
+    #[serde(default)]
+    pub model: ModelConfig,
+}
+
+/// RPC server settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listen address; loopback by default.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Largest request body accepted, bytes.
+    #[serde(default = "default_max_request_bytes")]
+    pub max_request_bytes: u32,
+    /// Most concurrent connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8711))
+}
+fn default_max_request_bytes() -> u32 {
+    1 << 20
+}
+fn default_max_connections() -> u32 {
+    1024
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            max_request_bytes: default_max_request_bytes(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+/// Router settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Hop budget when a request names none.
+    #[serde(default = "default_max_hops")]
+    pub default_max_hops: u8,
+}
+
+fn default_max_hops() -> u8 {
+    4
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            default_max_hops: default_max_hops(),
+        }
+    }
+}
+
+/// Network model settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// A probe reading older than this takes its bridge out of routing.
+    #[serde(default = "default_stale_after_ms")]
+    pub stale_after_ms: u64,
+}
+
+fn default_stale_after_ms() -> u64 {
+    60_000
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            stale_after_ms: default_stale_after_ms(),
+        }
+    }
+}
+
+impl DaemonConfig {
+    /// A config for `topology` with every other setting at its default.
+    pub fn for_topology(topology: PathBuf) -> Self {
+        Self {
+            topology,
+            server: ServerConfig::default(),
+            router: RouterConfig::default(),
+            model: ModelConfig::default(),
+        }
+    }
+
+    /// Reads the file, resolves relative paths, applies environment
+    /// overrides from `env` (pass `std::env::vars()`), and validates.
+    pub fn load(path: &Path, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Load {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut cfg: Self = toml::from_str(&text).map_err(|e| Error::Load {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if cfg.topology.is_relative() {
+            if let Some(dir) = path.parent() {
+                cfg.topology = dir.join(&cfg.topology);
+            }
+        }
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Applies `SWITCHYARD_LISTEN`, `SWITCHYARD_TOPOLOGY` and
+    /// `SWITCHYARD_STALE_AFTER_MS`.
+    pub fn apply_env(&mut self, env: impl IntoIterator<Item = (String, String)>) -> Result<()> {
+        for (k, v) in env {
+            match k.as_str() {
+                "SWITCHYARD_LISTEN" => {
+                    self.server.listen = v
+                        .parse()
+                        .map_err(|_| Error::invalid("SWITCHYARD_LISTEN", format!("{v:?} is not HOST:PORT")))?;
+                }
+                "SWITCHYARD_TOPOLOGY" => self.topology = PathBuf::from(v),
+                "SWITCHYARD_STALE_AFTER_MS" => {
+                    self.model.stale_after_ms = v
+                        .parse()
+                        .map_err(|_| Error::invalid("SWITCHYARD_STALE_AFTER_MS", format!("{v:?} is not an integer")))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks ranges that serde cannot express.
+    pub fn validate(&self) -> Result<()> {
+        if self.router.default_max_hops == 0 || self.router.default_max_hops > MAX_HOPS_LIMIT {
+            return Err(Error::invalid(
+                "router.default_max_hops",
+                format!("must be between 1 and {MAX_HOPS_LIMIT}"),
+            ));
+        }
+        if self.server.max_request_bytes < 1024 {
+            return Err(Error::invalid("server.max_request_bytes", "must be at least 1024"));
+        }
+        if self.model.stale_after_ms == 0 {
+            return Err(Error::invalid("model.stale_after_ms", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_then_validation() {
+        let dir = std::env::temp_dir().join(format!("sy-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchyard.toml");
+        std::fs::write(&path, "topology = \"topo.toml\"\n[router]\ndefault_max_hops = 3\n").unwrap();
+        let env = vec![("SWITCHYARD_LISTEN".to_string(), "127.0.0.1:9999".to_string())];
+        let cfg = DaemonConfig::load(&path, env).unwrap();
+        assert_eq!(cfg.topology, dir.join("topo.toml"));
+        assert_eq!(cfg.router.default_max_hops, 3);
+        assert_eq!(cfg.server.listen.port(), 9999);
+
+        let bad = vec![("SWITCHYARD_LISTEN".to_string(), "nowhere".to_string())];
+        assert_eq!(DaemonConfig::load(&path, bad).unwrap_err().field(), Some("SWITCHYARD_LISTEN"));
+
+        std::fs::write(&path, "topology = \"t\"\n[router]\ndefault_max_hops = 0\n").unwrap();
+        let e = DaemonConfig::load(&path, Vec::new()).unwrap_err();
+        assert_eq!(e.field(), Some("router.default_max_hops"));
+
+        std::fs::write(&path, "topology = \"t\"\nlisten = \"x\"\n").unwrap();
+        assert!(DaemonConfig::load(&path, Vec::new()).unwrap_err().to_string().contains("listen"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

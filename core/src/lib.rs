@@ -1,0 +1,35 @@
+//! Switchyard core: the vocabulary every other crate speaks.
+//!
+//! * [`ids`]: newtypes for chains, assets and bridges.
+//! * [`amount`]: token amounts as integers in base units, parsed from and
+//!   printed to decimal strings without ever going through a float.
+//! * [`address`]: per-VM addresses, validated once at the edge.
+//! * [`finality`]: when a chain's block counts as final.
+//! * [`topology`]: the chains, assets and bridges file format and its
+//!   validation.
+//! * [`model`]: the live network model (topology plus readings) that the
+//!   router reads as an immutable snapshot.
+//! * [`chain`]: the traits each VM adapter (EVM, Solana, TON) implements.
+//! * [`config`]: the daemon's typed configuration.
+//!
+//! Guarantees: nothing here panics on input; every parse error is a
+//! [`Error`] that names the offending field.
+
+pub mod address;
+pub mod amount;
+pub mod chain;
+pub mod config;
+pub mod error;
+pub mod finality;
+pub mod ids;
+pub mod model;
+pub mod topology;
+
+pub use address::{Address, ChainKind};
+pub use amount::{Amount, UsdE8};
+pub use error::{Error, Result};
+pub use finality::Finality;
+pub use ids::{AssetKey, BridgeId, ChainId, Symbol};
+
+/// The 256-bit unsigned integer used for every token amount.
+pub use alloy_primitives::U256;

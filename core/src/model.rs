@@ -1,0 +1,284 @@
+//! The live network model: the topology plus what probes, breakers and
+//! operators say about each chain and bridge right now.
+//!
+//! A [`NetworkSnapshot`] is immutable. Writers (probes, breakers, operator
+//! actions) build a new snapshot and publish it; readers (the router) hold an
+//! `Arc` to whichever snapshot was current when they started, so a quote
+//! never waits on a writer and never sees half an update.
+
+use std::sync::Arc;
+
+use alloy_primitives::U256;
+use serde::Serialize;
+
+use crate::amount::UsdE8;
+use crate::topology::{Bridge, BridgeIx, Topology};
+
+/// State of a circuit breaker.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Healthy: traffic flows.
+    #[default]
+    Closed,
+    /// Tripped: no traffic until the cool-down ends.
+    Open {
+        /// Why it tripped.
+        reason: String,
+    },
+    /// Cooling down: a few probe calls are let through.
+    HalfOpen,
+}
+
+/// Live reading of a bridge, published by a probe. Each `Some` field
+/// replaces the topology's prior for that field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BridgeReading {
+    /// When it was observed (unix milliseconds).
+    pub observed_at_ms: u64,
+    /// Fixed fee in from-asset base units (gas included by the probe).
+    pub fee_fixed: Option<U256>,
+    /// Proportional fee.
+    pub fee_bps: Option<u16>,
+    /// Observed leg latency.
+    pub eta_s: Option<u64>,
+    /// Observed success rate.
+    pub success_p: Option<f64>,
+    /// Observed destination liquidity.
+    pub liquidity_usd: Option<UsdE8>,
+}
+
+/// Live reading of a chain.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ChainReading {
+    /// When it was observed (unix milliseconds).
+    pub observed_at_ms: u64,
+    /// Latest block (or slot, or masterchain seqno).
+    pub head: u64,
+    /// Latest final block, if the chain reports one.
+    pub finalized: Option<u64>,
+}
+
+/// What is known live about one bridge.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BridgeLive {
+    /// Operator pause, with its reason.
+    pub paused: Option<String>,
+    /// Breaker state.
+    pub breaker: BreakerState,
+    /// Latest probe reading.
+    pub reading: Option<BridgeReading>,
+}
+
+/// What is known live about one chain.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ChainLive {
+    /// Operator pause, with its reason.
+    pub paused: Option<String>,
+    /// Breaker state.
+    pub breaker: BreakerState,
+    /// Latest probe reading.
+    pub reading: Option<ChainReading>,
+}
+
+/// Why a bridge cannot be used at all right now, whatever the amount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unusable {
+    /// The bridge or one of its chains is paused by an operator.
+    Paused,
+    /// The bridge's or one of its chains' breaker is open.
+    BreakerOpen,
+    /// The bridge's or one of its chains' reading is older than allowed.
+    StaleReading,
+}
+
+/// A bridge's parameters after live readings replaced the priors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EffectiveBridge {
+    /// Fixed fee in from-asset base units.
+    pub fee_fixed: U256,
+    /// Proportional fee.
+    pub fee_bps: u16,
+    /// Minimum input in from-asset base units.
+    pub min: U256,
+    /// Leg ETA.
+    pub eta_s: u64,
+    /// Leg success probability.
+    pub success_p: f64,
+    /// Largest single transfer.
+    pub max_usd: UsdE8,
+    /// Destination liquidity.
+    pub liquidity_usd: UsdE8,
+    /// Set when the bridge is unusable, with the reason and who said so.
+    pub unusable: Option<(Unusable, String)>,
+}
+
+/// An immutable view of the network at one moment.
+#[derive(Clone, Debug)]
+pub struct NetworkSnapshot {
+    /// Static topology.
+    pub topology: Arc<Topology>,
+    /// Increases with every publication.
+    pub version: u64,
+    /// Live state per bridge, indexed like `topology.bridges()`.
+    pub bridges: Vec<BridgeLive>,
+    /// Live state per chain, indexed like `topology.chains()`.
+    pub chains: Vec<ChainLive>,
+    /// A reading older than this makes its bridge or chain unusable.
+    pub stale_after_ms: u64,
+}
+
+impl NetworkSnapshot {
+    /// A snapshot with no live readings: every bridge runs on its priors.
+    /// This is what an offline `--topology` quote uses.
+    pub fn offline(topology: Arc<Topology>) -> Self {
+        let bridges = vec![BridgeLive::default(); topology.bridges().len()];
+        let chains = vec![ChainLive::default(); topology.chains().len()];
+        Self {
+            topology,
+            version: 0,
+            bridges,
+            chains,
+            stale_after_ms: u64::MAX,
+        }
+    }
+
+    /// The parameters the router should use for bridge `ix` at `now_ms`.
+    ///
+    /// Readings replace priors field by field. Unusability is checked in
+    /// this order: pause, breaker, stale reading; bridge first, then its
+    /// source chain, then its destination chain.
+    pub fn effective(&self, ix: BridgeIx, now_ms: u64) -> EffectiveBridge {
+        let b: &Bridge = self.topology.bridge(ix);
+        let live = &self.bridges[ix.ix()];
+        let r = live.reading.as_ref();
+        let from_chain = self.topology.asset(b.from).chain;
+        let to_chain = self.topology.asset(b.to).chain;
+        let mut unusable = None;
+        let stale = |at: u64| now_ms.saturating_sub(at) > self.stale_after_ms;
+        let chain_name = |c: crate::topology::ChainIx| self.topology.chain(c).id.to_string();
+        let subjects = [
+            (format!("bridge {}", b.id), &live.paused, &live.breaker, r.map(|r| r.observed_at_ms)),
+            (
+                format!("chain {}", chain_name(from_chain)),
+                &self.chains[from_chain.ix()].paused,
+                &self.chains[from_chain.ix()].breaker,
+                self.chains[from_chain.ix()].reading.as_ref().map(|r| r.observed_at_ms),
+            ),
+            (
+                format!("chain {}", chain_name(to_chain)),
+                &self.chains[to_chain.ix()].paused,
+                &self.chains[to_chain.ix()].breaker,
+                self.chains[to_chain.ix()].reading.as_ref().map(|r| r.observed_at_ms),
+            ),
+        ];
+        for (who, paused, breaker, observed) in subjects {
+            if unusable.is_some() {
+                break;
+            }
+            if let Some(why) = paused {
+                unusable = Some((Unusable::Paused, format!("{who} paused: {why}")));
+            } else if let BreakerState::Open { reason } = breaker {
+                unusable = Some((Unusable::BreakerOpen, format!("{who} breaker open: {reason}")));
+            } else if let Some(at) = observed.filter(|at| stale(*at)) {
+                unusable = Some((
+                    Unusable::StaleReading,
+                    format!("{who} last read {} ms ago", now_ms.saturating_sub(at)),
+                ));
+            }
+        }
+        EffectiveBridge {
+            fee_fixed: r.and_then(|r| r.fee_fixed).unwrap_or(b.fee_fixed),
+            fee_bps: r.and_then(|r| r.fee_bps).unwrap_or(b.fee_bps),
+            min: b.min,
+            eta_s: r.and_then(|r| r.eta_s).unwrap_or(b.eta_s),
+            success_p: r.and_then(|r| r.success_p).unwrap_or(b.success_p),
+            max_usd: b.max_usd,
+            liquidity_usd: r.and_then(|r| r.liquidity_usd).unwrap_or(b.liquidity_usd),
+            unusable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = r#"
+[[chain]]
+id = "a"
+kind = "evm"
+chain_id = 1
+finality = { blocks = 2 }
+block_time_ms = 1000
+native_usd_price = 1.0
+[[chain]]
+id = "b"
+kind = "evm"
+chain_id = 2
+finality = { blocks = 2 }
+block_time_ms = 1000
+native_usd_price = 1.0
+[[asset]]
+chain = "a"
+symbol = "USDT"
+decimals = 6
+address = "0x0000000000000000000000000000000000000001"
+[[asset]]
+chain = "b"
+symbol = "USDT"
+decimals = 6
+address = "0x0000000000000000000000000000000000000002"
+[[bridge]]
+id = "ab"
+protocol = "escrow"
+from = "a:USDT"
+to = "b:USDT"
+fee_fixed = "1"
+fee_bps = 5
+eta_s = 60
+success_p = 0.99
+min = "0"
+max_usd = "1000"
+liquidity_usd = "1000"
+"#;
+
+    fn snap() -> NetworkSnapshot {
+        NetworkSnapshot::offline(Arc::new(Topology::from_toml(T).unwrap()))
+    }
+
+    #[test]
+    fn offline_snapshot_uses_priors() {
+        let e = snap().effective(BridgeIx(0), 0);
+        assert_eq!(e.eta_s, 60);
+        assert_eq!(e.fee_fixed, U256::from(1_000_000u64));
+        assert!(e.unusable.is_none());
+    }
+
+    #[test]
+    fn readings_replace_priors_field_by_field() {
+        let mut s = snap();
+        s.bridges[0].reading = Some(BridgeReading {
+            observed_at_ms: 1_000,
+            eta_s: Some(30),
+            ..Default::default()
+        });
+        s.stale_after_ms = 10_000;
+        let e = s.effective(BridgeIx(0), 2_000);
+        assert_eq!(e.eta_s, 30);
+        assert_eq!(e.success_p, 0.99);
+        let later = s.effective(BridgeIx(0), 20_000);
+        assert_eq!(later.unusable.map(|u| u.0), Some(Unusable::StaleReading));
+    }
+
+    #[test]
+    fn a_paused_destination_chain_makes_the_bridge_unusable() {
+        let mut s = snap();
+        s.chains[1].paused = Some("maintenance".into());
+        let e = s.effective(BridgeIx(0), 0);
+        let (why, detail) = e.unusable.unwrap();
+        assert_eq!(why, Unusable::Paused);
+        assert!(detail.contains("chain b"));
+    }
+}

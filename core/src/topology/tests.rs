@@ -1,0 +1,102 @@
+use super::*;
+
+const BASE: &str = r#"
+[[chain]]
+id = "eth"
+kind = "evm"
+chain_id = 1
+finality = { tag = "finalized" }
+block_time_ms = 12000
+native_usd_price = 3000.0
+
+[[chain]]
+id = "sol"
+kind = "solana"
+finality = { commitment = "finalized" }
+block_time_ms = 400
+native_usd_price = 150.0
+
+[[asset]]
+chain = "eth"
+symbol = "USDC"
+decimals = 6
+address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+
+[[asset]]
+chain = "sol"
+symbol = "USDC"
+decimals = 6
+address = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+
+[[bridge]]
+id = "cctp-eth-sol"
+protocol = "cctp"
+from = "eth:USDC"
+to = "sol:USDC"
+fee_fixed = "0.5"
+fee_bps = 0
+eta_s = 1100
+success_p = 0.999
+min = "1"
+max_usd = "10000000"
+liquidity_usd = "1000000000"
+"#;
+
+#[test]
+fn valid_file_builds_indexes() {
+    let t = Topology::from_toml(BASE).unwrap();
+    assert_eq!(t.chains().len(), 2);
+    let b = t.bridge(BridgeIx(0));
+    assert_eq!(b.fee_fixed, U256::from(500_000u64));
+    assert_eq!(b.min, U256::from(1_000_000u64));
+    assert_eq!(t.asset(b.to).key.to_string(), "sol:USDC");
+    assert!(t.resolve_asset("from", "eth:USDC").is_ok());
+}
+
+fn err_of(text: &str) -> Error {
+    Topology::from_toml(text).unwrap_err()
+}
+
+#[test]
+fn unknown_field_is_refused() {
+    let e = err_of(&BASE.replace("fee_bps = 0", "fee_bps = 0\nfee_pct = 1"));
+    assert!(e.to_string().contains("fee_pct"), "{e}");
+}
+
+#[test]
+fn bridge_to_unknown_asset_names_the_field() {
+    let e = err_of(&BASE.replace("to = \"sol:USDC\"", "to = \"sol:USDT\""));
+    assert_eq!(e.field(), Some("bridge[0].to"));
+}
+
+#[test]
+fn address_of_the_wrong_kind_names_the_field() {
+    let e = err_of(&BASE.replace(
+        "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",
+        "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48",
+    ));
+    assert_eq!(e.field(), Some("asset[1].address"));
+}
+
+#[test]
+fn out_of_range_values_are_refused() {
+    assert_eq!(err_of(&BASE.replace("fee_bps = 0", "fee_bps = 10000")).field(), Some("bridge[0].fee_bps"));
+    assert_eq!(err_of(&BASE.replace("success_p = 0.999", "success_p = 1.5")).field(), Some("bridge[0].success_p"));
+    assert_eq!(err_of(&BASE.replace("success_p = 0.999", "success_p = 0.0")).field(), Some("bridge[0].success_p"));
+    assert_eq!(err_of(&BASE.replace("fee_fixed = \"0.5\"", "fee_fixed = \"0.0000005\"")).field(), Some("bridge[0].fee_fixed"));
+    assert_eq!(err_of(&BASE.replace("max_usd = \"10000000\"", "max_usd = \"-1\"")).field(), Some("bridge[0].max_usd"));
+    assert_eq!(err_of(&BASE.replace("chain_id = 1\n", "")).field(), Some("chain[0].chain_id"));
+    assert!(err_of(&BASE.replace("decimals = 6", "decimals = 300")).to_string().contains("decimals"));
+}
+
+#[test]
+fn duplicates_are_refused() {
+    let dup = format!("{BASE}\n{}", &BASE[BASE.find("[[bridge]]").unwrap()..]);
+    assert!(err_of(&dup).to_string().contains("duplicate bridge id"));
+}
+
+#[test]
+fn usd_price_defaults_to_one_dollar() {
+    let t = Topology::from_toml(BASE).unwrap();
+    assert_eq!(t.assets()[0].usd_price, UsdE8::from_price("p", 1.0).unwrap());
+}

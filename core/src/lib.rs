@@ -31,5 +31,5 @@ pub use error::{Error, Result};
 pub use finality::Finality;
 pub use ids::{AssetKey, BridgeId, ChainId, Symbol};
 
-/// The 256-bit unsigned integer used for every token amount.
-pub use alloy_primitives::U256;
+/// 256-bit unsigned integer for every token amount; 512-bit for products.
+pub use alloy_primitives::{U256, U512};

@@ -12,7 +12,7 @@ use alloy_primitives::U256;
 use serde::Serialize;
 
 use crate::amount::UsdE8;
-use crate::topology::{Bridge, BridgeIx, Topology};
+use crate::topology::{Bridge, BridgeIx, ChainIx, Topology};
 
 /// State of a circuit breaker.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -110,8 +110,29 @@ pub struct EffectiveBridge {
     pub max_usd: UsdE8,
     /// Destination liquidity.
     pub liquidity_usd: UsdE8,
-    /// Set when the bridge is unusable, with the reason and who said so.
-    pub unusable: Option<(Unusable, String)>,
+    /// Pause or open breaker, with who said so; independent of time.
+    pub blocked: Option<(Unusable, String)>,
+    /// From this instant (unix ms) the oldest reading the bridge depends on
+    /// is stale; `u64::MAX` when it depends on none.
+    pub stale_from_ms: u64,
+    /// Which reading goes stale first.
+    pub stale_subject: String,
+}
+
+impl EffectiveBridge {
+    /// Why the bridge is unusable at `now_ms`, if it is: pause and breaker
+    /// first, then a stale reading.
+    pub fn unusable_at(&self, now_ms: u64) -> Option<(Unusable, String)> {
+        if let Some(b) = &self.blocked {
+            return Some(b.clone());
+        }
+        (now_ms >= self.stale_from_ms).then(|| {
+            (
+                Unusable::StaleReading,
+                format!("{} reading is {} ms old", self.stale_subject, now_ms - self.stale_from_ms),
+            )
+        })
+    }
 }
 
 /// An immutable view of the network at one moment.
@@ -144,48 +165,49 @@ impl NetworkSnapshot {
         }
     }
 
-    /// The parameters the router should use for bridge `ix` at `now_ms`.
+    /// The parameters the router should use for bridge `ix`.
     ///
-    /// Readings replace priors field by field. Unusability is checked in
-    /// this order: pause, breaker, stale reading; bridge first, then its
-    /// source chain, then its destination chain.
-    pub fn effective(&self, ix: BridgeIx, now_ms: u64) -> EffectiveBridge {
+    /// Readings replace priors field by field. Pause and breaker are checked
+    /// for the bridge, then its source chain, then its destination chain;
+    /// staleness is left to [`EffectiveBridge::unusable_at`], because it
+    /// depends on when the snapshot is read, not when it was made.
+    pub fn effective(&self, ix: BridgeIx) -> EffectiveBridge {
         let b: &Bridge = self.topology.bridge(ix);
         let live = &self.bridges[ix.ix()];
         let r = live.reading.as_ref();
         let from_chain = self.topology.asset(b.from).chain;
         let to_chain = self.topology.asset(b.to).chain;
-        let mut unusable = None;
-        let stale = |at: u64| now_ms.saturating_sub(at) > self.stale_after_ms;
-        let chain_name = |c: crate::topology::ChainIx| self.topology.chain(c).id.to_string();
+        let chain_subject = |c: ChainIx| {
+            let l = &self.chains[c.ix()];
+            (
+                format!("chain {}", self.topology.chain(c).id),
+                &l.paused,
+                &l.breaker,
+                l.reading.as_ref().map(|r| r.observed_at_ms),
+            )
+        };
         let subjects = [
             (format!("bridge {}", b.id), &live.paused, &live.breaker, r.map(|r| r.observed_at_ms)),
-            (
-                format!("chain {}", chain_name(from_chain)),
-                &self.chains[from_chain.ix()].paused,
-                &self.chains[from_chain.ix()].breaker,
-                self.chains[from_chain.ix()].reading.as_ref().map(|r| r.observed_at_ms),
-            ),
-            (
-                format!("chain {}", chain_name(to_chain)),
-                &self.chains[to_chain.ix()].paused,
-                &self.chains[to_chain.ix()].breaker,
-                self.chains[to_chain.ix()].reading.as_ref().map(|r| r.observed_at_ms),
-            ),
+            chain_subject(from_chain),
+            chain_subject(to_chain),
         ];
+        let mut blocked = None;
+        let mut stale_from_ms = u64::MAX;
+        let mut stale_subject = String::new();
         for (who, paused, breaker, observed) in subjects {
-            if unusable.is_some() {
-                break;
+            if blocked.is_none() {
+                if let Some(why) = paused {
+                    blocked = Some((Unusable::Paused, format!("{who} paused: {why}")));
+                } else if let BreakerState::Open { reason } = breaker {
+                    blocked = Some((Unusable::BreakerOpen, format!("{who} breaker open: {reason}")));
+                }
             }
-            if let Some(why) = paused {
-                unusable = Some((Unusable::Paused, format!("{who} paused: {why}")));
-            } else if let BreakerState::Open { reason } = breaker {
-                unusable = Some((Unusable::BreakerOpen, format!("{who} breaker open: {reason}")));
-            } else if let Some(at) = observed.filter(|at| stale(*at)) {
-                unusable = Some((
-                    Unusable::StaleReading,
-                    format!("{who} last read {} ms ago", now_ms.saturating_sub(at)),
-                ));
+            if let Some(at) = observed {
+                let from = at.saturating_add(self.stale_after_ms).saturating_add(1);
+                if from < stale_from_ms {
+                    stale_from_ms = from;
+                    stale_subject = who;
+                }
             }
         }
         EffectiveBridge {
@@ -196,7 +218,9 @@ impl NetworkSnapshot {
             success_p: r.and_then(|r| r.success_p).unwrap_or(b.success_p),
             max_usd: b.max_usd,
             liquidity_usd: r.and_then(|r| r.liquidity_usd).unwrap_or(b.liquidity_usd),
-            unusable,
+            blocked,
+            stale_from_ms,
+            stale_subject,
         }
     }
 }
@@ -250,10 +274,10 @@ liquidity_usd = "1000"
 
     #[test]
     fn offline_snapshot_uses_priors() {
-        let e = snap().effective(BridgeIx(0), 0);
+        let e = snap().effective(BridgeIx(0));
         assert_eq!(e.eta_s, 60);
         assert_eq!(e.fee_fixed, U256::from(1_000_000u64));
-        assert!(e.unusable.is_none());
+        assert!(e.unusable_at(u64::MAX - 1).is_none());
     }
 
     #[test]
@@ -265,19 +289,19 @@ liquidity_usd = "1000"
             ..Default::default()
         });
         s.stale_after_ms = 10_000;
-        let e = s.effective(BridgeIx(0), 2_000);
+        let e = s.effective(BridgeIx(0));
         assert_eq!(e.eta_s, 30);
         assert_eq!(e.success_p, 0.99);
-        let later = s.effective(BridgeIx(0), 20_000);
-        assert_eq!(later.unusable.map(|u| u.0), Some(Unusable::StaleReading));
+        assert!(e.unusable_at(11_000).is_none());
+        assert_eq!(e.unusable_at(11_001).map(|u| u.0), Some(Unusable::StaleReading));
     }
 
     #[test]
     fn a_paused_destination_chain_makes_the_bridge_unusable() {
         let mut s = snap();
         s.chains[1].paused = Some("maintenance".into());
-        let e = s.effective(BridgeIx(0), 0);
-        let (why, detail) = e.unusable.unwrap();
+        let e = s.effective(BridgeIx(0));
+        let (why, detail) = e.unusable_at(0).unwrap();
         assert_eq!(why, Unusable::Paused);
         assert!(detail.contains("chain b"));
     }

@@ -1,0 +1,194 @@
+//! The routing graph compiled from one [`NetworkSnapshot`]: assets are
+//! nodes, bridges are directed edges in a compressed adjacency array.
+//!
+//! Compiling costs O(bridges) and happens once per published snapshot; a
+//! quote then reads only flat arrays. The graph keeps the snapshot alive
+//! (`Arc`), so names in results always match the numbers used.
+
+use std::sync::Arc;
+
+use switchyard_core::model::{NetworkSnapshot, Unusable};
+use switchyard_core::topology::{AssetIx, BridgeIx, ChainIx, Topology};
+use switchyard_core::{U256, UsdE8};
+
+use crate::leg::LegParams;
+
+/// One edge with everything a quote needs, live readings applied.
+#[derive(Clone, Debug)]
+pub struct Edge {
+    /// Source node.
+    pub from: u32,
+    /// Destination node.
+    pub to: u32,
+    /// Fee formula parameters.
+    pub leg: LegParams,
+    /// Leg ETA, seconds.
+    pub eta_s: u64,
+    /// Leg success probability.
+    pub success_p: f64,
+    /// Largest single transfer.
+    pub max_usd: UsdE8,
+    /// Destination liquidity.
+    pub liquidity_usd: UsdE8,
+    /// Pause or open breaker.
+    pub blocked: Option<(Unusable, String)>,
+    /// When the oldest reading behind this edge goes stale (unix ms).
+    pub stale_from_ms: u64,
+    /// Which reading that is.
+    pub stale_subject: String,
+}
+
+/// A compiled, immutable routing graph.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    snapshot: Arc<NetworkSnapshot>,
+    /// Decimals per node.
+    pub(crate) decimals: Vec<u8>,
+    /// Chain of each node.
+    pub(crate) node_chain: Vec<ChainIx>,
+    /// `out_edges[out_start[n]..out_start[n + 1]]` are the edges leaving `n`.
+    pub(crate) out_start: Vec<u32>,
+    pub(crate) out_edges: Vec<u32>,
+    pub(crate) edges: Vec<Edge>,
+}
+
+impl Graph {
+    /// Compiles `snapshot` into a graph.
+    pub fn compile(snapshot: Arc<NetworkSnapshot>) -> Self {
+        let t = &snapshot.topology;
+        let n = t.assets().len();
+        let decimals: Vec<u8> = t.assets().iter().map(|a| a.decimals).collect();
+        let node_chain = t.assets().iter().map(|a| a.chain).collect();
+        let edges: Vec<Edge> = (0..t.bridges().len())
+            .map(|i| {
+                let ix = BridgeIx(i as u32);
+                let b = t.bridge(ix);
+                let e = snapshot.effective(ix);
+                Edge {
+                    from: b.from.0,
+                    to: b.to.0,
+                    leg: LegParams {
+                        fixed: e.fee_fixed,
+                        min: e.min,
+                        bps: e.fee_bps,
+                        from_dec: decimals[b.from.ix()],
+                        to_dec: decimals[b.to.ix()],
+                    },
+                    eta_s: e.eta_s,
+                    success_p: e.success_p,
+                    max_usd: e.max_usd,
+                    liquidity_usd: e.liquidity_usd,
+                    blocked: e.blocked,
+                    stale_from_ms: e.stale_from_ms,
+                    stale_subject: e.stale_subject,
+                }
+            })
+            .collect();
+        let mut counts = vec![0u32; n + 1];
+        for e in &edges {
+            counts[e.from as usize + 1] += 1;
+        }
+        for i in 0..n {
+            counts[i + 1] += counts[i];
+        }
+        let out_start = counts.clone();
+        let mut fill = counts;
+        let mut out_edges = vec![0u32; edges.len()];
+        for (i, e) in edges.iter().enumerate() {
+            let slot = &mut fill[e.from as usize];
+            out_edges[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        Self {
+            snapshot,
+            decimals,
+            node_chain,
+            out_start,
+            out_edges,
+            edges,
+        }
+    }
+
+    /// The snapshot this graph was compiled from.
+    pub fn snapshot(&self) -> &Arc<NetworkSnapshot> {
+        &self.snapshot
+    }
+
+    /// The topology behind the snapshot.
+    pub fn topology(&self) -> &Topology {
+        &self.snapshot.topology
+    }
+
+    /// Edges leaving node `n`.
+    pub(crate) fn out(&self, n: u32) -> &[u32] {
+        let s = self.out_start[n as usize] as usize;
+        let e = self.out_start[n as usize + 1] as usize;
+        &self.out_edges[s..e]
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.decimals.len()
+    }
+
+    /// Number of edges.
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Edge parameters by bridge index.
+    pub fn edge(&self, ix: BridgeIx) -> &Edge {
+        &self.edges[ix.ix()]
+    }
+
+    /// Decimals of node `a`.
+    pub fn decimals(&self, a: AssetIx) -> u8 {
+        self.decimals[a.ix()]
+    }
+
+    /// Why edge `e` cannot be used at `now_ms` for a transfer worth
+    /// `request_usd`, if it cannot.
+    pub(crate) fn static_exclusion(&self, e: usize, now_ms: u64, request_usd: UsdE8) -> Option<(Reason, String)> {
+        let edge = &self.edges[e];
+        if let Some((u, detail)) = &edge.blocked {
+            return Some((Reason::from(*u), detail.clone()));
+        }
+        if now_ms >= edge.stale_from_ms {
+            return Some((
+                Reason::StaleReading,
+                format!("{} reading is {} ms past its limit", edge.stale_subject, now_ms - edge.stale_from_ms),
+            ));
+        }
+        if request_usd > edge.max_usd {
+            return Some((
+                Reason::OverMax,
+                format!("request worth ${request_usd} exceeds the bridge maximum ${}", edge.max_usd),
+            ));
+        }
+        if request_usd > edge.liquidity_usd {
+            return Some((
+                Reason::OverLiquidity,
+                format!("request worth ${request_usd} exceeds liquidity ${}", edge.liquidity_usd),
+            ));
+        }
+        None
+    }
+
+    /// USD value of `amount` base units of node `a`; `None` on overflow.
+    pub(crate) fn usd_value(&self, a: AssetIx, amount: U256) -> Option<UsdE8> {
+        let asset = self.topology().asset(a);
+        switchyard_core::Amount::from_raw(amount, asset.decimals).usd_value(asset.usd_price)
+    }
+}
+
+pub use crate::quote::Reason;
+
+impl From<Unusable> for Reason {
+    fn from(u: Unusable) -> Self {
+        match u {
+            Unusable::Paused => Reason::Paused,
+            Unusable::BreakerOpen => Reason::BreakerOpen,
+            Unusable::StaleReading => Reason::StaleReading,
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Quote requests and results.
+//!
+//! [`QuoteParams`] is the wire form (strings, as the CLI and the RPC API
+//! receive them); [`QuoteRequest::resolve`] validates it against a topology
+//! into integers and indexes, naming the field of any error. [`Quote`] is
+//! the search result, [`QuoteView`] its wire form with decimal strings.
+
+use serde::{Deserialize, Serialize};
+use switchyard_core::config::MAX_HOPS_LIMIT;
+use switchyard_core::topology::{AssetIx, BridgeIx};
+use switchyard_core::{Amount, Error, Result, U256};
+
+use crate::graph::Graph;
+
+/// Which routes a quote returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Every non-dominated route over (amount, ETA, success probability).
+    Pareto,
+    /// Most received; ties by ETA, then success probability.
+    Cheapest,
+    /// Least ETA; ties by amount received, then success probability.
+    Fastest,
+    /// Highest success probability; ties by amount, then ETA.
+    Safest,
+    /// Least generalized cost under hard limits, see [`Weights`].
+    Weighted,
+}
+
+impl Mode {
+    /// All modes, for help texts and benchmarks.
+    pub const ALL: [Mode; 5] = [Mode::Pareto, Mode::Cheapest, Mode::Fastest, Mode::Safest, Mode::Weighted];
+
+    /// Parses a mode name; `field` names the input in errors.
+    pub fn parse(field: &str, s: &str) -> Result<Self> {
+        Ok(match s {
+            "pareto" => Self::Pareto,
+            "cheapest" => Self::Cheapest,
+            "fastest" => Self::Fastest,
+            "safest" => Self::Safest,
+            "weighted" => Self::Weighted,
+            _ => {
+                return Err(Error::invalid(
+                    field,
+                    format!("{s:?} is not one of pareto, cheapest, fastest, safest, weighted"),
+                ));
+            }
+        })
+    }
+
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pareto => "pareto",
+            Self::Cheapest => "cheapest",
+            Self::Fastest => "fastest",
+            Self::Safest => "safest",
+            Self::Weighted => "weighted",
+        }
+    }
+}
+
+/// Weights of the generalized cost used by [`Mode::Weighted`], all in USD:
+///
+/// `cost = fee * fee_usd + time * eta_hours + risk * (1 - success_p) * amount_usd`
+///
+/// i.e. the fee paid, what an hour of waiting is worth to the user, and the
+/// expected loss. Floats, because this is a score, never money.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Weights {
+    /// Multiplier of the fee in USD (default 1).
+    #[serde(default = "w_one")]
+    pub fee: f64,
+    /// USD per hour of ETA (default 0).
+    #[serde(default)]
+    pub time: f64,
+    /// Multiplier of the expected loss in USD (default 1).
+    #[serde(default = "w_one")]
+    pub risk: f64,
+}
+
+fn w_one() -> f64 {
+    1.0
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            fee: 1.0,
+            time: 0.0,
+            risk: 1.0,
+        }
+    }
+}
+
+/// The request as received: strings and optional fields.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteParams {
+    /// Source `chain:ASSET`.
+    pub from: String,
+    /// Destination `chain:ASSET`.
+    pub to: String,
+    /// Amount, decimal, in human units of the source asset.
+    pub amount: String,
+    /// `pareto` (default), `cheapest`, `fastest`, `safest`, `weighted`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Hop budget (default from config, 4).
+    #[serde(default)]
+    pub max_hops: Option<u64>,
+    /// Weighted mode: cost weights.
+    #[serde(default)]
+    pub weights: Option<Weights>,
+    /// Weighted mode: largest acceptable fee, decimal, in destination units.
+    #[serde(default)]
+    pub max_fee: Option<String>,
+    /// Weighted mode: longest acceptable ETA, seconds.
+    #[serde(default)]
+    pub max_eta_s: Option<u64>,
+    /// Weighted mode: lowest acceptable success probability.
+    #[serde(default)]
+    pub min_success_p: Option<f64>,
+}
+
+/// Hard limits of [`Mode::Weighted`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// Largest fee in destination base units.
+    pub max_fee: Option<U256>,
+    /// Longest ETA.
+    pub max_eta_s: Option<u64>,
+    /// Lowest success probability.
+    pub min_success_p: Option<f64>,
+}
+
+/// A validated request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuoteRequest {
+    /// Source node.
+    pub from: AssetIx,
+    /// Destination node.
+    pub to: AssetIx,
+    /// Amount in source base units, > 0.
+    pub amount: U256,
+    /// Mode.
+    pub mode: Mode,
+    /// Hop budget, 1..=8.
+    pub max_hops: u8,
+    /// Weighted mode weights.
+    pub weights: Weights,
+    /// Weighted mode limits.
+    pub limits: Limits,
+    /// Time of the quote (unix ms), for reading staleness.
+    pub now_ms: u64,
+}
+
+impl QuoteRequest {
+    /// Validates `p` against the graph's topology.
+    pub fn resolve(graph: &Graph, p: &QuoteParams, default_max_hops: u8, now_ms: u64) -> Result<Self> {
+        let t = graph.topology();
+        let from = t.resolve_asset("from", &p.from)?;
+        let to = t.resolve_asset("to", &p.to)?;
+        if from == to {
+            return Err(Error::invalid("to", "must differ from `from`"));
+        }
+        let amount = Amount::parse_decimal("amount", &p.amount, t.asset(from).decimals)?;
+        if amount.is_zero() {
+            return Err(Error::invalid("amount", "must be greater than zero"));
+        }
+        let mode = match &p.mode {
+            Some(m) => Mode::parse("mode", m)?,
+            None => Mode::Pareto,
+        };
+        let max_hops = match p.max_hops {
+            None => default_max_hops,
+            Some(h) => u8::try_from(h)
+                .ok()
+                .filter(|h| (1..=MAX_HOPS_LIMIT).contains(h))
+                .ok_or_else(|| Error::invalid("max_hops", format!("must be between 1 and {MAX_HOPS_LIMIT}")))?,
+        };
+        let weights = p.weights.unwrap_or_default();
+        for (name, w) in [("weights.fee", weights.fee), ("weights.time", weights.time), ("weights.risk", weights.risk)] {
+            if !w.is_finite() || w < 0.0 {
+                return Err(Error::invalid(name, "must be a finite number >= 0"));
+            }
+        }
+        let max_fee = p
+            .max_fee
+            .as_deref()
+            .map(|s| Amount::parse_decimal("max_fee", s, t.asset(to).decimals).map(|a| a.raw))
+            .transpose()?;
+        if let Some(q) = p.min_success_p {
+            if !(0.0..=1.0).contains(&q) {
+                return Err(Error::invalid("min_success_p", "must be between 0 and 1"));
+            }
+        }
+        let limits = Limits {
+            max_fee,
+            max_eta_s: p.max_eta_s,
+            min_success_p: p.min_success_p,
+        };
+        if mode != Mode::Weighted && (p.weights.is_some() || limits != Limits::default()) {
+            let field = if p.weights.is_some() { "weights" } else { "max_fee" };
+            return Err(Error::invalid(field, "weights and limits apply to mode \"weighted\" only"));
+        }
+        Ok(Self {
+            from,
+            to,
+            amount: amount.raw,
+            mode,
+            max_hops,
+            weights,
+            limits,
+            now_ms,
+        })
+    }
+}
+
+/// Why a bridge near the source or destination is not in the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The bridge or one of its chains is paused by an operator.
+    Paused,
+    /// The bridge's or a chain's circuit breaker is open.
+    BreakerOpen,
+    /// A reading it depends on is too old.
+    StaleReading,
+    /// The request's USD value exceeds the bridge's single-transfer maximum.
+    OverMax,
+    /// The request's USD value exceeds the bridge's liquidity.
+    OverLiquidity,
+    /// Every amount that could reach it is below its minimum.
+    BelowMin,
+    /// Every amount that could reach it does not cover its fixed fee.
+    FeeExceedsAmount,
+    /// The amount reaching it does not fit 256 bits after conversion.
+    AmountOverflow,
+    /// Connected, but only by routes longer than the hop budget.
+    HopBudget,
+    /// No route from the source through it reaches the destination.
+    NoRoute,
+    /// Within the budget, but no feasible route brings funds to it.
+    NoFeasiblePath,
+    /// Funds reach it, but no feasible continuation reaches the destination.
+    DeadEnd,
+    /// Every route through it is dominated by a returned route.
+    Dominated,
+    /// Routes through it exist but another route ranks higher in this mode.
+    Outranked,
+    /// Its routes break the request's hard limits.
+    OverLimits,
+}
+
+/// One route: bridges in order with the amount before and after each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    /// Bridges, in order.
+    pub bridges: Vec<BridgeIx>,
+    /// `amounts[i]` enters leg `i`; the last is what arrives.
+    pub amounts: Vec<U256>,
+    /// Total ETA, seconds.
+    pub eta_s: u64,
+    /// Product of leg success probabilities.
+    pub success_p: f64,
+}
+
+impl Route {
+    /// Amount received in destination base units.
+    pub fn amount_out(&self) -> U256 {
+        self.amounts.last().copied().unwrap_or_default()
+    }
+}
+
+/// A bridge left out of the answer and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exclusion {
+    /// The bridge.
+    pub bridge: BridgeIx,
+    /// Machine-readable reason.
+    pub reason: Reason,
+    /// Sentence for a person.
+    pub detail: String,
+}
+
+/// Counters of one search, for benchmarks and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SearchStats {
+    /// Edges examined.
+    pub relaxations: u64,
+    /// Labels kept in bags.
+    pub labels: u64,
+}
+
+/// The answer to a [`QuoteRequest`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quote {
+    /// Routes, best first (for pareto: by amount, then ETA, then probability).
+    pub routes: Vec<Route>,
+    /// Bridges leaving the source chain or entering the destination chain
+    /// that no returned route uses, each with its reason.
+    pub excluded: Vec<Exclusion>,
+    /// Search counters.
+    pub stats: SearchStats,
+}
+
+/// Wire form of a leg.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LegView {
+    /// Bridge id.
+    pub bridge: String,
+    /// Source `chain:ASSET`.
+    pub from: String,
+    /// Destination `chain:ASSET`.
+    pub to: String,
+    /// Amount entering, human units of `from`.
+    pub amount_in: String,
+    /// Amount leaving, human units of `to`.
+    pub amount_out: String,
+    /// Leg ETA.
+    pub eta_s: u64,
+    /// Leg success probability.
+    pub success_p: f64,
+}
+
+/// Wire form of a route.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteView {
+    /// Legs in order.
+    pub legs: Vec<LegView>,
+    /// Amount received, human units of the destination asset.
+    pub amount_out: String,
+    /// Total ETA.
+    pub eta_s: u64,
+    /// Success probability.
+    pub success_p: f64,
+}
+
+/// Wire form of an exclusion.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExclusionView {
+    /// Bridge id.
+    pub bridge: String,
+    /// Reason code.
+    pub reason: Reason,
+    /// Sentence for a person.
+    pub detail: String,
+}
+
+/// Wire form of a quote: the JSON the CLI prints and the API returns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuoteView {
+    /// Routes, best first.
+    pub routes: Vec<RouteView>,
+    /// Excluded bridges.
+    pub excluded: Vec<ExclusionView>,
+}
+
+impl Quote {
+    /// Renders the quote with names and decimal strings.
+    pub fn view(&self, graph: &Graph) -> QuoteView {
+        let t = graph.topology();
+        let human = |a: AssetIx, raw: U256| Amount::from_raw(raw, t.asset(a).decimals).to_string();
+        let routes = self
+            .routes
+            .iter()
+            .map(|r| {
+                let legs = r
+                    .bridges
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| {
+                        let br = t.bridge(b);
+                        let e = graph.edge(b);
+                        LegView {
+                            bridge: br.id.to_string(),
+                            from: t.asset(br.from).key.to_string(),
+                            to: t.asset(br.to).key.to_string(),
+                            amount_in: human(br.from, r.amounts[i]),
+                            amount_out: human(br.to, r.amounts[i + 1]),
+                            eta_s: e.eta_s,
+                            success_p: e.success_p,
+                        }
+                    })
+                    .collect();
+                let last_to = r.bridges.last().map(|b| t.bridge(*b).to);
+                RouteView {
+                    legs,
+                    amount_out: last_to.map(|a| human(a, r.amount_out())).unwrap_or_default(),
+                    eta_s: r.eta_s,
+                    success_p: r.success_p,
+                }
+            })
+            .collect();
+        let excluded = self
+            .excluded
+            .iter()
+            .map(|x| ExclusionView {
+                bridge: t.bridge(x.bridge).id.to_string(),
+                reason: x.reason,
+                detail: x.detail.clone(),
+            })
+            .collect();
+        QuoteView { routes, excluded }
+    }
+}

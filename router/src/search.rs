@@ -1,0 +1,299 @@
+//! Round-based multi-criteria search (McRAPTOR style).
+//!
+//! Round `k` extends the labels created in round `k - 1` by one leg, so
+//! after round `k` every bag holds the non-dominated simple paths of at most
+//! `k` legs that survived pruning. A label is `(amount, eta, success_p)` at
+//! a node; at one node all amounts are in the same asset, so dominance is
+//! plain component-wise comparison.
+//!
+//! Why pruning is exact (for the set of objective vectors):
+//! * Every leg is monotone in its input (more in, at least as much out, and
+//!   feasible whenever a smaller input is) and never creates value
+//!   (`out / 10^to_dec <= in / 10^from_dec`); ETAs are non-negative and
+//!   probabilities at most one.
+//! * So if label `A` dominates `B` at a node, any continuation of `B` done
+//!   from `A` is at least as good. If that continuation would revisit a node
+//!   of `A`'s path, cutting out the cycle gives a shorter simple path that is
+//!   at least as good again (the cycle returns to the same asset with no
+//!   more than it started with). By induction on the number of legs, every
+//!   Pareto-optimal vector is found.
+//! * Target pruning: a label whose best conceivable result (its amount
+//!   rescaled to the destination's decimals, its ETA, its probability) is
+//!   already dominated by a route at the destination cannot lead to a new
+//!   vector. In single-objective modes the bound is compared
+//!   lexicographically against the best route found so far, which prunes far
+//!   more.
+//!
+//! The search never allocates per relaxation; a label is a fixed-size value.
+
+use std::cmp::Ordering;
+
+use switchyard_core::U256;
+use switchyard_core::amount::pow10;
+use switchyard_core::config::MAX_HOPS_LIMIT;
+use switchyard_core::topology::BridgeIx;
+
+use crate::graph::Graph;
+use crate::leg::LegFailure;
+use crate::quote::{Mode, QuoteRequest, Route, SearchStats};
+
+pub(crate) const MAX_HOPS: usize = MAX_HOPS_LIMIT as usize;
+
+/// Per-edge facts gathered during a search, for explanations.
+pub(crate) mod flag {
+    pub const CROSSED: u8 = 1;
+    pub const COMPLETES: u8 = 2;
+    pub const PRUNED: u8 = 4;
+    pub const BELOW_MIN: u8 = 8;
+    pub const FEE: u8 = 16;
+    pub const OVERFLOW: u8 = 32;
+    pub const EXCLUDED: u8 = 64;
+}
+
+/// Whether any label was pruned anywhere: without pruning the search has
+/// enumerated every feasible simple path, so "never reached" is exact.
+pub(crate) fn any_pruned(flags: &[u8]) -> bool {
+    flags.iter().any(|f| f & flag::PRUNED != 0)
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Label {
+    pub amount: U256,
+    pub eta: u64,
+    pub p: f64,
+    pub hops: u8,
+    pub nodes: [u32; MAX_HOPS + 1],
+    pub edges: [u32; MAX_HOPS],
+}
+
+impl Label {
+    fn node(&self) -> u32 {
+        self.nodes[self.hops as usize]
+    }
+
+    fn visits(&self, n: u32) -> bool {
+        self.nodes[..=self.hops as usize].contains(&n)
+    }
+
+    fn weakly_dominates(&self, o: &Label) -> bool {
+        self.amount >= o.amount && self.eta <= o.eta && self.p >= o.p
+    }
+
+    pub fn edge_list(&self) -> &[u32] {
+        &self.edges[..self.hops as usize]
+    }
+}
+
+/// Lexicographic comparison for single-objective modes; `Greater` is better.
+pub(crate) fn lex_cmp(mode: Mode, a: (U256, u64, f64), b: (U256, u64, f64)) -> Ordering {
+    let amount = a.0.cmp(&b.0);
+    let time = b.1.cmp(&a.1);
+    let safety = a.2.total_cmp(&b.2);
+    match mode {
+        Mode::Fastest => time.then(amount).then(safety),
+        Mode::Safest => safety.then(amount).then(time),
+        _ => amount.then(time).then(safety),
+    }
+}
+
+pub(crate) struct SearchOutput {
+    /// Labels at the destination: the Pareto set, or the single best.
+    pub target: Vec<Label>,
+    pub flags: Vec<u8>,
+    pub stats: SearchStats,
+}
+
+/// Scale factor to turn an amount at a node into the destination's
+/// decimals, rounding down: multiply by `up`, divide by `down`.
+#[derive(Clone, Copy)]
+struct Rescale {
+    up: U256,
+    down: U256,
+}
+
+pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
+    let n = g.node_count();
+    let src = req.from.0;
+    let dst = req.to.0;
+    let lexical = matches!(req.mode, Mode::Cheapest | Mode::Fastest | Mode::Safest);
+    let request_usd = g.usd_value(req.from, req.amount);
+    let dst_dec = g.decimals[dst as usize];
+    let rescale: Vec<Rescale> = g
+        .decimals
+        .iter()
+        .map(|&d| Rescale {
+            up: pow10(u32::from(dst_dec.saturating_sub(d))).unwrap_or(U256::MAX),
+            down: pow10(u32::from(d.saturating_sub(dst_dec))).unwrap_or(U256::MAX),
+        })
+        .collect();
+
+    let mut flags = vec![0u8; g.edge_count()];
+    let mut stats = SearchStats::default();
+    let mut bags: Vec<Vec<Label>> = vec![Vec::new(); n];
+    let mut best: Option<Label> = None;
+    let mut touched: Vec<u32> = Vec::new();
+    let mut is_touched = vec![false; n];
+
+    let start = Label {
+        amount: req.amount,
+        eta: 0,
+        p: 1.0,
+        hops: 0,
+        nodes: [src; MAX_HOPS + 1],
+        edges: [0; MAX_HOPS],
+    };
+    let mut frontier = vec![start];
+    let hops = usize::from(req.max_hops).min(MAX_HOPS);
+
+    for round in 1..=hops {
+        for l in &frontier {
+            for &e in g.out(l.node()) {
+                let ei = e as usize;
+                stats.relaxations += 1;
+                let edge = &g.edges[ei];
+                if l.visits(edge.to) {
+                    continue;
+                }
+                let usable = match request_usd {
+                    Some(usd) => g.static_exclusion(ei, req.now_ms, usd).is_none(),
+                    None => false,
+                };
+                if !usable {
+                    flags[ei] |= flag::EXCLUDED;
+                    continue;
+                }
+                let out = match edge.leg.output(l.amount) {
+                    Ok(v) => v,
+                    Err(LegFailure::BelowMin) => {
+                        flags[ei] |= flag::BELOW_MIN;
+                        continue;
+                    }
+                    Err(LegFailure::FeeExceedsAmount) => {
+                        flags[ei] |= flag::FEE;
+                        continue;
+                    }
+                    Err(LegFailure::Overflow) => {
+                        flags[ei] |= flag::OVERFLOW;
+                        continue;
+                    }
+                };
+                flags[ei] |= flag::CROSSED;
+                let h = l.hops as usize;
+                let mut next = *l;
+                next.amount = out;
+                next.eta = l.eta.saturating_add(edge.eta_s);
+                next.p = l.p * edge.success_p;
+                next.hops += 1;
+                next.nodes[h + 1] = edge.to;
+                next.edges[h] = e;
+
+                if edge.to == dst {
+                    mark(&mut flags, &next, flag::COMPLETES);
+                }
+                // Target pruning.
+                if lexical {
+                    if let Some(b) = &best {
+                        let r = rescale[edge.to as usize];
+                        let bound = bound_amount(next.amount, r);
+                        if lex_cmp(req.mode, (bound, next.eta, next.p), (b.amount, b.eta, b.p)) != Ordering::Greater {
+                            mark(&mut flags, &next, flag::PRUNED);
+                            continue;
+                        }
+                    }
+                    if edge.to == dst {
+                        if let Some(old) = best.replace(next) {
+                            mark(&mut flags, &old, flag::PRUNED);
+                        }
+                        continue;
+                    }
+                } else if edge.to != dst && !bags[dst as usize].is_empty() {
+                    let bound = bound_amount(next.amount, rescale[edge.to as usize]);
+                    if bags[dst as usize]
+                        .iter()
+                        .any(|t| t.amount >= bound && t.eta <= next.eta && t.p >= next.p)
+                    {
+                        mark(&mut flags, &next, flag::PRUNED);
+                        continue;
+                    }
+                }
+                let bag = &mut bags[edge.to as usize];
+                if bag.iter().any(|o| o.weakly_dominates(&next)) {
+                    mark(&mut flags, &next, flag::PRUNED);
+                    continue;
+                }
+                bag.retain(|o| {
+                    let keep = !next.weakly_dominates(o);
+                    if !keep {
+                        for &pe in o.edge_list() {
+                            flags[pe as usize] |= flag::PRUNED;
+                        }
+                    }
+                    keep
+                });
+                bag.push(next);
+                stats.labels += 1;
+                if !is_touched[edge.to as usize] {
+                    is_touched[edge.to as usize] = true;
+                    touched.push(edge.to);
+                }
+            }
+        }
+        frontier.clear();
+        for &t in &touched {
+            is_touched[t as usize] = false;
+            if t == dst {
+                continue;
+            }
+            let r = rescale[t as usize];
+            for l in bags[t as usize].iter().filter(|l| l.hops as usize == round) {
+                // The best route may have improved since this label was kept.
+                let beaten = best.as_ref().is_some_and(|b| {
+                    lex_cmp(req.mode, (bound_amount(l.amount, r), l.eta, l.p), (b.amount, b.eta, b.p)) != Ordering::Greater
+                });
+                if beaten {
+                    mark(&mut flags, l, flag::PRUNED);
+                } else {
+                    frontier.push(*l);
+                }
+            }
+        }
+        touched.clear();
+        if frontier.is_empty() {
+            break;
+        }
+    }
+    let target = if lexical {
+        best.into_iter().collect()
+    } else {
+        std::mem::take(&mut bags[dst as usize])
+    };
+    SearchOutput { target, flags, stats }
+}
+
+fn bound_amount(amount: U256, r: Rescale) -> U256 {
+    amount.saturating_mul(r.up) / r.down
+}
+
+fn mark(flags: &mut [u8], l: &Label, f: u8) {
+    for &e in l.edge_list() {
+        flags[e as usize] |= f;
+    }
+}
+
+/// Replays a label's legs into a [`Route`] with per-leg amounts.
+pub(crate) fn to_route(g: &Graph, start: U256, l: &Label) -> Route {
+    let mut amounts = Vec::with_capacity(l.hops as usize + 1);
+    let mut a = start;
+    amounts.push(a);
+    for &e in l.edge_list() {
+        // The search already proved every leg feasible for these amounts.
+        a = g.edges[e as usize].leg.output(a).unwrap_or_default();
+        amounts.push(a);
+    }
+    Route {
+        bridges: l.edge_list().iter().map(|&e| BridgeIx(e)).collect(),
+        amounts,
+        eta_s: l.eta,
+        success_p: l.p,
+    }
+}

@@ -9,175 +9,168 @@
 //! minimum or fee, funds that never arrive, dead ends, dominated or
 //! outranked routes, hard limits).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use switchyard_core::topology::BridgeIx;
+use switchyard_core::{Amount, U256};
 
-use crate::graph::Graph;
+use crate::graph::{FAR, Graph};
 use crate::quote::{Exclusion, Mode, QuoteRequest, Reason, Route};
-use crate::search::{any_pruned, flag};
+use crate::search::flag;
 
-const UNREACHED: u32 = u32::MAX;
-
-pub(crate) fn explain(g: &Graph, req: &QuoteRequest, routes: &[Route], flags: &[u8], over_limits: &[u32]) -> Vec<Exclusion> {
-    let t = g.topology();
+/// Decides the reason of every unused candidate. Cheap: no text is made
+/// here; [`describe`] writes the sentence when the quote is rendered.
+pub(crate) fn explain(
+    g: &Graph,
+    req: &QuoteRequest,
+    routes: &[Route],
+    flags: &[u8],
+    pruned: bool,
+    over_limits: &[u32],
+) -> Vec<Exclusion> {
     let src_chain = g.node_chain[req.from.ix()];
     let dst_chain = g.node_chain[req.to.ix()];
     let used: HashSet<u32> = routes.iter().flat_map(|r| r.bridges.iter().map(|b| b.0)).collect();
     let limited: HashSet<u32> = over_limits.iter().copied().collect();
     let request_usd = g.usd_value(req.from, req.amount);
-    let mut dist: Option<(Vec<u32>, Vec<u32>)> = None;
-    let pruned = any_pruned(flags);
+    let to_dst = g.hops_to(req.to.0);
     let mut out = Vec::new();
-    for (i, edge) in g.edges.iter().enumerate() {
-        let touches = g.node_chain[edge.from as usize] == src_chain || g.node_chain[edge.to as usize] == dst_chain;
-        if !touches || used.contains(&(i as u32)) {
+    let leaving = g.chain_out[src_chain.ix()].iter();
+    // Edges both leaving the source chain and entering the destination
+    // chain are in both lists; take them from the first only.
+    let entering = g.chain_in[dst_chain.ix()]
+        .iter()
+        .filter(|&&e| g.node_chain[g.edges[e as usize].from as usize] != src_chain);
+    for &e in leaving.chain(entering) {
+        let i = e as usize;
+        if used.contains(&e) {
             continue;
         }
-        let (reason, detail) = match request_usd {
-            None => (Reason::OverMax, "the request's USD value does not fit 256 bits".to_string()),
-            Some(usd) => match g.static_exclusion(i, req.now_ms, usd) {
-                Some(x) => x,
+        let reason = match request_usd {
+            None => Reason::OverMax,
+            Some(usd) => match g.static_reason(i, req.now_ms, usd) {
+                Some(r) => r,
                 None => {
-                    let (fwd, bwd) = dist.get_or_insert_with(|| distances(g, req, usd));
-                    dynamic_reason(g, req, i, flags[i], limited.contains(&(i as u32)), pruned, fwd, bwd)
+                    let dist = distances(g, req, i, &to_dst);
+                    dynamic_reason(req, g, i, flags[i], limited.contains(&e), pruned, dist)
                 }
             },
         };
         out.push(Exclusion {
-            bridge: BridgeIx(i as u32),
+            bridge: BridgeIx(e),
             reason,
-            detail,
         });
     }
-    out.sort_by(|a, b| t.bridge(a.bridge).id.cmp(&t.bridge(b.bridge).id));
+    out.sort_by_key(|x| x.bridge);
     out
 }
 
-fn dynamic_reason(
-    g: &Graph,
-    req: &QuoteRequest,
-    i: usize,
-    f: u8,
-    limited: bool,
-    pruned: bool,
-    fwd: &[u32],
-    bwd: &[u32],
-) -> (Reason, String) {
+/// Lower bounds on the legs from the source to the edge and from the edge
+/// to the destination, over all edges.
+fn distances(g: &Graph, req: &QuoteRequest, i: usize, to_dst: &[u8]) -> (u8, u8) {
+    let from_src = g.hops_to(g.edges[i].from)[req.from.ix()];
+    (from_src, to_dst[g.edges[i].to as usize])
+}
+
+fn dynamic_reason(req: &QuoteRequest, g: &Graph, i: usize, f: u8, limited: bool, pruned: bool, (ds, dt): (u8, u8)) -> Reason {
     let edge = &g.edges[i];
-    let t = g.topology();
-    let name = |n: u32| t.assets()[n as usize].key.to_string();
-    if edge.to == req.from.0 {
-        return (Reason::NoRoute, format!("it leads back to the source asset {}", name(edge.to)));
+    if edge.to == req.from.0 || edge.from == req.to.0 || ds == FAR || dt == FAR {
+        return Reason::NoRoute;
     }
-    if edge.from == req.to.0 {
-        return (Reason::NoRoute, format!("it leaves the destination asset {}", name(edge.from)));
-    }
-    let (ds, dt) = (fwd[edge.from as usize], bwd[edge.to as usize]);
-    if ds == UNREACHED || dt == UNREACHED {
-        let why = if ds == UNREACHED {
-            format!("no usable bridges lead from {} to {}", name(req.from.0), name(edge.from))
-        } else {
-            format!("no usable bridges lead from {} to {}", name(edge.to), name(req.to.0))
-        };
-        return (Reason::NoRoute, why);
-    }
-    let shortest = u64::from(ds) + 1 + u64::from(dt);
-    if shortest > u64::from(req.max_hops) {
-        return (
-            Reason::HopBudget,
-            format!("the shortest route through it has {shortest} legs, the budget is {}", req.max_hops),
-        );
+    if u64::from(ds) + 1 + u64::from(dt) > u64::from(req.max_hops) {
+        return Reason::HopBudget;
     }
     if f & flag::CROSSED != 0 {
         if limited && f & flag::COMPLETES != 0 && req.mode == Mode::Weighted {
-            return (Reason::OverLimits, "its routes exceed the request's fee, ETA or success limits".into());
+            return Reason::OverLimits;
         }
         if f & (flag::COMPLETES | flag::PRUNED) != 0 {
             return beaten(req.mode);
         }
-        return (
-            Reason::DeadEnd,
-            format!("funds reach {} but no feasible continuation reaches {}", name(edge.to), name(req.to.0)),
-        );
+        return Reason::DeadEnd;
     }
     if f & flag::BELOW_MIN != 0 {
-        return (Reason::BelowMin, format!("the amount reaching it is below its minimum of {}", human(g, edge.from, edge.leg.min)));
+        return Reason::BelowMin;
     }
     if f & flag::FEE != 0 {
-        return (
-            Reason::FeeExceedsAmount,
-            format!("the amount reaching it does not cover its fixed fee of {}", human(g, edge.from, edge.leg.fixed)),
-        );
+        return Reason::FeeExceedsAmount;
     }
     if f & flag::OVERFLOW != 0 {
-        return (Reason::AmountOverflow, "the converted amount does not fit 256 bits".into());
+        return Reason::AmountOverflow;
     }
     if pruned {
         // Funds may have reached it only along routes that were pruned
         // because a returned route beats everything they could lead to.
         return beaten(req.mode);
     }
-    (
-        Reason::NoFeasiblePath,
-        format!("no feasible route brings funds to {} within {} legs", name(edge.from), req.max_hops),
-    )
+    Reason::NoFeasiblePath
 }
 
-fn beaten(mode: Mode) -> (Reason, String) {
+fn beaten(mode: Mode) -> Reason {
     match mode {
-        Mode::Pareto => (
-            Reason::Dominated,
-            "no route through it is both feasible and undominated: returned routes match or beat it on amount, ETA and success".into(),
-        ),
-        m => (Reason::Outranked, format!("another route ranks higher for mode {}", m.as_str())),
+        Mode::Pareto => Reason::Dominated,
+        _ => Reason::Outranked,
     }
 }
 
-fn human(g: &Graph, node: u32, raw: switchyard_core::U256) -> String {
+fn human(g: &Graph, node: u32, raw: U256) -> String {
     let a = &g.topology().assets()[node as usize];
-    format!("{} {}", switchyard_core::Amount::from_raw(raw, a.decimals), a.key.symbol)
+    format!("{} {}", Amount::from_raw(raw, a.decimals), a.key.symbol)
 }
 
-/// Hop distances over usable edges: from the source to every node, and
-/// from every node to the destination. Amounts are ignored.
-fn distances(g: &Graph, req: &QuoteRequest, usd: switchyard_core::UsdE8) -> (Vec<u32>, Vec<u32>) {
-    let n = g.node_count();
-    let usable: Vec<bool> = (0..g.edge_count())
-        .map(|i| g.static_exclusion(i, req.now_ms, usd).is_none())
-        .collect();
-    let mut rev: Vec<Vec<u32>> = vec![Vec::new(); n];
-    for (i, e) in g.edges.iter().enumerate() {
-        if usable[i] {
-            rev[e.to as usize].push(e.from);
-        }
-    }
-    let bfs = |start: u32, next: &dyn Fn(u32) -> Vec<u32>| {
-        let mut d = vec![UNREACHED; n];
-        d[start as usize] = 0;
-        let mut q = VecDeque::from([start]);
-        while let Some(v) = q.pop_front() {
-            for w in next(v) {
-                if d[w as usize] == UNREACHED {
-                    d[w as usize] = d[v as usize] + 1;
-                    q.push_back(w);
-                }
+/// The sentence a person reads for `reason` on bridge `b`.
+pub(crate) fn describe(g: &Graph, req: &QuoteRequest, b: BridgeIx, reason: Reason) -> String {
+    let i = b.ix();
+    let edge = &g.edges[i];
+    let t = g.topology();
+    let name = |n: u32| t.assets()[n as usize].key.to_string();
+    let usd = g.usd_value(req.from, req.amount);
+    match reason {
+        Reason::Paused | Reason::BreakerOpen | Reason::StaleReading | Reason::OverLiquidity => usd
+            .and_then(|u| g.static_exclusion(i, req.now_ms, u))
+            .map(|(_, d)| d)
+            .unwrap_or_default(),
+        Reason::OverMax => match usd.and_then(|u| g.static_exclusion(i, req.now_ms, u)) {
+            Some((_, d)) => d,
+            None => "the request's USD value does not fit 256 bits".into(),
+        },
+        Reason::NoRoute => {
+            let (ds, dt) = distances(g, req, i, &g.hops_to(req.to.0));
+            if edge.to == req.from.0 {
+                format!("it leads back to the source asset {}", name(edge.to))
+            } else if edge.from == req.to.0 {
+                format!("it leaves the destination asset {}", name(edge.from))
+            } else if ds == FAR {
+                format!("no bridges lead from {} to {}", name(req.from.0), name(edge.from))
+            } else if dt == FAR {
+                format!("no bridges lead from {} to {}", name(edge.to), name(req.to.0))
+            } else {
+                "no route through it reaches the destination".into()
             }
         }
-        d
-    };
-    // A simple route never passes through its destination before the end,
-    // nor returns to its source: the searches do not expand through them.
-    let fwd = bfs(req.from.0, &|v| {
-        if v == req.to.0 {
-            return Vec::new();
+        Reason::HopBudget => {
+            let (ds, dt) = distances(g, req, i, &g.hops_to(req.to.0));
+            let shortest = u64::from(ds) + 1 + u64::from(dt);
+            format!("a route through it needs at least {shortest} legs; the budget is {}", req.max_hops)
         }
-        g.out(v)
-            .iter()
-            .filter(|&&e| usable[e as usize])
-            .map(|&e| g.edges[e as usize].to)
-            .collect()
-    });
-    let bwd = bfs(req.to.0, &|v| if v == req.from.0 { Vec::new() } else { rev[v as usize].clone() });
-    (fwd, bwd)
+        Reason::BelowMin => format!("the amount reaching it is below its minimum of {}", human(g, edge.from, edge.leg.min)),
+        Reason::FeeExceedsAmount => format!(
+            "the amount reaching it does not cover its fixed fee of {}",
+            human(g, edge.from, edge.leg.fixed)
+        ),
+        Reason::AmountOverflow => "the converted amount does not fit 256 bits".into(),
+        Reason::NoFeasiblePath => format!(
+            "no feasible route brings funds to {} within {} legs",
+            name(edge.from),
+            req.max_hops
+        ),
+        Reason::DeadEnd => format!(
+            "funds reach {} but no feasible continuation reaches {} within the budget",
+            name(edge.to),
+            name(req.to.0)
+        ),
+        Reason::Dominated => "no route through it is both feasible and undominated: returned routes match or beat it on amount, ETA and success".into(),
+        Reason::Outranked => format!("another route ranks higher for mode {}", req.mode.as_str()),
+        Reason::OverLimits => "its routes exceed the request's fee, ETA or success limits".into(),
+    }
 }

@@ -50,6 +50,43 @@ pub struct Graph {
     pub(crate) out_start: Vec<u32>,
     pub(crate) out_edges: Vec<u32>,
     pub(crate) edges: Vec<Edge>,
+    /// Reverse adjacency: `in_edges[in_start[n]..in_start[n + 1]]` enter `n`.
+    pub(crate) in_start: Vec<u32>,
+    pub(crate) in_edges: Vec<u32>,
+    /// Hop distances over all edges (usable or not), row per destination:
+    /// `hops[to * n + from]`; `u8::MAX` means unreachable (or further than
+    /// 254). Only a lower bound for routing, which is all pruning needs.
+    /// Empty for graphs above [`HOP_MATRIX_MAX_NODES`]; rows are then
+    /// computed per query.
+    pub(crate) hops: Vec<u8>,
+    /// Edges leaving each chain (from any of its assets), by chain index.
+    pub(crate) chain_out: Vec<Vec<u32>>,
+    /// Edges entering each chain, by chain index.
+    pub(crate) chain_in: Vec<Vec<u32>>,
+}
+
+/// Largest graph for which the all-pairs hop matrix is kept (16 MiB).
+pub const HOP_MATRIX_MAX_NODES: usize = 4096;
+
+/// Unreachable in [`Graph::hops_to`] rows.
+pub(crate) const FAR: u8 = u8::MAX;
+
+fn csr(n: usize, edges: &[Edge], key: impl Fn(&Edge) -> u32) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; n + 1];
+    for e in edges {
+        start[key(e) as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut list = vec![0u32; edges.len()];
+    for (i, e) in edges.iter().enumerate() {
+        let slot = &mut fill[key(e) as usize];
+        list[*slot as usize] = i as u32;
+        *slot += 1;
+    }
+    (start, list)
 }
 
 impl Graph {
@@ -58,7 +95,7 @@ impl Graph {
         let t = &snapshot.topology;
         let n = t.assets().len();
         let decimals: Vec<u8> = t.assets().iter().map(|a| a.decimals).collect();
-        let node_chain = t.assets().iter().map(|a| a.chain).collect();
+        let node_chain: Vec<ChainIx> = t.assets().iter().map(|a| a.chain).collect();
         let edges: Vec<Edge> = (0..t.bridges().len())
             .map(|i| {
                 let ix = BridgeIx(i as u32);
@@ -84,28 +121,74 @@ impl Graph {
                 }
             })
             .collect();
-        let mut counts = vec![0u32; n + 1];
-        for e in &edges {
-            counts[e.from as usize + 1] += 1;
-        }
-        for i in 0..n {
-            counts[i + 1] += counts[i];
-        }
-        let out_start = counts.clone();
-        let mut fill = counts;
-        let mut out_edges = vec![0u32; edges.len()];
+        let (out_start, out_edges) = csr(n, &edges, |e| e.from);
+        let (in_start, in_edges) = csr(n, &edges, |e| e.to);
+        let mut chain_out = vec![Vec::new(); t.chains().len()];
+        let mut chain_in = vec![Vec::new(); t.chains().len()];
         for (i, e) in edges.iter().enumerate() {
-            let slot = &mut fill[e.from as usize];
-            out_edges[*slot as usize] = i as u32;
-            *slot += 1;
+            let (fc, tc): (ChainIx, ChainIx) = (node_chain[e.from as usize], node_chain[e.to as usize]);
+            chain_out[fc.ix()].push(i as u32);
+            chain_in[tc.ix()].push(i as u32);
         }
-        Self {
+        let mut g = Self {
             snapshot,
             decimals,
             node_chain,
             out_start,
             out_edges,
             edges,
+            in_start,
+            in_edges,
+            hops: Vec::new(),
+            chain_out,
+            chain_in,
+        };
+        if n <= HOP_MATRIX_MAX_NODES {
+            let mut hops = Vec::with_capacity(n * n);
+            for to in 0..n as u32 {
+                hops.extend(g.reverse_bfs(to));
+            }
+            g.hops = hops;
+        }
+        g
+    }
+
+    /// Hops from every node to `to` over all edges; [`FAR`] if unreachable.
+    fn reverse_bfs(&self, to: u32) -> Vec<u8> {
+        let n = self.node_count();
+        let mut d = vec![FAR; n];
+        let mut queue = Vec::with_capacity(n);
+        d[to as usize] = 0;
+        queue.push(to);
+        let mut head = 0;
+        while head < queue.len() {
+            let v = queue[head];
+            head += 1;
+            let dv = d[v as usize];
+            if dv >= FAR - 1 {
+                continue;
+            }
+            let s = self.in_start[v as usize] as usize;
+            let e = self.in_start[v as usize + 1] as usize;
+            for &ei in &self.in_edges[s..e] {
+                let u = self.edges[ei as usize].from as usize;
+                if d[u] == FAR {
+                    d[u] = dv + 1;
+                    queue.push(u as u32);
+                }
+            }
+        }
+        d
+    }
+
+    /// Row of hop distances to `to`: `row[from]`.
+    pub(crate) fn hops_to(&self, to: u32) -> std::borrow::Cow<'_, [u8]> {
+        let n = self.node_count();
+        if self.hops.len() == n * n {
+            let s = to as usize * n;
+            std::borrow::Cow::Borrowed(&self.hops[s..s + n])
+        } else {
+            std::borrow::Cow::Owned(self.reverse_bfs(to))
         }
     }
 
@@ -147,7 +230,25 @@ impl Graph {
     }
 
     /// Why edge `e` cannot be used at `now_ms` for a transfer worth
-    /// `request_usd`, if it cannot.
+    /// `request_usd`, if it cannot. Allocation-free; see
+    /// [`Graph::static_exclusion`] for the sentence.
+    #[inline]
+    pub(crate) fn static_reason(&self, e: usize, now_ms: u64, request_usd: UsdE8) -> Option<Reason> {
+        let edge = &self.edges[e];
+        if let Some((u, _)) = &edge.blocked {
+            Some(Reason::from(*u))
+        } else if now_ms >= edge.stale_from_ms {
+            Some(Reason::StaleReading)
+        } else if request_usd > edge.max_usd {
+            Some(Reason::OverMax)
+        } else if request_usd > edge.liquidity_usd {
+            Some(Reason::OverLiquidity)
+        } else {
+            None
+        }
+    }
+
+    /// [`Graph::static_reason`] with a sentence for a person.
     pub(crate) fn static_exclusion(&self, e: usize, now_ms: u64, request_usd: UsdE8) -> Option<(Reason, String)> {
         let edge = &self.edges[e];
         if let Some((u, detail)) = &edge.blocked {

@@ -37,6 +37,17 @@ pub struct LegParams {
 
 const BPS: u128 = 10_000;
 
+/// `10^i` for every `i` whose power fits `u128`.
+const POW10_U128: [u128; 39] = {
+    let mut t = [1u128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 impl LegParams {
     /// Output of the leg for `input`, or why it cannot carry it.
     pub fn output(&self, input: U256) -> Result<U256, LegFailure> {
@@ -59,10 +70,10 @@ impl LegParams {
         let x: u128 = x.try_into().ok()?;
         let xk = x.checked_mul(k)?;
         if self.to_dec >= self.from_dec {
-            let scale = 10u128.checked_pow(u32::from(self.to_dec - self.from_dec))?;
+            let scale = *POW10_U128.get(usize::from(self.to_dec - self.from_dec))?;
             Some(xk.checked_mul(scale)? / BPS)
         } else {
-            let scale = 10u128.checked_pow(u32::from(self.from_dec - self.to_dec))?;
+            let scale = *POW10_U128.get(usize::from(self.from_dec - self.to_dec))?;
             // floor(floor(a / b) / c) == floor(a / (b * c)) for positive integers.
             Some(xk / BPS / scale)
         }

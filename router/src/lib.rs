@@ -54,11 +54,12 @@ pub fn quote(graph: &Graph, req: &QuoteRequest) -> Quote {
         }
     }
     let routes: Vec<Route> = labels.iter().map(|l| to_route(graph, req.amount, l)).collect();
-    let excluded = explain::explain(graph, req, &routes, &out.flags, &over_limits);
+    let excluded = explain::explain(graph, req, &routes, &out.flags, out.pruned_any, &over_limits);
     Quote {
         routes,
         excluded,
         stats: out.stats,
+        request: req.clone(),
     }
 }
 

@@ -282,8 +282,6 @@ pub struct Exclusion {
     pub bridge: BridgeIx,
     /// Machine-readable reason.
     pub reason: Reason,
-    /// Sentence for a person.
-    pub detail: String,
 }
 
 /// Counters of one search, for benchmarks and metrics.
@@ -305,6 +303,8 @@ pub struct Quote {
     pub excluded: Vec<Exclusion>,
     /// Search counters.
     pub stats: SearchStats,
+    /// The request answered, for rendering.
+    pub request: QuoteRequest,
 }
 
 /// Wire form of a leg.
@@ -401,7 +401,7 @@ impl Quote {
             .map(|x| ExclusionView {
                 bridge: t.bridge(x.bridge).id.to_string(),
                 reason: x.reason,
-                detail: x.detail.clone(),
+                detail: crate::explain::describe(graph, &self.request, x.bridge, x.reason),
             })
             .collect();
         QuoteView { routes, excluded }

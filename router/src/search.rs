@@ -27,6 +27,7 @@
 //! The search never allocates per relaxation; a label is a fixed-size value.
 
 use std::cmp::Ordering;
+use std::sync::OnceLock;
 
 use switchyard_core::U256;
 use switchyard_core::amount::pow10;
@@ -39,6 +40,12 @@ use crate::quote::{Mode, QuoteRequest, Route, SearchStats};
 
 pub(crate) const MAX_HOPS: usize = MAX_HOPS_LIMIT as usize;
 
+/// `10^i` as [`U256`] for every `i` whose power fits (0..=77).
+fn pow10_table() -> &'static [U256; 78] {
+    static T: OnceLock<[U256; 78]> = OnceLock::new();
+    T.get_or_init(|| std::array::from_fn(|i| pow10(i as u32).unwrap_or(U256::MAX)))
+}
+
 /// Per-edge facts gathered during a search, for explanations.
 pub(crate) mod flag {
     pub const CROSSED: u8 = 1;
@@ -50,11 +57,7 @@ pub(crate) mod flag {
     pub const EXCLUDED: u8 = 64;
 }
 
-/// Whether any label was pruned anywhere: without pruning the search has
-/// enumerated every feasible simple path, so "never reached" is exact.
-pub(crate) fn any_pruned(flags: &[u8]) -> bool {
-    flags.iter().any(|f| f & flag::PRUNED != 0)
-}
+
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Label {
@@ -100,6 +103,8 @@ pub(crate) struct SearchOutput {
     /// Labels at the destination: the Pareto set, or the single best.
     pub target: Vec<Label>,
     pub flags: Vec<u8>,
+    /// Whether any label was pruned by dominance or by a better route.
+    pub pruned_any: bool,
     pub stats: SearchStats,
 }
 
@@ -118,14 +123,17 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
     let lexical = matches!(req.mode, Mode::Cheapest | Mode::Fastest | Mode::Safest);
     let request_usd = g.usd_value(req.from, req.amount);
     let dst_dec = g.decimals[dst as usize];
-    let rescale: Vec<Rescale> = g
-        .decimals
-        .iter()
-        .map(|&d| Rescale {
-            up: pow10(u32::from(dst_dec.saturating_sub(d))).unwrap_or(U256::MAX),
-            down: pow10(u32::from(d.saturating_sub(dst_dec))).unwrap_or(U256::MAX),
-        })
-        .collect();
+    let p10 = pow10_table();
+    let rescale_of = |node: u32| {
+        let d = g.decimals[node as usize];
+        Rescale {
+            up: p10[usize::from(dst_dec.saturating_sub(d)).min(77)],
+            down: p10[usize::from(d.saturating_sub(dst_dec)).min(77)],
+        }
+    };
+    // Lower bound on the legs still needed from each node: a label that
+    // cannot reach the destination within the budget is never made.
+    let to_dst = g.hops_to(dst);
 
     let mut flags = vec![0u8; g.edge_count()];
     let mut stats = SearchStats::default();
@@ -144,6 +152,7 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
     };
     let mut frontier = vec![start];
     let hops = usize::from(req.max_hops).min(MAX_HOPS);
+    let mut pruned_any = false;
 
     for round in 1..=hops {
         for l in &frontier {
@@ -151,11 +160,11 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
                 let ei = e as usize;
                 stats.relaxations += 1;
                 let edge = &g.edges[ei];
-                if l.visits(edge.to) {
+                if usize::from(l.hops) + 1 + usize::from(to_dst[edge.to as usize]) > hops || l.visits(edge.to) {
                     continue;
                 }
                 let usable = match request_usd {
-                    Some(usd) => g.static_exclusion(ei, req.now_ms, usd).is_none(),
+                    Some(usd) => g.static_reason(ei, req.now_ms, usd).is_none(),
                     None => false,
                 };
                 if !usable {
@@ -193,37 +202,41 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
                 // Target pruning.
                 if lexical {
                     if let Some(b) = &best {
-                        let r = rescale[edge.to as usize];
-                        let bound = bound_amount(next.amount, r);
+                        let bound = bound_amount(next.amount, rescale_of(edge.to));
                         if lex_cmp(req.mode, (bound, next.eta, next.p), (b.amount, b.eta, b.p)) != Ordering::Greater {
                             mark(&mut flags, &next, flag::PRUNED);
+                            pruned_any = true;
                             continue;
                         }
                     }
                     if edge.to == dst {
                         if let Some(old) = best.replace(next) {
                             mark(&mut flags, &old, flag::PRUNED);
+                            pruned_any = true;
                         }
                         continue;
                     }
                 } else if edge.to != dst && !bags[dst as usize].is_empty() {
-                    let bound = bound_amount(next.amount, rescale[edge.to as usize]);
+                    let bound = bound_amount(next.amount, rescale_of(edge.to));
                     if bags[dst as usize]
                         .iter()
                         .any(|t| t.amount >= bound && t.eta <= next.eta && t.p >= next.p)
                     {
                         mark(&mut flags, &next, flag::PRUNED);
+                        pruned_any = true;
                         continue;
                     }
                 }
                 let bag = &mut bags[edge.to as usize];
                 if bag.iter().any(|o| o.weakly_dominates(&next)) {
                     mark(&mut flags, &next, flag::PRUNED);
+                    pruned_any = true;
                     continue;
                 }
                 bag.retain(|o| {
                     let keep = !next.weakly_dominates(o);
                     if !keep {
+                        pruned_any = true;
                         for &pe in o.edge_list() {
                             flags[pe as usize] |= flag::PRUNED;
                         }
@@ -244,7 +257,7 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
             if t == dst {
                 continue;
             }
-            let r = rescale[t as usize];
+            let r = rescale_of(t);
             for l in bags[t as usize].iter().filter(|l| l.hops as usize == round) {
                 // The best route may have improved since this label was kept.
                 let beaten = best.as_ref().is_some_and(|b| {
@@ -252,6 +265,7 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
                 });
                 if beaten {
                     mark(&mut flags, l, flag::PRUNED);
+                    pruned_any = true;
                 } else {
                     frontier.push(*l);
                 }
@@ -267,7 +281,12 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
     } else {
         std::mem::take(&mut bags[dst as usize])
     };
-    SearchOutput { target, flags, stats }
+    SearchOutput {
+        target,
+        flags,
+        pruned_any,
+        stats,
+    }
 }
 
 fn bound_amount(amount: U256, r: Rescale) -> U256 {

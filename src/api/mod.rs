@@ -1,0 +1,180 @@
+//! The JSON-RPC 2.0 API (jsonrpsee), HTTP and WebSocket on one port.
+//!
+//! Methods: `route_quote`, `rpc.discover`. Plain endpoints: `GET /health`,
+//! `GET /metrics`. Params may be given by name (`{"from": ...}`) or as a
+//! one-element array holding that object. Errors carry stable codes, see
+//! [`errors`].
+
+pub mod errors;
+pub mod http;
+pub mod openrpc;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use switchyard_probes::ModelHandle;
+use switchyard_router::{QuoteParams, QuoteRequest, QuoteView, quote};
+
+use crate::metrics::{Metrics, ModeLabels};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The live network model.
+    pub model: Arc<ModelHandle>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Hop budget when a request names none.
+    pub default_max_hops: u8,
+    /// Process start, for `/health`.
+    pub started: Instant,
+}
+
+impl AppState {
+    /// Body of `GET /health`.
+    pub fn health_json(&self) -> String {
+        let cur = self.model.current();
+        let t = &cur.snapshot.topology;
+        json!({
+            "status": "ok",
+            "model_version": cur.snapshot.version,
+            "chains": t.chains().len(),
+            "assets": t.assets().len(),
+            "bridges": t.bridges().len(),
+            "uptime_s": self.started.elapsed().as_secs(),
+        })
+        .to_string()
+    }
+
+    /// Body of `GET /metrics`.
+    pub fn metrics_text(&self) -> String {
+        let v = self.model.current().snapshot.version;
+        self.metrics.model_version.set(i64::try_from(v).unwrap_or(i64::MAX));
+        self.metrics.encode()
+    }
+
+    /// `route_quote`: validates, searches, renders.
+    pub fn route_quote(&self, params: QuoteParams) -> Result<QuoteView, ErrorObjectOwned> {
+        let cur = self.model.current();
+        let graph = &cur.graph;
+        let req = QuoteRequest::resolve(graph, &params, self.default_max_hops, crate::now_ms())
+            .map_err(|e| errors::from_core(&e))?;
+        let t0 = Instant::now();
+        let q = quote(graph, &req);
+        self.metrics
+            .quote_latency
+            .get_or_create(&ModeLabels {
+                mode: req.mode.as_str().to_owned(),
+            })
+            .observe(t0.elapsed().as_secs_f64());
+        self.metrics.quote_routes.observe(q.routes.len() as f64);
+        Ok(q.view(graph))
+    }
+}
+
+/// Decodes by-name params (or a one-element array of them), naming the
+/// offending field on failure.
+pub fn decode_params<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, ErrorObjectOwned> {
+    let raw = params
+        .as_str()
+        .ok_or_else(|| errors::invalid_params("params", "params are required"))?;
+    let value: Value = serde_json::from_str(raw).map_err(|e| errors::invalid_params("params", &e.to_string()))?;
+    let object = match value {
+        Value::Array(mut items) if items.len() == 1 => items.remove(0),
+        Value::Array(_) => {
+            return Err(errors::invalid_params("params", "expected an object or a one-element array"));
+        }
+        v => v,
+    };
+    serde_path_to_error::deserialize(object).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let field = if path == "." {
+            unknown_field_name(&inner).unwrap_or_else(|| "params".to_owned())
+        } else {
+            path
+        };
+        errors::invalid_params(&field, &inner)
+    })
+}
+
+fn unknown_field_name(msg: &str) -> Option<String> {
+    let rest = msg
+        .strip_prefix("unknown field `")
+        .or_else(|| msg.strip_prefix("missing field `"))?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+fn outcome<T>(r: &Result<T, ErrorObjectOwned>) -> String {
+    match r {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.code().to_string(),
+    }
+}
+
+/// Builds the RPC module with every method.
+pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
+    let mut m = RpcModule::from_arc(state);
+    // Names are static and distinct, so registration cannot clash; a
+    // clash would show as a missing method in every API test.
+    let _ = m.register_method("route_quote", |params, state, _| {
+        let r = decode_params::<QuoteParams>(&params).and_then(|p| state.route_quote(p));
+        state.metrics.count_call("route_quote", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("rpc.discover", |_, state, _| {
+        state.metrics.count_call("rpc.discover", "ok");
+        openrpc::document()
+    });
+    m
+}
+
+/// Binds `addr` and starts serving; returns the bound address and the
+/// handle that stops the server.
+pub async fn start(
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    max_request_bytes: u32,
+    max_connections: u32,
+) -> eyre::Result<(SocketAddr, ServerHandle)> {
+    let http = tower::ServiceBuilder::new().layer(http::OpsLayer::new(Arc::clone(&state)));
+    let config = ServerConfig::builder()
+        .max_request_body_size(max_request_bytes)
+        .max_response_body_size(16 << 20)
+        .max_connections(max_connections)
+        .build();
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(http)
+        .build(addr)
+        .await?;
+    let bound = server.local_addr()?;
+    let handle = server.start(rpc_module(state));
+    Ok((bound, handle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_missing_fields_are_named() {
+        let p = Params::new(Some(r#"{"from":"a:X","to":"b:Y","amount":"1","colour":"red"}"#));
+        let e = decode_params::<QuoteParams>(&p).unwrap_err();
+        assert_eq!(e.code(), errors::INVALID_PARAMS);
+        assert_eq!(e.data().unwrap().get(), r#"{"field":"colour"}"#);
+        let p = Params::new(Some(r#"{"from":"a:X","to":"b:Y"}"#));
+        let e = decode_params::<QuoteParams>(&p).unwrap_err();
+        assert_eq!(e.data().unwrap().get(), r#"{"field":"amount"}"#);
+        let p = Params::new(Some(r#"[{"from":"a:X","to":"b:Y","amount":5}]"#));
+        let e = decode_params::<QuoteParams>(&p).unwrap_err();
+        assert_eq!(e.data().unwrap().get(), r#"{"field":"amount"}"#);
+        let p = Params::new(Some(r#"[1, 2]"#));
+        assert!(decode_params::<QuoteParams>(&p).is_err());
+    }
+}

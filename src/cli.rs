@@ -1,0 +1,141 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Cross-chain stablecoin withdrawal routing and relayer daemon.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Quote routes for moving an amount between two chain:asset pairs.
+    Quote(QuoteArgs),
+    /// Run the daemon: JSON-RPC over HTTP and WebSocket on one port.
+    Serve(ServeArgs),
+    /// Benchmarks.
+    Bench {
+        /// Which benchmark.
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+}
+
+/// Route modes as flags.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// Every non-dominated route.
+    Pareto,
+    /// Most received.
+    Cheapest,
+    /// Least ETA.
+    Fastest,
+    /// Highest success probability.
+    Safest,
+    /// Least generalized cost within limits.
+    Weighted,
+}
+
+/// `switchyard quote`.
+#[derive(Debug, Args)]
+pub struct QuoteArgs {
+    /// Topology file (TOML).
+    #[arg(long)]
+    pub topology: PathBuf,
+    /// Source, as CHAIN:ASSET (e.g. ethereum:USDT).
+    #[arg(long)]
+    pub from: String,
+    /// Destination, as CHAIN:ASSET (e.g. solana:USDC).
+    #[arg(long)]
+    pub to: String,
+    /// Amount in human units of the source asset (e.g. 2500.75).
+    #[arg(long)]
+    pub amount: String,
+    /// Which routes to return.
+    #[arg(long, value_enum, default_value = "pareto")]
+    pub mode: ModeArg,
+    /// Most legs a route may have (1-8).
+    #[arg(long, default_value_t = 4)]
+    pub max_hops: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Weighted mode: multiplier of the fee in USD.
+    #[arg(long)]
+    pub weight_fee: Option<f64>,
+    /// Weighted mode: USD per hour of ETA.
+    #[arg(long)]
+    pub weight_time: Option<f64>,
+    /// Weighted mode: multiplier of the expected loss in USD.
+    #[arg(long)]
+    pub weight_risk: Option<f64>,
+    /// Weighted mode: largest fee, in destination units.
+    #[arg(long)]
+    pub max_fee: Option<String>,
+    /// Weighted mode: longest ETA, seconds.
+    #[arg(long)]
+    pub max_eta_s: Option<u64>,
+    /// Weighted mode: lowest success probability (0-1).
+    #[arg(long)]
+    pub min_success_p: Option<f64>,
+}
+
+/// `switchyard serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Daemon config file (TOML).
+    #[arg(long, default_value = "config/switchyard.toml")]
+    pub config: PathBuf,
+    /// Override the listen address (HOST:PORT; port 0 picks a free one).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Override the topology file.
+    #[arg(long)]
+    pub topology: Option<PathBuf>,
+}
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Router throughput and latency on generated graphs.
+    Router(BenchRouterArgs),
+}
+
+/// Generated graph sizes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphSize {
+    /// 10 chains x 4 assets, ~400 edges.
+    Small,
+    /// 50 chains x 10 assets, ~10k edges.
+    Medium,
+    /// 100 chains x 20 assets, ~40k edges.
+    Large,
+}
+
+/// `switchyard bench router`.
+#[derive(Debug, Args)]
+pub struct BenchRouterArgs {
+    /// Graph size.
+    #[arg(long, value_enum, default_value = "medium")]
+    pub graph: GraphSize,
+    /// Queries per mode.
+    #[arg(long, default_value_t = 2000)]
+    pub queries: usize,
+    /// Hop budget.
+    #[arg(long, default_value_t = 4)]
+    pub max_hops: u64,
+    /// Random seed for the graph and the queries.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,72 @@
+//! The `switchyard` binary's library: command line, JSON-RPC API, daemon
+//! wiring and benchmarks. `main.rs` only parses arguments and calls [`run`].
+
+pub mod api;
+pub mod bench;
+pub mod cli;
+pub mod metrics;
+mod quote_cmd;
+pub mod serve;
+
+use std::process::ExitCode;
+
+use cli::{BenchCommand, Cli, Command};
+
+/// Exit code for bad input (flags, files, values): the caller must fix it.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs one command and returns the process exit code: 0 on success, 2 on
+/// bad input (with a one-line `error:` on stderr), 1 on any other failure.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Quote(args) => quote_cmd::run(&args),
+        Command::Serve(args) => serve::run_blocking(&args),
+        Command::Bench { what: BenchCommand::Router(args) } => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// How a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input; the message names what to fix.
+    Usage(String),
+    /// Anything else.
+    Runtime(eyre::Report),
+}
+
+impl From<switchyard_core::Error> for Failure {
+    fn from(e: switchyard_core::Error) -> Self {
+        Self::Usage(e.to_string())
+    }
+}
+
+impl From<eyre::Report> for Failure {
+    fn from(e: eyre::Report) -> Self {
+        Self::Runtime(e)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Self::Runtime(e.into())
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,89 @@
+//! Prometheus metrics, served as text at `GET /metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of an RPC call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    /// Method name.
+    pub method: String,
+    /// `ok` or the error code.
+    pub outcome: String,
+}
+
+/// Labels of a quote.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModeLabels {
+    /// Quote mode.
+    pub mode: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 10 µs .. ~0.3 s
+    Histogram::new(exponential_buckets(0.000_01, 2.0, 16))
+}
+
+/// All metrics of the daemon.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// RPC calls by method and outcome.
+    pub rpc_calls: Family<RpcLabels, Counter>,
+    /// Quote computation time by mode, seconds.
+    pub quote_latency: Family<ModeLabels, Histogram, fn() -> Histogram>,
+    /// Routes returned per quote.
+    pub quote_routes: Histogram,
+    /// Version of the published network model.
+    pub model_version: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("switchyard");
+        let rpc_calls = Family::<RpcLabels, Counter>::default();
+        let quote_latency = Family::<ModeLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let quote_routes = Histogram::new([0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0].into_iter());
+        let model_version = Gauge::default();
+        registry.register("rpc_calls", "JSON-RPC calls by method and outcome", rpc_calls.clone());
+        registry.register("quote_latency_seconds", "Route search time by mode", quote_latency.clone());
+        registry.register("quote_routes", "Routes returned per quote", quote_routes.clone());
+        registry.register("model_version", "Version of the published network model", model_version.clone());
+        Self {
+            registry,
+            rpc_calls,
+            quote_latency,
+            quote_routes,
+            model_version,
+        }
+    }
+
+    /// Counts one RPC call.
+    pub fn count_call(&self, method: &str, outcome: &str) {
+        self.rpc_calls
+            .get_or_create(&RpcLabels {
+                method: method.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,101 @@
+//! `switchyard serve`: load config and topology, publish the model, serve
+//! the API until SIGINT/SIGTERM or until the shutdown token is cancelled.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use eyre::WrapErr;
+use switchyard_core::config::DaemonConfig;
+use switchyard_core::model::NetworkSnapshot;
+use switchyard_core::topology::Topology;
+use switchyard_probes::ModelHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::Failure;
+use crate::api::{self, AppState};
+use crate::cli::ServeArgs;
+use crate::metrics::Metrics;
+
+/// Loads the config named by `args`, with flag overrides applied.
+pub fn load_config(args: &ServeArgs) -> Result<DaemonConfig, Failure> {
+    let mut cfg = DaemonConfig::load(&args.config, std::env::vars())?;
+    if let Some(l) = args.listen {
+        cfg.server.listen = l;
+    }
+    if let Some(t) = &args.topology {
+        cfg.topology = t.clone();
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Entry point of `switchyard serve`.
+pub fn run_blocking(args: &ServeArgs) -> Result<(), Failure> {
+    let cfg = load_config(args)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")?;
+    rt.block_on(async {
+        let shutdown = CancellationToken::new();
+        let signal = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            signal.cancel();
+        });
+        serve(cfg, shutdown).await
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Serves until `shutdown` is cancelled. Prints `listening on ADDR` on
+/// stdout once the port is bound, so scripts and tests can wait for it.
+pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(), Failure> {
+    let topology = Topology::load(&cfg.topology)?;
+    let mut snapshot = NetworkSnapshot::offline(Arc::new(topology));
+    snapshot.stale_after_ms = cfg.model.stale_after_ms;
+    let state = Arc::new(AppState {
+        model: Arc::new(ModelHandle::new(snapshot)),
+        metrics: Arc::new(Metrics::new()),
+        default_max_hops: cfg.router.default_max_hops,
+        started: Instant::now(),
+    });
+    let (addr, handle) = api::start(
+        cfg.server.listen,
+        state,
+        cfg.server.max_request_bytes,
+        cfg.server.max_connections,
+    )
+    .await
+    .wrap_err_with(|| format!("binding {}", cfg.server.listen))?;
+    tracing::info!(%addr, topology = %cfg.topology.display(), "serving JSON-RPC over HTTP and WebSocket");
+    println!("listening on {addr}");
+    shutdown.cancelled().await;
+    tracing::info!("shutting down");
+    let _ = handle.stop();
+    handle.stopped().await;
+    Ok(())
+}

@@ -49,6 +49,9 @@ pub struct Graph {
     /// `out_edges[out_start[n]..out_start[n + 1]]` are the edges leaving `n`.
     pub(crate) out_start: Vec<u32>,
     pub(crate) out_edges: Vec<u32>,
+    /// Destination node of `out_edges[k]`, kept beside it so the hot loop
+    /// can reject an edge without loading its parameters.
+    pub(crate) out_to: Vec<u32>,
     pub(crate) edges: Vec<Edge>,
     /// Reverse adjacency: `in_edges[in_start[n]..in_start[n + 1]]` enter `n`.
     pub(crate) in_start: Vec<u32>,
@@ -130,12 +133,14 @@ impl Graph {
             chain_out[fc.ix()].push(i as u32);
             chain_in[tc.ix()].push(i as u32);
         }
+        let out_to = out_edges.iter().map(|&e| edges[e as usize].to).collect();
         let mut g = Self {
             snapshot,
             decimals,
             node_chain,
             out_start,
             out_edges,
+            out_to,
             edges,
             in_start,
             in_edges,
@@ -202,11 +207,11 @@ impl Graph {
         &self.snapshot.topology
     }
 
-    /// Edges leaving node `n`.
-    pub(crate) fn out(&self, n: u32) -> &[u32] {
+    /// Edges leaving node `n`, and their destination nodes.
+    pub(crate) fn out(&self, n: u32) -> (&[u32], &[u32]) {
         let s = self.out_start[n as usize] as usize;
         let e = self.out_start[n as usize + 1] as usize;
-        &self.out_edges[s..e]
+        (&self.out_edges[s..e], &self.out_to[s..e])
     }
 
     /// Number of nodes.

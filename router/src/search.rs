@@ -26,6 +26,7 @@
 //!
 //! The search never allocates per relaxation; a label is a fixed-size value.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::sync::OnceLock;
 
@@ -116,7 +117,37 @@ struct Rescale {
     down: U256,
 }
 
+/// Per-thread bags, kept between searches so a quote does not allocate a
+/// vector per touched node. Every bag is left empty after a search.
+struct Scratch {
+    bags: Vec<Vec<Label>>,
+    used: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { bags: Vec::new(), used: Vec::new() }) };
+}
+
 pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let s = &mut *scratch;
+            if s.bags.len() < g.node_count() {
+                s.bags.resize_with(g.node_count(), Vec::new);
+            }
+            let out = search_in(g, req, &mut s.bags, &mut s.used);
+            for &n in &s.used {
+                s.bags[n as usize].clear();
+            }
+            s.used.clear();
+            out
+        }
+        // Re-entered on this thread (cannot happen today): use fresh bags.
+        Err(_) => search_in(g, req, &mut vec![Vec::new(); g.node_count()], &mut Vec::new()),
+    })
+}
+
+fn search_in(g: &Graph, req: &QuoteRequest, bags: &mut [Vec<Label>], used: &mut Vec<u32>) -> SearchOutput {
     let n = g.node_count();
     let src = req.from.0;
     let dst = req.to.0;
@@ -137,7 +168,6 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
 
     let mut flags = vec![0u8; g.edge_count()];
     let mut stats = SearchStats::default();
-    let mut bags: Vec<Vec<Label>> = vec![Vec::new(); n];
     let mut best: Option<Label> = None;
     let mut touched: Vec<u32> = Vec::new();
     let mut is_touched = vec![false; n];
@@ -156,13 +186,15 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
 
     for round in 1..=hops {
         for l in &frontier {
-            for &e in g.out(l.node()) {
-                let ei = e as usize;
+            let (out, out_to) = g.out(l.node());
+            let left = hops - usize::from(l.hops) - 1;
+            for (&e, &to) in out.iter().zip(out_to) {
                 stats.relaxations += 1;
-                let edge = &g.edges[ei];
-                if usize::from(l.hops) + 1 + usize::from(to_dst[edge.to as usize]) > hops || l.visits(edge.to) {
+                if usize::from(to_dst[to as usize]) > left || l.visits(to) {
                     continue;
                 }
+                let ei = e as usize;
+                let edge = &g.edges[ei];
                 let usable = match request_usd {
                     Some(usd) => g.static_reason(ei, req.now_ms, usd).is_none(),
                     None => false,
@@ -243,6 +275,9 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
                     }
                     keep
                 });
+                if bag.is_empty() {
+                    used.push(edge.to);
+                }
                 bag.push(next);
                 stats.labels += 1;
                 if !is_touched[edge.to as usize] {
@@ -279,7 +314,7 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
     let target = if lexical {
         best.into_iter().collect()
     } else {
-        std::mem::take(&mut bags[dst as usize])
+        bags[dst as usize].clone()
     };
     SearchOutput {
         target,
@@ -290,7 +325,10 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
 }
 
 fn bound_amount(amount: U256, r: Rescale) -> U256 {
-    amount.saturating_mul(r.up) / r.down
+    // Most nodes share the destination's decimals or scale up: skip the
+    // 256-bit division when it is by one.
+    let up = if r.up == U256::from(1u8) { amount } else { amount.saturating_mul(r.up) };
+    if r.down == U256::from(1u8) { up } else { up / r.down }
 }
 
 fn mark(flags: &mut [u8], l: &Label, f: u8) {

@@ -14,6 +14,19 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Prints a command-line error as one line and returns exit code 2; help
+/// and version requests print in full and return 0.
+pub fn report_parse_error(e: &clap::Error) -> std::process::ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return std::process::ExitCode::SUCCESS;
+    }
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or("error: invalid command line");
+    eprintln!("{first} (see --help)");
+    std::process::ExitCode::from(crate::EXIT_USAGE)
+}
+
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -57,7 +70,7 @@ pub struct QuoteArgs {
     #[arg(long)]
     pub to: String,
     /// Amount in human units of the source asset (e.g. 2500.75).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub amount: String,
     /// Which routes to return.
     #[arg(long, value_enum, default_value = "pareto")]

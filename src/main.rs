@@ -4,5 +4,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    switchyard::run(switchyard::cli::Cli::parse())
+    match switchyard::cli::Cli::try_parse() {
+        Ok(cli) => switchyard::run(cli),
+        Err(e) => switchyard::cli::report_parse_error(&e),
+    }
 }

@@ -1,0 +1,231 @@
+//! End to end: the daemon, started as a user starts it, spoken to over
+//! HTTP and WebSocket with a real JSON-RPC client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::params::{ArrayParams, ObjectParams};
+use jsonrpsee::http_client::HttpClientBuilder;
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::WsClientBuilder;
+use serde_json::{Value, json};
+
+const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/switchyard.toml");
+const TOPOLOGY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topology/mainnet.toml");
+
+struct Daemon {
+    child: Child,
+    addr: String,
+}
+
+impl Daemon {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--config", CONFIG, "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn daemon");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+        Self { child, addr }
+    }
+
+    fn http(&self) -> jsonrpsee::http_client::HttpClient {
+        HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(10))
+            .build(format!("http://{}", self.addr))
+            .unwrap()
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    fn post_raw(&self, body: &str) -> Value {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        // The server may close early on an oversized body: a failed write or
+        // read is an answer too, the test then checks the daemon is alive.
+        let _ = write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        // Bodies may be chunked; the JSON object is between the outer braces.
+        let start = body.find('{').unwrap_or(0);
+        let end = body.rfind('}').map(|e| e + 1).unwrap_or(body.len());
+        serde_json::from_str(&body[start..end]).unwrap_or(Value::Null)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn error_of(e: jsonrpsee::core::client::Error) -> (i32, Value) {
+    match e {
+        jsonrpsee::core::client::Error::Call(obj) => (
+            obj.code(),
+            obj.data().map(|d| serde_json::from_str(d.get()).unwrap()).unwrap_or(Value::Null),
+        ),
+        other => panic!("expected a call error, got {other}"),
+    }
+}
+
+fn cli_quote(args: &[&str]) -> Value {
+    let mut all = vec!["quote", "--topology", TOPOLOGY, "--json"];
+    all.extend_from_slice(args);
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard")).args(&all).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn route_quote_over_http_matches_the_cli() {
+    let d = Daemon::start();
+    let mut p = ObjectParams::new();
+    p.insert("from", "ethereum:USDT").unwrap();
+    p.insert("to", "solana:USDC").unwrap();
+    p.insert("amount", "2500").unwrap();
+    let over_rpc: Value = d.http().request("route_quote", p).await.unwrap();
+    let over_cli = cli_quote(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "2500"]);
+    assert_eq!(over_rpc, over_cli);
+    assert!(over_rpc["routes"].as_array().unwrap().len() >= 2);
+}
+
+#[tokio::test]
+async fn route_quote_over_websocket_with_positional_params() {
+    let d = Daemon::start();
+    let ws = WsClientBuilder::default().build(format!("ws://{}", d.addr)).await.unwrap();
+    let q: Value = ws
+        .request(
+            "route_quote",
+            rpc_params![json!({"from": "tron:USDT", "to": "arbitrum:USDC", "amount": "1000", "mode": "fastest"})],
+        )
+        .await
+        .unwrap();
+    assert_eq!(q["routes"].as_array().unwrap().len(), 1);
+    let legs = q["routes"][0]["legs"].as_array().unwrap();
+    assert_eq!(legs.last().unwrap()["to"], "arbitrum:USDC");
+}
+
+#[tokio::test]
+async fn errors_have_stable_codes_and_name_the_field() {
+    let d = Daemon::start();
+    let c = d.http();
+    let call = |params: Value| {
+        let c = c.clone();
+        async move {
+            let mut a = ArrayParams::new();
+            a.insert(params).unwrap();
+            c.request::<Value, _>("route_quote", a).await
+        }
+    };
+    let cases = [
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": 5}), -32602, "amount"),
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC"}), -32602, "amount"),
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "colour": 1}), -32602, "colour"),
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_hops": -1}), -32602, "max_hops"),
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "-1"}), 4001, "amount"),
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "0.0000001"}), 4001, "amount"),
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "mode": "best"}), 4001, "mode"),
+        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_hops": 99}), 4001, "max_hops"),
+        (json!({"from": "mars:USDT", "to": "solana:USDC", "amount": "1"}), 4002, "from chain"),
+        (json!({"from": "ethereum:USDT", "to": "solana:DAI", "amount": "1"}), 4002, "to asset"),
+    ];
+    for (params, code, field) in cases {
+        let (got_code, data) = error_of(call(params.clone()).await.unwrap_err());
+        assert_eq!(got_code, code, "{params}");
+        assert_eq!(data["field"], field, "{params}");
+    }
+}
+
+#[tokio::test]
+async fn discover_health_and_metrics() {
+    let d = Daemon::start();
+    let doc: Value = d.http().request("rpc.discover", rpc_params![]).await.unwrap();
+    assert_eq!(doc["openrpc"], "1.2.6");
+    let names: Vec<&str> = doc["methods"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["route_quote", "rpc.discover"]);
+
+    let (status, body) = d.get("/health");
+    assert_eq!(status, 200);
+    let h: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["chains"], 10);
+
+    let mut p = ObjectParams::new();
+    p.insert("from", "ethereum:USDC").unwrap();
+    p.insert("to", "base:USDC").unwrap();
+    p.insert("amount", "10").unwrap();
+    let _: Value = d.http().request("route_quote", p).await.unwrap();
+    let (status, text) = d.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(text.contains("switchyard_quote_latency_seconds_count{mode=\"pareto\"} 1"), "{text}");
+    assert!(text.contains("switchyard_rpc_calls_total{method=\"route_quote\",outcome=\"ok\"} 1"), "{text}");
+}
+
+#[tokio::test]
+async fn malformed_requests_never_take_the_daemon_down() {
+    let d = Daemon::start();
+    let junk = [
+        "",
+        "{",
+        "[]",
+        "null",
+        r#"{"jsonrpc":"2.0","id":1,"method":"route_quote","params":"x"}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"route_quote","params":[1,2,3]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"route_quote","params":{"from":[],"to":{},"amount":null}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"route_quote","params":{"from":"ethereum:USDT","to":"solana:USDC","amount":"99999999999999999999999999999999999999999999999999999999999999999999999999999999"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"route_quote","params":{"from":"ethereum:USDT","to":"solana:USDC","amount":"1","weights":{"fee":1e400}}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"no_such_method"}"#,
+    ];
+    for body in junk {
+        let v = d.post_raw(body);
+        if !v.is_null() {
+            assert!(v.get("error").is_some() || v.as_array().is_some(), "{body} -> {v}");
+        }
+    }
+    // A huge array is refused by size, not processed.
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"route_quote","params":[{}]}}"#,
+        vec!["1"; 600_000].join(",")
+    );
+    let refused = d.post_raw(&big);
+    assert!(refused.get("result").is_none(), "an oversized request must not be answered with a result");
+    // Still answering.
+    let (status, _) = d.get("/health");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly() {
+    let mut d = Daemon::start();
+    let pid = d.child.id().to_string();
+    let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(ok.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "daemon did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -124,7 +124,11 @@ pub fn generate(size: GraphSize, seed: u64) -> Result<Topology, Failure> {
                     to: name(d, b),
                     fee_fixed: format!("{}", rng.random_range(0..300) as f64 / 100.0),
                     fee_bps: rng.random_range(0..40),
-                    eta_s: if same { rng.random_range(5..60) } else { rng.random_range(30..1800) },
+                    eta_s: if same {
+                        rng.random_range(5..60)
+                    } else {
+                        rng.random_range(30..1800)
+                    },
                     success_p: 1.0 - rng.random_range(1..300) as f64 / 10_000.0,
                     min: format!("{}", rng.random_range(0..20)),
                     max_usd: format!("{}", rng.random_range(100_000..100_000_000)),
@@ -184,7 +188,11 @@ pub fn measure(args: &BenchRouterArgs) -> Result<Report, Failure> {
                     amount: amount.to_string(),
                     mode: Some(mode.as_str().to_owned()),
                     max_hops: Some(args.max_hops),
-                    weights: (mode == Mode::Weighted).then_some(Weights { fee: 1.0, time: 5.0, risk: 1.0 }),
+                    weights: (mode == Mode::Weighted).then_some(Weights {
+                        fee: 1.0,
+                        time: 5.0,
+                        risk: 1.0,
+                    }),
                     ..Default::default()
                 };
                 QuoteRequest::resolve(&graph, &p, 4, 0)
@@ -199,7 +207,12 @@ pub fn measure(args: &BenchRouterArgs) -> Result<Report, Failure> {
             lat.push(t0.elapsed().as_secs_f64() * 1e6);
             routes.push(q.routes.len());
         }
-        modes.push(summarize(mode.as_str(), lat, &routes, start.elapsed().as_secs_f64()));
+        modes.push(summarize(
+            mode.as_str(),
+            lat,
+            &routes,
+            start.elapsed().as_secs_f64(),
+        ));
     }
     modes.push(dijkstra_baseline(&graph, &pairs));
     Ok(Report {
@@ -224,28 +237,45 @@ fn dijkstra_baseline(graph: &Graph, pairs: &[(usize, usize, u64)]) -> ModeResult
     let start = Instant::now();
     for &(a, b, _) in pairs {
         let t0 = Instant::now();
-        let r = dijkstra(&(a as u32), |n| adj[*n as usize].iter().copied(), |n| *n == b as u32);
+        let r = dijkstra(
+            &(a as u32),
+            |n| adj[*n as usize].iter().copied(),
+            |n| *n == b as u32,
+        );
         lat.push(t0.elapsed().as_secs_f64() * 1e6);
         routes.push(usize::from(r.is_some()));
     }
-    summarize("dijkstra-fastest (baseline)", lat, &routes, start.elapsed().as_secs_f64())
+    summarize(
+        "dijkstra-fastest (baseline)",
+        lat,
+        &routes,
+        start.elapsed().as_secs_f64(),
+    )
 }
 
 /// Entry point of `switchyard bench router`.
 pub fn run(args: &BenchRouterArgs) -> Result<(), Failure> {
     if args.queries == 0 {
-        return Err(Failure::Usage("invalid --queries: must be at least 1".into()));
+        return Err(Failure::Usage(
+            "invalid --queries: must be at least 1".into(),
+        ));
     }
     let report = measure(args)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.into()))?
+        );
         return Ok(());
     }
     println!(
         "router bench: graph {} ({} nodes, {} edges), max_hops {}, {} queries per mode, one thread",
         report.graph, report.nodes, report.edges, report.max_hops, report.queries
     );
-    println!("{:<30} {:>12} {:>10} {:>10} {:>12} {:>11}", "mode", "quotes/s", "p50 us", "p99 us", "mean routes", "max routes");
+    println!(
+        "{:<30} {:>12} {:>10} {:>10} {:>12} {:>11}",
+        "mode", "quotes/s", "p50 us", "p99 us", "mean routes", "max routes"
+    );
     for m in &report.modes {
         println!(
             "{:<30} {:>12.0} {:>10.1} {:>10.1} {:>12.2} {:>11}",

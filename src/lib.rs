@@ -21,7 +21,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Quote(args) => quote_cmd::run(&args),
         Command::Serve(args) => serve::run_blocking(&args),
-        Command::Bench { what: BenchCommand::Router(args) } => bench::run(&args),
+        Command::Bench {
+            what: BenchCommand::Router(args),
+        } => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

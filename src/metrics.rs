@@ -53,13 +53,32 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("switchyard");
         let rpc_calls = Family::<RpcLabels, Counter>::default();
-        let quote_latency = Family::<ModeLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        let quote_routes = Histogram::new([0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0].into_iter());
+        let quote_latency =
+            Family::<ModeLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+        let quote_routes = Histogram::new([0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0]);
         let model_version = Gauge::default();
-        registry.register("rpc_calls", "JSON-RPC calls by method and outcome", rpc_calls.clone());
-        registry.register("quote_latency_seconds", "Route search time by mode", quote_latency.clone());
-        registry.register("quote_routes", "Routes returned per quote", quote_routes.clone());
-        registry.register("model_version", "Version of the published network model", model_version.clone());
+        registry.register(
+            "rpc_calls",
+            "JSON-RPC calls by method and outcome",
+            rpc_calls.clone(),
+        );
+        registry.register(
+            "quote_latency_seconds",
+            "Route search time by mode",
+            quote_latency.clone(),
+        );
+        registry.register(
+            "quote_routes",
+            "Routes returned per quote",
+            quote_routes.clone(),
+        );
+        registry.register(
+            "model_version",
+            "Version of the published network model",
+            model_version.clone(),
+        );
         Self {
             registry,
             rpc_calls,

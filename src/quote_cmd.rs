@@ -13,7 +13,8 @@ pub(crate) fn run(args: &QuoteArgs) -> Result<(), Failure> {
     let topology = Topology::load(&args.topology)?;
     let graph = Graph::compile(Arc::new(NetworkSnapshot::offline(Arc::new(topology))));
     let params = params_of(args);
-    let req = QuoteRequest::resolve(&graph, &params, 4, crate::now_ms()).map_err(|e| Failure::Usage(flag_names(&e.to_string())))?;
+    let req = QuoteRequest::resolve(&graph, &params, 4, crate::now_ms())
+        .map_err(|e| Failure::Usage(flag_names(&e.to_string())))?;
     let view = quote(&graph, &req).view(&graph);
     if args.json {
         let text = serde_json::to_string(&view).map_err(|e| Failure::Runtime(e.into()))?;
@@ -70,7 +71,9 @@ fn flag_names(msg: &str) -> String {
     ]
     .iter()
     .fold(msg.to_string(), |m, (field, flag)| {
-        if m.starts_with(&format!("invalid {field}:")) || m.starts_with(&format!("unknown {field}:")) {
+        if m.starts_with(&format!("invalid {field}:"))
+            || m.starts_with(&format!("unknown {field}:"))
+        {
             m.replacen(field, flag, 1)
         } else {
             m
@@ -109,7 +112,7 @@ pub(crate) fn render_table(v: &QuoteView) -> String {
         for l in &r.legs {
             let _ = writeln!(
                 out,
-                "    {:<28} {:>18} {:<18} -> {:>18} {:<18} {:>8}  p={:.4}",
+                "    {:<36} {:>14} {:<15} -> {:>14} {:<15} {:>8}  p={:.4}",
                 l.bridge,
                 l.amount_in,
                 l.from,
@@ -127,7 +130,7 @@ pub(crate) fn render_table(v: &QuoteView) -> String {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            let _ = writeln!(out, "    {:<28} {:<20} {}", x.bridge, reason, x.detail);
+            let _ = writeln!(out, "    {:<36} {:<18} {}", x.bridge, reason, x.detail);
         }
     }
     out
@@ -139,8 +142,14 @@ mod tests {
 
     #[test]
     fn field_names_become_flag_names() {
-        assert_eq!(flag_names("invalid max_hops: must be"), "invalid --max-hops: must be");
-        assert_eq!(flag_names("unknown from chain: x"), "unknown --from chain: x");
+        assert_eq!(
+            flag_names("invalid max_hops: must be"),
+            "invalid --max-hops: must be"
+        );
+        assert_eq!(
+            flag_names("unknown from chain: x"),
+            "unknown --from chain: x"
+        );
         assert_eq!(flag_names("invalid amount: bad"), "invalid amount: bad");
     }
 

@@ -32,8 +32,12 @@ pub fn load_config(args: &ServeArgs) -> Result<DaemonConfig, Failure> {
 /// Entry point of `switchyard serve`.
 pub fn run_blocking(args: &ServeArgs) -> Result<(), Failure> {
     let cfg = load_config(args)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -30,8 +30,14 @@ impl Daemon {
             .spawn()
             .expect("spawn daemon");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("listening line")
+            .to_owned();
         Self { child, addr }
     }
 
@@ -44,11 +50,22 @@ impl Daemon {
 
     fn get(&self, path: &str) -> (u16, String) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
-        let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         (status, body)
     }
 
@@ -82,7 +99,9 @@ fn error_of(e: jsonrpsee::core::client::Error) -> (i32, Value) {
     match e {
         jsonrpsee::core::client::Error::Call(obj) => (
             obj.code(),
-            obj.data().map(|d| serde_json::from_str(d.get()).unwrap()).unwrap_or(Value::Null),
+            obj.data()
+                .map(|d| serde_json::from_str(d.get()).unwrap())
+                .unwrap_or(Value::Null),
         ),
         other => panic!("expected a call error, got {other}"),
     }
@@ -91,7 +110,10 @@ fn error_of(e: jsonrpsee::core::client::Error) -> (i32, Value) {
 fn cli_quote(args: &[&str]) -> Value {
     let mut all = vec!["quote", "--topology", TOPOLOGY, "--json"];
     all.extend_from_slice(args);
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard")).args(&all).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(&all)
+        .output()
+        .unwrap();
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -103,7 +125,14 @@ async fn route_quote_over_http_matches_the_cli() {
     p.insert("to", "solana:USDC").unwrap();
     p.insert("amount", "2500").unwrap();
     let over_rpc: Value = d.http().request("route_quote", p).await.unwrap();
-    let over_cli = cli_quote(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "2500"]);
+    let over_cli = cli_quote(&[
+        "--from",
+        "ethereum:USDT",
+        "--to",
+        "solana:USDC",
+        "--amount",
+        "2500",
+    ]);
     assert_eq!(over_rpc, over_cli);
     assert!(over_rpc["routes"].as_array().unwrap().len() >= 2);
 }
@@ -111,7 +140,10 @@ async fn route_quote_over_http_matches_the_cli() {
 #[tokio::test]
 async fn route_quote_over_websocket_with_positional_params() {
     let d = Daemon::start();
-    let ws = WsClientBuilder::default().build(format!("ws://{}", d.addr)).await.unwrap();
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{}", d.addr))
+        .await
+        .unwrap();
     let q: Value = ws
         .request(
             "route_quote",
@@ -137,16 +169,56 @@ async fn errors_have_stable_codes_and_name_the_field() {
         }
     };
     let cases = [
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": 5}), -32602, "amount"),
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC"}), -32602, "amount"),
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "colour": 1}), -32602, "colour"),
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_hops": -1}), -32602, "max_hops"),
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "-1"}), 4001, "amount"),
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "0.0000001"}), 4001, "amount"),
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "mode": "best"}), 4001, "mode"),
-        (json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_hops": 99}), 4001, "max_hops"),
-        (json!({"from": "mars:USDT", "to": "solana:USDC", "amount": "1"}), 4002, "from chain"),
-        (json!({"from": "ethereum:USDT", "to": "solana:DAI", "amount": "1"}), 4002, "to asset"),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": 5}),
+            -32602,
+            "amount",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC"}),
+            -32602,
+            "amount",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "colour": 1}),
+            -32602,
+            "colour",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_hops": -1}),
+            -32602,
+            "max_hops",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "-1"}),
+            4001,
+            "amount",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "0.0000001"}),
+            4001,
+            "amount",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "mode": "best"}),
+            4001,
+            "mode",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_hops": 99}),
+            4001,
+            "max_hops",
+        ),
+        (
+            json!({"from": "mars:USDT", "to": "solana:USDC", "amount": "1"}),
+            4002,
+            "from chain",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:DAI", "amount": "1"}),
+            4002,
+            "to asset",
+        ),
     ];
     for (params, code, field) in cases {
         let (got_code, data) = error_of(call(params.clone()).await.unwrap_err());
@@ -158,9 +230,18 @@ async fn errors_have_stable_codes_and_name_the_field() {
 #[tokio::test]
 async fn discover_health_and_metrics() {
     let d = Daemon::start();
-    let doc: Value = d.http().request("rpc.discover", rpc_params![]).await.unwrap();
+    let doc: Value = d
+        .http()
+        .request("rpc.discover", rpc_params![])
+        .await
+        .unwrap();
     assert_eq!(doc["openrpc"], "1.2.6");
-    let names: Vec<&str> = doc["methods"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = doc["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["route_quote", "rpc.discover"]);
 
     let (status, body) = d.get("/health");
@@ -176,8 +257,14 @@ async fn discover_health_and_metrics() {
     let _: Value = d.http().request("route_quote", p).await.unwrap();
     let (status, text) = d.get("/metrics");
     assert_eq!(status, 200);
-    assert!(text.contains("switchyard_quote_latency_seconds_count{mode=\"pareto\"} 1"), "{text}");
-    assert!(text.contains("switchyard_rpc_calls_total{method=\"route_quote\",outcome=\"ok\"} 1"), "{text}");
+    assert!(
+        text.contains("switchyard_quote_latency_seconds_count{mode=\"pareto\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("switchyard_rpc_calls_total{method=\"route_quote\",outcome=\"ok\"} 1"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -198,7 +285,10 @@ async fn malformed_requests_never_take_the_daemon_down() {
     for body in junk {
         let v = d.post_raw(body);
         if !v.is_null() {
-            assert!(v.get("error").is_some() || v.as_array().is_some(), "{body} -> {v}");
+            assert!(
+                v.get("error").is_some() || v.as_array().is_some(),
+                "{body} -> {v}"
+            );
         }
     }
     // A huge array is refused by size, not processed.
@@ -207,7 +297,10 @@ async fn malformed_requests_never_take_the_daemon_down() {
         vec!["1"; 600_000].join(",")
     );
     let refused = d.post_raw(&big);
-    assert!(refused.get("result").is_none(), "an oversized request must not be answered with a result");
+    assert!(
+        refused.get("result").is_none(),
+        "an oversized request must not be answered with a result"
+    );
     // Still answering.
     let (status, _) = d.get("/health");
     assert_eq!(status, 200);

@@ -20,13 +20,27 @@ fn quote(extra: &[&str]) -> Output {
 }
 
 fn is_decimal(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') && s.matches('.').count() <= 1
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && s.matches('.').count() <= 1
 }
 
 #[test]
 fn json_quote_has_the_documented_shape() {
-    let out = quote(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "2500", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = quote(&[
+        "--from",
+        "ethereum:USDT",
+        "--to",
+        "solana:USDC",
+        "--amount",
+        "2500",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let routes = v["routes"].as_array().unwrap();
     assert!(routes.len() >= 2, "a pareto quote should offer trade-offs");
@@ -45,7 +59,15 @@ fn json_quote_has_the_documented_shape() {
             assert_eq!(w[0]["amount_out"], w[1]["amount_in"]);
         }
         for l in legs {
-            for k in ["bridge", "from", "to", "amount_in", "amount_out", "eta_s", "success_p"] {
+            for k in [
+                "bridge",
+                "from",
+                "to",
+                "amount_in",
+                "amount_out",
+                "eta_s",
+                "success_p",
+            ] {
                 assert!(!l[k].is_null(), "leg lacks {k}");
             }
         }
@@ -75,8 +97,22 @@ fn json_quote_has_the_documented_shape() {
 #[test]
 fn single_objective_modes_return_one_route() {
     for mode in ["cheapest", "fastest", "safest", "weighted"] {
-        let out = quote(&["--from", "tron:USDT", "--to", "base:USDC", "--amount", "10000", "--mode", mode, "--json"]);
-        assert!(out.status.success(), "{mode}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = quote(&[
+            "--from",
+            "tron:USDT",
+            "--to",
+            "base:USDC",
+            "--amount",
+            "10000",
+            "--mode",
+            mode,
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["routes"].as_array().unwrap().len(), 1, "{mode}");
     }
@@ -84,7 +120,15 @@ fn single_objective_modes_return_one_route() {
 
 #[test]
 fn a_big_transfer_is_routed_around_small_bridges_with_reasons() {
-    let out = quote(&["--from", "ton:USDT", "--to", "tron:USDT", "--amount", "200000", "--json"]);
+    let out = quote(&[
+        "--from",
+        "ton:USDT",
+        "--to",
+        "tron:USDT",
+        "--amount",
+        "200000",
+        "--json",
+    ]);
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let sym = v["excluded"]
@@ -94,12 +138,22 @@ fn a_big_transfer_is_routed_around_small_bridges_with_reasons() {
         .find(|x| x["bridge"] == "symbiosis-ton-tron-usdt")
         .expect("symbiosis excluded");
     assert_eq!(sym["reason"], "over_max");
-    assert!(!v["routes"].as_array().unwrap().is_empty(), "usdt0 mesh carries it");
+    assert!(
+        !v["routes"].as_array().unwrap().is_empty(),
+        "usdt0 mesh carries it"
+    );
 }
 
 #[test]
 fn human_output_is_a_table() {
-    let out = quote(&["--from", "bsc:USDT", "--to", "polygon:USDC", "--amount", "100"]);
+    let out = quote(&[
+        "--from",
+        "bsc:USDT",
+        "--to",
+        "polygon:USDC",
+        "--amount",
+        "100",
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("Route 1: receive "), "{text}");
@@ -116,15 +170,104 @@ fn fails_naming(args: &[&str], needle: &str) {
 
 #[test]
 fn bad_input_is_one_line_naming_it_with_exit_code_2() {
-    fails_naming(&["--from", "mars:USDT", "--to", "solana:USDC", "--amount", "1"], "--from chain");
-    fails_naming(&["--from", "ethereum:DAI", "--to", "solana:USDC", "--amount", "1"], "--from asset");
-    fails_naming(&["--from", "ethereum:USDT", "--to", "solana", "--amount", "1"], "to");
-    fails_naming(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "-5"], "amount");
-    fails_naming(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "1.0000001"], "amount");
-    fails_naming(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "1", "--max-hops", "0"], "--max-hops");
-    fails_naming(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "1", "--mode", "best"], "--mode");
-    fails_naming(&["--from", "ethereum:USDT", "--to", "solana:USDC", "--amount", "1", "--max-hops", "x"], "--max-hops");
-    let out = switchyard(&["quote", "--topology", "/nonexistent.toml", "--from", "a:B", "--to", "c:D", "--amount", "1"]);
+    fails_naming(
+        &[
+            "--from",
+            "mars:USDT",
+            "--to",
+            "solana:USDC",
+            "--amount",
+            "1",
+        ],
+        "--from chain",
+    );
+    fails_naming(
+        &[
+            "--from",
+            "ethereum:DAI",
+            "--to",
+            "solana:USDC",
+            "--amount",
+            "1",
+        ],
+        "--from asset",
+    );
+    fails_naming(
+        &["--from", "ethereum:USDT", "--to", "solana", "--amount", "1"],
+        "to",
+    );
+    fails_naming(
+        &[
+            "--from",
+            "ethereum:USDT",
+            "--to",
+            "solana:USDC",
+            "--amount",
+            "-5",
+        ],
+        "amount",
+    );
+    fails_naming(
+        &[
+            "--from",
+            "ethereum:USDT",
+            "--to",
+            "solana:USDC",
+            "--amount",
+            "1.0000001",
+        ],
+        "amount",
+    );
+    fails_naming(
+        &[
+            "--from",
+            "ethereum:USDT",
+            "--to",
+            "solana:USDC",
+            "--amount",
+            "1",
+            "--max-hops",
+            "0",
+        ],
+        "--max-hops",
+    );
+    fails_naming(
+        &[
+            "--from",
+            "ethereum:USDT",
+            "--to",
+            "solana:USDC",
+            "--amount",
+            "1",
+            "--mode",
+            "best",
+        ],
+        "--mode",
+    );
+    fails_naming(
+        &[
+            "--from",
+            "ethereum:USDT",
+            "--to",
+            "solana:USDC",
+            "--amount",
+            "1",
+            "--max-hops",
+            "x",
+        ],
+        "--max-hops",
+    );
+    let out = switchyard(&[
+        "quote",
+        "--topology",
+        "/nonexistent.toml",
+        "--from",
+        "a:B",
+        "--to",
+        "c:D",
+        "--amount",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent.toml"));
 }

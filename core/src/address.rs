@@ -68,16 +68,20 @@ pub enum Address {
 impl Address {
     /// Parses `s` as an address of `kind`. `field` names the input in errors.
     pub fn parse(kind: ChainKind, field: &str, s: &str) -> Result<Self> {
-        let bad = |why: &str| Error::invalid(field, format!("{s:?} is not a valid {kind} address: {why}"));
+        let bad = |why: &str| {
+            Error::invalid(field, format!("{s:?} is not a valid {kind} address: {why}"))
+        };
         match kind {
-            ChainKind::Evm => parse_evm(s).map_err(|w| bad(w)),
+            ChainKind::Evm => parse_evm(s).map_err(&bad),
             ChainKind::Solana => {
                 let bytes = bs58::decode(s).into_vec().map_err(|_| bad("not base58"))?;
                 let arr: [u8; 32] = bytes.try_into().map_err(|_| bad("not 32 bytes"))?;
                 Ok(Self::Solana(arr))
             }
             ChainKind::Ton => {
-                let a: tonlib_core::TonAddress = s.parse().map_err(|_| bad("neither raw nor user-friendly form"))?;
+                let a: tonlib_core::TonAddress = s
+                    .parse()
+                    .map_err(|_| bad("neither raw nor user-friendly form"))?;
                 let hash: [u8; 32] = a.hash_part.into();
                 Ok(Self::Ton {
                     workchain: a.workchain,
@@ -119,7 +123,8 @@ fn parse_evm(s: &str) -> std::result::Result<Address, &'static str> {
     let addr = if has_lower && has_upper {
         alloy_primitives::Address::parse_checksummed(s, None).map_err(|_| "bad EIP-55 checksum")?
     } else {
-        s.parse::<alloy_primitives::Address>().map_err(|_| "expected 40 hex digits")?
+        s.parse::<alloy_primitives::Address>()
+            .map_err(|_| "expected 40 hex digits")?
     };
     Ok(Address::Evm(addr))
 }
@@ -147,13 +152,23 @@ mod tests {
         let good = "0xdAC17F958D2ee523a2206206994597C13D831ec7";
         let a = Address::parse(ChainKind::Evm, "address", good).unwrap();
         assert_eq!(a.to_string(), good);
-        assert_eq!(Address::parse(ChainKind::Evm, "a", &good.to_lowercase()).unwrap(), a);
+        assert_eq!(
+            Address::parse(ChainKind::Evm, "a", &good.to_lowercase()).unwrap(),
+            a
+        );
         let bad = "0xDac17F958D2ee523a2206206994597C13D831ec7";
         let e = Address::parse(ChainKind::Evm, "recipient", bad).unwrap_err();
         assert_eq!(e.field(), Some("recipient"));
         assert!(e.to_string().contains("checksum"));
         assert!(Address::parse(ChainKind::Evm, "a", "0x1234").is_err());
-        assert!(Address::parse(ChainKind::Evm, "a", "dAC17F958D2ee523a2206206994597C13D831ec7").is_err());
+        assert!(
+            Address::parse(
+                ChainKind::Evm,
+                "a",
+                "dAC17F958D2ee523a2206206994597C13D831ec7"
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -161,7 +176,14 @@ mod tests {
         let usdt = "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB";
         let a = Address::parse(ChainKind::Solana, "a", usdt).unwrap();
         assert_eq!(a.to_string(), usdt);
-        assert!(Address::parse(ChainKind::Solana, "a", "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8B").is_err());
+        assert!(
+            Address::parse(
+                ChainKind::Solana,
+                "a",
+                "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8B"
+            )
+            .is_err()
+        );
         assert!(Address::parse(ChainKind::Solana, "a", "0OIl").is_err());
     }
 
@@ -170,11 +192,20 @@ mod tests {
         let friendly = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs";
         let a = Address::parse(ChainKind::Ton, "a", friendly).unwrap();
         assert_eq!(a.to_string(), friendly);
-        let Address::Ton { workchain, hash } = a else { unreachable!() };
+        let Address::Ton { workchain, hash } = a else {
+            unreachable!()
+        };
         let raw = format!("{workchain}:{}", alloy_primitives::hex::encode(hash));
         assert_eq!(Address::parse(ChainKind::Ton, "a", &raw).unwrap(), a);
         // One flipped character breaks the CRC.
-        assert!(Address::parse(ChainKind::Ton, "a", "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDt").is_err());
+        assert!(
+            Address::parse(
+                ChainKind::Ton,
+                "a",
+                "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDt"
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -182,12 +213,21 @@ mod tests {
         let usdt = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
         let a = Address::parse(ChainKind::Tron, "a", usdt).unwrap();
         assert_eq!(a.to_string(), usdt);
-        assert!(Address::parse(ChainKind::Tron, "a", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u").is_err());
+        assert!(
+            Address::parse(ChainKind::Tron, "a", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6u").is_err()
+        );
     }
 
     #[test]
     fn an_address_of_one_kind_is_refused_for_another() {
-        assert!(Address::parse(ChainKind::Solana, "a", "0xdAC17F958D2ee523a2206206994597C13D831ec7").is_err());
+        assert!(
+            Address::parse(
+                ChainKind::Solana,
+                "a",
+                "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+            )
+            .is_err()
+        );
         assert!(Address::parse(ChainKind::Evm, "a", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").is_err());
     }
 }

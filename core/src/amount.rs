@@ -43,7 +43,10 @@ impl Amount {
     /// do not fit 256 bits. `field` names the input in the error.
     pub fn parse_decimal(field: &str, s: &str, decimals: u8) -> Result<Self> {
         if decimals > MAX_DECIMALS {
-            return Err(Error::invalid(field, format!("decimals {decimals} exceed {MAX_DECIMALS}")));
+            return Err(Error::invalid(
+                field,
+                format!("decimals {decimals} exceed {MAX_DECIMALS}"),
+            ));
         }
         if s.is_empty() {
             return Err(Error::invalid(field, "empty amount"));
@@ -79,7 +82,10 @@ impl Amount {
         let digits = int_part
             .bytes()
             .chain(frac_trimmed.bytes())
-            .chain(std::iter::repeat_n(b'0', usize::from(decimals) - frac_trimmed.len()));
+            .chain(std::iter::repeat_n(
+                b'0',
+                usize::from(decimals) - frac_trimmed.len(),
+            ));
         for b in digits {
             raw = raw
                 .checked_mul(ten)
@@ -92,7 +98,10 @@ impl Amount {
     /// Parses an integer string of base units (`"1000000"`, up to 2^256-1).
     pub fn parse_raw(field: &str, s: &str, decimals: u8) -> Result<Self> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::invalid(field, format!("{s:?} is not a whole number of base units")));
+            return Err(Error::invalid(
+                field,
+                format!("{s:?} is not a whole number of base units"),
+            ));
         }
         let raw = U256::from_str_radix(s, 10)
             .map_err(|_| Error::invalid(field, format!("{s:?} does not fit 256 bits")))?;
@@ -108,7 +117,8 @@ impl Amount {
     /// decimals are dropped. `None` if the result does not fit.
     pub fn rescale_floor(&self, decimals: u8) -> Option<Self> {
         let raw = if decimals >= self.decimals {
-            self.raw.checked_mul(pow10(u32::from(decimals - self.decimals))?)?
+            self.raw
+                .checked_mul(pow10(u32::from(decimals - self.decimals))?)?
         } else {
             self.raw / pow10(u32::from(self.decimals - decimals))?
         };
@@ -147,7 +157,9 @@ impl fmt::Display for Amount {
 }
 
 /// A USD value in fixed point with eight decimals (`100_000_000` = $1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct UsdE8(pub U256);
 
 impl UsdE8 {
@@ -163,8 +175,11 @@ impl UsdE8 {
     /// rounding to the nearest 10^-8. Rejects non-finite, negative and
     /// absurd (> 10^15) prices.
     pub fn from_price(field: &str, price: f64) -> Result<Self> {
-        if !price.is_finite() || price < 0.0 || price > 1e15 {
-            return Err(Error::invalid(field, format!("price {price} is not a finite value in [0, 1e15]")));
+        if !price.is_finite() || !(0.0..=1e15).contains(&price) {
+            return Err(Error::invalid(
+                field,
+                format!("price {price} is not a finite value in [0, 1e15]"),
+            ));
         }
         // 1e15 * 1e8 < 2^77, exact enough in f64 and well inside u128.
         let scaled = (price * 1e8).round();
@@ -193,8 +208,14 @@ mod tests {
         let a = Amount::parse_decimal("amount", "1250.5", 6).unwrap();
         assert_eq!(a.raw, U256::from(1_250_500_000u64));
         assert_eq!(a.to_string(), "1250.5");
-        assert_eq!(Amount::parse_decimal("a", ".5", 6).unwrap().raw, U256::from(500_000u64));
-        assert_eq!(Amount::parse_decimal("a", "7.", 0).unwrap().to_string(), "7");
+        assert_eq!(
+            Amount::parse_decimal("a", ".5", 6).unwrap().raw,
+            U256::from(500_000u64)
+        );
+        assert_eq!(
+            Amount::parse_decimal("a", "7.", 0).unwrap().to_string(),
+            "7"
+        );
         assert_eq!(Amount::from_raw(U256::from(1u8), 6).to_string(), "0.000001");
     }
 

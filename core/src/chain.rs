@@ -130,7 +130,11 @@ pub trait ChainReader: Send + Sync {
     fn fees(&self) -> impl Future<Output = ChainResult<FeeLevels>> + Send;
 
     /// Balance of `token` held by `owner`, in the token's base units.
-    fn token_balance(&self, token: &Address, owner: &Address) -> impl Future<Output = ChainResult<U256>> + Send;
+    fn token_balance(
+        &self,
+        token: &Address,
+        owner: &Address,
+    ) -> impl Future<Output = ChainResult<U256>> + Send;
 }
 
 /// Sending side of one chain. Calls for one (chain, signer) lane are made

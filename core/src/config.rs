@@ -130,10 +130,10 @@ impl DaemonConfig {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        if cfg.topology.is_relative() {
-            if let Some(dir) = path.parent() {
-                cfg.topology = dir.join(&cfg.topology);
-            }
+        if cfg.topology.is_relative()
+            && let Some(dir) = path.parent()
+        {
+            cfg.topology = dir.join(&cfg.topology);
         }
         cfg.apply_env(env)?;
         cfg.validate()?;
@@ -146,15 +146,18 @@ impl DaemonConfig {
         for (k, v) in env {
             match k.as_str() {
                 "SWITCHYARD_LISTEN" => {
-                    self.server.listen = v
-                        .parse()
-                        .map_err(|_| Error::invalid("SWITCHYARD_LISTEN", format!("{v:?} is not HOST:PORT")))?;
+                    self.server.listen = v.parse().map_err(|_| {
+                        Error::invalid("SWITCHYARD_LISTEN", format!("{v:?} is not HOST:PORT"))
+                    })?;
                 }
                 "SWITCHYARD_TOPOLOGY" => self.topology = PathBuf::from(v),
                 "SWITCHYARD_STALE_AFTER_MS" => {
-                    self.model.stale_after_ms = v
-                        .parse()
-                        .map_err(|_| Error::invalid("SWITCHYARD_STALE_AFTER_MS", format!("{v:?} is not an integer")))?;
+                    self.model.stale_after_ms = v.parse().map_err(|_| {
+                        Error::invalid(
+                            "SWITCHYARD_STALE_AFTER_MS",
+                            format!("{v:?} is not an integer"),
+                        )
+                    })?;
                 }
                 _ => {}
             }
@@ -171,7 +174,10 @@ impl DaemonConfig {
             ));
         }
         if self.server.max_request_bytes < 1024 {
-            return Err(Error::invalid("server.max_request_bytes", "must be at least 1024"));
+            return Err(Error::invalid(
+                "server.max_request_bytes",
+                "must be at least 1024",
+            ));
         }
         if self.model.stale_after_ms == 0 {
             return Err(Error::invalid("model.stale_after_ms", "must be positive"));
@@ -189,22 +195,37 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sy-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("switchyard.toml");
-        std::fs::write(&path, "topology = \"topo.toml\"\n[router]\ndefault_max_hops = 3\n").unwrap();
-        let env = vec![("SWITCHYARD_LISTEN".to_string(), "127.0.0.1:9999".to_string())];
+        std::fs::write(
+            &path,
+            "topology = \"topo.toml\"\n[router]\ndefault_max_hops = 3\n",
+        )
+        .unwrap();
+        let env = vec![(
+            "SWITCHYARD_LISTEN".to_string(),
+            "127.0.0.1:9999".to_string(),
+        )];
         let cfg = DaemonConfig::load(&path, env).unwrap();
         assert_eq!(cfg.topology, dir.join("topo.toml"));
         assert_eq!(cfg.router.default_max_hops, 3);
         assert_eq!(cfg.server.listen.port(), 9999);
 
         let bad = vec![("SWITCHYARD_LISTEN".to_string(), "nowhere".to_string())];
-        assert_eq!(DaemonConfig::load(&path, bad).unwrap_err().field(), Some("SWITCHYARD_LISTEN"));
+        assert_eq!(
+            DaemonConfig::load(&path, bad).unwrap_err().field(),
+            Some("SWITCHYARD_LISTEN")
+        );
 
         std::fs::write(&path, "topology = \"t\"\n[router]\ndefault_max_hops = 0\n").unwrap();
         let e = DaemonConfig::load(&path, Vec::new()).unwrap_err();
         assert_eq!(e.field(), Some("router.default_max_hops"));
 
         std::fs::write(&path, "topology = \"t\"\nlisten = \"x\"\n").unwrap();
-        assert!(DaemonConfig::load(&path, Vec::new()).unwrap_err().to_string().contains("listen"));
+        assert!(
+            DaemonConfig::load(&path, Vec::new())
+                .unwrap_err()
+                .to_string()
+                .contains("listen")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

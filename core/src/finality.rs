@@ -59,9 +59,19 @@ mod tests {
         let w: W = toml::from_str("f = { blocks = 12 }").unwrap();
         assert_eq!(w.f, Finality::Blocks { blocks: 12 });
         let w: W = toml::from_str("f = { tag = \"finalized\" }").unwrap();
-        assert_eq!(w.f, Finality::Tag { tag: BlockTag::Finalized });
+        assert_eq!(
+            w.f,
+            Finality::Tag {
+                tag: BlockTag::Finalized
+            }
+        );
         let w: W = toml::from_str("f = { commitment = \"finalized\" }").unwrap();
-        assert_eq!(w.f, Finality::Commitment { commitment: Commitment::Finalized });
+        assert_eq!(
+            w.f,
+            Finality::Commitment {
+                commitment: Commitment::Finalized
+            }
+        );
         assert!(toml::from_str::<W>("f = { blocks = -1 }").is_err());
         assert!(toml::from_str::<W>("f = { tag = \"latest\" }").is_err());
     }

@@ -17,7 +17,10 @@ fn check_name(field: &str, s: &str, allow: impl Fn(char) -> bool) -> Result<()> 
         return Err(Error::invalid(field, "longer than 64 characters"));
     }
     if let Some(c) = s.chars().find(|c| !allow(*c)) {
-        return Err(Error::invalid(field, format!("character {c:?} is not allowed in {s:?}")));
+        return Err(Error::invalid(
+            field,
+            format!("character {c:?} is not allowed in {s:?}"),
+        ));
     }
     Ok(())
 }

@@ -129,7 +129,11 @@ impl EffectiveBridge {
         (now_ms >= self.stale_from_ms).then(|| {
             (
                 Unusable::StaleReading,
-                format!("{} reading is {} ms old", self.stale_subject, now_ms - self.stale_from_ms),
+                format!(
+                    "{} reading is {} ms old",
+                    self.stale_subject,
+                    now_ms - self.stale_from_ms
+                ),
             )
         })
     }
@@ -187,7 +191,12 @@ impl NetworkSnapshot {
             )
         };
         let subjects = [
-            (format!("bridge {}", b.id), &live.paused, &live.breaker, r.map(|r| r.observed_at_ms)),
+            (
+                format!("bridge {}", b.id),
+                &live.paused,
+                &live.breaker,
+                r.map(|r| r.observed_at_ms),
+            ),
             chain_subject(from_chain),
             chain_subject(to_chain),
         ];
@@ -199,7 +208,10 @@ impl NetworkSnapshot {
                 if let Some(why) = paused {
                     blocked = Some((Unusable::Paused, format!("{who} paused: {why}")));
                 } else if let BreakerState::Open { reason } = breaker {
-                    blocked = Some((Unusable::BreakerOpen, format!("{who} breaker open: {reason}")));
+                    blocked = Some((
+                        Unusable::BreakerOpen,
+                        format!("{who} breaker open: {reason}"),
+                    ));
                 }
             }
             if let Some(at) = observed {
@@ -293,7 +305,10 @@ liquidity_usd = "1000"
         assert_eq!(e.eta_s, 30);
         assert_eq!(e.success_p, 0.99);
         assert!(e.unusable_at(11_000).is_none());
-        assert_eq!(e.unusable_at(11_001).map(|u| u.0), Some(Unusable::StaleReading));
+        assert_eq!(
+            e.unusable_at(11_001).map(|u| u.0),
+            Some(Unusable::StaleReading)
+        );
     }
 
     #[test]

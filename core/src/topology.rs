@@ -252,17 +252,26 @@ impl Topology {
             }
             match (c.kind, c.chain_id) {
                 (ChainKind::Evm | ChainKind::Tron, None) => {
-                    return Err(Error::invalid(f("chain_id"), format!("required for a {} chain", c.kind)));
+                    return Err(Error::invalid(
+                        f("chain_id"),
+                        format!("required for a {} chain", c.kind),
+                    ));
                 }
                 (_, Some(n)) => {
                     if let Some(prev) = numeric_ids.insert(n, c.id.clone()) {
-                        return Err(Error::invalid(f("chain_id"), format!("{n} is already used by chain {prev}")));
+                        return Err(Error::invalid(
+                            f("chain_id"),
+                            format!("{n} is already used by chain {prev}"),
+                        ));
                     }
                 }
                 _ => {}
             }
             if c.block_time_ms == 0 || c.block_time_ms > 3_600_000 {
-                return Err(Error::invalid(f("block_time_ms"), "must be between 1 and 3600000"));
+                return Err(Error::invalid(
+                    f("block_time_ms"),
+                    "must be between 1 and 3600000",
+                ));
             }
             let native_usd_price = UsdE8::from_price(&f("native_usd_price"), c.native_usd_price)?;
             let ix = ChainIx(t.chains.len() as u32);
@@ -285,12 +294,21 @@ impl Topology {
                 .get(&chain_id)
                 .ok_or_else(|| Error::unknown(f("chain"), &a.chain))?;
             let symbol = Symbol::new(&a.symbol).map_err(|e| e.within(&format!("asset[{i}]")))?;
-            let key = AssetKey { chain: chain_id, symbol };
+            let key = AssetKey {
+                chain: chain_id,
+                symbol,
+            };
             if t.asset_by_key.contains_key(&key) {
-                return Err(Error::invalid(f("symbol"), format!("duplicate asset {key}")));
+                return Err(Error::invalid(
+                    f("symbol"),
+                    format!("duplicate asset {key}"),
+                ));
             }
             if a.decimals > MAX_DECIMALS {
-                return Err(Error::invalid(f("decimals"), format!("at most {MAX_DECIMALS}")));
+                return Err(Error::invalid(
+                    f("decimals"),
+                    format!("at most {MAX_DECIMALS}"),
+                ));
             }
             let kind = t.chains[chain.ix()].kind;
             let address = Address::parse(kind, &f("address"), &a.address)?;
@@ -311,7 +329,10 @@ impl Topology {
         for (i, b) in spec.bridge.iter().enumerate() {
             let bridge = t.validate_bridge(i, b)?;
             if t.bridge_by_id.contains_key(&bridge.id) {
-                return Err(Error::invalid(format!("bridge[{i}].id"), format!("duplicate bridge id {}", bridge.id)));
+                return Err(Error::invalid(
+                    format!("bridge[{i}].id"),
+                    format!("duplicate bridge id {}", bridge.id),
+                ));
             }
             let ix = BridgeIx(t.bridges.len() as u32);
             t.bridge_by_id.insert(bridge.id.clone(), ix);
@@ -329,7 +350,10 @@ impl Topology {
         let from = self.asset_ix_of(&f("from"), &b.from)?;
         let to = self.asset_ix_of(&f("to"), &b.to)?;
         if from == to {
-            return Err(Error::invalid(f("to"), "a bridge must lead to another asset"));
+            return Err(Error::invalid(
+                f("to"),
+                "a bridge must lead to another asset",
+            ));
         }
         let from_dec = self.assets[from.ix()].decimals;
         let fee_fixed = Amount::parse_decimal(&f("fee_fixed"), &b.fee_fixed, from_dec)?.raw;
@@ -339,7 +363,10 @@ impl Topology {
             .filter(|bps| *bps < 10_000)
             .ok_or_else(|| Error::invalid(f("fee_bps"), "must be below 10000"))?;
         if b.eta_s > MAX_ETA_S {
-            return Err(Error::invalid(f("eta_s"), format!("at most {MAX_ETA_S} seconds")));
+            return Err(Error::invalid(
+                f("eta_s"),
+                format!("at most {MAX_ETA_S} seconds"),
+            ));
         }
         if !(b.success_p > 0.0 && b.success_p <= 1.0) {
             return Err(Error::invalid(f("success_p"), "must be in (0, 1]"));
@@ -361,7 +388,8 @@ impl Topology {
 
     fn asset_ix_of(&self, field: &str, text: &str) -> Result<AssetIx> {
         let key = AssetKey::parse(field, text)?;
-        self.asset_ix(&key).ok_or_else(|| Error::unknown(field, text))
+        self.asset_ix(&key)
+            .ok_or_else(|| Error::unknown(field, text))
     }
 
     /// All chains, indexed by [`ChainIx`].

@@ -128,14 +128,23 @@ liquidity_usd = "1000000"
 "#;
 
     fn handle() -> ModelHandle {
-        ModelHandle::new(NetworkSnapshot::offline(Arc::new(Topology::from_toml(T).unwrap())))
+        ModelHandle::new(NetworkSnapshot::offline(Arc::new(
+            Topology::from_toml(T).unwrap(),
+        )))
     }
 
     #[test]
     fn a_reader_keeps_its_snapshot_while_writers_publish() {
         let h = handle();
         let before = h.current();
-        h.record_bridge(BridgeIx(0), BridgeReading { observed_at_ms: 5, eta_s: Some(3), ..Default::default() });
+        h.record_bridge(
+            BridgeIx(0),
+            BridgeReading {
+                observed_at_ms: 5,
+                eta_s: Some(3),
+                ..Default::default()
+            },
+        );
         assert_eq!(before.graph.edge(BridgeIx(0)).eta_s, 12);
         let after = h.current();
         assert_eq!(after.snapshot.version, 1);

@@ -9,8 +9,6 @@
 //! minimum or fee, funds that never arrive, dead ends, dominated or
 //! outranked routes, hard limits).
 
-use std::collections::HashSet;
-
 use switchyard_core::topology::BridgeIx;
 use switchyard_core::{Amount, U256};
 
@@ -30,8 +28,13 @@ pub(crate) fn explain(
 ) -> Vec<Exclusion> {
     let src_chain = g.node_chain[req.from.ix()];
     let dst_chain = g.node_chain[req.to.ix()];
-    let used: HashSet<u32> = routes.iter().flat_map(|r| r.bridges.iter().map(|b| b.0)).collect();
-    let limited: HashSet<u32> = over_limits.iter().copied().collect();
+    let mut used: Vec<u32> = routes
+        .iter()
+        .flat_map(|r| r.bridges.iter().map(|b| b.0))
+        .collect();
+    used.sort_unstable();
+    let mut limited = over_limits.to_vec();
+    limited.sort_unstable();
     let request_usd = g.usd_value(req.from, req.amount);
     let to_dst = g.hops_to(req.to.0);
     let mut out = Vec::new();
@@ -43,7 +46,7 @@ pub(crate) fn explain(
         .filter(|&&e| g.node_chain[g.edges[e as usize].from as usize] != src_chain);
     for &e in leaving.chain(entering) {
         let i = e as usize;
-        if used.contains(&e) {
+        if used.binary_search(&e).is_ok() {
             continue;
         }
         let reason = match request_usd {
@@ -52,7 +55,15 @@ pub(crate) fn explain(
                 Some(r) => r,
                 None => {
                     let dist = distances(g, req, i, &to_dst);
-                    dynamic_reason(req, g, i, flags[i], limited.contains(&e), pruned, dist)
+                    dynamic_reason(
+                        req,
+                        g,
+                        i,
+                        flags[i],
+                        limited.binary_search(&e).is_ok(),
+                        pruned,
+                        dist,
+                    )
                 }
             },
         };
@@ -72,7 +83,15 @@ fn distances(g: &Graph, req: &QuoteRequest, i: usize, to_dst: &[u8]) -> (u8, u8)
     (from_src, to_dst[g.edges[i].to as usize])
 }
 
-fn dynamic_reason(req: &QuoteRequest, g: &Graph, i: usize, f: u8, limited: bool, pruned: bool, (ds, dt): (u8, u8)) -> Reason {
+fn dynamic_reason(
+    req: &QuoteRequest,
+    g: &Graph,
+    i: usize,
+    f: u8,
+    limited: bool,
+    pruned: bool,
+    (ds, dt): (u8, u8),
+) -> Reason {
     let edge = &g.edges[i];
     if edge.to == req.from.0 || edge.from == req.to.0 || ds == FAR || dt == FAR {
         return Reason::NoRoute;

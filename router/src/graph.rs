@@ -129,7 +129,8 @@ impl Graph {
         let mut chain_out = vec![Vec::new(); t.chains().len()];
         let mut chain_in = vec![Vec::new(); t.chains().len()];
         for (i, e) in edges.iter().enumerate() {
-            let (fc, tc): (ChainIx, ChainIx) = (node_chain[e.from as usize], node_chain[e.to as usize]);
+            let (fc, tc): (ChainIx, ChainIx) =
+                (node_chain[e.from as usize], node_chain[e.to as usize]);
             chain_out[fc.ix()].push(i as u32);
             chain_in[tc.ix()].push(i as u32);
         }
@@ -238,7 +239,12 @@ impl Graph {
     /// `request_usd`, if it cannot. Allocation-free; see
     /// [`Graph::static_exclusion`] for the sentence.
     #[inline]
-    pub(crate) fn static_reason(&self, e: usize, now_ms: u64, request_usd: UsdE8) -> Option<Reason> {
+    pub(crate) fn static_reason(
+        &self,
+        e: usize,
+        now_ms: u64,
+        request_usd: UsdE8,
+    ) -> Option<Reason> {
         let edge = &self.edges[e];
         if let Some((u, _)) = &edge.blocked {
             Some(Reason::from(*u))
@@ -254,7 +260,12 @@ impl Graph {
     }
 
     /// [`Graph::static_reason`] with a sentence for a person.
-    pub(crate) fn static_exclusion(&self, e: usize, now_ms: u64, request_usd: UsdE8) -> Option<(Reason, String)> {
+    pub(crate) fn static_exclusion(
+        &self,
+        e: usize,
+        now_ms: u64,
+        request_usd: UsdE8,
+    ) -> Option<(Reason, String)> {
         let edge = &self.edges[e];
         if let Some((u, detail)) = &edge.blocked {
             return Some((Reason::from(*u), detail.clone()));
@@ -262,19 +273,29 @@ impl Graph {
         if now_ms >= edge.stale_from_ms {
             return Some((
                 Reason::StaleReading,
-                format!("{} reading is {} ms past its limit", edge.stale_subject, now_ms - edge.stale_from_ms),
+                format!(
+                    "{} reading is {} ms past its limit",
+                    edge.stale_subject,
+                    now_ms - edge.stale_from_ms
+                ),
             ));
         }
         if request_usd > edge.max_usd {
             return Some((
                 Reason::OverMax,
-                format!("request worth ${request_usd} exceeds the bridge maximum ${}", edge.max_usd),
+                format!(
+                    "request worth ${request_usd} exceeds the bridge maximum ${}",
+                    edge.max_usd
+                ),
             ));
         }
         if request_usd > edge.liquidity_usd {
             return Some((
                 Reason::OverLiquidity,
-                format!("request worth ${request_usd} exceeds liquidity ${}", edge.liquidity_usd),
+                format!(
+                    "request worth ${request_usd} exceeds liquidity ${}",
+                    edge.liquidity_usd
+                ),
             ));
         }
         None

@@ -6,8 +6,8 @@
 //! units. Most legs fit in `u128` and take the fast path; anything larger is
 //! computed in 512 bits, so no input can overflow or wrap.
 
-use switchyard_core::{U256, U512};
 use switchyard_core::amount::pow10;
+use switchyard_core::{U256, U512};
 
 /// Why a leg cannot carry an amount.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +96,10 @@ impl LegParams {
 /// The low 256 bits of `v`, or `None` if any higher bit is set.
 fn narrow(v: U512) -> Option<U256> {
     let l = v.as_limbs();
-    l[4..].iter().all(|x| *x == 0).then(|| U256::from_limbs([l[0], l[1], l[2], l[3]]))
+    l[4..]
+        .iter()
+        .all(|x| *x == 0)
+        .then(|| U256::from_limbs([l[0], l[1], l[2], l[3]]))
 }
 
 #[cfg(test)]
@@ -117,17 +120,27 @@ mod tests {
     #[test]
     fn formula_matches_hand_computation() {
         // 100 USDT (6 dec) -> 18 dec, 1 USDT fixed, 30 bps: 99 * 0.997 = 98.703
-        let out = p(1_000_000, 0, 30, 6, 18).output(U256::from(100_000_000u64)).unwrap();
+        let out = p(1_000_000, 0, 30, 6, 18)
+            .output(U256::from(100_000_000u64))
+            .unwrap();
         assert_eq!(out, U256::from(98_703_000_000_000_000_000u128));
         // 18 -> 6 decimals floors: 1.0000009 -> 1.000000
-        let out = p(0, 0, 0, 18, 6).output(U256::from(1_000_000_900_000_000_000u128)).unwrap();
+        let out = p(0, 0, 0, 18, 6)
+            .output(U256::from(1_000_000_900_000_000_000u128))
+            .unwrap();
         assert_eq!(out, U256::from(1_000_000u64));
     }
 
     #[test]
     fn input_at_or_below_fixed_fee_or_below_min_is_infeasible() {
-        assert_eq!(p(5, 0, 0, 6, 6).output(U256::from(5u8)), Err(LegFailure::FeeExceedsAmount));
-        assert_eq!(p(0, 10, 0, 6, 6).output(U256::from(9u8)), Err(LegFailure::BelowMin));
+        assert_eq!(
+            p(5, 0, 0, 6, 6).output(U256::from(5u8)),
+            Err(LegFailure::FeeExceedsAmount)
+        );
+        assert_eq!(
+            p(0, 10, 0, 6, 6).output(U256::from(9u8)),
+            Err(LegFailure::BelowMin)
+        );
         assert!(p(0, 10, 0, 6, 6).output(U256::from(10u8)).is_ok());
     }
 
@@ -135,11 +148,16 @@ mod tests {
     fn huge_amounts_take_the_wide_path_without_overflow() {
         let out = p(0, 0, 0, 0, 0).output(U256::MAX).unwrap();
         assert_eq!(out, U256::MAX);
-        assert_eq!(p(0, 0, 0, 0, 36).output(U256::MAX), Err(LegFailure::Overflow));
+        assert_eq!(
+            p(0, 0, 0, 0, 36).output(U256::MAX),
+            Err(LegFailure::Overflow)
+        );
     }
 
     fn reference(x: u128, fixed: u128, bps: u16, fd: u8, td: u8) -> U256 {
-        let num = U512::from(x - fixed) * U512::from(10_000 - u128::from(bps)) * U512::from(pow10(u32::from(td)).unwrap());
+        let num = U512::from(x - fixed)
+            * U512::from(10_000 - u128::from(bps))
+            * U512::from(pow10(u32::from(td)).unwrap());
         let den = U512::from(10_000u64) * U512::from(pow10(u32::from(fd)).unwrap());
         narrow(num / den).unwrap()
     }

@@ -22,7 +22,8 @@ mod search;
 
 pub use graph::Graph;
 pub use quote::{
-    Exclusion, Limits, Mode, Quote, QuoteParams, QuoteRequest, QuoteView, Reason, Route, SearchStats, Weights,
+    Exclusion, Limits, Mode, Quote, QuoteParams, QuoteRequest, QuoteView, Reason, Route,
+    SearchStats, Weights,
 };
 
 use std::cmp::Ordering;
@@ -42,19 +43,33 @@ pub fn quote(graph: &Graph, req: &QuoteRequest) -> Quote {
         }
         Mode::Cheapest | Mode::Fastest | Mode::Safest => {}
         Mode::Weighted => {
-            let (ok, bad): (Vec<Label>, Vec<Label>) =
-                labels.into_iter().partition(|l| within_limits(graph, req, key(l)));
+            let (ok, bad): (Vec<Label>, Vec<Label>) = labels
+                .into_iter()
+                .partition(|l| within_limits(graph, req, key(l)));
             over_limits = bad.iter().flat_map(|l| l.edge_list().to_vec()).collect();
             labels = ok
                 .into_iter()
                 .map(|l| (weighted_cost(graph, req, key(&l)), l))
-                .min_by(|(ca, a), (cb, b)| ca.total_cmp(cb).then_with(|| lex_cmp(Mode::Cheapest, key(b), key(a))))
+                .min_by(|(ca, a), (cb, b)| {
+                    ca.total_cmp(cb)
+                        .then_with(|| lex_cmp(Mode::Cheapest, key(b), key(a)))
+                })
                 .map(|(_, l)| vec![l])
                 .unwrap_or_default();
         }
     }
-    let routes: Vec<Route> = labels.iter().map(|l| to_route(graph, req.amount, l)).collect();
-    let excluded = explain::explain(graph, req, &routes, &out.flags, out.pruned_any, &over_limits);
+    let routes: Vec<Route> = labels
+        .iter()
+        .map(|l| to_route(graph, req.amount, l))
+        .collect();
+    let excluded = explain::explain(
+        graph,
+        req,
+        &routes,
+        &out.flags,
+        out.pruned_any,
+        &over_limits,
+    );
     Quote {
         routes,
         excluded,
@@ -82,7 +97,11 @@ pub fn fee_in_destination_units(graph: &Graph, req: &QuoteRequest, amount_out: U
 
 /// Whether a route with objective vector `(amount, eta, p)` meets the
 /// request's hard limits.
-pub(crate) fn within_limits(graph: &Graph, req: &QuoteRequest, (amount, eta, p): (U256, u64, f64)) -> bool {
+pub(crate) fn within_limits(
+    graph: &Graph,
+    req: &QuoteRequest,
+    (amount, eta, p): (U256, u64, f64),
+) -> bool {
     let lim = &req.limits;
     lim.max_eta_s.is_none_or(|m| eta <= m)
         && lim.min_success_p.is_none_or(|m| p >= m)
@@ -92,10 +111,18 @@ pub(crate) fn within_limits(graph: &Graph, req: &QuoteRequest, (amount, eta, p):
 }
 
 /// Generalized cost of a route with objective vector `(amount, eta, p)`.
-pub(crate) fn weighted_cost(graph: &Graph, req: &QuoteRequest, (amount, eta, p): (U256, u64, f64)) -> f64 {
+pub(crate) fn weighted_cost(
+    graph: &Graph,
+    req: &QuoteRequest,
+    (amount, eta, p): (U256, u64, f64),
+) -> f64 {
     let fee = fee_in_destination_units(graph, req, amount);
-    let fee_usd = graph.usd_value(req.to, fee).map_or(f64::INFINITY, |u| u.to_f64());
-    let amount_usd = graph.usd_value(req.from, req.amount).map_or(f64::INFINITY, |u| u.to_f64());
+    let fee_usd = graph
+        .usd_value(req.to, fee)
+        .map_or(f64::INFINITY, |u| u.to_f64());
+    let amount_usd = graph
+        .usd_value(req.from, req.amount)
+        .map_or(f64::INFINITY, |u| u.to_f64());
     let w = req.weights;
     let cost = w.fee * fee_usd + w.time * (eta as f64 / 3600.0) + w.risk * (1.0 - p) * amount_usd;
     if cost.is_nan() { f64::INFINITY } else { cost }
@@ -104,7 +131,11 @@ pub(crate) fn weighted_cost(graph: &Graph, req: &QuoteRequest, (amount, eta, p):
 /// Ordering used to rank routes in [`Mode::Pareto`] output and to break
 /// ties: more received, then faster, then safer.
 pub fn rank(a: &Route, b: &Route) -> Ordering {
-    lex_cmp(Mode::Cheapest, (b.amount_out(), b.eta_s, b.success_p), (a.amount_out(), a.eta_s, a.success_p))
+    lex_cmp(
+        Mode::Cheapest,
+        (b.amount_out(), b.eta_s, b.success_p),
+        (a.amount_out(), a.eta_s, a.success_p),
+    )
 }
 
 #[cfg(test)]

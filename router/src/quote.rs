@@ -30,7 +30,13 @@ pub enum Mode {
 
 impl Mode {
     /// All modes, for help texts and benchmarks.
-    pub const ALL: [Mode; 5] = [Mode::Pareto, Mode::Cheapest, Mode::Fastest, Mode::Safest, Mode::Weighted];
+    pub const ALL: [Mode; 5] = [
+        Mode::Pareto,
+        Mode::Cheapest,
+        Mode::Fastest,
+        Mode::Safest,
+        Mode::Weighted,
+    ];
 
     /// Parses a mode name; `field` names the input in errors.
     pub fn parse(field: &str, s: &str) -> Result<Self> {
@@ -159,7 +165,12 @@ pub struct QuoteRequest {
 
 impl QuoteRequest {
     /// Validates `p` against the graph's topology.
-    pub fn resolve(graph: &Graph, p: &QuoteParams, default_max_hops: u8, now_ms: u64) -> Result<Self> {
+    pub fn resolve(
+        graph: &Graph,
+        p: &QuoteParams,
+        default_max_hops: u8,
+        now_ms: u64,
+    ) -> Result<Self> {
         let t = graph.topology();
         let from = t.resolve_asset("from", &p.from)?;
         let to = t.resolve_asset("to", &p.to)?;
@@ -179,10 +190,19 @@ impl QuoteRequest {
             Some(h) => u8::try_from(h)
                 .ok()
                 .filter(|h| (1..=MAX_HOPS_LIMIT).contains(h))
-                .ok_or_else(|| Error::invalid("max_hops", format!("must be between 1 and {MAX_HOPS_LIMIT}")))?,
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "max_hops",
+                        format!("must be between 1 and {MAX_HOPS_LIMIT}"),
+                    )
+                })?,
         };
         let weights = p.weights.unwrap_or_default();
-        for (name, w) in [("weights.fee", weights.fee), ("weights.time", weights.time), ("weights.risk", weights.risk)] {
+        for (name, w) in [
+            ("weights.fee", weights.fee),
+            ("weights.time", weights.time),
+            ("weights.risk", weights.risk),
+        ] {
             if !w.is_finite() || w < 0.0 {
                 return Err(Error::invalid(name, "must be a finite number >= 0"));
             }
@@ -192,10 +212,10 @@ impl QuoteRequest {
             .as_deref()
             .map(|s| Amount::parse_decimal("max_fee", s, t.asset(to).decimals).map(|a| a.raw))
             .transpose()?;
-        if let Some(q) = p.min_success_p {
-            if !(0.0..=1.0).contains(&q) {
-                return Err(Error::invalid("min_success_p", "must be between 0 and 1"));
-            }
+        if let Some(q) = p.min_success_p
+            && !(0.0..=1.0).contains(&q)
+        {
+            return Err(Error::invalid("min_success_p", "must be between 0 and 1"));
         }
         let limits = Limits {
             max_fee,
@@ -203,8 +223,15 @@ impl QuoteRequest {
             min_success_p: p.min_success_p,
         };
         if mode != Mode::Weighted && (p.weights.is_some() || limits != Limits::default()) {
-            let field = if p.weights.is_some() { "weights" } else { "max_fee" };
-            return Err(Error::invalid(field, "weights and limits apply to mode \"weighted\" only"));
+            let field = if p.weights.is_some() {
+                "weights"
+            } else {
+                "max_fee"
+            };
+            return Err(Error::invalid(
+                field,
+                "weights and limits apply to mode \"weighted\" only",
+            ));
         }
         Ok(Self {
             from,
@@ -389,7 +416,9 @@ impl Quote {
                 let last_to = r.bridges.last().map(|b| t.bridge(*b).to);
                 RouteView {
                     legs,
-                    amount_out: last_to.map(|a| human(a, r.amount_out())).unwrap_or_default(),
+                    amount_out: last_to
+                        .map(|a| human(a, r.amount_out()))
+                        .unwrap_or_default(),
                     eta_s: r.eta_s,
                     success_p: r.success_p,
                 }

@@ -58,8 +58,6 @@ pub(crate) mod flag {
     pub const EXCLUDED: u8 = 64;
 }
 
-
-
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Label {
     pub amount: U256,
@@ -109,12 +107,13 @@ pub(crate) struct SearchOutput {
     pub stats: SearchStats,
 }
 
-/// Scale factor to turn an amount at a node into the destination's
-/// decimals, rounding down: multiply by `up`, divide by `down`.
+/// How an amount at a node turns into the destination's decimals,
+/// rounding down.
 #[derive(Clone, Copy)]
-struct Rescale {
-    up: U256,
-    down: U256,
+enum Rescale {
+    Same,
+    Up(U256),
+    Down(U256),
 }
 
 /// Per-thread bags, kept between searches so a quote does not allocate a
@@ -143,11 +142,21 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
             out
         }
         // Re-entered on this thread (cannot happen today): use fresh bags.
-        Err(_) => search_in(g, req, &mut vec![Vec::new(); g.node_count()], &mut Vec::new()),
+        Err(_) => search_in(
+            g,
+            req,
+            &mut vec![Vec::new(); g.node_count()],
+            &mut Vec::new(),
+        ),
     })
 }
 
-fn search_in(g: &Graph, req: &QuoteRequest, bags: &mut [Vec<Label>], used: &mut Vec<u32>) -> SearchOutput {
+fn search_in(
+    g: &Graph,
+    req: &QuoteRequest,
+    bags: &mut [Vec<Label>],
+    used: &mut Vec<u32>,
+) -> SearchOutput {
     let n = g.node_count();
     let src = req.from.0;
     let dst = req.to.0;
@@ -157,9 +166,10 @@ fn search_in(g: &Graph, req: &QuoteRequest, bags: &mut [Vec<Label>], used: &mut 
     let p10 = pow10_table();
     let rescale_of = |node: u32| {
         let d = g.decimals[node as usize];
-        Rescale {
-            up: p10[usize::from(dst_dec.saturating_sub(d)).min(77)],
-            down: p10[usize::from(d.saturating_sub(dst_dec)).min(77)],
+        match d.cmp(&dst_dec) {
+            Ordering::Equal => Rescale::Same,
+            Ordering::Less => Rescale::Up(p10[usize::from(dst_dec - d).min(77)]),
+            Ordering::Greater => Rescale::Down(p10[usize::from(d - dst_dec).min(77)]),
         }
     };
     // Lower bound on the legs still needed from each node: a label that
@@ -235,7 +245,9 @@ fn search_in(g: &Graph, req: &QuoteRequest, bags: &mut [Vec<Label>], used: &mut 
                 if lexical {
                     if let Some(b) = &best {
                         let bound = bound_amount(next.amount, rescale_of(edge.to));
-                        if lex_cmp(req.mode, (bound, next.eta, next.p), (b.amount, b.eta, b.p)) != Ordering::Greater {
+                        if lex_cmp(req.mode, (bound, next.eta, next.p), (b.amount, b.eta, b.p))
+                            != Ordering::Greater
+                        {
                             mark(&mut flags, &next, flag::PRUNED);
                             pruned_any = true;
                             continue;
@@ -296,7 +308,11 @@ fn search_in(g: &Graph, req: &QuoteRequest, bags: &mut [Vec<Label>], used: &mut 
             for l in bags[t as usize].iter().filter(|l| l.hops as usize == round) {
                 // The best route may have improved since this label was kept.
                 let beaten = best.as_ref().is_some_and(|b| {
-                    lex_cmp(req.mode, (bound_amount(l.amount, r), l.eta, l.p), (b.amount, b.eta, b.p)) != Ordering::Greater
+                    lex_cmp(
+                        req.mode,
+                        (bound_amount(l.amount, r), l.eta, l.p),
+                        (b.amount, b.eta, b.p),
+                    ) != Ordering::Greater
                 });
                 if beaten {
                     mark(&mut flags, l, flag::PRUNED);
@@ -324,11 +340,13 @@ fn search_in(g: &Graph, req: &QuoteRequest, bags: &mut [Vec<Label>], used: &mut 
     }
 }
 
+#[inline]
 fn bound_amount(amount: U256, r: Rescale) -> U256 {
-    // Most nodes share the destination's decimals or scale up: skip the
-    // 256-bit division when it is by one.
-    let up = if r.up == U256::from(1u8) { amount } else { amount.saturating_mul(r.up) };
-    if r.down == U256::from(1u8) { up } else { up / r.down }
+    match r {
+        Rescale::Same => amount,
+        Rescale::Up(f) => amount.saturating_mul(f),
+        Rescale::Down(f) => amount / f,
+    }
 }
 
 fn mark(flags: &mut [u8], l: &Label, f: u8) {

@@ -19,7 +19,11 @@ pub const UNKNOWN_REFERENCE: i32 = 4002;
 
 /// Malformed params: wrong JSON type, missing or unknown field.
 pub fn invalid_params(field: &str, message: &str) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(INVALID_PARAMS, format!("invalid params: {message}"), Some(json!({ "field": field })))
+    ErrorObjectOwned::owned(
+        INVALID_PARAMS,
+        format!("invalid params: {message}"),
+        Some(json!({ "field": field })),
+    )
 }
 
 /// Maps a validation error from `core` to its stable code.

@@ -64,7 +64,10 @@ where
         if req.method() == Method::GET {
             let answer = match req.uri().path() {
                 "/health" => Some(("application/json", self.state.health_json())),
-                "/metrics" => Some(("text/plain; version=0.0.4; charset=utf-8", self.state.metrics_text())),
+                "/metrics" => Some((
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    self.state.metrics_text(),
+                )),
                 _ => None,
             };
             if let Some((content_type, body)) = answer {
@@ -79,7 +82,9 @@ where
 fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
     let mut res = HttpResponse::new(HttpBody::from(body));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     res
 }

@@ -54,7 +54,9 @@ impl AppState {
     /// Body of `GET /metrics`.
     pub fn metrics_text(&self) -> String {
         let v = self.model.current().snapshot.version;
-        self.metrics.model_version.set(i64::try_from(v).unwrap_or(i64::MAX));
+        self.metrics
+            .model_version
+            .set(i64::try_from(v).unwrap_or(i64::MAX));
         self.metrics.encode()
     }
 
@@ -83,11 +85,15 @@ pub fn decode_params<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, Erro
     let raw = params
         .as_str()
         .ok_or_else(|| errors::invalid_params("params", "params are required"))?;
-    let value: Value = serde_json::from_str(raw).map_err(|e| errors::invalid_params("params", &e.to_string()))?;
+    let value: Value =
+        serde_json::from_str(raw).map_err(|e| errors::invalid_params("params", &e.to_string()))?;
     let object = match value {
         Value::Array(mut items) if items.len() == 1 => items.remove(0),
         Value::Array(_) => {
-            return Err(errors::invalid_params("params", "expected an object or a one-element array"));
+            return Err(errors::invalid_params(
+                "params",
+                "expected an object or a one-element array",
+            ));
         }
         v => v,
     };
@@ -164,7 +170,9 @@ mod tests {
 
     #[test]
     fn unknown_and_missing_fields_are_named() {
-        let p = Params::new(Some(r#"{"from":"a:X","to":"b:Y","amount":"1","colour":"red"}"#));
+        let p = Params::new(Some(
+            r#"{"from":"a:X","to":"b:Y","amount":"1","colour":"red"}"#,
+        ));
         let e = decode_params::<QuoteParams>(&p).unwrap_err();
         assert_eq!(e.code(), errors::INVALID_PARAMS);
         assert_eq!(e.data().unwrap().get(), r#"{"field":"colour"}"#);

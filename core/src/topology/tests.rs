@@ -80,13 +80,35 @@ fn address_of_the_wrong_kind_names_the_field() {
 
 #[test]
 fn out_of_range_values_are_refused() {
-    assert_eq!(err_of(&BASE.replace("fee_bps = 0", "fee_bps = 10000")).field(), Some("bridge[0].fee_bps"));
-    assert_eq!(err_of(&BASE.replace("success_p = 0.999", "success_p = 1.5")).field(), Some("bridge[0].success_p"));
-    assert_eq!(err_of(&BASE.replace("success_p = 0.999", "success_p = 0.0")).field(), Some("bridge[0].success_p"));
-    assert_eq!(err_of(&BASE.replace("fee_fixed = \"0.5\"", "fee_fixed = \"0.0000005\"")).field(), Some("bridge[0].fee_fixed"));
-    assert_eq!(err_of(&BASE.replace("max_usd = \"10000000\"", "max_usd = \"-1\"")).field(), Some("bridge[0].max_usd"));
-    assert_eq!(err_of(&BASE.replace("chain_id = 1\n", "")).field(), Some("chain[0].chain_id"));
-    assert!(err_of(&BASE.replace("decimals = 6", "decimals = 300")).to_string().contains("decimals"));
+    assert_eq!(
+        err_of(&BASE.replace("fee_bps = 0", "fee_bps = 10000")).field(),
+        Some("bridge[0].fee_bps")
+    );
+    assert_eq!(
+        err_of(&BASE.replace("success_p = 0.999", "success_p = 1.5")).field(),
+        Some("bridge[0].success_p")
+    );
+    assert_eq!(
+        err_of(&BASE.replace("success_p = 0.999", "success_p = 0.0")).field(),
+        Some("bridge[0].success_p")
+    );
+    assert_eq!(
+        err_of(&BASE.replace("fee_fixed = \"0.5\"", "fee_fixed = \"0.0000005\"")).field(),
+        Some("bridge[0].fee_fixed")
+    );
+    assert_eq!(
+        err_of(&BASE.replace("max_usd = \"10000000\"", "max_usd = \"-1\"")).field(),
+        Some("bridge[0].max_usd")
+    );
+    assert_eq!(
+        err_of(&BASE.replace("chain_id = 1\n", "")).field(),
+        Some("chain[0].chain_id")
+    );
+    assert!(
+        err_of(&BASE.replace("decimals = 6", "decimals = 300"))
+            .to_string()
+            .contains("decimals")
+    );
 }
 
 #[test]
@@ -98,5 +120,8 @@ fn duplicates_are_refused() {
 #[test]
 fn usd_price_defaults_to_one_dollar() {
     let t = Topology::from_toml(BASE).unwrap();
-    assert_eq!(t.assets()[0].usd_price, UsdE8::from_price("p", 1.0).unwrap());
+    assert_eq!(
+        t.assets()[0].usd_price,
+        UsdE8::from_price("p", 1.0).unwrap()
+    );
 }

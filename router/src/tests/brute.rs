@@ -1,7 +1,5 @@
 //! The oracle: enumerate every simple path of at most `max_hops` legs.
 
-use std::cmp::Ordering;
-
 use switchyard_core::U256;
 
 use crate::graph::Graph;
@@ -26,10 +24,22 @@ impl Found {
 
 pub fn all_routes(g: &Graph, req: &QuoteRequest) -> Vec<Found> {
     let mut out = Vec::new();
-    let usd = g.usd_value(req.from, req.amount).expect("small test amounts");
+    let usd = g
+        .usd_value(req.from, req.amount)
+        .expect("small test amounts");
     let mut path_nodes = vec![req.from.0];
     let mut path_edges = Vec::new();
-    walk(g, req, usd, req.amount, 0, 1.0, &mut path_nodes, &mut path_edges, &mut out);
+    walk(
+        g,
+        req,
+        usd,
+        req.amount,
+        0,
+        1.0,
+        &mut path_nodes,
+        &mut path_edges,
+        &mut out,
+    );
     out
 }
 
@@ -47,20 +57,40 @@ fn walk(
 ) {
     let here = *nodes.last().unwrap();
     if here == req.to.0 {
-        out.push(Found { edges: edges.clone(), amount, eta, p });
+        out.push(Found {
+            edges: edges.clone(),
+            amount,
+            eta,
+            p,
+        });
         return;
     }
     if edges.len() >= usize::from(req.max_hops) {
         return;
     }
     for (i, e) in g.edges.iter().enumerate() {
-        if e.from != here || nodes.contains(&e.to) || g.static_exclusion(i, req.now_ms, usd).is_some() {
+        if e.from != here
+            || nodes.contains(&e.to)
+            || g.static_exclusion(i, req.now_ms, usd).is_some()
+        {
             continue;
         }
-        let Ok(next) = e.leg.output(amount) else { continue };
+        let Ok(next) = e.leg.output(amount) else {
+            continue;
+        };
         nodes.push(e.to);
         edges.push(i as u32);
-        walk(g, req, usd, next, eta + e.eta_s, p * e.success_p, nodes, edges, out);
+        walk(
+            g,
+            req,
+            usd,
+            next,
+            eta + e.eta_s,
+            p * e.success_p,
+            nodes,
+            edges,
+            out,
+        );
         nodes.pop();
         edges.pop();
     }
@@ -94,9 +124,9 @@ pub fn best(g: &Graph, req: &QuoteRequest, routes: &[Found]) -> Option<(U256, u6
                     .total_cmp(&weighted_cost(g, req, *b))
                     .then_with(|| lex_cmp(Mode::Cheapest, *b, *a))
             }),
-        m => routes.iter().map(Found::key).max_by(|a, b| {
-            let o = lex_cmp(m, *a, *b);
-            if o == Ordering::Equal { Ordering::Equal } else { o }
-        }),
+        m => routes
+            .iter()
+            .map(Found::key)
+            .max_by(|a, b| lex_cmp(m, *a, *b)),
     }
 }

@@ -14,26 +14,72 @@ fn diamond() -> Net {
         .asset("a", "USDT", 6)
         .asset("b", "USDT", 18)
         .asset("c", "USDC", 6)
-        .bridge(B { id: "fast", from: "a:USDT", to: "b:USDT", bps: 30, eta: 60, p: 0.999, ..B::default() })
-        .bridge(B { id: "cheap", from: "a:USDT", to: "b:USDT", bps: 5, eta: 900, p: 0.999, ..B::default() })
-        .bridge(B { id: "ac", from: "a:USDT", to: "c:USDC", bps: 1, eta: 300, p: 0.99, ..B::default() })
-        .bridge(B { id: "cb", from: "c:USDC", to: "b:USDT", bps: 1, eta: 300, p: 0.99, ..B::default() })
+        .bridge(B {
+            id: "fast",
+            from: "a:USDT",
+            to: "b:USDT",
+            bps: 30,
+            eta: 60,
+            p: 0.999,
+            ..B::default()
+        })
+        .bridge(B {
+            id: "cheap",
+            from: "a:USDT",
+            to: "b:USDT",
+            bps: 5,
+            eta: 900,
+            p: 0.999,
+            ..B::default()
+        })
+        .bridge(B {
+            id: "ac",
+            from: "a:USDT",
+            to: "c:USDC",
+            bps: 1,
+            eta: 300,
+            p: 0.99,
+            ..B::default()
+        })
+        .bridge(B {
+            id: "cb",
+            from: "c:USDC",
+            to: "b:USDT",
+            bps: 1,
+            eta: 300,
+            p: 0.99,
+            ..B::default()
+        })
 }
 
 fn names(g: &Graph, q: &crate::Quote) -> Vec<Vec<String>> {
     q.routes
         .iter()
-        .map(|r| r.bridges.iter().map(|b| g.topology().bridge(*b).id.to_string()).collect())
+        .map(|r| {
+            r.bridges
+                .iter()
+                .map(|b| g.topology().bridge(*b).id.to_string())
+                .collect()
+        })
         .collect()
 }
 
 #[test]
 fn pareto_returns_every_tradeoff_best_amount_first() {
     let g = diamond().graph();
-    let q = quote(&g, &request(&g, &params("a:USDT", "b:USDT", "1000", "pareto")));
-    assert_eq!(names(&g, &q), vec![vec!["ac", "cb"], vec!["cheap"], vec!["fast"]]);
+    let q = quote(
+        &g,
+        &request(&g, &params("a:USDT", "b:USDT", "1000", "pareto")),
+    );
+    assert_eq!(
+        names(&g, &q),
+        vec![vec!["ac", "cb"], vec!["cheap"], vec!["fast"]]
+    );
     // 1000 * 0.9999 * 0.9999 in 18 decimals, exactly.
-    assert_eq!(q.routes[0].amount_out(), U256::from(999_800_010_000_000_000_000u128));
+    assert_eq!(
+        q.routes[0].amount_out(),
+        U256::from(999_800_010_000_000_000_000u128)
+    );
     assert_eq!(q.routes[0].eta_s, 600);
 }
 
@@ -60,14 +106,22 @@ fn weighted_mode_trades_fee_against_time_and_respects_limits() {
     assert_eq!(names(&g, &q), vec![vec!["cheap"]]);
     // An hour is worth $100: fast (fee 3 + loss 1 + 1.67) wins over
     // cheap (0.5 + 1 + 25).
-    p.weights = Some(crate::Weights { fee: 1.0, time: 100.0, risk: 1.0 });
+    p.weights = Some(crate::Weights {
+        fee: 1.0,
+        time: 100.0,
+        risk: 1.0,
+    });
     let q = quote(&g, &request(&g, &p));
     assert_eq!(names(&g, &q), vec![vec!["fast"]]);
     // A fee cap of 1 USDT rules fast out again.
     p.max_fee = Some("1".into());
     let q = quote(&g, &request(&g, &p));
     assert_eq!(names(&g, &q), vec![vec!["cheap"]]);
-    let fast = q.excluded.iter().find(|x| g.topology().bridge(x.bridge).id.as_str() == "fast").unwrap();
+    let fast = q
+        .excluded
+        .iter()
+        .find(|x| g.topology().bridge(x.bridge).id.as_str() == "fast")
+        .unwrap();
     assert_eq!(fast.reason, Reason::OverLimits);
     // Impossible limits: no route, and every bridge says why.
     p.max_eta_s = Some(1);
@@ -96,24 +150,96 @@ fn every_unused_bridge_near_the_request_says_why() {
         .asset("b", "USDT", 6)
         .asset("c", "USDT", 6)
         .asset("d", "USDT", 6)
-        .bridge(B { id: "direct", from: "a:USDT", to: "b:USDT", ..B::default() })
-        .bridge(B { id: "small", from: "a:USDT", to: "b:USDT", max_usd: "10", ..B::default() })
-        .bridge(B { id: "shallow", from: "a:USDT", to: "b:USDT", liq: "10", ..B::default() })
-        .bridge(B { id: "min", from: "a:USDT", to: "b:USDT", min: "5000", ..B::default() })
-        .bridge(B { id: "fee", from: "a:USDT", to: "b:USDT", fixed: "2000", ..B::default() })
-        .bridge(B { id: "slow", from: "a:USDT", to: "b:USDT", eta: 6000, ..B::default() })
-        .bridge(B { id: "paused", from: "a:USDT", to: "b:USDT", ..B::default() })
-        .bridge(B { id: "tripped", from: "a:USDT", to: "b:USDT", ..B::default() })
-        .bridge(B { id: "swap", from: "a:USDT", to: "a:USDC", ..B::default() })
-        .bridge(B { id: "back", from: "a:USDC", to: "a:USDT", ..B::default() })
-        .bridge(B { id: "to-c", from: "a:USDT", to: "c:USDT", ..B::default() })
-        .bridge(B { id: "c-d", from: "c:USDT", to: "d:USDT", ..B::default() })
-        .bridge(B { id: "d-b", from: "d:USDT", to: "b:USDT", ..B::default() });
+        .bridge(B {
+            id: "direct",
+            from: "a:USDT",
+            to: "b:USDT",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "small",
+            from: "a:USDT",
+            to: "b:USDT",
+            max_usd: "10",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "shallow",
+            from: "a:USDT",
+            to: "b:USDT",
+            liq: "10",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "min",
+            from: "a:USDT",
+            to: "b:USDT",
+            min: "5000",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "fee",
+            from: "a:USDT",
+            to: "b:USDT",
+            fixed: "2000",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "slow",
+            from: "a:USDT",
+            to: "b:USDT",
+            eta: 6000,
+            ..B::default()
+        })
+        .bridge(B {
+            id: "paused",
+            from: "a:USDT",
+            to: "b:USDT",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "tripped",
+            from: "a:USDT",
+            to: "b:USDT",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "swap",
+            from: "a:USDT",
+            to: "a:USDC",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "back",
+            from: "a:USDC",
+            to: "a:USDT",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "to-c",
+            from: "a:USDT",
+            to: "c:USDT",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "c-d",
+            from: "c:USDT",
+            to: "d:USDT",
+            ..B::default()
+        })
+        .bridge(B {
+            id: "d-b",
+            from: "d:USDT",
+            to: "b:USDT",
+            ..B::default()
+        });
     let mut snap = net.snapshot();
     let ix = |id: &str| snap.topology.bridge_ix(&id.parse().unwrap()).unwrap().ix();
     let (p, t) = (ix("paused"), ix("tripped"));
     snap.bridges[p].paused = Some("upgrade".into());
-    snap.bridges[t].breaker = BreakerState::Open { reason: "3 failures".into() };
+    snap.bridges[t].breaker = BreakerState::Open {
+        reason: "3 failures".into(),
+    };
     let g = Graph::compile(std::sync::Arc::new(snap));
     let mut par = params("a:USDT", "b:USDT", "1000", "pareto");
     par.max_hops = Some(2);
@@ -133,7 +259,11 @@ fn every_unused_bridge_near_the_request_says_why() {
     assert_eq!(reason_of(&g, &q, "to-c"), Reason::HopBudget);
     assert_eq!(reason_of(&g, &q, "d-b"), Reason::HopBudget);
     // c-d touches neither the source nor the destination chain.
-    assert!(q.excluded.iter().all(|x| g.topology().bridge(x.bridge).id.as_str() != "c-d"));
+    assert!(
+        q.excluded
+            .iter()
+            .all(|x| g.topology().bridge(x.bridge).id.as_str() != "c-d")
+    );
 
     // With a budget of 3 the detour is a real, dominated alternative.
     par.max_hops = Some(3);
@@ -150,12 +280,18 @@ fn a_stale_reading_takes_the_bridge_out() {
     let net = diamond();
     let mut snap = net.snapshot();
     snap.stale_after_ms = 10_000;
-    snap.bridges[0].reading = Some(switchyard_core::model::BridgeReading { observed_at_ms: 0, ..Default::default() });
+    snap.bridges[0].reading = Some(switchyard_core::model::BridgeReading {
+        observed_at_ms: 0,
+        ..Default::default()
+    });
     let g = Graph::compile(std::sync::Arc::new(snap));
     let p = params("a:USDT", "b:USDT", "1000", "fastest");
     let fresh = quote(&g, &crate::QuoteRequest::resolve(&g, &p, 4, 5_000).unwrap());
     assert_eq!(names(&g, &fresh), vec![vec!["fast"]]);
-    let stale = quote(&g, &crate::QuoteRequest::resolve(&g, &p, 4, 50_000).unwrap());
+    let stale = quote(
+        &g,
+        &crate::QuoteRequest::resolve(&g, &p, 4, 50_000).unwrap(),
+    );
     assert_eq!(names(&g, &stale), vec![vec!["ac", "cb"]]);
     assert_eq!(reason_of(&g, &stale, "fast"), Reason::StaleReading);
 }
@@ -163,7 +299,10 @@ fn a_stale_reading_takes_the_bridge_out() {
 #[test]
 fn amounts_travel_through_mixed_decimals_exactly() {
     let g = diamond().graph();
-    let q = quote(&g, &request(&g, &params("a:USDT", "b:USDT", "0.000001", "cheapest")));
+    let q = quote(
+        &g,
+        &request(&g, &params("a:USDT", "b:USDT", "0.000001", "cheapest")),
+    );
     // 1 base unit via cheap: 1 * 9995 * 10^12 / 10^4 = 999_500_000_000 in 18
     // decimals. The detour would do better in real numbers, but its first
     // leg (6 -> 6 decimals, 1 bps) floors 1 unit to 0, which then cannot
@@ -177,14 +316,40 @@ fn amounts_travel_through_mixed_decimals_exactly() {
 #[test]
 fn bad_requests_name_their_field() {
     let g = diamond().graph();
-    let field = |p: crate::QuoteParams| crate::QuoteRequest::resolve(&g, &p, 4, 0).unwrap_err().field().map(str::to_owned);
-    assert_eq!(field(params("x:USDT", "b:USDT", "1", "pareto")).as_deref(), Some("from chain"));
-    assert_eq!(field(params("a:DAI", "b:USDT", "1", "pareto")).as_deref(), Some("from asset"));
-    assert_eq!(field(params("a:USDT", "a:USDT", "1", "pareto")).as_deref(), Some("to"));
-    assert_eq!(field(params("a:USDT", "b:USDT", "0", "pareto")).as_deref(), Some("amount"));
-    assert_eq!(field(params("a:USDT", "b:USDT", "-1", "pareto")).as_deref(), Some("amount"));
-    assert_eq!(field(params("a:USDT", "b:USDT", "1.0000001", "pareto")).as_deref(), Some("amount"));
-    assert_eq!(field(params("a:USDT", "b:USDT", "1", "best")).as_deref(), Some("mode"));
+    let field = |p: crate::QuoteParams| {
+        crate::QuoteRequest::resolve(&g, &p, 4, 0)
+            .unwrap_err()
+            .field()
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        field(params("x:USDT", "b:USDT", "1", "pareto")).as_deref(),
+        Some("from chain")
+    );
+    assert_eq!(
+        field(params("a:DAI", "b:USDT", "1", "pareto")).as_deref(),
+        Some("from asset")
+    );
+    assert_eq!(
+        field(params("a:USDT", "a:USDT", "1", "pareto")).as_deref(),
+        Some("to")
+    );
+    assert_eq!(
+        field(params("a:USDT", "b:USDT", "0", "pareto")).as_deref(),
+        Some("amount")
+    );
+    assert_eq!(
+        field(params("a:USDT", "b:USDT", "-1", "pareto")).as_deref(),
+        Some("amount")
+    );
+    assert_eq!(
+        field(params("a:USDT", "b:USDT", "1.0000001", "pareto")).as_deref(),
+        Some("amount")
+    );
+    assert_eq!(
+        field(params("a:USDT", "b:USDT", "1", "best")).as_deref(),
+        Some("mode")
+    );
     let mut p = params("a:USDT", "b:USDT", "1", "pareto");
     p.max_hops = Some(9);
     assert_eq!(field(p.clone()).as_deref(), Some("max_hops"));
@@ -194,7 +359,11 @@ fn bad_requests_name_their_field() {
     p.max_eta_s = Some(5);
     assert_eq!(field(p).as_deref(), Some("max_fee"));
     let mut p = params("a:USDT", "b:USDT", "1", "weighted");
-    p.weights = Some(crate::Weights { fee: -1.0, time: 0.0, risk: 0.0 });
+    p.weights = Some(crate::Weights {
+        fee: -1.0,
+        time: 0.0,
+        risk: 0.0,
+    });
     assert_eq!(field(p).as_deref(), Some("weights.fee"));
     assert_eq!(Mode::parse("m", "pareto").unwrap(), Mode::Pareto);
 }

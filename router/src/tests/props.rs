@@ -33,9 +33,26 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     (2usize..=8).prop_flat_map(|n| {
-        let edge = (0..n, 0..n, 0u32..3, prop_oneof![Just(0u32), 1u32..60, Just(30)], 0u64..4,
-                    prop_oneof![Just(1.0f64), Just(0.99), Just(0.9), Just(0.5)], prop_oneof![Just(0u32), 1u32..400], prop_oneof![Just(1_000_000u32), 1u32..500])
-            .prop_map(|(from, to, fixed, bps, eta, p, min, max_usd)| RandEdge { from, to, fixed, bps, eta, p, min, max_usd });
+        let edge = (
+            0..n,
+            0..n,
+            0u32..3,
+            prop_oneof![Just(0u32), 1u32..60, Just(30)],
+            0u64..4,
+            prop_oneof![Just(1.0f64), Just(0.99), Just(0.9), Just(0.5)],
+            prop_oneof![Just(0u32), 1u32..400],
+            prop_oneof![Just(1_000_000u32), 1u32..500],
+        )
+            .prop_map(|(from, to, fixed, bps, eta, p, min, max_usd)| RandEdge {
+                from,
+                to,
+                fixed,
+                bps,
+                eta,
+                p,
+                min,
+                max_usd,
+            });
         (
             proptest::collection::vec(prop_oneof![Just(0u8), Just(2u8), Just(6u8), Just(18u8)], n),
             proptest::collection::vec(edge, 0..(n * 5)),
@@ -44,9 +61,16 @@ fn case() -> impl Strategy<Value = Case> {
             0..n,
             1..n,
         )
-            .prop_map(move |(decimals, edges, amount, max_hops, from, offset)| Case {
-                decimals, edges, amount, max_hops, from, to: (from + offset) % n,
-            })
+            .prop_map(
+                move |(decimals, edges, amount, max_hops, from, offset)| Case {
+                    decimals,
+                    edges,
+                    amount,
+                    max_hops,
+                    from,
+                    to: (from + offset) % n,
+                },
+            )
     })
 }
 
@@ -56,7 +80,9 @@ fn build(c: &Case) -> Net {
     for ch in chains {
         net = net.chain(ch);
     }
-    let names: Vec<String> = (0..c.decimals.len()).map(|i| format!("{}:T{i}", chains[i % 3])).collect();
+    let names: Vec<String> = (0..c.decimals.len())
+        .map(|i| format!("{}:T{i}", chains[i % 3]))
+        .collect();
     for (i, d) in c.decimals.iter().enumerate() {
         net = net.asset(chains[i % 3], &format!("T{i}"), *d);
     }
@@ -65,7 +91,12 @@ fn build(c: &Case) -> Net {
             continue;
         }
         // Fees and minimums are whole units, valid for any decimals.
-        let (fixed, min, max_usd, id) = (e.fixed.to_string(), e.min.to_string(), e.max_usd.to_string(), format!("e{k}"));
+        let (fixed, min, max_usd, id) = (
+            e.fixed.to_string(),
+            e.min.to_string(),
+            e.max_usd.to_string(),
+            format!("e{k}"),
+        );
         net = net.bridge(B {
             id: &id,
             from: &names[e.from],

@@ -169,3 +169,45 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// With free legs (no fees, no minimums, equal decimals) every path is
+    /// feasible, so the fastest route within a budget larger than any
+    /// simple path is the plain shortest path by ETA.
+    #[test]
+    fn fastest_matches_dijkstra_when_every_leg_is_free(
+        n in 2usize..=7,
+        raw in proptest::collection::vec((0usize..7, 0usize..7, 0u64..1000), 0..30),
+        from in 0usize..7,
+        offset in 1usize..7,
+    ) {
+        let from = from % n;
+        let to = (from + 1 + offset % (n - 1)) % n;
+        let mut net = Net::default().chain("c0");
+        for i in 0..n {
+            net = net.asset("c0", &format!("T{i}"), 6);
+        }
+        let mut adj: Vec<Vec<(usize, u64)>> = vec![Vec::new(); n];
+        for (k, (a, b, eta)) in raw.iter().enumerate() {
+            let (a, b) = (a % n, b % n);
+            if a == b {
+                continue;
+            }
+            let (id, fa, fb) = (format!("e{k}"), format!("c0:T{a}"), format!("c0:T{b}"));
+            net = net.bridge(B { id: &id, from: &fa, to: &fb, eta: *eta, ..B::default() });
+            adj[a].push((b, *eta));
+        }
+        let g = net.graph();
+        let p = QuoteParams {
+            from: format!("c0:T{from}"),
+            to: format!("c0:T{to}"),
+            amount: "100".into(),
+            mode: Some("fastest".into()),
+            max_hops: Some(8),
+            ..Default::default()
+        };
+        let q = quote(&g, &QuoteRequest::resolve(&g, &p, 4, 0).unwrap());
+        let oracle = pathfinding::directed::dijkstra::dijkstra(&from, |v| adj[*v].clone(), |v| *v == to);
+        prop_assert_eq!(q.routes.first().map(|r| r.eta_s), oracle.map(|(_, eta)| eta));
+    }
+}

@@ -34,6 +34,12 @@ pub enum Command {
     Quote(QuoteArgs),
     /// Run the daemon: JSON-RPC over HTTP and WebSocket on one port.
     Serve(ServeArgs),
+    /// Produce domain-separated signatures for Switchyard's contracts.
+    Sign {
+        /// What to sign.
+        #[command(subcommand)]
+        what: SignCommand,
+    },
     /// Benchmarks.
     Bench {
         /// Which benchmark.
@@ -113,6 +119,31 @@ pub struct ServeArgs {
     /// Override the topology file.
     #[arg(long)]
     pub topology: Option<PathBuf>,
+}
+
+/// Messages `switchyard sign` produces.
+#[derive(Debug, Subcommand)]
+pub enum SignCommand {
+    /// EIP-712 PayoutBatch for a PayoutBatcher contract. The key comes from
+    /// SWITCHYARD_SIGNER_KEY (hex).
+    PayoutBatch(SignPayoutBatchArgs),
+}
+
+/// `switchyard sign payout-batch`.
+#[derive(Debug, Args)]
+pub struct SignPayoutBatchArgs {
+    /// EVM chain id of the domain.
+    #[arg(long)]
+    pub chain_id: u64,
+    /// Address of the verifying contract.
+    #[arg(long)]
+    pub contract: String,
+    /// Batch file (JSON: batch_id, token, payouts[{to, amount}], deadline).
+    #[arg(long)]
+    pub batch: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Benchmarks.

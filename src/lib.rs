@@ -7,10 +7,11 @@ pub mod cli;
 pub mod metrics;
 mod quote_cmd;
 pub mod serve;
+mod sign_cmd;
 
 use std::process::ExitCode;
 
-use cli::{BenchCommand, Cli, Command};
+use cli::{BenchCommand, Cli, Command, SignCommand};
 
 /// Exit code for bad input (flags, files, values): the caller must fix it.
 pub const EXIT_USAGE: u8 = 2;
@@ -21,6 +22,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Quote(args) => quote_cmd::run(&args),
         Command::Serve(args) => serve::run_blocking(&args),
+        Command::Sign {
+            what: SignCommand::PayoutBatch(args),
+        } => sign_cmd::payout_batch(&args),
         Command::Bench {
             what: BenchCommand::Router(args),
         } => bench::run(&args),

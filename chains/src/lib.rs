@@ -3,6 +3,9 @@
 //! and the toncenter v2 HTTP API, each behind a cargo feature. Nothing
 //! outside this crate sees a VM library's types.
 //!
-//! The spine release defines the traits (and documents how each VM maps
-//! onto them) in `switchyard-core`; the adapters land with the EVM, Solana
-//! and TON work, so the crate holds no code yet.
+//! Today: [`evm::eip712`], the domain-separated messages Switchyard's EVM
+//! contracts verify (`PayoutBatch`), and their signer. The RPC adapters
+//! follow with the relayer.
+
+#[cfg(feature = "evm")]
+pub mod evm;

@@ -1,0 +1,3 @@
+//! EVM support (alloy).
+
+pub mod eip712;

@@ -125,3 +125,16 @@ fn usd_price_defaults_to_one_dollar() {
         UsdE8::from_price("p", 1.0).unwrap()
     );
 }
+
+#[test]
+fn shipped_topologies_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/topology");
+    let main = Topology::load(&dir.join("mainnet.toml")).unwrap();
+    assert_eq!(main.chains().len(), 10);
+    let bsc_usdt = main.resolve_asset("a", "bsc:USDT").unwrap();
+    assert_eq!(main.asset(bsc_usdt).decimals, 18);
+    let dev = Topology::load(&dir.join("devnet.toml")).unwrap();
+    assert_eq!(dev.chains().len(), 3);
+    let ids: std::collections::HashSet<_> = dev.chains().iter().map(|c| c.chain_id).collect();
+    assert_eq!(ids.len(), 3, "distinct chain ids");
+}

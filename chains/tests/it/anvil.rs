@@ -1,0 +1,104 @@
+//! Real anvil nodes for tests, from the npm package `scripts/setup`
+//! installs, and the forge artifacts `scripts/forge build` writes.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::network::{EthereumWallet, TransactionBuilder};
+use alloy::primitives::{Address, Bytes};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::TransactionRequest;
+use alloy::signers::local::PrivateKeySigner;
+
+/// anvil's first development account; only ever used on local chain ids.
+pub const DEV_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A running anvil, killed on drop.
+pub struct Anvil {
+    child: Child,
+    pub url: String,
+    pub chain_id: u64,
+}
+
+impl Anvil {
+    pub fn start(chain_id: u64) -> Self {
+        let bin = repo().join("node_modules/.bin/anvil");
+        assert!(bin.exists(), "anvil not installed: run scripts/setup");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--chain-id",
+                &chain_id.to_string(),
+                "--silent",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn anvil");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "anvil did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            url,
+            chain_id,
+        }
+    }
+
+    /// A provider that signs with `key`.
+    pub fn provider(&self, key: &str) -> DynProvider {
+        let signer: PrivateKeySigner = key.parse().unwrap();
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(self.url.parse().unwrap())
+            .erased()
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creation bytecode of a contract from its forge artifact.
+pub fn bytecode(contract: &str) -> Vec<u8> {
+    let path = repo().join(format!("contracts/out/{contract}.sol/{contract}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing: run scripts/forge build", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hex = v["bytecode"]["object"].as_str().unwrap();
+    alloy::primitives::hex::decode(hex).unwrap()
+}
+
+/// Deploys `contract` with ABI-encoded constructor `args`.
+pub async fn deploy(p: &DynProvider, contract: &str, args: Vec<u8>) -> Address {
+    let mut code = bytecode(contract);
+    code.extend(args);
+    let tx = TransactionRequest::default().with_deploy_code(Bytes::from(code));
+    let receipt = p
+        .send_transaction(tx)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status(), "deploying {contract} reverted");
+    receipt.contract_address.unwrap()
+}

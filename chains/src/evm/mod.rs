@@ -1,3 +1,7 @@
-//! EVM support (alloy).
+//! EVM support (alloy): EIP-712 messages and signer, and the RPC adapter
+//! implementing `switchyard_core::chain`'s traits.
 
+pub mod adapter;
 pub mod eip712;
+
+pub use adapter::{EvmChain, EvmTx};

@@ -2,3 +2,4 @@
 
 mod anvil;
 mod eip712_onchain;
+mod evm_adapter;

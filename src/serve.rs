@@ -2,13 +2,16 @@
 //! the API until SIGINT/SIGTERM or until the shutdown token is cancelled.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use eyre::WrapErr;
+use switchyard_chains::evm::EvmChain;
+use switchyard_core::address::ChainKind;
 use switchyard_core::config::DaemonConfig;
 use switchyard_core::model::NetworkSnapshot;
-use switchyard_core::topology::Topology;
+use switchyard_core::topology::{ChainIx, Topology};
 use switchyard_probes::ModelHandle;
+use switchyard_probes::probe::ChainProbe;
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
@@ -81,8 +84,14 @@ pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(),
     let topology = Topology::load(&cfg.topology)?;
     let mut snapshot = NetworkSnapshot::offline(Arc::new(topology));
     snapshot.stale_after_ms = cfg.model.stale_after_ms;
+    let model = Arc::new(ModelHandle::new(snapshot));
+    let probes = start_probes(
+        &model,
+        Duration::from_millis(cfg.model.probe_every_ms),
+        &shutdown,
+    )?;
     let state = Arc::new(AppState {
-        model: Arc::new(ModelHandle::new(snapshot)),
+        model: Arc::clone(&model),
         metrics: Arc::new(Metrics::new()),
         default_max_hops: cfg.router.default_max_hops,
         started: Instant::now(),
@@ -101,5 +110,33 @@ pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(),
     tracing::info!("shutting down");
     let _ = handle.stop();
     handle.stopped().await;
+    for p in probes {
+        let _ = p.await;
+    }
     Ok(())
+}
+
+/// One chain probe per EVM chain that has an `rpc_url`.
+fn start_probes(
+    model: &Arc<ModelHandle>,
+    every: Duration,
+    shutdown: &CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, Failure> {
+    let topology = Arc::clone(&model.current().snapshot.topology);
+    let mut tasks = Vec::new();
+    for (i, c) in topology.chains().iter().enumerate() {
+        let (ChainKind::Evm, Some(url), Some(chain_id)) = (c.kind, &c.rpc_url, c.chain_id) else {
+            continue;
+        };
+        let client = EvmChain::reader(url, chain_id, c.finality)
+            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_url: {e}")))?;
+        let probe = ChainProbe {
+            chain: ChainIx(i as u32),
+            client,
+            every,
+        };
+        tracing::info!(chain = %c.id, %url, "probing");
+        tasks.push(tokio::spawn(probe.run(Arc::clone(model), shutdown.clone())));
+    }
+    Ok(tasks)
 }

@@ -23,8 +23,13 @@ struct Daemon {
 
 impl Daemon {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["serve", "--config", CONFIG, "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -321,4 +326,42 @@ fn sigterm_stops_the_daemon_cleanly() {
         assert!(std::time::Instant::now() < deadline, "daemon did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn probes_publish_live_chain_readings_to_health() {
+    let anvil = switchyard_chains::testing::Anvil::start(31337);
+    let dir = std::env::temp_dir().join(format!("sy-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let devnet = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/topology/devnet.toml"
+    ))
+    .unwrap();
+    let topo = dir.join("topology.toml");
+    std::fs::write(&topo, devnet.replace("http://127.0.0.1:8545", &anvil.url)).unwrap();
+    let d = Daemon::start_with(&["--topology", topo.to_str().unwrap()]);
+    // The first probe round runs at start.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let reading = loop {
+        let (_, body) = d.get("/health");
+        let h: Value = serde_json::from_str(&body).unwrap();
+        let found = h["readings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["chain"] == "devnet-a")
+            .cloned();
+        if let Some(r) = found {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reading of devnet-a: {h}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(reading["stale"], false);
+    assert!(reading["head"].as_u64().is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -9,3 +9,6 @@
 
 #[cfg(feature = "evm")]
 pub mod evm;
+
+#[cfg(feature = "testing")]
+pub mod testing;

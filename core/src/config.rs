@@ -94,6 +94,13 @@ pub struct ModelConfig {
     /// A probe reading older than this takes its bridge out of routing.
     #[serde(default = "default_stale_after_ms")]
     pub stale_after_ms: u64,
+    /// Time between probe readings of each chain with an `rpc_url`.
+    #[serde(default = "default_probe_every_ms")]
+    pub probe_every_ms: u64,
+}
+
+fn default_probe_every_ms() -> u64 {
+    5_000
 }
 
 fn default_stale_after_ms() -> u64 {
@@ -104,6 +111,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         Self {
             stale_after_ms: default_stale_after_ms(),
+            probe_every_ms: default_probe_every_ms(),
         }
     }
 }
@@ -181,6 +189,12 @@ impl DaemonConfig {
         }
         if self.model.stale_after_ms == 0 {
             return Err(Error::invalid("model.stale_after_ms", "must be positive"));
+        }
+        if self.model.probe_every_ms < 50 {
+            return Err(Error::invalid(
+                "model.probe_every_ms",
+                "must be at least 50",
+            ));
         }
         Ok(())
     }

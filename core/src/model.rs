@@ -57,6 +57,25 @@ pub struct ChainReading {
     pub head: u64,
     /// Latest final block, if the chain reports one.
     pub finalized: Option<u64>,
+    /// Timestamp of the latest block, unix seconds (a frozen head shows here).
+    pub head_time_s: u64,
+    /// Base fee of the next block, native base units per execution unit.
+    pub base_fee: Option<U256>,
+    /// Typical priority fee, same unit.
+    pub priority_fee: Option<U256>,
+}
+
+impl BridgeReading {
+    /// Folds a newer reading into this one: fields the newer reading has
+    /// replace ours, the others are kept, and the time is the newer one's.
+    pub fn merge(&mut self, newer: BridgeReading) {
+        self.observed_at_ms = newer.observed_at_ms;
+        self.fee_fixed = newer.fee_fixed.or(self.fee_fixed);
+        self.fee_bps = newer.fee_bps.or(self.fee_bps);
+        self.eta_s = newer.eta_s.or(self.eta_s);
+        self.success_p = newer.success_p.or(self.success_p);
+        self.liquidity_usd = newer.liquidity_usd.or(self.liquidity_usd);
+    }
 }
 
 /// What is known live about one bridge.

@@ -8,6 +8,10 @@
 //! compiles a new graph and swaps it in. Writers are serialised by a mutex
 //! so that two concurrent updates cannot lose each other's change; readers
 //! never touch that mutex.
+//!
+//! [`probe`] holds the periodic readers that feed it.
+
+pub mod probe;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -62,11 +66,15 @@ impl ModelHandle {
         version
     }
 
-    /// Records a probe reading of a bridge.
+    /// Records a probe reading of a bridge, merged field by field into
+    /// the previous one (a liquidity probe does not erase a latency probe).
     pub fn record_bridge(&self, bridge: BridgeIx, reading: BridgeReading) -> u64 {
         self.update(|s| {
             if let Some(b) = s.bridges.get_mut(bridge.ix()) {
-                b.reading = Some(reading);
+                match &mut b.reading {
+                    Some(old) => old.merge(reading),
+                    None => b.reading = Some(reading),
+                }
             }
         })
     }

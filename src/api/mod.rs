@@ -39,13 +39,33 @@ impl AppState {
     /// Body of `GET /health`.
     pub fn health_json(&self) -> String {
         let cur = self.model.current();
-        let t = &cur.snapshot.topology;
+        let snap = &cur.snapshot;
+        let t = &snap.topology;
+        let now = crate::now_ms();
+        let readings: Vec<Value> = t
+            .chains()
+            .iter()
+            .zip(&snap.chains)
+            .filter_map(|(c, live)| {
+                live.reading.as_ref().map(|r| {
+                    let age = now.saturating_sub(r.observed_at_ms);
+                    json!({
+                        "chain": c.id.as_str(),
+                        "head": r.head,
+                        "finalized": r.finalized,
+                        "reading_age_ms": age,
+                        "stale": age > snap.stale_after_ms,
+                    })
+                })
+            })
+            .collect();
         json!({
             "status": "ok",
-            "model_version": cur.snapshot.version,
+            "model_version": snap.version,
             "chains": t.chains().len(),
             "assets": t.assets().len(),
             "bridges": t.bridges().len(),
+            "readings": readings,
             "uptime_s": self.started.elapsed().as_secs(),
         })
         .to_string()

@@ -106,6 +106,13 @@ impl EvmChain {
         })
     }
 
+    /// A read-only adapter (probes): it holds a throwaway key that never
+    /// signs anything that is sent.
+    pub fn reader(url: &str, chain_id: u64, finality: Finality) -> ChainResult<Self> {
+        let key = alloy::primitives::hex::encode(PrivateKeySigner::random().to_bytes());
+        Self::connect(url, chain_id, finality, &key)
+    }
+
     /// The lane's sender address.
     pub fn sender(&self) -> EvmAddress {
         self.signer.address()

@@ -9,7 +9,7 @@ use switchyard_chains::evm::eip712::{
     Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
 };
 
-use crate::anvil::{Anvil, DEV_KEY, deploy};
+use switchyard_chains::testing::{Anvil, DEV_KEY, deploy};
 
 sol! {
     #[sol(rpc)]

@@ -8,7 +8,7 @@ use switchyard_core::address::Address;
 use switchyard_core::chain::{ChainError, ChainReader, TxId, TxStatus, TxSubmitter};
 use switchyard_core::finality::Finality;
 
-use crate::anvil::{Anvil, DEV_KEY, deploy};
+use switchyard_chains::testing::{Anvil, DEV_KEY, deploy};
 
 alloy::sol! {
     function mint(address to, uint256 amount) external;

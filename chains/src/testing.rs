@@ -1,5 +1,7 @@
-//! Real anvil nodes for tests, from the npm package `scripts/setup`
-//! installs, and the forge artifacts `scripts/forge build` writes.
+//! Test support (feature `testing`): real anvil nodes from the npm package
+//! `scripts/setup` installs, and deployment of the forge artifacts
+//! `scripts/forge build` writes. Panics on failure: tests only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -29,6 +31,15 @@ pub struct Anvil {
 impl Anvil {
     pub fn start(chain_id: u64) -> Self {
         let bin = repo().join("node_modules/.bin/anvil");
+        Self::spawn(&bin, chain_id, &[])
+    }
+
+    /// Starts anvil with extra command-line arguments.
+    pub fn start_with(chain_id: u64, extra: &[&str]) -> Self {
+        Self::spawn(&repo().join("node_modules/.bin/anvil"), chain_id, extra)
+    }
+
+    fn spawn(bin: &std::path::Path, chain_id: u64, extra: &[&str]) -> Self {
         assert!(bin.exists(), "anvil not installed: run scripts/setup");
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -43,6 +54,7 @@ impl Anvil {
                 &chain_id.to_string(),
                 "--silent",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -70,10 +82,17 @@ impl Anvil {
     }
 }
 
-impl Drop for Anvil {
-    fn drop(&mut self) {
+impl Anvil {
+    /// Stops the node now (as a crash would).
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

@@ -45,6 +45,24 @@ where
     .await
 }
 
+/// Runs `round` at once and then every `period` until `shutdown`; a round
+/// that overruns skips the ticks it missed rather than bunching them.
+async fn periodically<F, Fut>(period: Duration, shutdown: CancellationToken, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        round().await;
+    }
+}
+
 /// Reads a chain's head, finalized head and fees.
 #[derive(Debug)]
 pub struct ChainProbe<C> {
@@ -74,22 +92,16 @@ impl<C: ChainReader> ChainProbe<C> {
 
     /// Reads every `every` until `shutdown`, publishing each reading.
     pub async fn run(self, model: Arc<ModelHandle>, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(self.every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            match self.read().await {
+        let this = &self;
+        periodically(self.every, shutdown, || async {
+            match this.read().await {
                 Ok(r) => {
-                    model.record_chain(self.chain, r);
+                    model.record_chain(this.chain, r);
                 }
-                Err(e) => {
-                    tracing::warn!(chain = self.chain.0, error = %e, "chain probe failed; reading ages")
-                }
+                Err(e) => tracing::warn!(chain = this.chain.0, error = %e, "chain probe failed; reading ages"),
             }
-        }
+        })
+        .await;
     }
 }
 
@@ -129,21 +141,15 @@ impl<C: ChainReader> LiquidityProbe<C> {
 
     /// Reads every `every` until `shutdown`, publishing each reading.
     pub async fn run(self, model: Arc<ModelHandle>, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(self.every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            match self.read().await {
+        let this = &self;
+        periodically(self.every, shutdown, || async {
+            match this.read().await {
                 Ok(r) => {
-                    model.record_bridge(self.bridge, r);
+                    model.record_bridge(this.bridge, r);
                 }
-                Err(e) => {
-                    tracing::warn!(bridge = self.bridge.0, error = %e, "liquidity probe failed; reading ages")
-                }
+                Err(e) => tracing::warn!(bridge = this.bridge.0, error = %e, "liquidity probe failed; reading ages"),
             }
-        }
+        })
+        .await;
     }
 }

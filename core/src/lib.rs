@@ -25,6 +25,15 @@ pub mod ids;
 pub mod model;
 pub mod topology;
 
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970). The
+/// router never calls it: callers pass `now_ms` in, so routing stays pure.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 pub use address::{Address, ChainKind};
 pub use amount::{Amount, UsdE8};
 pub use error::{Error, Result};

@@ -21,13 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ModelHandle;
 
-/// Milliseconds since the Unix epoch (0 before 1970).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use switchyard_core::now_ms;
 
 /// Runs `call` with up to three retries for retryable errors.
 async fn retried<T, F, Fut>(call: F) -> ChainResult<T>

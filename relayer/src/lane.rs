@@ -119,10 +119,7 @@ pub struct Lane {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    i64::try_from(switchyard_core::now_ms()).unwrap_or(i64::MAX)
 }
 
 fn corrupt(what: &str) -> Error {

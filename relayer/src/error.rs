@@ -19,6 +19,9 @@ pub enum Error {
     /// The store holds something this version cannot read.
     #[error("corrupt store row: {0}")]
     Corrupt(String),
+    /// A setting is unusable.
+    #[error("config: {0}")]
+    Config(String),
     /// The same intent was reserved with a different call.
     #[error("intent {0} was reserved with a different call")]
     IntentMismatch(String),

@@ -4,15 +4,17 @@
 //! change is written to the store (SQLite, WAL) before the action that
 //! depends on it, so a crash at any line loses nothing and repeats nothing.
 //!
-//! Today: the [`store`] and the EVM [`lane`]'s durable nonce management —
-//! write-ahead reservation per intent, sign-then-record-then-broadcast, and
-//! reconciliation with the chain after a restart or a send error. Fee
-//! bumping, the finality/reorg watcher and batching build on these.
+//! - [`store`]: the SQLite file, schema-versioned.
+//! - [`lane`]: one (chain, signer): write-ahead nonces per intent,
+//!   simulate, sign-store-broadcast, EIP-1559 replacement ([`fees`]),
+//!   finality per intent and the reorg watcher.
 
 pub mod error;
+pub mod fees;
 pub mod lane;
 pub mod store;
 
 pub use error::{Error, Result};
-pub use lane::{Call, Lane, ReconcileReport, TxRecord, TxState};
+pub use fees::{FeePolicy, Fees};
+pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
 pub use store::Store;

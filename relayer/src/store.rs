@@ -8,7 +8,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::Connection;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+/// Schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS lane (
@@ -17,6 +20,8 @@ CREATE TABLE IF NOT EXISTS lane (
     next_nonce INTEGER NOT NULL,
     PRIMARY KEY (chain_id, sender)
 );
+-- One row per intent: the transaction of a lane that carries it, through
+-- every attempt (replacement) until it is final.
 CREATE TABLE IF NOT EXISTS tx (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     chain_id     INTEGER NOT NULL,
@@ -26,12 +31,16 @@ CREATE TABLE IF NOT EXISTS tx (
     to_addr      TEXT    NOT NULL,
     data         BLOB    NOT NULL,
     value        TEXT    NOT NULL,
-    gas_limit    INTEGER NOT NULL,
+    gas_limit    INTEGER,
+    finality     TEXT    NOT NULL,
     state        TEXT    NOT NULL,
+    cancelled    TEXT,
+    reverted     INTEGER NOT NULL DEFAULT 0,
     hash         BLOB,
     raw          BLOB,
     max_fee      TEXT,
     tip          TEXT,
+    sent_head    INTEGER,
     block_number INTEGER,
     block_hash   BLOB,
     created_ms   INTEGER NOT NULL,
@@ -39,6 +48,19 @@ CREATE TABLE IF NOT EXISTS tx (
     UNIQUE (chain_id, sender, intent)
 );
 CREATE INDEX IF NOT EXISTS tx_lane_state ON tx (chain_id, sender, state, nonce);
+-- Every signed attempt, kept after replacement: any of them may be the one
+-- that is mined.
+CREATE TABLE IF NOT EXISTS attempt (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_id      INTEGER NOT NULL REFERENCES tx (id),
+    nonce      INTEGER NOT NULL,
+    hash       BLOB    NOT NULL UNIQUE,
+    raw        BLOB    NOT NULL,
+    max_fee    TEXT    NOT NULL,
+    tip        TEXT    NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempt_tx ON attempt (tx_id);
 ";
 
 /// The relayer's durable state.
@@ -48,14 +70,28 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store at `path`. A store written by
+    /// another schema version is refused rather than misread.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let fresh: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )?;
+        if fresh > 0 && version != SCHEMA_VERSION {
+            return Err(Error::Corrupt(format!(
+                "{} has schema version {version}; this build reads {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
         conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

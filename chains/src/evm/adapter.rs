@@ -65,7 +65,7 @@ pub struct EvmChain {
     finality: Finality,
 }
 
-fn rpc_err(e: RpcError<TransportErrorKind>) -> ChainError {
+pub(crate) fn rpc_err(e: RpcError<TransportErrorKind>) -> ChainError {
     match e {
         RpcError::ErrorResp(p) => ChainError::Rpc {
             code: p.code,
@@ -111,6 +111,10 @@ impl EvmChain {
     pub fn reader(url: &str, chain_id: u64, finality: Finality) -> ChainResult<Self> {
         let key = alloy::primitives::hex::encode(PrivateKeySigner::random().to_bytes());
         Self::connect(url, chain_id, finality, &key)
+    }
+
+    pub(crate) fn provider(&self) -> &DynProvider {
+        &self.provider
     }
 
     /// The lane's sender address.

@@ -2,6 +2,7 @@
 //! implementing `switchyard_core::chain`'s traits.
 
 pub mod adapter;
+pub mod contracts;
 pub mod eip712;
 
 pub use adapter::{EvmChain, EvmTx};

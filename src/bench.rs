@@ -82,6 +82,8 @@ pub fn generate(size: GraphSize, seed: u64) -> Result<Topology, Failure> {
             block_time_ms: 2000,
             native_usd_price: 1.0,
             rpc_url: None,
+            confirmations: Vec::new(),
+            contracts: Default::default(),
         });
         for a in 0..per_chain {
             let n = (c * per_chain + a + 1) as u64;

@@ -40,6 +40,12 @@ pub enum Command {
         #[command(subcommand)]
         what: SignCommand,
     },
+    /// Local chains for development and the demo.
+    Devnet {
+        /// What to do.
+        #[command(subcommand)]
+        what: DevnetCommand,
+    },
     /// Benchmarks.
     Bench {
         /// Which benchmark.
@@ -144,6 +150,37 @@ pub struct SignPayoutBatchArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `switchyard devnet ...`.
+#[derive(Debug, Subcommand)]
+pub enum DevnetCommand {
+    /// Start the topology's chains with anvil, deploy and fund the
+    /// contracts, write a daemon config, and run until SIGINT/SIGTERM.
+    Up(DevnetUpArgs),
+}
+
+/// `switchyard devnet up`.
+#[derive(Debug, Args)]
+pub struct DevnetUpArgs {
+    /// Devnet topology (EVM chains with `contracts`).
+    #[arg(long, default_value = "config/topology/devnet.toml")]
+    pub topology: PathBuf,
+    /// Where to write topology.toml, switchyard.toml, env and devnet.json.
+    #[arg(long, default_value = "var/devnet")]
+    pub dir: PathBuf,
+    /// Pick free ports instead of the ports of the topology's rpc_urls.
+    #[arg(long)]
+    pub free_ports: bool,
+    /// Listen port written into the daemon config.
+    #[arg(long, default_value_t = 8711)]
+    pub listen_port: u16,
+    /// anvil executable.
+    #[arg(long, default_value = "node_modules/.bin/anvil")]
+    pub anvil: PathBuf,
+    /// forge build output with the contract artifacts.
+    #[arg(long, default_value = "contracts/out")]
+    pub artifacts: PathBuf,
 }
 
 /// Benchmarks.

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod devnet;
+pub mod engine;
 pub mod metrics;
 mod quote_cmd;
 pub mod serve;
@@ -11,7 +13,7 @@ mod sign_cmd;
 
 use std::process::ExitCode;
 
-use cli::{BenchCommand, Cli, Command, SignCommand};
+use cli::{BenchCommand, Cli, Command, DevnetCommand, SignCommand};
 
 /// Exit code for bad input (flags, files, values): the caller must fix it.
 pub const EXIT_USAGE: u8 = 2;
@@ -25,6 +27,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign {
             what: SignCommand::PayoutBatch(args),
         } => sign_cmd::payout_batch(&args),
+        Command::Devnet {
+            what: DevnetCommand::Up(args),
+        } => devnet::run(&args),
         Command::Bench {
             what: BenchCommand::Router(args),
         } => bench::run(&args),

@@ -56,7 +56,8 @@ pub fn run_blocking(args: &ServeArgs) -> Result<(), Failure> {
     })
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -90,11 +91,20 @@ pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(),
         Duration::from_millis(cfg.model.probe_every_ms),
         &shutdown,
     )?;
+    let (engine, relayer_tasks) = match &cfg.relayer {
+        Some(r) => {
+            let topology = Arc::clone(&model.current().snapshot.topology);
+            let (e, tasks) = crate::engine::start(r, &topology, &shutdown)?;
+            (Some(e), tasks)
+        }
+        None => (None, Vec::new()),
+    };
     let state = Arc::new(AppState {
         model: Arc::clone(&model),
         metrics: Arc::new(Metrics::new()),
         default_max_hops: cfg.router.default_max_hops,
         started: Instant::now(),
+        engine,
     });
     let (addr, handle) = api::start(
         cfg.server.listen,
@@ -110,7 +120,7 @@ pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(),
     tracing::info!("shutting down");
     let _ = handle.stop();
     handle.stopped().await;
-    for p in probes {
+    for p in probes.into_iter().chain(relayer_tasks) {
         let _ = p.await;
     }
     Ok(())

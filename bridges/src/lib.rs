@@ -1,8 +1,27 @@
-//! Bridge protocol adapters: one module per protocol (the devnet escrow
-//! bridge first, then CCTP, Stargate, USDT0...), each turning a routed leg
-//! into the transactions its contracts expect and reading the protocol's own
-//! fee, liquidity and health figures for the probes.
+//! Bridge protocol adapters: one module per protocol, each turning a routed
+//! leg into the transactions its contracts expect.
 //!
-//! Dependencies point one way: this crate knows `switchyard-core` only. The
-//! spine release routes on the fee models in the topology file; the first
-//! adapter lands with the EVM end-to-end work, so the crate holds no code yet.
+//! Dependencies point one way: `core` for the domain, `chains` for the
+//! VM's calldata and message signing. The relayer drives these adapters;
+//! they do no I/O themselves.
+//!
+//! Executable today: [`escrow`], the devnet `EscrowBridge`. Every other
+//! protocol in a topology (CCTP, Stargate, USDT0, ...) is quoted and
+//! routed but refused for execution with [`Unsupported`].
+
+pub mod escrow;
+
+/// A routed protocol this build cannot execute.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("bridge {bridge}: protocol {protocol:?} is quote-only in this build (executable: escrow)")]
+pub struct Unsupported {
+    /// Bridge id.
+    pub bridge: String,
+    /// Its protocol.
+    pub protocol: String,
+}
+
+/// Whether legs of `protocol` can be executed.
+pub fn executable(protocol: &str) -> bool {
+    protocol == escrow::PROTOCOL
+}

@@ -29,6 +29,36 @@ pub struct DaemonConfig {
     /// Network model settings.
     #[serde(default)]
     pub model: ModelConfig,
+    /// Relayer settings; without this section the daemon quotes but does
+    /// not execute.
+    #[serde(default)]
+    pub relayer: Option<RelayerConfig>,
+}
+
+/// Relayer settings. Keys never live here: the lane key comes from
+/// `SWITCHYARD_RELAYER_KEY`, the EIP-712 signer's from
+/// `SWITCHYARD_SIGNER_KEY`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayerConfig {
+    /// The SQLite store (relative to the config file).
+    pub store: PathBuf,
+    /// Time between two steps of each lane and of the transfer executor.
+    #[serde(default = "default_poll_ms")]
+    pub poll_ms: u64,
+    /// How long a signed release stays valid, seconds.
+    #[serde(default = "default_release_ttl_s")]
+    pub release_ttl_s: u64,
+    /// Pricing and replacement.
+    #[serde(default)]
+    pub fees: crate::fees::FeePolicy,
+}
+
+fn default_poll_ms() -> u64 {
+    250
+}
+fn default_release_ttl_s() -> u64 {
+    3600
 }
 
 /// RPC server settings.
@@ -124,6 +154,7 @@ impl DaemonConfig {
             server: ServerConfig::default(),
             router: RouterConfig::default(),
             model: ModelConfig::default(),
+            relayer: None,
         }
     }
 
@@ -143,13 +174,18 @@ impl DaemonConfig {
         {
             cfg.topology = dir.join(&cfg.topology);
         }
+        if let (Some(r), Some(dir)) = (cfg.relayer.as_mut(), path.parent())
+            && r.store.is_relative()
+        {
+            r.store = dir.join(&r.store);
+        }
         cfg.apply_env(env)?;
         cfg.validate()?;
         Ok(cfg)
     }
 
-    /// Applies `SWITCHYARD_LISTEN`, `SWITCHYARD_TOPOLOGY` and
-    /// `SWITCHYARD_STALE_AFTER_MS`.
+    /// Applies `SWITCHYARD_LISTEN`, `SWITCHYARD_TOPOLOGY`,
+    /// `SWITCHYARD_STORE` and `SWITCHYARD_STALE_AFTER_MS`.
     pub fn apply_env(&mut self, env: impl IntoIterator<Item = (String, String)>) -> Result<()> {
         for (k, v) in env {
             match k.as_str() {
@@ -159,6 +195,15 @@ impl DaemonConfig {
                     })?;
                 }
                 "SWITCHYARD_TOPOLOGY" => self.topology = PathBuf::from(v),
+                "SWITCHYARD_STORE" => match self.relayer.as_mut() {
+                    Some(r) => r.store = PathBuf::from(v),
+                    None => {
+                        return Err(Error::invalid(
+                            "SWITCHYARD_STORE",
+                            "set, but the config has no [relayer] section",
+                        ));
+                    }
+                },
                 "SWITCHYARD_STALE_AFTER_MS" => {
                     self.model.stale_after_ms = v.parse().map_err(|_| {
                         Error::invalid(
@@ -189,6 +234,22 @@ impl DaemonConfig {
         }
         if self.model.stale_after_ms == 0 {
             return Err(Error::invalid("model.stale_after_ms", "must be positive"));
+        }
+        if let Some(r) = &self.relayer {
+            r.fees.validate().map_err(|e| match e {
+                crate::fees::PolicyError::Field { field, why } => {
+                    Error::invalid(format!("relayer.fees.{field}"), why)
+                }
+            })?;
+            if r.poll_ms < 10 {
+                return Err(Error::invalid("relayer.poll_ms", "must be at least 10"));
+            }
+            if r.release_ttl_s < 60 {
+                return Err(Error::invalid(
+                    "relayer.release_ttl_s",
+                    "must be at least 60",
+                ));
+            }
         }
         if self.model.probe_every_ms < 50 {
             return Err(Error::invalid(

@@ -11,6 +11,7 @@
 //!   router reads as an immutable snapshot.
 //! * [`chain`]: the traits each VM adapter (EVM, Solana, TON) implements.
 //! * [`config`]: the daemon's typed configuration.
+//! * [`fees`]: EIP-1559 pricing and replacement rules of the relayer.
 //!
 //! Guarantees: nothing here panics on input; every parse error is a
 //! [`Error`] that names the offending field.
@@ -20,6 +21,7 @@ pub mod amount;
 pub mod chain;
 pub mod config;
 pub mod error;
+pub mod fees;
 pub mod finality;
 pub mod ids;
 pub mod model;

@@ -57,6 +57,37 @@ pub struct ChainSpec {
     /// JSON-RPC endpoint of the chain, for the probes and relayer (optional).
     #[serde(default)]
     pub rpc_url: Option<String>,
+    /// Stricter finality for larger amounts: `[{ min_usd = "10000",
+    /// finality = { blocks = 6 } }]`. The tier with the highest `min_usd`
+    /// at or below a transfer's USD value applies; below every tier, the
+    /// chain's `finality`.
+    #[serde(default)]
+    pub confirmations: Vec<TierSpec>,
+    /// Switchyard's contracts deployed on this chain.
+    #[serde(default)]
+    pub contracts: ContractsSpec,
+}
+
+/// One amount tier of a chain's finality.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    /// Lowest USD value the tier covers.
+    pub min_usd: String,
+    /// Finality rule from that value up.
+    pub finality: Finality,
+}
+
+/// Addresses of Switchyard's contracts on one chain.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractsSpec {
+    /// `EscrowBridge` (bridges with `protocol = "escrow"` leave and arrive here).
+    #[serde(default)]
+    pub escrow: Option<String>,
+    /// `PayoutBatcher`.
+    #[serde(default)]
+    pub payout_batcher: Option<String>,
 }
 
 /// One `[[asset]]` entry.
@@ -153,6 +184,23 @@ pub struct Chain {
     pub native_usd_price: UsdE8,
     /// JSON-RPC endpoint, when configured.
     pub rpc_url: Option<String>,
+    /// Amount tiers, ascending by `min_usd`.
+    pub confirmations: Vec<(UsdE8, Finality)>,
+    /// `EscrowBridge` address.
+    pub escrow: Option<Address>,
+    /// `PayoutBatcher` address.
+    pub payout_batcher: Option<Address>,
+}
+
+impl Chain {
+    /// The finality rule for a transfer worth `usd`.
+    pub fn finality_for(&self, usd: UsdE8) -> Finality {
+        self.confirmations
+            .iter()
+            .rev()
+            .find(|(min, _)| usd >= *min)
+            .map_or(self.finality, |(_, f)| *f)
+    }
 }
 
 /// A validated asset: a node of the routing graph.
@@ -274,6 +322,24 @@ impl Topology {
                 ));
             }
             let native_usd_price = UsdE8::from_price(&f("native_usd_price"), c.native_usd_price)?;
+            let mut confirmations = Vec::with_capacity(c.confirmations.len());
+            for (k, tier) in c.confirmations.iter().enumerate() {
+                let min = UsdE8::parse(&f(&format!("confirmations[{k}].min_usd")), &tier.min_usd)?;
+                if confirmations.last().is_some_and(|(prev, _)| *prev >= min) {
+                    return Err(Error::invalid(
+                        f(&format!("confirmations[{k}].min_usd")),
+                        "tiers must be in ascending order of min_usd",
+                    ));
+                }
+                confirmations.push((min, tier.finality));
+            }
+            let contract = |name: &str, v: &Option<String>| {
+                v.as_deref()
+                    .map(|a| Address::parse(c.kind, &f(&format!("contracts.{name}")), a))
+                    .transpose()
+            };
+            let escrow = contract("escrow", &c.contracts.escrow)?;
+            let payout_batcher = contract("payout_batcher", &c.contracts.payout_batcher)?;
             let ix = ChainIx(t.chains.len() as u32);
             t.chain_by_id.insert(id.clone(), ix);
             t.chains.push(Chain {
@@ -284,6 +350,9 @@ impl Topology {
                 block_time_ms: c.block_time_ms,
                 native_usd_price,
                 rpc_url: c.rpc_url.clone(),
+                confirmations,
+                escrow,
+                payout_batcher,
             });
         }
         for (i, a) in spec.asset.iter().enumerate() {

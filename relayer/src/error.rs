@@ -22,6 +22,9 @@ pub enum Error {
     /// A setting is unusable.
     #[error("config: {0}")]
     Config(String),
+    /// The idempotency key was used for a different request.
+    #[error("idempotency key {0:?} was used for a different request")]
+    IdempotencyConflict(String),
     /// The same intent was reserved with a different call.
     #[error("intent {0} was reserved with a different call")]
     IntentMismatch(String),

@@ -39,8 +39,8 @@ use switchyard_core::chain::{BlockRef, ChainError, ChainReader, TxId, TxStatus, 
 use switchyard_core::finality::Finality;
 
 use crate::error::{Error, Result};
-use crate::fees::{FeePolicy, Fees};
 use crate::store::Store;
+use switchyard_core::fees::{FeePolicy, Fees};
 
 /// What a transaction calls.
 #[derive(Clone, Debug, PartialEq, Eq)]

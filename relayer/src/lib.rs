@@ -6,15 +6,17 @@
 //!
 //! - [`store`]: the SQLite file, schema-versioned.
 //! - [`lane`]: one (chain, signer): write-ahead nonces per intent,
-//!   simulate, sign-store-broadcast, EIP-1559 replacement ([`fees`]),
+//!   simulate, sign-store-broadcast, EIP-1559 replacement (`switchyard_core::fees`),
 //!   finality per intent and the reorg watcher.
+//! - [`transfer`]: routed transfers over escrow bridges, hop by hop.
 
 pub mod error;
-pub mod fees;
 pub mod lane;
 pub mod store;
+pub mod transfer;
 
 pub use error::{Error, Result};
-pub use fees::{FeePolicy, Fees};
 pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
 pub use store::Store;
+pub use switchyard_core::fees::{FeePolicy, Fees};
+pub use transfer::{HopEnd, HopPlan, HopView, LaneHandle, TransferView, Transfers};

@@ -61,6 +61,25 @@ CREATE TABLE IF NOT EXISTS attempt (
     created_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS attempt_tx ON attempt (tx_id);
+-- Transfers across bridges, one row per idempotency key, and their hops.
+CREATE TABLE IF NOT EXISTS transfer (
+    id         TEXT    PRIMARY KEY,
+    idem_key   TEXT    NOT NULL UNIQUE,
+    request    TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    error      TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transfer_state ON transfer (state, created_ms);
+CREATE TABLE IF NOT EXISTS hop (
+    transfer_id TEXT    NOT NULL REFERENCES transfer (id),
+    idx         INTEGER NOT NULL,
+    plan        TEXT    NOT NULL,
+    state       TEXT    NOT NULL,
+    deposit_id  BLOB,
+    PRIMARY KEY (transfer_id, idx)
+);
 ";
 
 /// The relayer's durable state.

@@ -64,6 +64,8 @@ impl Net {
             block_time_ms: 1000,
             native_usd_price: 1.0,
             rpc_url: None,
+            confirmations: Vec::new(),
+            contracts: Default::default(),
         });
         self
     }

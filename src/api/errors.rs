@@ -5,7 +5,12 @@
 //! | -32700, -32600, -32601 | JSON-RPC parse error, invalid request, unknown method | (jsonrpsee) |
 //! | -32602 | params of the wrong shape or type | `{"field"}` |
 //! | 4001 | a field's value is invalid | `{"field", "reason"}` |
-//! | 4002 | a field names an unknown chain, asset or bridge | `{"field", "value"}` |
+//! | 4002 | a field names an unknown chain, asset, bridge or transfer | `{"field", "value"}` |
+//! | 4003 | the daemon runs without a `[relayer]` section: it quotes only | — |
+//! | 4004 | no route satisfies the request | `{"excluded"}`: every bridge left out and why |
+//! | 4005 | the chosen route has a leg this daemon cannot execute | `{"field", "reason"}` |
+//! | 4009 | the idempotency key was used for a different request | `{"field"}` |
+//! | -32603 | internal failure (store); retry with the same idempotency key | — |
 
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::json;
@@ -42,4 +47,74 @@ pub fn from_core(e: &switchyard_core::Error) -> ErrorObjectOwned {
         ),
         E::Load { .. } => ErrorObjectOwned::owned(INVALID_FIELD, e.to_string(), None::<()>),
     }
+}
+
+/// The daemon does not execute.
+pub const NOT_EXECUTING: i32 = 4003;
+/// No route.
+pub const NO_ROUTE: i32 = 4004;
+/// A leg cannot be executed here.
+pub const NOT_EXECUTABLE: i32 = 4005;
+/// Idempotency key reused for another request.
+pub const CONFLICT: i32 = 4009;
+/// Internal failure.
+pub const INTERNAL: i32 = -32603;
+
+/// A field's value is invalid.
+pub fn invalid_field(field: &str, reason: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        INVALID_FIELD,
+        format!("invalid {field}: {reason}"),
+        Some(json!({ "field": field, "reason": reason })),
+    )
+}
+
+/// A field names something unknown.
+pub fn unknown(field: &str, value: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        UNKNOWN_REFERENCE,
+        format!("unknown {field} {value:?}"),
+        Some(json!({ "field": field, "value": value })),
+    )
+}
+
+/// The daemon was started without a relayer.
+pub fn not_executing() -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        NOT_EXECUTING,
+        "this daemon quotes only: its config has no [relayer] section",
+        None::<()>,
+    )
+}
+
+/// No route; `excluded` explains every bridge left out.
+pub fn no_route(excluded: serde_json::Value) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        NO_ROUTE,
+        "no route satisfies the request",
+        Some(json!({ "excluded": excluded })),
+    )
+}
+
+/// A leg of the route cannot be executed.
+pub fn not_executable(field: &str, reason: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        NOT_EXECUTABLE,
+        format!("cannot execute {field}: {reason}"),
+        Some(json!({ "field": field, "reason": reason })),
+    )
+}
+
+/// The idempotency key was used for another request.
+pub fn conflict(field: &str, reason: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        CONFLICT,
+        format!("{field}: {reason}"),
+        Some(json!({ "field": field })),
+    )
+}
+
+/// Internal failure; nothing was half done.
+pub fn internal(message: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INTERNAL, format!("internal error: {message}"), None::<()>)
 }

@@ -1,6 +1,7 @@
 //! The JSON-RPC 2.0 API (jsonrpsee), HTTP and WebSocket on one port.
 //!
-//! Methods: `route_quote`, `rpc.discover`. Plain endpoints: `GET /health`,
+//! Methods: `route_quote`, `transfer_submit`, `transfer_status`,
+//! `rpc.discover`. Plain endpoints: `GET /health`,
 //! `GET /metrics`. Params may be given by name (`{"from": ...}`) or as a
 //! one-element array holding that object. Errors carry stable codes, see
 //! [`errors`].
@@ -8,6 +9,7 @@
 pub mod errors;
 pub mod http;
 pub mod openrpc;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +35,8 @@ pub struct AppState {
     pub default_max_hops: u8,
     /// Process start, for `/health`.
     pub started: Instant,
+    /// The relayer, when the config has a `[relayer]` section.
+    pub engine: Option<crate::engine::Engine>,
 }
 
 impl AppState {
@@ -151,6 +155,18 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
     let _ = m.register_method("route_quote", |params, state, _| {
         let r = decode_params::<QuoteParams>(&params).and_then(|p| state.route_quote(p));
         state.metrics.count_call("route_quote", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("transfer_submit", |params, state, _| {
+        let r = decode_params::<transfer::TransferParams>(&params)
+            .and_then(|p| state.transfer_submit(p));
+        state.metrics.count_call("transfer_submit", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("transfer_status", |params, state, _| {
+        let r =
+            decode_params::<transfer::StatusParams>(&params).and_then(|p| state.transfer_status(p));
+        state.metrics.count_call("transfer_status", &outcome(&r));
         r
     });
     let _ = m.register_method("rpc.discover", |_, state, _| {

@@ -88,6 +88,22 @@ pub fn approve_call(spender: EvmAddress, amount: U256) -> Vec<u8> {
     IErc20::approveCall { spender, amount }.abi_encode()
 }
 
+/// Constructor arguments of `SignerSet` contracts (`EscrowBridge`,
+/// `PayoutBatcher`): `(address[] signers, uint256 threshold)`.
+pub fn signer_set_args(signers: &[EvmAddress], threshold: u64) -> Vec<u8> {
+    (signers.to_vec(), U256::from(threshold)).abi_encode_params()
+}
+
+/// Constructor argument of `TestUSD`: `(address owner)`.
+pub fn owner_args(owner: EvmAddress) -> Vec<u8> {
+    owner.abi_encode()
+}
+
+/// `mint(to, amount)` (TestUSD, owner only).
+pub fn mint_call(to: EvmAddress, amount: U256) -> Vec<u8> {
+    IErc20::mintCall { to, amount }.abi_encode()
+}
+
 /// `transfer(to, amount)`.
 pub fn transfer_call(to: EvmAddress, amount: U256) -> Vec<u8> {
     IErc20::transferCall { to, amount }.abi_encode()

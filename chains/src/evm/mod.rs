@@ -3,6 +3,7 @@
 
 pub mod adapter;
 pub mod contracts;
+pub mod deploy;
 pub mod eip712;
 
 pub use adapter::{EvmChain, EvmTx};

@@ -138,3 +138,49 @@ fn shipped_topologies_are_valid() {
     let ids: std::collections::HashSet<_> = dev.chains().iter().map(|c| c.chain_id).collect();
     assert_eq!(ids.len(), 3, "distinct chain ids");
 }
+
+#[test]
+fn larger_amounts_wait_for_their_tier_of_confirmations() {
+    let text = BASE.replacen(
+        "native_usd_price = 3000.0\n",
+        "native_usd_price = 3000.0\nconfirmations = [{ min_usd = \"10000\", finality = { blocks = 64 } }, { min_usd = \"1000000\", finality = { blocks = 128 } }]\ncontracts = { escrow = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\" }\n",
+        1,
+    );
+    let t = Topology::from_toml(&text).unwrap();
+    let eth = t.chain(ChainIx(0));
+    let usd = |s: &str| UsdE8::parse("usd", s).unwrap();
+    assert_eq!(
+        eth.finality_for(usd("9999.99")),
+        Finality::Tag {
+            tag: crate::finality::BlockTag::Finalized
+        }
+    );
+    assert_eq!(
+        eth.finality_for(usd("10000")),
+        Finality::Blocks { blocks: 64 }
+    );
+    assert_eq!(
+        eth.finality_for(usd("5000000")),
+        Finality::Blocks { blocks: 128 }
+    );
+    assert!(eth.escrow.is_some());
+
+    let unordered = BASE.replacen(
+        "native_usd_price = 3000.0\n",
+        "native_usd_price = 3000.0\nconfirmations = [{ min_usd = \"5\", finality = { blocks = 2 } }, { min_usd = \"5\", finality = { blocks = 3 } }]\n",
+        1,
+    );
+    assert_eq!(
+        err_of(&unordered).field(),
+        Some("chain[0].confirmations[1].min_usd")
+    );
+    let bad_contract = BASE.replacen(
+        "native_usd_price = 3000.0\n",
+        "native_usd_price = 3000.0\ncontracts = { payout_batcher = \"0x12\" }\n",
+        1,
+    );
+    assert_eq!(
+        err_of(&bad_contract).field(),
+        Some("chain[0].contracts.payout_batcher")
+    );
+}

@@ -1,0 +1,262 @@
+//! `switchyard devnet up`: the local EVM chains of a devnet topology, with
+//! Switchyard's contracts deployed and funded, until SIGINT/SIGTERM.
+//!
+//! For each `[[chain]]` it starts anvil (from `node_modules/.bin`, which
+//! `scripts/setup` installs) on the port of the chain's `rpc_url` (or a
+//! free one with `--free-ports`), with the chain's id and block time. From
+//! anvil account 0 it deploys, in order, TestUSD, EscrowBridge and
+//! PayoutBatcher, checks their addresses against the topology's
+//! `contracts`, and mints TestUSD to the relayer (float for multi-hop
+//! transfers), to the escrow (bridge liquidity) and to the batcher.
+//!
+//! It writes into `--dir`: `topology.toml` (the topology with the actual
+//! RPC URLs), `switchyard.toml` (a daemon config with a relayer and a store
+//! in the same directory), `env` (the two keys to export) and
+//! `devnet.json` (addresses), then prints `devnet ready`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use eyre::{WrapErr, eyre};
+use serde_json::json;
+use switchyard_chains::evm::contracts::{mint_call, owner_args, signer_set_args};
+use switchyard_chains::evm::deploy::{call, deploy, has_gas, send_native, wallet_provider};
+use switchyard_chains::evm::eip712::{Eip712Signer, MAINNET_CHAIN_IDS};
+use switchyard_core::U256;
+use switchyard_core::address::{Address, ChainKind};
+use switchyard_core::topology::Topology;
+
+use crate::Failure;
+use crate::cli::DevnetUpArgs;
+
+/// anvil's account 0: deploys and owns TestUSD on the devnet.
+const DEPLOYER_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// anvil's account 1: the relayer's lanes unless SWITCHYARD_RELAYER_KEY is set.
+const DEFAULT_RELAYER_KEY: &str =
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+/// anvil's account 2: the escrow's and batcher's signer set unless
+/// SWITCHYARD_SIGNER_KEY is set.
+const DEFAULT_SIGNER_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+/// TestUSD minted to each of relayer, escrow and batcher on every chain.
+const FUND_TUSD: u64 = 10_000_000;
+
+struct Anvils(Vec<Child>);
+
+impl Drop for Anvils {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn port_of(url: &str) -> Option<u16> {
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
+}
+
+fn artifact(dir: &Path, name: &str) -> eyre::Result<Vec<u8>> {
+    let path = dir.join(format!("{name}.sol/{name}.json"));
+    let text = std::fs::read_to_string(&path).wrap_err_with(|| {
+        format!(
+            "reading {} (build the contracts: scripts/setup && scripts/forge build)",
+            path.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let hex = v["bytecode"]["object"]
+        .as_str()
+        .ok_or_else(|| eyre!("{}: no bytecode.object", path.display()))?;
+    Ok(alloy_primitives::hex::decode(hex)?)
+}
+
+fn env_key(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Entry point of `switchyard devnet up`.
+pub fn run(args: &DevnetUpArgs) -> Result<(), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("starting the async runtime")?;
+    rt.block_on(up(args))
+}
+
+async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(&args.topology)
+        .map_err(|e| Failure::Usage(format!("--topology {}: {e}", args.topology.display())))?;
+    let topology = Topology::from_toml(&text)?;
+    let mut doc: toml::Table =
+        toml::from_str(&text).map_err(|e| Failure::Usage(format!("--topology: {e}")))?;
+    let relayer_key = env_key("SWITCHYARD_RELAYER_KEY", DEFAULT_RELAYER_KEY);
+    let signer_key = env_key("SWITCHYARD_SIGNER_KEY", DEFAULT_SIGNER_KEY);
+    let relayer = Eip712Signer::from_hex("SWITCHYARD_RELAYER_KEY", &relayer_key)?.address();
+    let signer = Eip712Signer::from_hex("SWITCHYARD_SIGNER_KEY", &signer_key)?.address();
+    let anvil = args.anvil.clone();
+    if !anvil.exists() {
+        return Err(Failure::Usage(format!(
+            "--anvil {} not found: run scripts/setup",
+            anvil.display()
+        )));
+    }
+    let code = |n: &str| artifact(&args.artifacts, n);
+    let (tusd, escrow, batcher) = (
+        code("TestUSD")?,
+        code("EscrowBridge")?,
+        code("PayoutBatcher")?,
+    );
+    std::fs::create_dir_all(&args.dir)?;
+
+    let mut anvils = Anvils(Vec::new());
+    let mut summary = Vec::new();
+    let chains_toml = doc
+        .get_mut("chain")
+        .and_then(|c| c.as_array_mut())
+        .ok_or_else(|| Failure::Usage("--topology has no [[chain]]".into()))?;
+    for (i, c) in topology.chains().iter().enumerate() {
+        let (ChainKind::Evm, Some(chain_id)) = (c.kind, c.chain_id) else {
+            return Err(Failure::Usage(format!(
+                "chain[{i}]: a devnet has EVM chains only"
+            )));
+        };
+        if MAINNET_CHAIN_IDS.contains(&chain_id) {
+            return Err(Failure::Usage(format!(
+                "chain[{i}].chain_id: {chain_id} is a mainnet id; a devnet must not use it"
+            )));
+        }
+        let port = if args.free_ports {
+            free_port()?
+        } else {
+            c.rpc_url
+                .as_deref()
+                .and_then(port_of)
+                .ok_or_else(|| Failure::Usage(format!("chain[{i}].rpc_url: no port")))?
+        };
+        let block_time = format!("{}", c.block_time_ms as f64 / 1000.0);
+        let child = Command::new(&anvil)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--chain-id",
+                &chain_id.to_string(),
+                "--block-time",
+                &block_time,
+                "--silent",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .wrap_err_with(|| format!("starting {}", anvil.display()))?;
+        anvils.0.push(child);
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(Failure::Runtime(eyre!(
+                    "anvil on port {port} did not start"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let p = wallet_provider(&url, DEPLOYER_KEY).map_err(|e| eyre!("{e}"))?;
+        let owner = wallet_address(DEPLOYER_KEY)?;
+        let signer_set = signer_set_args(&[signer], 1);
+        let t = deploy(&p, [tusd.clone(), owner_args(owner)].concat())
+            .await
+            .map_err(|e| eyre!("deploying TestUSD on {}: {e}", c.id))?;
+        let e = deploy(&p, [escrow.clone(), signer_set.clone()].concat())
+            .await
+            .map_err(|e| eyre!("deploying EscrowBridge on {}: {e}", c.id))?;
+        let b = deploy(&p, [batcher.clone(), signer_set].concat())
+            .await
+            .map_err(|e| eyre!("deploying PayoutBatcher on {}: {e}", c.id))?;
+        let expect = |name: &str, got: alloy_primitives::Address, want: Option<Address>| match want
+        {
+            Some(Address::Evm(w)) if w != got => Err(Failure::Usage(format!(
+                "chain[{i}].contracts.{name}: topology says {w}, the deployment is at {got}"
+            ))),
+            _ => Ok(()),
+        };
+        expect("escrow", e, c.escrow)?;
+        expect("payout_batcher", b, c.payout_batcher)?;
+        let asset = topology
+            .assets()
+            .iter()
+            .find(|a| a.chain.ix() == i && a.address == Address::Evm(t));
+        let Some(asset) = asset else {
+            return Err(Failure::Usage(format!(
+                "chain[{i}]: no [[asset]] at the TestUSD address {t}"
+            )));
+        };
+        let fund = U256::from(FUND_TUSD) * U256::from(10u8).pow(U256::from(asset.decimals));
+        for who in [relayer, e, b] {
+            call(&p, t, mint_call(who, fund))
+                .await
+                .map_err(|err| eyre!("minting on {}: {err}", c.id))?;
+        }
+        // Gas money for a relayer key that is not an anvil account.
+        if !has_gas(&p, relayer).await {
+            send_native(&p, relayer, U256::from(10u8).pow(U256::from(20u8)))
+                .await
+                .map_err(|err| eyre!("funding the relayer on {}: {err}", c.id))?;
+        }
+        if let Some(tbl) = chains_toml.get_mut(i).and_then(|v| v.as_table_mut()) {
+            tbl.insert("rpc_url".into(), toml::Value::String(url.clone()));
+        }
+        summary.push(json!({
+            "chain": c.id.as_str(),
+            "chain_id": chain_id,
+            "rpc_url": url,
+            "token": t.to_string(),
+            "escrow": e.to_string(),
+            "payout_batcher": b.to_string(),
+        }));
+    }
+    let dir = &args.dir;
+    std::fs::write(
+        dir.join("topology.toml"),
+        toml::to_string(&doc).map_err(|e| eyre!("{e}"))?,
+    )?;
+    std::fs::write(
+        dir.join("switchyard.toml"),
+        format!(
+            "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\n\n[relayer.fees]\nreplace_after_blocks = 3\n",
+            args.listen_port
+        ),
+    )?;
+    std::fs::write(
+        dir.join("env"),
+        format!(
+            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_SIGNER_KEY={signer_key}\n"
+        ),
+    )?;
+    let info = json!({
+        "relayer": relayer.to_string(),
+        "signer": signer.to_string(),
+        "chains": summary,
+    });
+    std::fs::write(
+        dir.join("devnet.json"),
+        serde_json::to_string_pretty(&info).unwrap_or_default(),
+    )?;
+    println!("devnet ready: {}", dir.display());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    crate::serve::wait_for_signal().await;
+    drop(anvils);
+    Ok(())
+}
+
+fn wallet_address(key: &str) -> Result<alloy_primitives::Address, Failure> {
+    Ok(Eip712Signer::from_hex("key", key)?.address())
+}

@@ -1,0 +1,164 @@
+//! The relayer inside the daemon: one lane task per EVM chain (with an
+//! `rpc_url`) for the key in `SWITCHYARD_RELAYER_KEY`, and the transfer
+//! executor, all sharing one SQLite store. On start every lane's first
+//! tick reconciles with its chain, so a restart after a crash resumes from
+//! the store.
+//!
+//! Crash drills: `SWITCHYARD_CRASH_AT=signed:<text>` or
+//! `broadcast:<text>` kills the process with SIGKILL right after a
+//! transaction whose intent contains `<text>` is signed and stored (not yet
+//! broadcast), or broadcast (not yet mined). The end-to-end tests use it
+//! to prove that nothing is lost or repeated; it is off unless set.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use eyre::WrapErr;
+use switchyard_chains::evm::EvmChain;
+use switchyard_chains::evm::eip712::Eip712Signer;
+use switchyard_core::address::ChainKind;
+use switchyard_core::config::RelayerConfig;
+use switchyard_core::topology::Topology;
+use switchyard_relayer::{Hook, Lane, LaneHandle, Stage, Store, Transfers};
+use tokio_util::sync::CancellationToken;
+
+use crate::Failure;
+
+/// The running relayer.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// Transfer executor (also answers status queries).
+    pub transfers: Arc<Transfers>,
+}
+
+fn key_from_env(name: &str) -> Result<Eip712Signer, Failure> {
+    let hex = std::env::var(name).map_err(|_| {
+        Failure::Usage(format!(
+            "{name} is not set: the [relayer] section needs it (hex secp256k1 key)"
+        ))
+    })?;
+    Eip712Signer::from_hex(name, &hex).map_err(Failure::from)
+}
+
+fn crash_hook() -> Option<Hook> {
+    let spec = std::env::var("SWITCHYARD_CRASH_AT").ok()?;
+    let (stage, text) = spec.split_once(':')?;
+    let stage = match stage {
+        "signed" => Stage::Signed,
+        "broadcast" => Stage::Broadcast,
+        _ => return None,
+    };
+    let text = text.to_owned();
+    tracing::warn!(%spec, "crash drill armed");
+    Some(Arc::new(move |at, rec| {
+        if at == stage && rec.intent.contains(&text) {
+            eprintln!(
+                "crash drill: SIGKILL at {stage:?} of {} (nonce {})",
+                rec.intent, rec.nonce
+            );
+            let pid = std::process::id().to_string();
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+            // The signal is on its way; never return into the send path.
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }))
+}
+
+/// Opens the store, builds the lanes and starts their tasks.
+pub fn start(
+    cfg: &RelayerConfig,
+    topology: &Topology,
+    shutdown: &CancellationToken,
+) -> Result<(Engine, Vec<tokio::task::JoinHandle<()>>), Failure> {
+    let relayer_key = std::env::var("SWITCHYARD_RELAYER_KEY").map_err(|_| {
+        Failure::Usage(
+            "SWITCHYARD_RELAYER_KEY is not set: the [relayer] section needs the lanes' key (hex)"
+                .into(),
+        )
+    })?;
+    let relayer = Eip712Signer::from_hex("SWITCHYARD_RELAYER_KEY", &relayer_key)?;
+    let attester = key_from_env("SWITCHYARD_SIGNER_KEY")?;
+    if let Some(dir) = cfg.store.parent() {
+        std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    }
+    let store = Arc::new(
+        Store::open(&cfg.store)
+            .map_err(|e| Failure::Usage(format!("relayer.store {}: {e}", cfg.store.display())))?,
+    );
+    let hook = crash_hook();
+    let mut lanes = HashMap::new();
+    let mut tasks = Vec::new();
+    let every = Duration::from_millis(cfg.poll_ms);
+    for (i, c) in topology.chains().iter().enumerate() {
+        let (ChainKind::Evm, Some(url), Some(chain_id)) = (c.kind, &c.rpc_url, c.chain_id) else {
+            continue;
+        };
+        relayer.check_chain("SWITCHYARD_RELAYER_KEY", chain_id)?;
+        attester.check_chain("SWITCHYARD_SIGNER_KEY", chain_id)?;
+        let chain = EvmChain::connect(url, chain_id, c.finality, &relayer_key)
+            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_url: {e}")))?;
+        let mut lane = Lane::open(
+            Arc::clone(&store),
+            chain_id,
+            chain.sender(),
+            cfg.fees.clone(),
+        )
+        .map_err(|e| Failure::Runtime(eyre::eyre!("opening lane of {}: {e}", c.id)))?;
+        if let Some(h) = &hook {
+            lane = lane.with_hook(Arc::clone(h));
+        }
+        let handle = LaneHandle { lane, chain };
+        tasks.push(tokio::spawn(lane_task(
+            c.id.to_string(),
+            handle.clone(),
+            every,
+            shutdown.clone(),
+        )));
+        tracing::info!(chain = %c.id, sender = %handle.lane.sender(), "relayer lane open");
+        lanes.insert(chain_id, handle);
+    }
+    let transfers = Arc::new(Transfers::new(
+        store,
+        lanes,
+        vec![attester],
+        cfg.release_ttl_s,
+    ));
+    let t = Arc::clone(&transfers);
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            if let Err(e) = t.advance_all().await {
+                tracing::warn!(error = %e, "transfer executor");
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }));
+    Ok((Engine { transfers }, tasks))
+}
+
+async fn lane_task(name: String, h: LaneHandle, every: Duration, stop: CancellationToken) {
+    loop {
+        match h.lane.tick(&h.chain).await {
+            Ok(r) => {
+                if r.sent + r.replaced + r.reorged + r.finalized + r.renonced + r.cancelled > 0 {
+                    tracing::info!(chain = %name, ?r, "lane step");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(chain = %name, error = %e, retryable = e.is_retryable(), "lane step failed")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -188,6 +188,22 @@ pub struct DevnetUpArgs {
 pub enum BenchCommand {
     /// Router throughput and latency on generated graphs.
     Router(BenchRouterArgs),
+    /// Relayer overhead per transaction on a local anvil.
+    Relayer(BenchRelayerArgs),
+}
+
+/// `switchyard bench relayer`.
+#[derive(Debug, Args)]
+pub struct BenchRelayerArgs {
+    /// Transactions per measurement.
+    #[arg(long, default_value_t = 200)]
+    pub txs: usize,
+    /// anvil executable.
+    #[arg(long, default_value = "node_modules/.bin/anvil")]
+    pub anvil: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Generated graph sizes.

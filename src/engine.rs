@@ -70,7 +70,7 @@ fn crash_hook() -> Option<Hook> {
 }
 
 /// Opens the store, builds the lanes and starts their tasks.
-pub fn start(
+pub async fn start(
     cfg: &RelayerConfig,
     topology: &Topology,
     shutdown: &CancellationToken,
@@ -100,7 +100,8 @@ pub fn start(
         };
         relayer.check_chain("SWITCHYARD_RELAYER_KEY", chain_id)?;
         attester.check_chain("SWITCHYARD_SIGNER_KEY", chain_id)?;
-        let chain = EvmChain::connect(url, chain_id, c.finality, &relayer_key)
+        let chain = EvmChain::open(url, chain_id, c.finality, &relayer_key)
+            .await
             .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_url: {e}")))?;
         let mut lane = Lane::open(
             Arc::clone(&store),

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_relayer;
 pub mod cli;
 pub mod devnet;
 pub mod engine;
@@ -33,6 +34,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench {
             what: BenchCommand::Router(args),
         } => bench::run(&args),
+        Command::Bench {
+            what: BenchCommand::Relayer(args),
+        } => bench_relayer::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

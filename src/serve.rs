@@ -9,9 +9,9 @@ use switchyard_chains::evm::EvmChain;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::DaemonConfig;
 use switchyard_core::model::NetworkSnapshot;
-use switchyard_core::topology::{ChainIx, Topology};
+use switchyard_core::topology::{BridgeIx, ChainIx, Topology};
 use switchyard_probes::ModelHandle;
-use switchyard_probes::probe::ChainProbe;
+use switchyard_probes::probe::{ChainProbe, LiquidityProbe};
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
@@ -94,7 +94,7 @@ pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(),
     let (engine, relayer_tasks) = match &cfg.relayer {
         Some(r) => {
             let topology = Arc::clone(&model.current().snapshot.topology);
-            let (e, tasks) = crate::engine::start(r, &topology, &shutdown)?;
+            let (e, tasks) = crate::engine::start(r, &topology, &shutdown).await?;
             (Some(e), tasks)
         }
         None => (None, Vec::new()),
@@ -126,7 +126,8 @@ pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(),
     Ok(())
 }
 
-/// One chain probe per EVM chain that has an `rpc_url`.
+/// One chain probe per EVM chain that has an `rpc_url`, and one liquidity
+/// probe per escrow bridge whose destination escrow is known.
 fn start_probes(
     model: &Arc<ModelHandle>,
     every: Duration,
@@ -146,6 +147,30 @@ fn start_probes(
             every,
         };
         tracing::info!(chain = %c.id, %url, "probing");
+        tasks.push(tokio::spawn(probe.run(Arc::clone(model), shutdown.clone())));
+    }
+    // Escrow bridges: the destination escrow's token balance is the
+    // bridge's liquidity.
+    for (i, b) in topology.bridges().iter().enumerate() {
+        if b.protocol != switchyard_bridges::escrow::PROTOCOL {
+            continue;
+        }
+        let to = topology.asset(b.to);
+        let c = topology.chain(to.chain);
+        let (Some(url), Some(chain_id), Some(escrow)) = (&c.rpc_url, c.chain_id, c.escrow) else {
+            continue;
+        };
+        let client = EvmChain::reader(url, chain_id, c.finality)
+            .map_err(|e| Failure::Usage(format!("invalid rpc_url of {}: {e}", c.id)))?;
+        let probe = LiquidityProbe {
+            bridge: BridgeIx(i as u32),
+            client,
+            token: to.address.clone(),
+            holder: escrow,
+            decimals: to.decimals,
+            usd_price: to.usd_price,
+            every,
+        };
         tasks.push(tokio::spawn(probe.run(Arc::clone(model), shutdown.clone())));
     }
     Ok(tasks)

@@ -247,7 +247,30 @@ async fn discover_health_and_metrics() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["route_quote", "rpc.discover"]);
+    assert_eq!(
+        names,
+        [
+            "route_quote",
+            "transfer_submit",
+            "transfer_status",
+            "rpc.discover"
+        ]
+    );
+
+    // Without a [relayer] section the daemon quotes but refuses to execute.
+    let mut p = ObjectParams::new();
+    p.insert("idempotency_key", "k").unwrap();
+    p.insert("from", "ethereum:USDC").unwrap();
+    p.insert("to", "base:USDC").unwrap();
+    p.insert("amount", "10").unwrap();
+    p.insert("recipient", "0x000000000000000000000000000000000000dead")
+        .unwrap();
+    let e = d
+        .http()
+        .request::<Value, _>("transfer_submit", p)
+        .await
+        .unwrap_err();
+    assert_eq!(error_of(e).0, 4003);
 
     let (status, body) = d.get("/health");
     assert_eq!(status, 200);

@@ -302,6 +302,28 @@ async fn a_deposit_on_a_reaches_c_through_b_along_the_route_the_router_chose() {
         (4009, json!("idempotency_key"))
     );
 
+    // Bad input names its field and moves nothing.
+    let mut bad = request("route-bad", "250");
+    bad["recipient"] = json!("0x00000000000000000000000000000000C0FFee00");
+    let (code, data) = call(&c, "transfer_submit", bad).await.unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4001, json!("recipient")));
+    let mut bad = request("route-bad", "250");
+    bad["mode"] = json!("pareto");
+    let (code, data) = call(&c, "transfer_submit", bad).await.unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4001, json!("mode")));
+    let (code, data) = call(&c, "transfer_submit", request("route-bad", "-1"))
+        .await
+        .unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4001, json!("amount")));
+    let (code, _) = call(
+        &c,
+        "transfer_status",
+        json!({"transfer_id": "tr_0000000000000000"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code, 4002);
+
     let t = wait_done(&c, &id).await;
     let h = t["hops"].as_array().unwrap();
     let sent = amount(&h[0]["amount_in"]);

@@ -116,6 +116,13 @@ impl Store {
         })
     }
 
+    /// Folds the write-ahead log into the main file (sizes, backups).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// The connection. A panic while holding it cannot leave a half-applied
     /// write (SQLite transactions roll back), so a poisoned lock is reused.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -2,7 +2,62 @@
 
 use serde_json::{Value, json};
 
-use super::errors::{INVALID_FIELD, INVALID_PARAMS, UNKNOWN_REFERENCE};
+use super::errors::{
+    CONFLICT, INTERNAL, INVALID_FIELD, INVALID_PARAMS, NO_ROUTE, NOT_EXECUTABLE, NOT_EXECUTING,
+    UNKNOWN_REFERENCE,
+};
+
+fn transfer_schema() -> Value {
+    let end = json!({
+        "type": "object",
+        "properties": {
+            "chain_id": { "type": "integer" },
+            "escrow": { "type": "string" },
+            "token": { "type": "string" },
+            "finality": { "type": "object", "description": "{blocks: n} or {tag: ...}: the depth this hop waits for at this amount" }
+        }
+    });
+    json!({
+        "type": "object",
+        "required": ["id", "idempotency_key", "state", "hops", "created_ms"],
+        "properties": {
+            "id": { "type": "string", "description": "tr_ + 16 hex digits" },
+            "idempotency_key": { "type": "string" },
+            "state": { "type": "string", "enum": ["pending", "done", "failed"] },
+            "error": { "type": ["string", "null"] },
+            "created_ms": { "type": "integer" },
+            "hops": { "type": "array", "items": {
+                "type": "object",
+                "properties": {
+                    "bridge": { "type": "string" },
+                    "from": end.clone(),
+                    "to": end,
+                    "amount_in": { "type": "string", "description": "base units, decimal" },
+                    "amount_out": { "type": "string", "description": "base units, decimal, after the bridge fee" },
+                    "recipient": { "type": "string" },
+                    "state": { "type": "string", "enum": ["pending", "depositing", "deposited", "releasing", "done", "failed"] },
+                    "deposit_id": { "type": ["string", "null"] },
+                    "deposit_tx": { "type": ["string", "null"] },
+                    "release_tx": { "type": ["string", "null"] }
+                }
+            }}
+        }
+    })
+}
+
+fn transfer_errors() -> Value {
+    let mut e = errors();
+    if let Some(a) = e.as_array_mut() {
+        a.extend([
+            json!({ "code": NOT_EXECUTING, "message": "the daemon has no [relayer] section: it quotes only" }),
+            json!({ "code": NO_ROUTE, "message": "no route; data.excluded explains every bridge" }),
+            json!({ "code": NOT_EXECUTABLE, "message": "a leg of the chosen route cannot be executed here; data.field, data.reason" }),
+            json!({ "code": CONFLICT, "message": "the idempotency key was used for a different request" }),
+            json!({ "code": INTERNAL, "message": "internal failure; retry with the same idempotency key" }),
+        ]);
+    }
+    e
+}
 
 fn quote_result_schema() -> Value {
     json!({
@@ -85,6 +140,35 @@ pub fn document() -> Value {
                 ],
                 "result": { "name": "quote", "schema": quote_result_schema() },
                 "errors": errors()
+            },
+            {
+                "name": "transfer_submit",
+                "summary": "Route and execute a transfer; the same idempotency key returns the same transfer",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "idempotency_key", "required": true, "schema": string("1-128 printable ASCII characters") },
+                    { "name": "from", "required": true, "schema": string("source, CHAIN:ASSET") },
+                    { "name": "to", "required": true, "schema": string("destination, CHAIN:ASSET") },
+                    { "name": "amount", "required": true, "schema": string("decimal amount in human units of the source asset") },
+                    { "name": "recipient", "required": true, "schema": string("address on the destination chain (EIP-55 checksummed or all lowercase)") },
+                    { "name": "mode", "schema": { "type": "string", "enum": ["cheapest", "fastest", "safest", "weighted"], "default": "cheapest" } },
+                    { "name": "max_hops", "schema": { "type": "integer", "minimum": 1, "maximum": 8 } }
+                ],
+                "result": { "name": "submitted", "schema": {
+                    "type": "object",
+                    "properties": { "created": { "type": "boolean", "description": "false when the key was seen before" }, "transfer": transfer_schema() }
+                }},
+                "errors": transfer_errors()
+            },
+            {
+                "name": "transfer_status",
+                "summary": "A transfer and each of its hops",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "transfer_id", "required": true, "schema": string("id from transfer_submit") }
+                ],
+                "result": { "name": "transfer", "schema": transfer_schema() },
+                "errors": transfer_errors()
             },
             {
                 "name": "rpc.discover",

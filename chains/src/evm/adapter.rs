@@ -1,5 +1,5 @@
-//! The EVM chain adapter over JSON-RPC (HTTP), one instance per (chain,
-//! signer).
+//! The EVM chain adapter over JSON-RPC (HTTP or WebSocket), one instance
+//! per (chain, signer).
 //!
 //! Transactions are EIP-1559, signed locally: [`EvmChain::sign`] returns
 //! the transaction hash and raw bytes *before* anything is broadcast, so a
@@ -104,6 +104,46 @@ impl EvmChain {
             chain_id,
             finality,
         })
+    }
+
+    /// Connects over WebSocket (`ws://`, `wss://`): one connection, which
+    /// alloy re-establishes after a drop.
+    pub async fn connect_ws(
+        url: &str,
+        chain_id: u64,
+        finality: Finality,
+        key: &str,
+    ) -> ChainResult<Self> {
+        let signer: PrivateKeySigner = key
+            .trim_start_matches("0x")
+            .parse()
+            .map_err(|_| ChainError::Malformed("not a hex secp256k1 key".into()))?;
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_ws(alloy::providers::WsConnect::new(url))
+            .await
+            .map_err(rpc_err)?
+            .erased();
+        Ok(Self {
+            provider,
+            signer,
+            chain_id,
+            finality,
+        })
+    }
+
+    /// HTTP or WebSocket by the URL's scheme.
+    pub async fn open(
+        url: &str,
+        chain_id: u64,
+        finality: Finality,
+        key: &str,
+    ) -> ChainResult<Self> {
+        if url.starts_with("ws://") || url.starts_with("wss://") {
+            Self::connect_ws(url, chain_id, finality, key).await
+        } else {
+            Self::connect(url, chain_id, finality, key)
+        }
     }
 
     /// A read-only adapter (probes): it holds a throwaway key that never

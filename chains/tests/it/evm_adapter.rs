@@ -141,3 +141,43 @@ async fn an_unreachable_node_is_a_retryable_transport_error() {
     let e = chain.head().await.unwrap_err();
     assert!(e.is_retryable(), "{e}");
 }
+
+#[tokio::test]
+async fn the_same_adapter_works_over_websocket() {
+    let (anvil, http, token) = setup().await;
+    let ws_url = anvil.url.replace("http://", "ws://");
+    let ws = EvmChain::open(&ws_url, 31337, Finality::Blocks { blocks: 2 }, DEV_KEY)
+        .await
+        .unwrap();
+    // Send over WebSocket, read back over both transports.
+    let t = tx(
+        &ws,
+        token,
+        mintCall {
+            to: OWNER,
+            amount: U256::from(42u8),
+        }
+        .abi_encode(),
+    )
+    .await;
+    let id = ws.submit(&t).await.unwrap();
+    let mut status = TxStatus::Unknown;
+    for _ in 0..100 {
+        status = ws.status(&id).await.unwrap();
+        if matches!(status, TxStatus::Included { .. }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        matches!(status, TxStatus::Included { success: true, .. }),
+        "{status:?}"
+    );
+    assert_eq!(ws.head().await.unwrap(), http.head().await.unwrap());
+    let balance = ws
+        .token_balance(&Address::Evm(token), &Address::Evm(OWNER))
+        .await
+        .unwrap();
+    assert_eq!(balance, U256::from(42u8));
+    assert!(ws.fees().await.unwrap().base > U256::ZERO);
+}

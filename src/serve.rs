@@ -165,7 +165,7 @@ fn start_probes(
         let probe = LiquidityProbe {
             bridge: BridgeIx(i as u32),
             client,
-            token: to.address.clone(),
+            token: to.address,
             holder: escrow,
             decimals: to.decimals,
             usd_price: to.usd_price,

@@ -10,7 +10,7 @@
 //! broadcast), or broadcast (not yet mined). The end-to-end tests use it
 //! to prove that nothing is lost or repeated; it is off unless set.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +20,10 @@ use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::topology::Topology;
-use switchyard_relayer::{Hook, Lane, LaneHandle, Stage, Store, Transfers};
+use switchyard_core::address::Address;
+use switchyard_relayer::{
+    BatchPolicy, Hook, Lane, LaneHandle, PayoutChain, Payouts, Stage, Store, Transfers,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
@@ -30,6 +33,10 @@ use crate::Failure;
 pub struct Engine {
     /// Transfer executor (also answers status queries).
     pub transfers: Arc<Transfers>,
+    /// Payout intake, batcher and status.
+    pub payouts: Arc<Payouts>,
+    /// EVM chain ids where payouts can be paid (lane and PayoutBatcher).
+    pub payout_chains: HashSet<u64>,
 }
 
 fn key_from_env(name: &str) -> Result<Eip712Signer, Failure> {
@@ -92,6 +99,7 @@ pub async fn start(
     );
     let hook = crash_hook();
     let mut lanes = HashMap::new();
+    let mut payout_chains = HashMap::new();
     let mut tasks = Vec::new();
     let every = Duration::from_millis(cfg.poll_ms);
     for (i, c) in topology.chains().iter().enumerate() {
@@ -121,14 +129,47 @@ pub async fn start(
             shutdown.clone(),
         )));
         tracing::info!(chain = %c.id, sender = %handle.lane.sender(), "relayer lane open");
+        if let Some(Address::Evm(batcher)) = c.payout_batcher {
+            payout_chains.insert(
+                chain_id,
+                PayoutChain {
+                    lane: handle.clone(),
+                    batcher,
+                },
+            );
+        }
         lanes.insert(chain_id, handle);
     }
     let transfers = Arc::new(Transfers::new(
-        store,
+        Arc::clone(&store),
         lanes,
-        vec![attester],
+        vec![attester.clone()],
         cfg.release_ttl_s,
     ));
+    let chain_ids: HashSet<u64> = payout_chains.keys().copied().collect();
+    let payouts = Arc::new(Payouts::new(
+        store,
+        payout_chains,
+        attester,
+        BatchPolicy {
+            max_items: cfg.batch.max_items,
+            max_age_ms: cfg.batch.max_age_ms,
+            ttl_s: cfg.batch.ttl_s,
+        },
+    ));
+    let p = Arc::clone(&payouts);
+    let stop = shutdown.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            if let Err(e) = p.step().await {
+                tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    }));
     let t = Arc::clone(&transfers);
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
@@ -142,7 +183,14 @@ pub async fn start(
             }
         }
     }));
-    Ok((Engine { transfers }, tasks))
+    Ok((
+        Engine {
+            transfers,
+            payouts,
+            payout_chains: chain_ids,
+        },
+        tasks,
+    ))
 }
 
 async fn lane_task(name: String, h: LaneHandle, every: Duration, stop: CancellationToken) {

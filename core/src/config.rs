@@ -52,6 +52,42 @@ pub struct RelayerConfig {
     /// Pricing and replacement.
     #[serde(default)]
     pub fees: crate::fees::FeePolicy,
+    /// Payout batching.
+    #[serde(default)]
+    pub batch: BatchConfig,
+}
+
+/// Payout batching: a batch per (chain, token) is flushed when it has
+/// `max_items` items or its oldest item has waited `max_age_ms`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most items per batch (one transaction).
+    #[serde(default = "default_max_items")]
+    pub max_items: usize,
+    /// Longest wait of an item for its batch.
+    #[serde(default = "default_max_age_ms")]
+    pub max_age_ms: u64,
+    /// Validity of a signed batch, seconds.
+    #[serde(default = "default_release_ttl_s")]
+    pub ttl_s: u64,
+}
+
+fn default_max_items() -> usize {
+    200
+}
+fn default_max_age_ms() -> u64 {
+    2_000
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            max_items: default_max_items(),
+            max_age_ms: default_max_age_ms(),
+            ttl_s: default_release_ttl_s(),
+        }
+    }
 }
 
 fn default_poll_ms() -> u64 {
@@ -243,6 +279,15 @@ impl DaemonConfig {
             })?;
             if r.poll_ms < 10 {
                 return Err(Error::invalid("relayer.poll_ms", "must be at least 10"));
+            }
+            if r.batch.max_items == 0 || r.batch.max_items > 2_000 {
+                return Err(Error::invalid(
+                    "relayer.batch.max_items",
+                    "must be between 1 and 2000",
+                ));
+            }
+            if r.batch.ttl_s < 60 {
+                return Err(Error::invalid("relayer.batch.ttl_s", "must be at least 60"));
             }
             if r.release_ttl_s < 60 {
                 return Err(Error::invalid(

@@ -9,14 +9,17 @@
 //!   simulate, sign-store-broadcast, EIP-1559 replacement (`switchyard_core::fees`),
 //!   finality per intent and the reorg watcher.
 //! - [`transfer`]: routed transfers over escrow bridges, hop by hop.
+//! - [`payout`]: merchant payouts, batched per chain and token.
 
 pub mod error;
 pub mod lane;
+pub mod payout;
 pub mod store;
 pub mod transfer;
 
 pub use error::{Error, Result};
 pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
+pub use payout::{BatchPolicy, NewPayout, PayoutChain, PayoutView, Payouts, Submitted};
 pub use store::Store;
 pub use switchyard_core::fees::{FeePolicy, Fees};
 pub use transfer::{HopEnd, HopPlan, HopView, LaneHandle, TransferView, Transfers};

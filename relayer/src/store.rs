@@ -80,6 +80,44 @@ CREATE TABLE IF NOT EXISTS hop (
     deposit_id  BLOB,
     PRIMARY KEY (transfer_id, idx)
 );
+-- Merchant payouts: the request (idempotency key and body hash), its
+-- items, and the batches they are paid in.
+CREATE TABLE IF NOT EXISTS payout_request (
+    key        TEXT    PRIMARY KEY,
+    body_hash  BLOB    NOT NULL,
+    items      INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS payout (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT    NOT NULL UNIQUE,
+    request_key TEXT    NOT NULL REFERENCES payout_request (key),
+    idx         INTEGER NOT NULL,
+    asset       TEXT    NOT NULL,
+    chain_id    INTEGER NOT NULL,
+    token       TEXT    NOT NULL,
+    recipient   TEXT    NOT NULL,
+    amount      TEXT    NOT NULL,
+    finality    TEXT    NOT NULL,
+    memo        TEXT,
+    state       TEXT    NOT NULL,
+    reason      TEXT,
+    batch_id    TEXT,
+    batch_pos   INTEGER,
+    created_ms  INTEGER NOT NULL,
+    updated_ms  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
+CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
+CREATE TABLE IF NOT EXISTS payout_batch (
+    id         TEXT    PRIMARY KEY,
+    chain_id   INTEGER NOT NULL,
+    token      TEXT    NOT NULL,
+    deadline   INTEGER NOT NULL,
+    state      TEXT    NOT NULL,
+    items      INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
 ";
 
 /// The relayer's durable state.

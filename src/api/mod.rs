@@ -1,6 +1,7 @@
 //! The JSON-RPC 2.0 API (jsonrpsee), HTTP and WebSocket on one port.
 //!
 //! Methods: `route_quote`, `transfer_submit`, `transfer_status`,
+//! `payout_submit`, `payout_status`, `payout_list`, `payout_cancel`,
 //! `rpc.discover`. Plain endpoints: `GET /health`,
 //! `GET /metrics`. Params may be given by name (`{"from": ...}`) or as a
 //! one-element array holding that object. Errors carry stable codes, see
@@ -9,6 +10,7 @@
 pub mod errors;
 pub mod http;
 pub mod openrpc;
+pub mod payout;
 pub mod transfer;
 
 use std::net::SocketAddr;
@@ -157,7 +159,7 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
         state.metrics.count_call("route_quote", &outcome(&r));
         r
     });
-    let _ = m.register_method("transfer_submit", |params, state, _| {
+    let _ = m.register_blocking_method("transfer_submit", |params, state, _| {
         let r = decode_params::<transfer::TransferParams>(&params)
             .and_then(|p| state.transfer_submit(p));
         state.metrics.count_call("transfer_submit", &outcome(&r));
@@ -167,6 +169,27 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
         let r =
             decode_params::<transfer::StatusParams>(&params).and_then(|p| state.transfer_status(p));
         state.metrics.count_call("transfer_status", &outcome(&r));
+        r
+    });
+    // Intake writes to the store (an fsync): off the async workers.
+    let _ = m.register_blocking_method("payout_submit", |params, state, _| {
+        let r = decode_params::<payout::SubmitParams>(&params).and_then(|p| state.payout_submit(p));
+        state.metrics.count_call("payout_submit", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("payout_status", |params, state, _| {
+        let r = decode_params::<payout::IdParams>(&params).and_then(|p| state.payout_status(p));
+        state.metrics.count_call("payout_status", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("payout_list", |params, state, _| {
+        let r = decode_params::<payout::ListParams>(&params).and_then(|p| state.payout_list(p));
+        state.metrics.count_call("payout_list", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("payout_cancel", |params, state, _| {
+        let r = decode_params::<payout::IdParams>(&params).and_then(|p| state.payout_cancel(p));
+        state.metrics.count_call("payout_cancel", &outcome(&r));
         r
     });
     let _ = m.register_method("rpc.discover", |_, state, _| {

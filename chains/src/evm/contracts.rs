@@ -250,6 +250,15 @@ impl EvmChain {
         Ok(out)
     }
 
+    /// ERC-20 balance of `owner`.
+    pub async fn erc20_balance(&self, token: EvmAddress, owner: EvmAddress) -> ChainResult<U256> {
+        IErc20::new(token, self.provider())
+            .balanceOf(owner)
+            .call()
+            .await
+            .map_err(contract_err)
+    }
+
     /// ERC-20 allowance `owner` gave `spender`.
     pub async fn allowance(
         &self,

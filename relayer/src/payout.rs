@@ -1,0 +1,674 @@
+//! Merchant payouts: durable intake, batching per (chain, token) into one
+//! `PayoutBatcher.execute`, and per-item status through the lane.
+//!
+//! ```text
+//! queued    stored with the request, before the answer
+//! routed    its chain has a batcher, a lane and enough float
+//! held      waiting (float too low, no executor): rechecked every step
+//! batched   in a signed batch written to the store
+//! submitted the batch's transaction is reserved on the lane
+//! confirmed included, n confirmations (n from the lane's record)
+//! final     at the chain's depth, and the receipt's `Paid` event for this
+//!           item matches (index, recipient, amount)
+//! failed    with a reason; cancelled: by the merchant before batching
+//! ```
+//!
+//! The batch id and deadline are written with the batch, and ECDSA
+//! signatures are deterministic (RFC 6979), so after a crash between
+//! writing a batch and reserving its transaction the very same calldata is
+//! reserved again. `PayoutBatcher` refuses a batch id twice: a batch can
+//! never pay twice even if everything above failed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy::primitives::{Address as EvmAddress, B256, U256, keccak256};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use switchyard_chains::evm::contracts::execute_call;
+use switchyard_chains::evm::eip712::{
+    Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
+};
+use switchyard_core::finality::Finality;
+
+use crate::error::{Error, Result};
+use crate::lane::{Call, TxState};
+use crate::store::Store;
+use crate::transfer::LaneHandle;
+
+/// One validated item of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPayout {
+    /// `chain:ASSET`.
+    pub asset: String,
+    /// EVM chain id of the asset's chain.
+    pub chain_id: u64,
+    /// Token contract.
+    pub token: EvmAddress,
+    /// Recipient.
+    pub recipient: EvmAddress,
+    /// Base units, > 0.
+    pub amount: U256,
+    /// Finality rule for this amount.
+    pub finality: Finality,
+    /// Free text for the merchant.
+    pub memo: Option<String>,
+}
+
+/// Where a chain's payouts are paid from.
+#[derive(Clone, Debug)]
+pub struct PayoutChain {
+    /// The lane.
+    pub lane: LaneHandle,
+    /// `PayoutBatcher` there.
+    pub batcher: EvmAddress,
+}
+
+/// Batching settings.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchPolicy {
+    /// Most items per batch.
+    pub max_items: usize,
+    /// A batch is flushed once its oldest item waited this long.
+    pub max_age_ms: u64,
+    /// Validity of a signed batch, seconds.
+    pub ttl_s: u64,
+}
+
+/// An item as it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PayoutView {
+    /// `po_` + 16 hex digits.
+    pub id: String,
+    /// The request's idempotency key.
+    pub idempotency_key: String,
+    /// Position in the request.
+    pub index: u32,
+    /// `chain:ASSET`.
+    pub to: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Base units, decimal.
+    pub amount: String,
+    /// Memo.
+    pub memo: Option<String>,
+    /// See the module docs.
+    pub state: String,
+    /// Confirmations while `confirmed`.
+    pub confirmations: Option<u64>,
+    /// Why `held` or `failed`.
+    pub reason: Option<String>,
+    /// Batch id once batched.
+    pub batch_id: Option<String>,
+    /// Transaction once submitted (latest attempt, or the mined one).
+    pub tx: Option<String>,
+    /// Block once included.
+    pub block: Option<u64>,
+    /// Creation time, unix ms.
+    pub created_ms: i64,
+    /// Cursor for `payout_list`.
+    #[serde(skip)]
+    pub seq: i64,
+}
+
+/// Outcome of a submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Submitted {
+    /// False when the key was seen before with this body.
+    pub created: bool,
+    /// Item ids in request order.
+    pub ids: Vec<String>,
+}
+
+/// Item counts by state.
+pub type StateCounts = Vec<(String, i64)>;
+
+/// Intake, batching and status of payouts.
+#[derive(Clone, Debug)]
+pub struct Payouts {
+    store: Arc<Store>,
+    chains: HashMap<u64, PayoutChain>,
+    signer: Eip712Signer,
+    policy: BatchPolicy,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(switchyard_core::now_ms()).unwrap_or(i64::MAX)
+}
+
+fn payout_id(key: &str, index: usize) -> String {
+    let h = keccak256(format!("switchyard/payout/{key}/{index}"));
+    format!("po_{}", alloy::primitives::hex::encode(&h[..8]))
+}
+
+fn batch_intent(batch: &str) -> String {
+    format!("payout-batch:{batch}")
+}
+
+const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
+
+type ViewRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
+impl Payouts {
+    /// Payouts over `chains` (by EVM chain id), batches signed by `signer`.
+    pub fn new(
+        store: Arc<Store>,
+        chains: HashMap<u64, PayoutChain>,
+        signer: Eip712Signer,
+        policy: BatchPolicy,
+    ) -> Self {
+        Self {
+            store,
+            chains,
+            signer,
+            policy,
+        }
+    }
+
+    /// Stores a request durably. The same key with the same `body_hash`
+    /// returns the stored ids; with another body it is refused.
+    pub fn submit(&self, key: &str, body_hash: B256, items: &[NewPayout]) -> Result<Submitted> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let prev: Option<Vec<u8>> = t
+            .query_row(
+                "SELECT body_hash FROM payout_request WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let ids: Vec<String> = (0..items.len()).map(|i| payout_id(key, i)).collect();
+        if let Some(prev) = prev {
+            if prev.as_slice() != body_hash.as_slice() {
+                return Err(Error::IdempotencyConflict(key.to_owned()));
+            }
+            let mut stmt =
+                t.prepare("SELECT id FROM payout WHERE request_key = ?1 ORDER BY idx")?;
+            let ids = stmt
+                .query_map(params![key], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            return Ok(Submitted {
+                created: false,
+                ids,
+            });
+        }
+        let now = now_ms();
+        t.execute(
+            "INSERT INTO payout_request (key, body_hash, items, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![key, body_hash.to_vec(), i64::try_from(items.len()).unwrap_or(i64::MAX), now],
+        )?;
+        {
+            let mut stmt = t.prepare(
+                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)",
+            )?;
+            for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
+                stmt.execute(params![
+                    id,
+                    key,
+                    i64::try_from(i).unwrap_or(i64::MAX),
+                    p.asset,
+                    i64::try_from(p.chain_id).unwrap_or(i64::MAX),
+                    p.token.to_checksum(None),
+                    p.recipient.to_checksum(None),
+                    p.amount.to_string(),
+                    serde_json::to_string(&p.finality).map_err(|e| Error::Corrupt(e.to_string()))?,
+                    p.memo,
+                    now
+                ])?;
+            }
+        }
+        t.commit()?;
+        Ok(Submitted { created: true, ids })
+    }
+
+    fn view(&self, r: ViewRow) -> Result<PayoutView> {
+        let (seq, id, key, idx, asset, recipient, amount, memo, state, reason, batch, created, chain) =
+            r;
+        let mut v = PayoutView {
+            id,
+            idempotency_key: key,
+            index: u32::try_from(idx).unwrap_or(u32::MAX),
+            to: asset,
+            recipient,
+            amount,
+            memo,
+            state,
+            confirmations: None,
+            reason,
+            batch_id: batch.clone(),
+            tx: None,
+            block: None,
+            created_ms: created,
+            seq,
+        };
+        if let (Some(batch), Some(chain)) = (batch, chain)
+            && let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c))
+            && let Some(rec) = pc.lane.lane.get(&batch_intent(&batch))?
+        {
+            v.tx = rec.hash.map(|h| h.to_string());
+            v.block = rec.block.map(|(n, _)| n);
+        }
+        Ok(v)
+    }
+
+    /// One item by id.
+    pub fn get(&self, id: &str) -> Result<Option<PayoutView>> {
+        let row = self
+            .store
+            .conn()
+            .query_row(&format!("{VIEW} WHERE p.id = ?1"), params![id], view_row)
+            .optional()?;
+        row.map(|r| self.view(r)).transpose()
+    }
+
+    /// Items after `cursor` (exclusive), optionally in one state, oldest
+    /// first, at most `limit`.
+    pub fn list(&self, state: Option<&str>, cursor: i64, limit: usize) -> Result<Vec<PayoutView>> {
+        let rows = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(&format!(
+                "{VIEW} WHERE p.seq > ?1 AND (?2 IS NULL OR p.state = ?2) ORDER BY p.seq LIMIT ?3"
+            ))?;
+            stmt.query_map(
+                params![cursor, state, i64::try_from(limit).unwrap_or(i64::MAX)],
+                view_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        rows.into_iter().map(|r| self.view(r)).collect()
+    }
+
+    /// Cancels an item that is not yet in a batch. `Ok(false)`: too late.
+    pub fn cancel(&self, id: &str) -> Result<Option<bool>> {
+        let conn = self.store.conn();
+        let n = conn.execute(
+            "UPDATE payout SET state = 'cancelled', reason = 'cancelled by the merchant', updated_ms = ?1
+             WHERE id = ?2 AND state IN ('queued', 'routed', 'held')",
+            params![now_ms(), id],
+        )?;
+        if n == 1 {
+            return Ok(Some(true));
+        }
+        let exists: Option<String> = conn
+            .query_row("SELECT state FROM payout WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(exists.map(|_| false))
+    }
+
+    /// Item counts by state.
+    pub fn counts(&self) -> Result<StateCounts> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM payout GROUP BY state")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn set_items(&self, where_sql: &str, state: &str, reason: Option<&str>, arg: &str) -> Result<()> {
+        self.store.conn().execute(
+            &format!("UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE {where_sql}"),
+            params![state, reason, now_ms(), arg],
+        )?;
+        Ok(())
+    }
+
+    /// One step: route queued and held items, flush due batches, submit
+    /// written batches, follow submitted ones.
+    pub async fn step(&self) -> Result<()> {
+        self.route().await?;
+        self.flush()?;
+        self.submit_batches()?;
+        self.follow().await?;
+        Ok(())
+    }
+
+    /// queued/held -> routed or held: the chain has an executor and its
+    /// batcher holds enough float for everything routed or batched there.
+    async fn route(&self) -> Result<()> {
+        let pending: Vec<(String, i64, String, String)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id, chain_id, token, amount FROM payout WHERE state IN ('queued', 'held') ORDER BY seq",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        // Float left per (chain, token), read once per step.
+        let mut left: HashMap<(i64, String), U256> = HashMap::new();
+        for (id, chain, token, amount) in pending {
+            let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
+                self.set_items("id = ?4", "held", Some("no relayer lane or PayoutBatcher on this chain"), &id)?;
+                continue;
+            };
+            let amount = U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
+            let key = (chain, token.clone());
+            if !left.contains_key(&key) {
+                let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
+                let balance = pc
+                    .lane
+                    .chain
+                    .erc20_balance(t, pc.batcher)
+                    .await?;
+                let committed = self.committed(chain, &token)?;
+                left.insert(key.clone(), balance.saturating_sub(committed));
+            }
+            let room = left.get_mut(&key).ok_or_else(|| Error::Corrupt("float".into()))?;
+            if *room >= amount {
+                *room -= amount;
+                self.set_items("id = ?4 AND state IN ('queued', 'held')", "routed", None, &id)?;
+            } else {
+                let why = format!(
+                    "float of the PayoutBatcher on chain {chain} too low: {room} left, {amount} needed"
+                );
+                self.set_items("id = ?4 AND state IN ('queued', 'held')", "held", Some(&why), &id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sum of items routed, batched or submitted-but-not-final on a chain.
+    fn committed(&self, chain: i64, token: &str) -> Result<U256> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare(
+            "SELECT amount FROM payout WHERE chain_id = ?1 AND token = ?2 AND state IN ('routed', 'batched', 'submitted', 'confirmed')",
+        )?;
+        let mut sum = U256::ZERO;
+        for a in stmt.query_map(params![chain, token], |r| r.get::<_, String>(0))? {
+            let a = U256::from_str_radix(&a?, 10).map_err(|_| Error::Corrupt("amount".into()))?;
+            sum = sum.saturating_add(a);
+        }
+        Ok(sum)
+    }
+
+    /// routed items -> batches, per (chain, token), when full or old enough.
+    fn flush(&self) -> Result<()> {
+        let groups: Vec<(i64, String, i64, i64)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT chain_id, token, COUNT(*), MIN(updated_ms) FROM payout WHERE state = 'routed' GROUP BY chain_id, token",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let now = now_ms();
+        for (chain, token, count, oldest) in groups {
+            let full = usize::try_from(count).unwrap_or(usize::MAX) >= self.policy.max_items;
+            let old = now.saturating_sub(oldest) >= i64::try_from(self.policy.max_age_ms).unwrap_or(i64::MAX);
+            if !(full || old) {
+                continue;
+            }
+            let mut remaining = count;
+            while remaining > 0 {
+                let take = remaining.min(i64::try_from(self.policy.max_items).unwrap_or(i64::MAX));
+                self.write_batch(chain, &token, take)?;
+                remaining -= take;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one batch of up to `take` routed items (one SQLite
+    /// transaction): batch row with id and deadline, items -> batched.
+    fn write_batch(&self, chain: i64, token: &str, take: i64) -> Result<()> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut stmt = t.prepare(
+                "SELECT id FROM payout WHERE state = 'routed' AND chain_id = ?1 AND token = ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            stmt.query_map(params![chain, token, take], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let batch = alloy::primitives::hex::encode(keccak256(format!(
+            "switchyard/batch/{chain}/{}/{now}",
+            ids.join(",")
+        )));
+        let deadline = switchyard_core::now_ms() / 1000 + self.policy.ttl_s;
+        t.execute(
+            "INSERT INTO payout_batch (id, chain_id, token, deadline, state, items, created_ms) VALUES (?1, ?2, ?3, ?4, 'written', ?5, ?6)",
+            params![batch, chain, token, i64::try_from(deadline).unwrap_or(i64::MAX), i64::try_from(ids.len()).unwrap_or(i64::MAX), now],
+        )?;
+        for (pos, id) in ids.iter().enumerate() {
+            t.execute(
+                "UPDATE payout SET state = 'batched', batch_id = ?1, batch_pos = ?2, updated_ms = ?3 WHERE id = ?4",
+                params![batch, i64::try_from(pos).unwrap_or(i64::MAX), now, id],
+            )?;
+        }
+        t.commit()?;
+        tracing::info!(batch = %batch, chain, items = ids.len(), "payout batch written");
+        Ok(())
+    }
+
+    /// Written batches -> signed and reserved on their lane.
+    fn submit_batches(&self) -> Result<()> {
+        let written: Vec<(String, i64, String, i64)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id, chain_id, token, deadline FROM payout_batch WHERE state = 'written' ORDER BY created_ms",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for (batch, chain, token, deadline) in written {
+            let chain_id = u64::try_from(chain).map_err(|_| Error::Corrupt("chain".into()))?;
+            let pc = self
+                .chains
+                .get(&chain_id)
+                .ok_or_else(|| Error::Config(format!("no payout lane on chain id {chain_id}")))?;
+            let items: Vec<(String, String, String)> = {
+                let conn = self.store.conn();
+                let mut stmt = conn.prepare(
+                    "SELECT recipient, amount, finality FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
+                )?;
+                stmt.query_map(params![batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let mut payouts = Vec::with_capacity(items.len());
+            let mut finality = Finality::Blocks { blocks: 1 };
+            for (to, amount, f) in &items {
+                payouts.push(Payout {
+                    to: to.parse().map_err(|_| Error::Corrupt("recipient".into()))?,
+                    amount: U256::from_str_radix(amount, 10)
+                        .map_err(|_| Error::Corrupt("amount".into()))?,
+                });
+                let f: Finality =
+                    serde_json::from_str(f).map_err(|e| Error::Corrupt(e.to_string()))?;
+                finality = stricter(finality, f);
+            }
+            let id: B256 = batch.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+            let pb = PayoutBatch {
+                batchId: id,
+                token: token.parse().map_err(|_| Error::Corrupt("token".into()))?,
+                payouts,
+                deadline: u64::try_from(deadline).unwrap_or(0),
+            };
+            self.signer
+                .check_chain("SWITCHYARD_SIGNER_KEY", chain_id)
+                .map_err(|e| Error::Config(e.to_string()))?;
+            let digest = payout_batch_digest(&pb, &domain(chain_id, pc.batcher));
+            let sig = self
+                .signer
+                .sign_digest(&digest)
+                .map_err(|e| Error::Config(e.to_string()))?;
+            let data = execute_call(&pb, vec![self.signer.address()], vec![sig.to_vec()]);
+            pc.lane.lane.reserve(
+                &batch_intent(&batch),
+                &Call {
+                    to: pc.batcher,
+                    data,
+                    value: U256::ZERO,
+                    gas_limit: None,
+                },
+                finality,
+            )?;
+            let mut conn = self.store.conn();
+            let t = conn.transaction()?;
+            t.execute(
+                "UPDATE payout_batch SET state = 'submitted' WHERE id = ?1",
+                params![batch],
+            )?;
+            t.execute(
+                "UPDATE payout SET state = 'submitted', updated_ms = ?1 WHERE batch_id = ?2 AND state = 'batched'",
+                params![now_ms(), batch],
+            )?;
+            t.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Submitted batches: confirmations, finality, per-item check of the
+    /// `Paid` events.
+    async fn follow(&self) -> Result<()> {
+        let open: Vec<(String, i64)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn
+                .prepare("SELECT id, chain_id FROM payout_batch WHERE state = 'submitted'")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        for (batch, chain) in open {
+            let chain_id = u64::try_from(chain).map_err(|_| Error::Corrupt("chain".into()))?;
+            let Some(pc) = self.chains.get(&chain_id) else {
+                continue;
+            };
+            let Some(rec) = pc.lane.lane.get(&batch_intent(&batch))? else {
+                continue;
+            };
+            match rec.state {
+                TxState::Included => {
+                    self.set_items("batch_id = ?4 AND state = 'submitted'", "confirmed", None, &batch)?;
+                }
+                TxState::Final if rec.succeeded() => {
+                    self.settle(pc, &batch, rec.hash).await?;
+                }
+                TxState::Final => {
+                    let id: B256 = batch.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+                    // A cancelled call whose batch the contract already
+                    // executed was paid by an earlier transaction.
+                    if pc.lane.chain.executed(pc.batcher, id).await? {
+                        self.settle(pc, &batch, None).await?;
+                        continue;
+                    }
+                    let why = rec
+                        .cancelled
+                        .clone()
+                        .map(|w| format!("batch not sent: {w}"))
+                        .unwrap_or_else(|| "batch transaction reverted".into());
+                    self.finish_batch(&batch, "failed", Some(&why))?;
+                }
+                TxState::Sent | TxState::Signed => {
+                    // A reorg can take an included batch back to sent.
+                    self.set_items("batch_id = ?4 AND state = 'confirmed'", "submitted", None, &batch)?;
+                }
+                TxState::Reserved => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn settle(&self, pc: &PayoutChain, batch: &str, tx: Option<B256>) -> Result<()> {
+        let Some(tx) = tx else {
+            return self.finish_batch(batch, "final", None);
+        };
+        let paid = pc.lane.chain.paid_in(tx, pc.batcher).await?;
+        let items: Vec<(String, i64, String, String)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id, batch_pos, recipient, amount FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
+            )?;
+            stmt.query_map(params![batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let now = now_ms();
+        for (id, pos, to, amount) in items {
+            let ok = paid.iter().any(|e| {
+                e.index == U256::from(u64::try_from(pos).unwrap_or(u64::MAX))
+                    && e.to.to_checksum(None) == to
+                    && e.amount.to_string() == amount
+            });
+            let (state, reason) = if ok {
+                ("final", None)
+            } else {
+                ("failed", Some("no matching Paid event in the batch receipt"))
+            };
+            t.execute(
+                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4",
+                params![state, reason, now, id],
+            )?;
+        }
+        t.execute(
+            "UPDATE payout_batch SET state = 'final' WHERE id = ?1",
+            params![batch],
+        )?;
+        t.commit()?;
+        Ok(())
+    }
+
+    fn finish_batch(&self, batch: &str, state: &str, reason: Option<&str>) -> Result<()> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        t.execute(
+            "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE batch_id = ?4",
+            params![state, reason, now_ms(), batch],
+        )?;
+        t.execute(
+            "UPDATE payout_batch SET state = ?1 WHERE id = ?2",
+            params![state, batch],
+        )?;
+        t.commit()?;
+        Ok(())
+    }
+}
+
+/// The stricter of two finality rules (more blocks; a tag beats blocks).
+fn stricter(a: Finality, b: Finality) -> Finality {
+    match (a, b) {
+        (Finality::Blocks { blocks: x }, Finality::Blocks { blocks: y }) => {
+            Finality::Blocks { blocks: x.max(y) }
+        }
+        (Finality::Blocks { .. }, other) => other,
+        (other, _) => other,
+    }
+}

@@ -1,0 +1,258 @@
+//! Merchant payouts: `payout_submit`, `payout_status`, `payout_list`,
+//! `payout_cancel`.
+
+use jsonrpsee::types::ErrorObjectOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use switchyard_core::address::Address;
+use switchyard_core::{Amount, U256, UsdE8};
+use switchyard_relayer::{NewPayout, PayoutView};
+
+use super::AppState;
+use super::errors;
+
+/// Most items one request may carry.
+pub const MAX_ITEMS: usize = 5_000;
+/// Longest memo, bytes.
+pub const MAX_MEMO: usize = 256;
+
+/// One item of `payout_submit`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemParams {
+    /// Destination `chain:ASSET`.
+    pub to: String,
+    /// Recipient address on that chain.
+    pub recipient: String,
+    /// Decimal amount in the asset's units, what the recipient receives.
+    pub amount: String,
+    /// Free text.
+    #[serde(default)]
+    pub memo: Option<String>,
+}
+
+/// Params of `payout_submit`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitParams {
+    /// Same key, same body: same ids.
+    pub idempotency_key: String,
+    /// The payouts.
+    pub items: Vec<ItemParams>,
+}
+
+/// Params of `payout_status` and `payout_cancel`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdParams {
+    /// Payout id.
+    pub id: String,
+}
+
+/// Params of `payout_list`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only items in this state.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Page size, 1-1000 (default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Item states a client may filter on.
+pub const STATES: [&str; 9] = [
+    "queued",
+    "routed",
+    "held",
+    "batched",
+    "submitted",
+    "confirmed",
+    "final",
+    "failed",
+    "cancelled",
+];
+
+fn internal(e: &switchyard_relayer::Error) -> ErrorObjectOwned {
+    errors::internal(&e.to_string())
+}
+
+impl AppState {
+    fn payouts(&self) -> Result<&switchyard_relayer::Payouts, ErrorObjectOwned> {
+        self.engine
+            .as_ref()
+            .map(|e| e.payouts.as_ref())
+            .ok_or_else(errors::not_executing)
+    }
+
+    /// `payout_submit`: validates every item, then stores the request in
+    /// one SQLite transaction before answering.
+    pub fn payout_submit(&self, p: SubmitParams) -> Result<Value, ErrorObjectOwned> {
+        let payouts = self.payouts()?;
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let key = p.idempotency_key.as_str();
+        if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(errors::invalid_field(
+                "idempotency_key",
+                "1 to 128 printable ASCII characters",
+            ));
+        }
+        if p.items.is_empty() || p.items.len() > MAX_ITEMS {
+            return Err(errors::invalid_field(
+                "items",
+                &format!("between 1 and {MAX_ITEMS} items"),
+            ));
+        }
+        let cur = self.model.current();
+        let t = &cur.snapshot.topology;
+        let mut items = Vec::with_capacity(p.items.len());
+        for (i, it) in p.items.iter().enumerate() {
+            let f = |name: &str| format!("items[{i}].{name}");
+            let asset_ix = t
+                .resolve_asset(&f("to"), &it.to)
+                .map_err(|e| errors::from_core(&e))?;
+            let asset = t.asset(asset_ix);
+            let chain = t.chain(asset.chain);
+            let recipient = Address::parse(chain.kind, &f("recipient"), &it.recipient)
+                .map_err(|e| errors::from_core(&e))?;
+            let amount = Amount::parse_decimal(&f("amount"), &it.amount, asset.decimals)
+                .map_err(|e| errors::from_core(&e))?;
+            if amount.raw.is_zero() {
+                return Err(errors::invalid_field(&f("amount"), "must be greater than 0"));
+            }
+            if it.memo.as_ref().is_some_and(|m| m.len() > MAX_MEMO) {
+                return Err(errors::invalid_field(
+                    &f("memo"),
+                    &format!("at most {MAX_MEMO} bytes"),
+                ));
+            }
+            let (Address::Evm(recipient), Address::Evm(token), Some(chain_id)) =
+                (recipient, asset.address, chain.chain_id)
+            else {
+                return Err(errors::not_executable(
+                    &f("to"),
+                    &format!("chain {} is not an EVM chain: payouts there are not executable in this build", chain.id),
+                ));
+            };
+            if !engine.payout_chains.contains(&chain_id) {
+                return Err(errors::not_executable(
+                    &f("to"),
+                    &format!("chain {} has no relayer lane or PayoutBatcher", chain.id),
+                ));
+            }
+            let scale = U256::from(10u8).pow(U256::from(asset.decimals));
+            let usd = UsdE8(
+                amount
+                    .raw
+                    .checked_mul(asset.usd_price.0)
+                    .map_or(U256::MAX, |v| v / scale),
+            );
+            items.push(NewPayout {
+                asset: asset.key.to_string(),
+                chain_id,
+                token,
+                recipient,
+                amount: amount.raw,
+                finality: chain.finality_for(usd),
+                memo: it.memo.clone(),
+            });
+        }
+        let body = serde_json::to_vec(&p.items).map_err(|e| errors::internal(&e.to_string()))?;
+        let hash = alloy_primitives::keccak256(body);
+        let out = payouts.submit(key, hash, &items).map_err(|e| match e {
+            switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(
+                "idempotency_key",
+                "this key was used for a different request",
+            ),
+            other => internal(&other),
+        })?;
+        Ok(json!(out))
+    }
+
+    fn with_confirmations(&self, mut v: PayoutView) -> PayoutView {
+        if v.state == "confirmed"
+            && let Some(block) = v.block
+        {
+            let cur = self.model.current();
+            let snap = &cur.snapshot;
+            let chain = v.to.split(':').next().unwrap_or_default();
+            let head = snap
+                .topology
+                .chains()
+                .iter()
+                .zip(&snap.chains)
+                .find(|(c, _)| c.id.as_str() == chain)
+                .and_then(|(_, live)| live.reading.as_ref().map(|r| r.head));
+            v.confirmations = head.map(|h| h.saturating_add(1).saturating_sub(block).max(1));
+        }
+        v
+    }
+
+    /// `payout_status`.
+    pub fn payout_status(&self, p: IdParams) -> Result<PayoutView, ErrorObjectOwned> {
+        let v = self
+            .payouts()?
+            .get(&p.id)
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| errors::unknown("id", &p.id))?;
+        Ok(self.with_confirmations(v))
+    }
+
+    /// `payout_list`.
+    pub fn payout_list(&self, p: ListParams) -> Result<Value, ErrorObjectOwned> {
+        let payouts = self.payouts()?;
+        if let Some(s) = &p.state
+            && !STATES.contains(&s.as_str())
+        {
+            return Err(errors::invalid_field(
+                "state",
+                &format!("one of {}", STATES.join(", ")),
+            ));
+        }
+        let cursor = match &p.cursor {
+            None => 0,
+            Some(c) => c
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| errors::invalid_field("cursor", "a next_cursor from an earlier page"))?,
+        };
+        let limit = p.limit.unwrap_or(100);
+        if limit == 0 || limit > 1000 {
+            return Err(errors::invalid_field("limit", "between 1 and 1000"));
+        }
+        let items = payouts
+            .list(p.state.as_deref(), cursor, limit)
+            .map_err(|e| internal(&e))?;
+        let next = if items.len() == limit {
+            items.last().map(|v| v.seq.to_string())
+        } else {
+            None
+        };
+        let items: Vec<PayoutView> = items
+            .into_iter()
+            .map(|v| self.with_confirmations(v))
+            .collect();
+        Ok(json!({ "items": items, "next_cursor": next }))
+    }
+
+    /// `payout_cancel`.
+    pub fn payout_cancel(&self, p: IdParams) -> Result<Value, ErrorObjectOwned> {
+        let payouts = self.payouts()?;
+        match payouts.cancel(&p.id).map_err(|e| internal(&e))? {
+            None => Err(errors::unknown("id", &p.id)),
+            Some(done) => {
+                let state = payouts
+                    .get(&p.id)
+                    .map_err(|e| internal(&e))?
+                    .map(|v| v.state)
+                    .unwrap_or_default();
+                Ok(json!({ "cancelled": done, "state": state }))
+            }
+        }
+    }
+}

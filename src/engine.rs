@@ -7,7 +7,9 @@
 //! Crash drills: `SWITCHYARD_CRASH_AT=signed:<text>` or
 //! `broadcast:<text>` kills the process with SIGKILL right after a
 //! transaction whose intent contains `<text>` is signed and stored (not yet
-//! broadcast), or broadcast (not yet mined). The end-to-end tests use it
+//! broadcast), or broadcast (not yet mined); `batch-written` and
+//! `batch-submitted` right after a payout batch is written, or reserved on
+//! its lane. The end-to-end tests use it
 //! to prove that nothing is lost or repeated; it is off unless set.
 
 use std::collections::{HashMap, HashSet};
@@ -17,12 +19,12 @@ use std::time::Duration;
 use eyre::WrapErr;
 use switchyard_chains::evm::EvmChain;
 use switchyard_chains::evm::eip712::Eip712Signer;
+use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::topology::Topology;
-use switchyard_core::address::Address;
 use switchyard_relayer::{
-    BatchPolicy, Hook, Lane, LaneHandle, PayoutChain, Payouts, Stage, Store, Transfers,
+    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, PayoutChain, Payouts, Stage, Store, Transfers,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +50,32 @@ fn key_from_env(name: &str) -> Result<Eip712Signer, Failure> {
     Eip712Signer::from_hex(name, &hex).map_err(Failure::from)
 }
 
+fn kill_self(what: &str) -> ! {
+    eprintln!("crash drill: SIGKILL at {what}");
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status();
+    // The signal is on its way; never return into the caller.
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// `SWITCHYARD_CRASH_AT=batch-written` or `batch-submitted`: SIGKILL after
+/// a payout batch is written to the store (not yet on a lane), or after its
+/// transaction is reserved on the lane (not yet signed).
+fn batch_hook() -> Option<BatchHook> {
+    let spec = std::env::var("SWITCHYARD_CRASH_AT").ok()?;
+    let stage = spec.strip_prefix("batch-")?.to_owned();
+    tracing::warn!(%spec, "crash drill armed");
+    Some(Arc::new(move |at, batch| {
+        if at == stage {
+            kill_self(&format!("batch {batch} {at}"));
+        }
+    }))
+}
+
 fn crash_hook() -> Option<Hook> {
     let spec = std::env::var("SWITCHYARD_CRASH_AT").ok()?;
     let (stage, text) = spec.split_once(':')?;
@@ -60,18 +88,10 @@ fn crash_hook() -> Option<Hook> {
     tracing::warn!(%spec, "crash drill armed");
     Some(Arc::new(move |at, rec| {
         if at == stage && rec.intent.contains(&text) {
-            eprintln!(
-                "crash drill: SIGKILL at {stage:?} of {} (nonce {})",
+            kill_self(&format!(
+                "{stage:?} of {} (nonce {})",
                 rec.intent, rec.nonce
-            );
-            let pid = std::process::id().to_string();
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid])
-                .status();
-            // The signal is on its way; never return into the send path.
-            loop {
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            ));
         }
     }))
 }
@@ -147,7 +167,7 @@ pub async fn start(
         cfg.release_ttl_s,
     ));
     let chain_ids: HashSet<u64> = payout_chains.keys().copied().collect();
-    let payouts = Arc::new(Payouts::new(
+    let mut payouts = Payouts::new(
         store,
         payout_chains,
         attester,
@@ -156,7 +176,11 @@ pub async fn start(
             max_age_ms: cfg.batch.max_age_ms,
             ttl_s: cfg.batch.ttl_s,
         },
-    ));
+    );
+    if let Some(h) = batch_hook() {
+        payouts = payouts.with_hook(h);
+    }
+    let payouts = Arc::new(payouts);
     let p = Arc::clone(&payouts);
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {

@@ -5,200 +5,16 @@
 //! broadcast and confirmation: after each restart nothing is lost and
 //! nothing is paid twice.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
-use jsonrpsee::core::client::ClientT;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use common::{Daemon, Devnet, amount, call};
+use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
-use switchyard_chains::evm::EvmChain;
 use switchyard_core::U256;
-use switchyard_core::address::{Address, ChainKind};
-use switchyard_core::chain::ChainReader;
-use switchyard_core::finality::Finality;
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
 const RECIPIENT: &str = "0x00000000000000000000000000000000c0ffee00";
-
-struct Devnet {
-    child: Child,
-    dir: PathBuf,
-    info: Value,
-}
-
-impl Devnet {
-    fn up(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("sy-devnet-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut child = Command::new(BIN)
-            .args(["devnet", "up", "--free-ports", "--listen-port", "0"])
-            .arg("--dir")
-            .arg(&dir)
-            .arg("--topology")
-            .arg(Path::new(REPO).join("config/topology/devnet.toml"))
-            .arg("--anvil")
-            .arg(Path::new(REPO).join("node_modules/.bin/anvil"))
-            .arg("--artifacts")
-            .arg(Path::new(REPO).join("contracts/out"))
-            .env_remove("SWITCHYARD_RELAYER_KEY")
-            .env_remove("SWITCHYARD_SIGNER_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn devnet");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("devnet ready"), "devnet said {line:?}");
-        let info = serde_json::from_str(&std::fs::read_to_string(dir.join("devnet.json")).unwrap())
-            .unwrap();
-        Self { child, dir, info }
-    }
-
-    fn env(&self) -> Vec<(String, String)> {
-        std::fs::read_to_string(self.dir.join("env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    }
-
-    fn chain(&self, name: &str) -> (EvmChain, Address) {
-        let c = self.info["chains"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["chain"] == name)
-            .unwrap();
-        let chain = EvmChain::reader(
-            c["rpc_url"].as_str().unwrap(),
-            c["chain_id"].as_u64().unwrap(),
-            Finality::Blocks { blocks: 1 },
-        )
-        .unwrap();
-        let token = Address::parse(ChainKind::Evm, "t", c["token"].as_str().unwrap()).unwrap();
-        (chain, token)
-    }
-
-    async fn balance(&self, chain: &str, who: &str) -> U256 {
-        let (c, token) = self.chain(chain);
-        let who = Address::parse(ChainKind::Evm, "who", who).unwrap();
-        c.token_balance(&token, &who).await.unwrap()
-    }
-
-    fn escrow(&self) -> String {
-        self.info["chains"][0]["escrow"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn relayer(&self) -> String {
-        self.info["relayer"].as_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        // SIGTERM, so the devnet stops its anvils.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-    }
-}
-
-struct Daemon {
-    child: Child,
-    addr: String,
-}
-
-impl Daemon {
-    fn start(devnet: &Devnet, crash_at: Option<&str>) -> Self {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(devnet.dir.join("switchyard.toml"))
-            .envs(devnet.env())
-            .env("RUST_LOG", "warn")
-            .env_remove("SWITCHYARD_CRASH_AT")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(c) = crash_at {
-            cmd.env("SWITCHYARD_CRASH_AT", c);
-        }
-        let mut child = cmd.spawn().expect("spawn daemon");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("daemon said {line:?}"))
-            .to_owned();
-        Self { child, addr }
-    }
-
-    fn client(&self) -> HttpClient {
-        HttpClientBuilder::default()
-            .request_timeout(Duration::from_secs(10))
-            .build(format!("http://{}", self.addr))
-            .unwrap()
-    }
-
-    /// Waits for the crash drill's SIGKILL.
-    fn killed(mut self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert_eq!(status.signal(), Some(9), "died by SIGKILL: {status:?}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "the crash drill never fired");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn call(c: &HttpClient, method: &str, params: Value) -> Result<Value, (i32, Value)> {
-    let Value::Object(map) = params else {
-        panic!("params must be an object")
-    };
-    let mut p = jsonrpsee::core::params::ObjectParams::new();
-    for (k, v) in map {
-        p.insert(&k, v).unwrap();
-    }
-    c.request::<Value, _>(method, p).await.map_err(|e| match e {
-        jsonrpsee::core::client::Error::Call(o) => (
-            o.code(),
-            o.data()
-                .map(|d| serde_json::from_str(d.get()).unwrap())
-                .unwrap_or(Value::Null),
-        ),
-        other => panic!("transport error: {other}"),
-    })
-}
 
 async fn wait_done(c: &HttpClient, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -214,10 +30,6 @@ async fn wait_done(c: &HttpClient, id: &str) -> Value {
         assert!(Instant::now() < deadline, "transfer not done: {t:#}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-}
-
-fn amount(v: &Value) -> U256 {
-    U256::from_str_radix(v.as_str().unwrap(), 10).unwrap()
 }
 
 fn request(key: &str, amount: &str) -> Value {

@@ -123,13 +123,27 @@ pub struct Submitted {
 /// Item counts by state.
 pub type StateCounts = Vec<(String, i64)>;
 
+/// Called at each batch stage (`written`, `submitted`) with the batch id;
+/// the daemon uses it for crash drills.
+pub type BatchHook = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// Intake, batching and status of payouts.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Payouts {
     store: Arc<Store>,
     chains: HashMap<u64, PayoutChain>,
     signer: Eip712Signer,
     policy: BatchPolicy,
+    hook: Option<BatchHook>,
+}
+
+impl std::fmt::Debug for Payouts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payouts")
+            .field("chains", &self.chains.keys().collect::<Vec<_>>())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 fn now_ms() -> i64 {
@@ -194,6 +208,19 @@ impl Payouts {
             chains,
             signer,
             policy,
+            hook: None,
+        }
+    }
+
+    /// Installs a hook called at each batch stage.
+    pub fn with_hook(mut self, hook: BatchHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    fn at(&self, stage: &str, batch: &str) {
+        if let Some(h) = &self.hook {
+            h(stage, batch);
         }
     }
 
@@ -244,7 +271,8 @@ impl Payouts {
                     p.token.to_checksum(None),
                     p.recipient.to_checksum(None),
                     p.amount.to_string(),
-                    serde_json::to_string(&p.finality).map_err(|e| Error::Corrupt(e.to_string()))?,
+                    serde_json::to_string(&p.finality)
+                        .map_err(|e| Error::Corrupt(e.to_string()))?,
                     p.memo,
                     now
                 ])?;
@@ -255,8 +283,21 @@ impl Payouts {
     }
 
     fn view(&self, r: ViewRow) -> Result<PayoutView> {
-        let (seq, id, key, idx, asset, recipient, amount, memo, state, reason, batch, created, chain) =
-            r;
+        let (
+            seq,
+            id,
+            key,
+            idx,
+            asset,
+            recipient,
+            amount,
+            memo,
+            state,
+            reason,
+            batch,
+            created,
+            chain,
+        ) = r;
         let mut v = PayoutView {
             id,
             idempotency_key: key,
@@ -340,9 +381,17 @@ impl Payouts {
         Ok(rows)
     }
 
-    fn set_items(&self, where_sql: &str, state: &str, reason: Option<&str>, arg: &str) -> Result<()> {
+    fn set_items(
+        &self,
+        where_sql: &str,
+        state: &str,
+        reason: Option<&str>,
+        arg: &str,
+    ) -> Result<()> {
         self.store.conn().execute(
-            &format!("UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE {where_sql}"),
+            &format!(
+                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE {where_sql}"
+            ),
             params![state, reason, now_ms(), arg],
         )?;
         Ok(())
@@ -371,34 +420,54 @@ impl Payouts {
         };
         // Float left per (chain, token), read once per step.
         let mut left: HashMap<(i64, String), U256> = HashMap::new();
+        let mut decisions: Vec<(String, &'static str, Option<String>)> = Vec::new();
         for (id, chain, token, amount) in pending {
             let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
-                self.set_items("id = ?4", "held", Some("no relayer lane or PayoutBatcher on this chain"), &id)?;
+                decisions.push((
+                    id,
+                    "held",
+                    Some("no relayer lane or PayoutBatcher on this chain".into()),
+                ));
                 continue;
             };
-            let amount = U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
+            let amount =
+                U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
             let key = (chain, token.clone());
             if !left.contains_key(&key) {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
-                let balance = pc
-                    .lane
-                    .chain
-                    .erc20_balance(t, pc.batcher)
-                    .await?;
+                let balance = pc.lane.chain.erc20_balance(t, pc.batcher).await?;
                 let committed = self.committed(chain, &token)?;
                 left.insert(key.clone(), balance.saturating_sub(committed));
             }
-            let room = left.get_mut(&key).ok_or_else(|| Error::Corrupt("float".into()))?;
+            let room = left
+                .get_mut(&key)
+                .ok_or_else(|| Error::Corrupt("float".into()))?;
             if *room >= amount {
                 *room -= amount;
-                self.set_items("id = ?4 AND state IN ('queued', 'held')", "routed", None, &id)?;
+                decisions.push((id, "routed", None));
             } else {
                 let why = format!(
                     "float of the PayoutBatcher on chain {chain} too low: {room} left, {amount} needed"
                 );
-                self.set_items("id = ?4 AND state IN ('queued', 'held')", "held", Some(&why), &id)?;
+                decisions.push((id, "held", Some(why)));
             }
         }
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let now = now_ms();
+        {
+            // A cancel may have landed since the read: only queued/held move.
+            let mut stmt = t.prepare(
+                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4 AND state IN ('queued', 'held') AND (state != ?1 OR reason IS NOT ?2)",
+            )?;
+            for (id, state, reason) in &decisions {
+                stmt.execute(params![state, reason, now, id])?;
+            }
+        }
+        t.commit()?;
         Ok(())
     }
 
@@ -429,7 +498,8 @@ impl Payouts {
         let now = now_ms();
         for (chain, token, count, oldest) in groups {
             let full = usize::try_from(count).unwrap_or(usize::MAX) >= self.policy.max_items;
-            let old = now.saturating_sub(oldest) >= i64::try_from(self.policy.max_age_ms).unwrap_or(i64::MAX);
+            let old = now.saturating_sub(oldest)
+                >= i64::try_from(self.policy.max_age_ms).unwrap_or(i64::MAX);
             if !(full || old) {
                 continue;
             }
@@ -459,10 +529,8 @@ impl Payouts {
             return Ok(());
         }
         let now = now_ms();
-        let batch = alloy::primitives::hex::encode(keccak256(format!(
-            "switchyard/batch/{chain}/{}/{now}",
-            ids.join(",")
-        )));
+        let batch =
+            keccak256(format!("switchyard/batch/{chain}/{}/{now}", ids.join(","))).to_string();
         let deadline = switchyard_core::now_ms() / 1000 + self.policy.ttl_s;
         t.execute(
             "INSERT INTO payout_batch (id, chain_id, token, deadline, state, items, created_ms) VALUES (?1, ?2, ?3, ?4, 'written', ?5, ?6)",
@@ -476,6 +544,7 @@ impl Payouts {
         }
         t.commit()?;
         tracing::info!(batch = %batch, chain, items = ids.len(), "payout batch written");
+        self.at("written", &batch);
         Ok(())
     }
 
@@ -515,7 +584,9 @@ impl Payouts {
                     serde_json::from_str(f).map_err(|e| Error::Corrupt(e.to_string()))?;
                 finality = stricter(finality, f);
             }
-            let id: B256 = batch.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+            let id: B256 = batch
+                .parse()
+                .map_err(|_| Error::Corrupt("batch id".into()))?;
             let pb = PayoutBatch {
                 batchId: id,
                 token: token.parse().map_err(|_| Error::Corrupt("token".into()))?,
@@ -552,6 +623,7 @@ impl Payouts {
                 params![now_ms(), batch],
             )?;
             t.commit()?;
+            self.at("submitted", &batch);
         }
         Ok(())
     }
@@ -561,8 +633,8 @@ impl Payouts {
     async fn follow(&self) -> Result<()> {
         let open: Vec<(String, i64)> = {
             let conn = self.store.conn();
-            let mut stmt = conn
-                .prepare("SELECT id, chain_id FROM payout_batch WHERE state = 'submitted'")?;
+            let mut stmt =
+                conn.prepare("SELECT id, chain_id FROM payout_batch WHERE state = 'submitted'")?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         };
@@ -576,13 +648,20 @@ impl Payouts {
             };
             match rec.state {
                 TxState::Included => {
-                    self.set_items("batch_id = ?4 AND state = 'submitted'", "confirmed", None, &batch)?;
+                    self.set_items(
+                        "batch_id = ?4 AND state = 'submitted'",
+                        "confirmed",
+                        None,
+                        &batch,
+                    )?;
                 }
                 TxState::Final if rec.succeeded() => {
                     self.settle(pc, &batch, rec.hash).await?;
                 }
                 TxState::Final => {
-                    let id: B256 = batch.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+                    let id: B256 = batch
+                        .parse()
+                        .map_err(|_| Error::Corrupt("batch id".into()))?;
                     // A cancelled call whose batch the contract already
                     // executed was paid by an earlier transaction.
                     if pc.lane.chain.executed(pc.batcher, id).await? {
@@ -598,7 +677,12 @@ impl Payouts {
                 }
                 TxState::Sent | TxState::Signed => {
                     // A reorg can take an included batch back to sent.
-                    self.set_items("batch_id = ?4 AND state = 'confirmed'", "submitted", None, &batch)?;
+                    self.set_items(
+                        "batch_id = ?4 AND state = 'confirmed'",
+                        "submitted",
+                        None,
+                        &batch,
+                    )?;
                 }
                 TxState::Reserved => {}
             }
@@ -616,8 +700,10 @@ impl Payouts {
             let mut stmt = conn.prepare(
                 "SELECT id, batch_pos, recipient, amount FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
             )?;
-            stmt.query_map(params![batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            stmt.query_map(params![batch], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
@@ -631,7 +717,10 @@ impl Payouts {
             let (state, reason) = if ok {
                 ("final", None)
             } else {
-                ("failed", Some("no matching Paid event in the batch receipt"))
+                (
+                    "failed",
+                    Some("no matching Paid event in the batch receipt"),
+                )
             };
             t.execute(
                 "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4",

@@ -108,9 +108,9 @@ impl AppState {
 /// Decodes by-name params (or a one-element array of them), naming the
 /// offending field on failure.
 pub fn decode_params<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, ErrorObjectOwned> {
-    let raw = params
-        .as_str()
-        .ok_or_else(|| errors::invalid_params("params", "params are required"))?;
+    // No params at all reads as `{}`: optional fields default, required
+    // ones are named as missing.
+    let raw = params.as_str().unwrap_or("{}");
     let value: Value =
         serde_json::from_str(raw).map_err(|e| errors::invalid_params("params", &e.to_string()))?;
     let object = match value {
@@ -126,10 +126,13 @@ pub fn decode_params<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, Erro
     serde_path_to_error::deserialize(object).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        let field = if path == "." {
-            unknown_field_name(&inner).unwrap_or_else(|| "params".to_owned())
-        } else {
-            path
+        let field = match (path.as_str(), unknown_field_name(&inner)) {
+            (".", Some(name)) => name,
+            (".", None) => "params".to_owned(),
+            (_, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path,
+            // An unknown or missing field inside an item: name it in full.
+            (_, Some(name)) => format!("{path}.{name}"),
+            (_, None) => path,
         };
         errors::invalid_params(&field, &inner)
     })

@@ -122,7 +122,10 @@ impl AppState {
             let amount = Amount::parse_decimal(&f("amount"), &it.amount, asset.decimals)
                 .map_err(|e| errors::from_core(&e))?;
             if amount.raw.is_zero() {
-                return Err(errors::invalid_field(&f("amount"), "must be greater than 0"));
+                return Err(errors::invalid_field(
+                    &f("amount"),
+                    "must be greater than 0",
+                ));
             }
             if it.memo.as_ref().is_some_and(|m| m.len() > MAX_MEMO) {
                 return Err(errors::invalid_field(
@@ -135,7 +138,10 @@ impl AppState {
             else {
                 return Err(errors::not_executable(
                     &f("to"),
-                    &format!("chain {} is not an EVM chain: payouts there are not executable in this build", chain.id),
+                    &format!(
+                        "chain {} is not an EVM chain: payouts there are not executable in this build",
+                        chain.id
+                    ),
                 ));
             };
             if !engine.payout_chains.contains(&chain_id) {
@@ -215,11 +221,9 @@ impl AppState {
         }
         let cursor = match &p.cursor {
             None => 0,
-            Some(c) => c
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| errors::invalid_field("cursor", "a next_cursor from an earlier page"))?,
+            Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                errors::invalid_field("cursor", "a next_cursor from an earlier page")
+            })?,
         };
         let limit = p.limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {

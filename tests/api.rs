@@ -253,6 +253,10 @@ async fn discover_health_and_metrics() {
             "route_quote",
             "transfer_submit",
             "transfer_status",
+            "payout_submit",
+            "payout_status",
+            "payout_list",
+            "payout_cancel",
             "rpc.discover"
         ]
     );

@@ -45,6 +45,29 @@ fn transfer_schema() -> Value {
     })
 }
 
+fn payout_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["id", "idempotency_key", "index", "to", "recipient", "amount", "state", "created_ms"],
+        "properties": {
+            "id": { "type": "string", "description": "po_ + 16 hex digits" },
+            "idempotency_key": { "type": "string" },
+            "index": { "type": "integer", "description": "position in the request" },
+            "to": { "type": "string", "description": "chain:ASSET" },
+            "recipient": { "type": "string" },
+            "amount": { "type": "string", "description": "base units, decimal" },
+            "memo": { "type": ["string", "null"] },
+            "state": { "type": "string", "enum": ["queued", "routed", "held", "batched", "submitted", "confirmed", "final", "failed", "cancelled"] },
+            "confirmations": { "type": ["integer", "null"], "description": "while confirmed" },
+            "reason": { "type": ["string", "null"], "description": "why held or failed" },
+            "batch_id": { "type": ["string", "null"] },
+            "tx": { "type": ["string", "null"] },
+            "block": { "type": ["integer", "null"] },
+            "created_ms": { "type": "integer" }
+        }
+    })
+}
+
 fn transfer_errors() -> Value {
     let mut e = errors();
     if let Some(a) = e.as_array_mut() {
@@ -168,6 +191,57 @@ pub fn document() -> Value {
                     { "name": "transfer_id", "required": true, "schema": string("id from transfer_submit") }
                 ],
                 "result": { "name": "transfer", "schema": transfer_schema() },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "payout_submit",
+                "summary": "Store a merchant's payouts durably, then batch and pay them; the same idempotency key and body return the same ids",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "idempotency_key", "required": true, "schema": string("1-128 printable ASCII characters") },
+                    { "name": "items", "required": true, "schema": { "type": "array", "minItems": 1, "maxItems": 5000, "items": {
+                        "type": "object", "required": ["to", "recipient", "amount"],
+                        "properties": {
+                            "to": string("destination CHAIN:ASSET"),
+                            "recipient": string("address on that chain"),
+                            "amount": string("decimal, human units, > 0, within the asset's decimals"),
+                            "memo": string("up to 256 bytes")
+                        }
+                    }}}
+                ],
+                "result": { "name": "submitted", "schema": { "type": "object", "properties": {
+                    "created": { "type": "boolean" }, "ids": { "type": "array", "items": { "type": "string" } } } } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "payout_status",
+                "summary": "One payout",
+                "paramStructure": "by-name",
+                "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
+                "result": { "name": "payout", "schema": payout_schema() },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "payout_list",
+                "summary": "Payouts oldest first, optionally in one state, paged",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "state", "schema": string("one of the payout states") },
+                    { "name": "cursor", "schema": string("next_cursor of the previous page") },
+                    { "name": "limit", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
+                ],
+                "result": { "name": "page", "schema": { "type": "object", "properties": {
+                    "items": { "type": "array", "items": payout_schema() },
+                    "next_cursor": { "type": ["string", "null"] } } } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "payout_cancel",
+                "summary": "Cancel a payout not yet in a batch",
+                "paramStructure": "by-name",
+                "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
+                "result": { "name": "outcome", "schema": { "type": "object", "properties": {
+                    "cancelled": { "type": "boolean" }, "state": { "type": "string" } } } },
                 "errors": transfer_errors()
             },
             {

@@ -175,6 +175,10 @@ pub struct DevnetUpArgs {
     /// Listen port written into the daemon config.
     #[arg(long, default_value_t = 8711)]
     pub listen_port: u16,
+    /// Also run the daemon (with relayer and embedded store) on the
+    /// written config, in this process.
+    #[arg(long)]
+    pub serve: bool,
     /// anvil executable.
     #[arg(long, default_value = "node_modules/.bin/anvil")]
     pub anvil: PathBuf,

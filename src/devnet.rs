@@ -12,7 +12,9 @@
 //! It writes into `--dir`: `topology.toml` (the topology with the actual
 //! RPC URLs), `switchyard.toml` (a daemon config with a relayer and a store
 //! in the same directory), `env` (the two keys to export) and
-//! `devnet.json` (addresses), then prints `devnet ready`.
+//! `devnet.json` (addresses), then prints `devnet ready`. With `--serve`
+//! it then runs the daemon on that config in the same process (the API's
+//! `listening on ADDR` line follows), until SIGINT/SIGTERM.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -84,6 +86,7 @@ fn env_key(name: &str, default: &str) -> String {
 
 /// Entry point of `switchyard devnet up`.
 pub fn run(args: &DevnetUpArgs) -> Result<(), Failure> {
+    crate::serve::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -252,6 +255,26 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     println!("devnet ready: {}", dir.display());
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    if args.serve {
+        // The daemon in this process, on the config just written.
+        let cfg = switchyard_core::config::DaemonConfig::load(
+            &dir.join("switchyard.toml"),
+            std::env::vars(),
+        )?;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let signal = shutdown.clone();
+        tokio::spawn(async move {
+            crate::serve::wait_for_signal().await;
+            signal.cancel();
+        });
+        let keys = crate::engine::Keys {
+            relayer: relayer_key,
+            signer: signer_key,
+        };
+        let served = crate::serve::serve_with(cfg, Some(keys), shutdown).await;
+        drop(anvils);
+        return served;
+    }
     crate::serve::wait_for_signal().await;
     drop(anvils);
     Ok(())

@@ -39,15 +39,40 @@ pub struct Engine {
     pub payouts: Arc<Payouts>,
     /// EVM chain ids where payouts can be paid (lane and PayoutBatcher).
     pub payout_chains: HashSet<u64>,
+    /// The store, for metrics.
+    pub store: Arc<Store>,
 }
 
-fn key_from_env(name: &str) -> Result<Eip712Signer, Failure> {
-    let hex = std::env::var(name).map_err(|_| {
-        Failure::Usage(format!(
-            "{name} is not set: the [relayer] section needs it (hex secp256k1 key)"
-        ))
-    })?;
-    Eip712Signer::from_hex(name, &hex).map_err(Failure::from)
+/// The two keys the relayer needs, as hex.
+#[derive(Clone)]
+pub struct Keys {
+    /// Signs the lanes' transactions (`SWITCHYARD_RELAYER_KEY`).
+    pub relayer: String,
+    /// Signs EIP-712 releases and batches (`SWITCHYARD_SIGNER_KEY`).
+    pub signer: String,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(..)")
+    }
+}
+
+impl Keys {
+    /// From `SWITCHYARD_RELAYER_KEY` and `SWITCHYARD_SIGNER_KEY`.
+    pub fn from_env() -> Result<Self, Failure> {
+        let get = |name: &str| {
+            std::env::var(name).map_err(|_| {
+                Failure::Usage(format!(
+                    "{name} is not set: the [relayer] section needs it (hex secp256k1 key)"
+                ))
+            })
+        };
+        Ok(Self {
+            relayer: get("SWITCHYARD_RELAYER_KEY")?,
+            signer: get("SWITCHYARD_SIGNER_KEY")?,
+        })
+    }
 }
 
 fn kill_self(what: &str) -> ! {
@@ -98,18 +123,14 @@ fn crash_hook() -> Option<Hook> {
 
 /// Opens the store, builds the lanes and starts their tasks.
 pub async fn start(
+    keys: &Keys,
     cfg: &RelayerConfig,
     topology: &Topology,
     shutdown: &CancellationToken,
 ) -> Result<(Engine, Vec<tokio::task::JoinHandle<()>>), Failure> {
-    let relayer_key = std::env::var("SWITCHYARD_RELAYER_KEY").map_err(|_| {
-        Failure::Usage(
-            "SWITCHYARD_RELAYER_KEY is not set: the [relayer] section needs the lanes' key (hex)"
-                .into(),
-        )
-    })?;
+    let relayer_key = keys.relayer.clone();
     let relayer = Eip712Signer::from_hex("SWITCHYARD_RELAYER_KEY", &relayer_key)?;
-    let attester = key_from_env("SWITCHYARD_SIGNER_KEY")?;
+    let attester = Eip712Signer::from_hex("SWITCHYARD_SIGNER_KEY", &keys.signer)?;
     if let Some(dir) = cfg.store.parent() {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     }
@@ -168,7 +189,7 @@ pub async fn start(
     ));
     let chain_ids: HashSet<u64> = payout_chains.keys().copied().collect();
     let mut payouts = Payouts::new(
-        store,
+        Arc::clone(&store),
         payout_chains,
         attester,
         BatchPolicy {
@@ -183,10 +204,18 @@ pub async fn start(
     let payouts = Arc::new(payouts);
     let p = Arc::clone(&payouts);
     let stop = shutdown.clone();
+    let reconcile_every = Duration::from_millis(cfg.reconcile_every_ms);
     tasks.push(tokio::spawn(async move {
+        let mut last_reconcile = tokio::time::Instant::now();
         loop {
             if let Err(e) = p.step().await {
                 tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
+            }
+            if last_reconcile.elapsed() >= reconcile_every {
+                last_reconcile = tokio::time::Instant::now();
+                if let Err(e) = p.reconcile().await {
+                    tracing::warn!(error = %e, "reconciliation");
+                }
             }
             tokio::select! {
                 () = stop.cancelled() => break,
@@ -212,6 +241,7 @@ pub async fn start(
             transfers,
             payouts,
             payout_chains: chain_ids,
+            store,
         },
         tasks,
     ))

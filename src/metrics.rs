@@ -23,6 +23,22 @@ pub struct ModeLabels {
     pub mode: String,
 }
 
+/// Labels of a payout state.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// State name.
+    pub state: String,
+}
+
+/// Labels of lane transactions.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LaneLabels {
+    /// EVM chain id.
+    pub chain_id: String,
+    /// Transaction state.
+    pub state: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 10 µs .. ~0.3 s
     Histogram::new(exponential_buckets(0.000_01, 2.0, 16))
@@ -40,6 +56,14 @@ pub struct Metrics {
     pub quote_routes: Histogram,
     /// Version of the published network model.
     pub model_version: Gauge,
+    /// Payout items by state (read from the store at each scrape).
+    pub payouts: Family<StateLabels, Gauge>,
+    /// Lane transactions by chain and state.
+    pub lane_txs: Family<LaneLabels, Gauge>,
+    /// Transfers by state.
+    pub transfers: Family<StateLabels, Gauge>,
+    /// Differences reconciliation found between the store and the chains.
+    pub reconciliation_alerts: Gauge,
 }
 
 impl Default for Metrics {
@@ -79,12 +103,36 @@ impl Metrics {
             "Version of the published network model",
             model_version.clone(),
         );
+        let payouts = Family::<StateLabels, Gauge>::default();
+        let lane_txs = Family::<LaneLabels, Gauge>::default();
+        let transfers = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "payouts",
+            "Payout items by state; queued+routed+held+batched is the queue",
+            payouts.clone(),
+        );
+        registry.register(
+            "lane_transactions",
+            "Relayer lane transactions by chain id and state",
+            lane_txs.clone(),
+        );
+        registry.register("transfers", "Transfers by state", transfers.clone());
+        let reconciliation_alerts = Gauge::default();
+        registry.register(
+            "reconciliation_alerts",
+            "Differences found between the store and the chains (alerts on record)",
+            reconciliation_alerts.clone(),
+        );
         Self {
             registry,
             rpc_calls,
             quote_latency,
             quote_routes,
             model_version,
+            payouts,
+            lane_txs,
+            transfers,
+            reconciliation_alerts,
         }
     }
 

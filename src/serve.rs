@@ -32,15 +32,20 @@ pub fn load_config(args: &ServeArgs) -> Result<DaemonConfig, Failure> {
     Ok(cfg)
 }
 
-/// Entry point of `switchyard serve`.
-pub fn run_blocking(args: &ServeArgs) -> Result<(), Failure> {
-    let cfg = load_config(args)?;
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Entry point of `switchyard serve`.
+pub fn run_blocking(args: &ServeArgs) -> Result<(), Failure> {
+    let cfg = load_config(args)?;
+    init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,6 +87,20 @@ pub async fn wait_for_signal() {
 /// Serves until `shutdown` is cancelled. Prints `listening on ADDR` on
 /// stdout once the port is bound, so scripts and tests can wait for it.
 pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(), Failure> {
+    let keys = match cfg.relayer {
+        Some(_) => Some(crate::engine::Keys::from_env()?),
+        None => None,
+    };
+    serve_with(cfg, keys, shutdown).await
+}
+
+/// [`serve`] with the relayer's keys given (required when the config has a
+/// `[relayer]` section).
+pub async fn serve_with(
+    cfg: DaemonConfig,
+    keys: Option<crate::engine::Keys>,
+    shutdown: CancellationToken,
+) -> Result<(), Failure> {
     let topology = Topology::load(&cfg.topology)?;
     let mut snapshot = NetworkSnapshot::offline(Arc::new(topology));
     snapshot.stale_after_ms = cfg.model.stale_after_ms;
@@ -93,8 +112,11 @@ pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(),
     )?;
     let (engine, relayer_tasks) = match &cfg.relayer {
         Some(r) => {
+            let keys = keys.ok_or_else(|| {
+                Failure::Usage("the [relayer] section needs SWITCHYARD_RELAYER_KEY and SWITCHYARD_SIGNER_KEY".into())
+            })?;
             let topology = Arc::clone(&model.current().snapshot.topology);
-            let (e, tasks) = crate::engine::start(r, &topology, &shutdown).await?;
+            let (e, tasks) = crate::engine::start(&keys, r, &topology, &shutdown).await?;
             (Some(e), tasks)
         }
         None => (None, Vec::new()),

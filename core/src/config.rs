@@ -55,6 +55,13 @@ pub struct RelayerConfig {
     /// Payout batching.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// Time between two reconciliations of the store with the chains.
+    #[serde(default = "default_reconcile_every_ms")]
+    pub reconcile_every_ms: u64,
+}
+
+fn default_reconcile_every_ms() -> u64 {
+    5_000
 }
 
 /// Payout batching: a batch per (chain, token) is flushed when it has
@@ -277,6 +284,12 @@ impl DaemonConfig {
                     Error::invalid(format!("relayer.fees.{field}"), why)
                 }
             })?;
+            if r.reconcile_every_ms < 100 {
+                return Err(Error::invalid(
+                    "relayer.reconcile_every_ms",
+                    "must be at least 100",
+                ));
+            }
             if r.poll_ms < 10 {
                 return Err(Error::invalid("relayer.poll_ms", "must be at least 10"));
             }

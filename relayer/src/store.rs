@@ -109,6 +109,20 @@ CREATE TABLE IF NOT EXISTS payout (
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
+-- Reconciliation: how far each chain's Paid events were compared with the
+-- store, and every difference found (once each).
+CREATE TABLE IF NOT EXISTS reconcile_cursor (
+    chain_id   INTEGER PRIMARY KEY,
+    next_block INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT    NOT NULL,
+    chain_id   INTEGER NOT NULL,
+    detail     TEXT    NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (kind, chain_id, detail)
+);
 CREATE TABLE IF NOT EXISTS payout_batch (
     id         TEXT    PRIMARY KEY,
     chain_id   INTEGER NOT NULL,
@@ -119,6 +133,19 @@ CREATE TABLE IF NOT EXISTS payout_batch (
     created_ms INTEGER NOT NULL
 );
 ";
+
+/// A difference between the store and a chain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Alert {
+    /// `unknown_payout`, `payout_mismatch`, `paid_but_not_settled`.
+    pub kind: String,
+    /// EVM chain id.
+    pub chain_id: i64,
+    /// What differs.
+    pub detail: String,
+    /// When it was found, unix ms.
+    pub created_ms: i64,
+}
 
 /// The relayer's durable state.
 #[derive(Debug)]
@@ -152,6 +179,47 @@ impl Store {
         Ok(Self {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Lane transactions by (chain id, state).
+    pub fn lane_counts(&self) -> Result<Vec<(i64, String, i64)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT chain_id, state, COUNT(*) FROM tx GROUP BY chain_id, state")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Transfers by state.
+    pub fn transfer_counts(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM transfer GROUP BY state")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Alerts, newest first, at most `limit`, and how many there are.
+    pub fn alerts(&self, limit: usize) -> Result<(i64, Vec<Alert>)> {
+        let conn = self.conn();
+        let total: i64 = conn.query_row("SELECT COUNT(*) FROM alert", [], |r| r.get(0))?;
+        let mut stmt = conn.prepare(
+            "SELECT kind, chain_id, detail, created_ms FROM alert ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(Alert {
+                    kind: r.get(0)?,
+                    chain_id: r.get(1)?,
+                    detail: r.get(2)?,
+                    created_ms: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total, rows))
     }
 
     /// Folds the write-ahead log into the main file (sizes, backups).

@@ -65,8 +65,12 @@ impl AppState {
                 })
             })
             .collect();
+        let alerts = self.engine.as_ref().and_then(|e| e.store.alerts(10).ok());
+        let (alert_count, alerts) = alerts.unwrap_or_default();
         json!({
-            "status": "ok",
+            "status": if alert_count == 0 { "ok" } else { "alert" },
+            "alerts": alert_count,
+            "latest_alerts": alerts,
             "model_version": snap.version,
             "chains": t.chains().len(),
             "assets": t.assets().len(),
@@ -83,6 +87,43 @@ impl AppState {
         self.metrics
             .model_version
             .set(i64::try_from(v).unwrap_or(i64::MAX));
+        if let Some(e) = &self.engine {
+            // Gauges from the store, read now; a failed read leaves the
+            // previous values.
+            if let Ok(counts) = e.payouts.counts() {
+                self.metrics.payouts.clear();
+                for (state, n) in counts {
+                    self.metrics
+                        .payouts
+                        .get_or_create(&crate::metrics::StateLabels { state })
+                        .set(n);
+                }
+            }
+            if let Ok(counts) = e.store.lane_counts() {
+                self.metrics.lane_txs.clear();
+                for (chain_id, state, n) in counts {
+                    self.metrics
+                        .lane_txs
+                        .get_or_create(&crate::metrics::LaneLabels {
+                            chain_id: chain_id.to_string(),
+                            state,
+                        })
+                        .set(n);
+                }
+            }
+            if let Ok((n, _)) = e.store.alerts(0) {
+                self.metrics.reconciliation_alerts.set(n);
+            }
+            if let Ok(counts) = e.store.transfer_counts() {
+                self.metrics.transfers.clear();
+                for (state, n) in counts {
+                    self.metrics
+                        .transfers
+                        .get_or_create(&crate::metrics::StateLabels { state })
+                        .set(n);
+                }
+            }
+        }
         self.metrics.encode()
     }
 

@@ -250,6 +250,37 @@ impl EvmChain {
         Ok(out)
     }
 
+    /// `Paid` events `batcher` emitted in blocks `from..=to`, with the
+    /// transaction that emitted each.
+    pub async fn paid_between(
+        &self,
+        batcher: EvmAddress,
+        from: u64,
+        to: u64,
+    ) -> ChainResult<Vec<(Paid, Option<B256>)>> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(batcher)
+            .event_signature(IPayoutBatcher::Paid::SIGNATURE_HASH)
+            .from_block(from)
+            .to_block(to);
+        let logs = self.provider().get_logs(&filter).await.map_err(rpc_err)?;
+        let mut out = Vec::with_capacity(logs.len());
+        for log in logs {
+            let e = IPayoutBatcher::Paid::decode_log(&log.inner)
+                .map_err(|e| ChainError::Malformed(format!("Paid log: {e}")))?;
+            out.push((
+                Paid {
+                    batch_id: e.batchId,
+                    index: e.index,
+                    to: e.to,
+                    amount: e.amount,
+                },
+                log.transaction_hash,
+            ));
+        }
+        Ok(out)
+    }
+
     /// ERC-20 balance of `owner`.
     pub async fn erc20_balance(&self, token: EvmAddress, owner: EvmAddress) -> ChainResult<U256> {
         IErc20::new(token, self.provider())

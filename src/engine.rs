@@ -24,7 +24,8 @@ use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::topology::Topology;
 use switchyard_relayer::{
-    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, PayoutChain, Payouts, Stage, Store, Transfers,
+    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, Outbox, PayoutChain, Payouts, Stage, Store,
+    Transfers,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +42,11 @@ pub struct Engine {
     pub payout_chains: HashSet<u64>,
     /// The store, for metrics.
     pub store: Arc<Store>,
+    /// Payout events as they are collected from the outbox (WebSocket
+    /// subscribers listen here).
+    pub events: tokio::sync::broadcast::Sender<serde_json::Value>,
+    /// The outbox (webhook deliveries on record).
+    pub outbox: Arc<Outbox>,
 }
 
 /// The two keys the relayer needs, as hex.
@@ -202,7 +208,29 @@ pub async fn start(
         payouts = payouts.with_hook(h);
     }
     let payouts = Arc::new(payouts);
+    let outbox = Arc::new(Outbox::new(Arc::clone(&store), cfg.webhook.is_some()));
+    let webhooks = match &cfg.webhook {
+        Some(w) => {
+            let secret = std::env::var(&w.secret_env).map_err(|_| {
+                Failure::Usage(format!(
+                    "relayer.webhook.secret_env: {} is not set",
+                    w.secret_env
+                ))
+            })?;
+            Some(Arc::new(crate::webhook::Webhooks::new(
+                Arc::clone(&outbox),
+                w.url.clone(),
+                secret.into_bytes(),
+                w.max_attempts,
+                Duration::from_millis(w.timeout_ms),
+            )?))
+        }
+        None => None,
+    };
+    let (events, _) = tokio::sync::broadcast::channel(4096);
     let p = Arc::clone(&payouts);
+    let o = Arc::clone(&outbox);
+    let tx = events.clone();
     let stop = shutdown.clone();
     let reconcile_every = Duration::from_millis(cfg.reconcile_every_ms);
     tasks.push(tokio::spawn(async move {
@@ -210,6 +238,18 @@ pub async fn start(
         loop {
             if let Err(e) = p.step().await {
                 tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
+            }
+            match o.collect(&p, 5_000) {
+                Ok(evs) => {
+                    for ev in evs {
+                        // No subscriber is not an error.
+                        let _ = tx.send(ev);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "payout outbox"),
+            }
+            if let Some(w) = &webhooks {
+                w.send_due();
             }
             if last_reconcile.elapsed() >= reconcile_every {
                 last_reconcile = tokio::time::Instant::now();
@@ -242,6 +282,8 @@ pub async fn start(
             payouts,
             payout_chains: chain_ids,
             store,
+            events,
+            outbox,
         },
         tasks,
     ))

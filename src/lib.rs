@@ -11,6 +11,7 @@ pub mod metrics;
 mod quote_cmd;
 pub mod serve;
 mod sign_cmd;
+pub mod webhook;
 
 use std::process::ExitCode;
 

@@ -113,7 +113,10 @@ pub async fn serve_with(
     let (engine, relayer_tasks) = match &cfg.relayer {
         Some(r) => {
             let keys = keys.ok_or_else(|| {
-                Failure::Usage("the [relayer] section needs SWITCHYARD_RELAYER_KEY and SWITCHYARD_SIGNER_KEY".into())
+                Failure::Usage(
+                    "the [relayer] section needs SWITCHYARD_RELAYER_KEY and SWITCHYARD_SIGNER_KEY"
+                        .into(),
+                )
             })?;
             let topology = Arc::clone(&model.current().snapshot.topology);
             let (e, tasks) = crate::engine::start(&keys, r, &topology, &shutdown).await?;

@@ -322,3 +322,198 @@ async fn sigkill_at_every_step_of_a_batch_loses_nothing_and_pays_once() {
     let done = wait_final(&c, 60).await;
     paid_exactly_once(&net, &done).await;
 }
+
+/// A webhook receiver: records every request; answers 500 to the first
+/// one, 200 to the rest.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+fn receiver() -> (String, Seen) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            let mut body = vec![0u8; len];
+            reader.read_exact(&mut body).unwrap();
+            let first = {
+                let mut l = log.lock().unwrap();
+                l.push((head, String::from_utf8(body).unwrap()));
+                l.len() == 1
+            };
+            let status = if first {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, seen)
+}
+
+fn header<'a>(head: &'a str, name: &str) -> &'a str {
+    head.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+        .unwrap_or_else(|| panic!("no {name} header in {head}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_subscribers_and_signed_webhooks_see_every_payout_to_final() {
+    use hmac::{Hmac, Mac};
+    use jsonrpsee::core::client::SubscriptionClientT;
+    use jsonrpsee::ws_client::WsClientBuilder;
+    use sha2::Sha256;
+
+    let net = Devnet::up("push");
+    let (url, seen) = receiver();
+    let secret = "whsec-test-secret";
+    let cfg = net.dir.join("switchyard.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "\n[relayer.webhook]\nurl = \"{url}\"\nsecret_env = \"SWITCHYARD_WEBHOOK_SECRET\"\nmax_attempts = 5\n"
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    let d = Daemon::start_env(&net, None, &[("SWITCHYARD_WEBHOOK_SECRET", secret)]);
+    let c = d.client();
+
+    let ws = WsClientBuilder::default()
+        .build(format!("ws://{}", d.addr))
+        .await
+        .unwrap();
+    let mut p = jsonrpsee::core::params::ObjectParams::new();
+    p.insert("idempotency_key", "push-1").unwrap();
+    let mut sub = ws
+        .subscribe::<Value, _>("payout_subscribe", p, "payout_unsubscribe")
+        .await
+        .unwrap();
+    let r = call(
+        &c,
+        "payout_submit",
+        json!({ "idempotency_key": "push-1", "items": items(3, 3) }),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
+
+    // Over WebSocket: each payout's states, in lifecycle order, to final.
+    let order = [
+        "queued",
+        "routed",
+        "batched",
+        "submitted",
+        "confirmed",
+        "final",
+    ];
+    let rank = |s: &str| {
+        order
+            .iter()
+            .position(|o| *o == s)
+            .unwrap_or_else(|| panic!("state {s}"))
+    };
+    let mut states: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while states.len() < 3
+        || states
+            .values()
+            .any(|v| v.last().map(String::as_str) != Some("final"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ev = tokio::time::timeout(left, sub.next())
+            .await
+            .expect("events stopped before every payout was final")
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev["event"], "payout.updated");
+        let id = ev["payout"]["id"].as_str().unwrap().to_owned();
+        states
+            .entry(id)
+            .or_default()
+            .push(ev["payout"]["state"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        let s = &states[id];
+        assert!(
+            s.windows(2).all(|w| rank(&w[0]) < rank(&w[1])),
+            "{id}: {s:?}"
+        );
+    }
+
+    // Webhooks: every request signed; the refused first one retried with
+    // the same event id; every payout's final event delivered.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let finals = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b)| b.contains("\"state\":\"final\""))
+            .count();
+        if finals >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "webhooks missing");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let requests = seen.lock().unwrap().clone();
+    for (head, body) in &requests {
+        let sig = header(head, "Switchyard-Signature");
+        let (t, v1) = sig.split_once(',').unwrap();
+        let t = t.strip_prefix("t=").unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.{body}").as_bytes());
+        let want = alloy_primitives::hex::encode(mac.finalize().into_bytes());
+        assert_eq!(v1.strip_prefix("v1=").unwrap(), want, "signature of {body}");
+    }
+    let first_id = header(&requests[0].0, "Switchyard-Event-Id").to_owned();
+    let retried = requests
+        .iter()
+        .filter(|(h, _)| header(h, "Switchyard-Event-Id") == first_id)
+        .count();
+    assert_eq!(retried, 2, "refused once, then delivered");
+    let first: Value = serde_json::from_str(&requests[0].1).unwrap();
+    let pid = first["payout"]["id"].as_str().unwrap();
+    let dl = call(&c, "payout_deliveries", json!({ "id": pid }))
+        .await
+        .unwrap();
+    let rec = dl["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"].as_i64().map(|i| i.to_string()).as_deref() == Some(first_id.as_str()))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            rec["status"].clone(),
+            rec["attempts"].clone(),
+            rec["last_status"].clone()
+        ),
+        (json!("delivered"), json!(2), json!(200))
+    );
+}

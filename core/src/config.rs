@@ -58,6 +58,37 @@ pub struct RelayerConfig {
     /// Time between two reconciliations of the store with the chains.
     #[serde(default = "default_reconcile_every_ms")]
     pub reconcile_every_ms: u64,
+    /// Where payout events are POSTed, signed (optional).
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// A webhook endpoint. The HMAC secret is read from the environment
+/// variable `secret_env` names, never from the file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// Environment variable holding the secret.
+    #[serde(default = "default_secret_env")]
+    pub secret_env: String,
+    /// Attempts per delivery before it is marked dead.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Per-attempt timeout.
+    #[serde(default = "default_webhook_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_secret_env() -> String {
+    "SWITCHYARD_WEBHOOK_SECRET".into()
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_webhook_timeout_ms() -> u64 {
+    5_000
 }
 
 fn default_reconcile_every_ms() -> u64 {
@@ -284,6 +315,20 @@ impl DaemonConfig {
                     Error::invalid(format!("relayer.fees.{field}"), why)
                 }
             })?;
+            if let Some(w) = &r.webhook {
+                if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                    return Err(Error::invalid(
+                        "relayer.webhook.url",
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                if w.max_attempts == 0 || w.max_attempts > 50 {
+                    return Err(Error::invalid(
+                        "relayer.webhook.max_attempts",
+                        "must be between 1 and 50",
+                    ));
+                }
+            }
             if r.reconcile_every_ms < 100 {
                 return Err(Error::invalid(
                     "relayer.reconcile_every_ms",

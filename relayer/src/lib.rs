@@ -10,15 +10,18 @@
 //!   finality per intent and the reorg watcher.
 //! - [`transfer`]: routed transfers over escrow bridges, hop by hop.
 //! - [`payout`]: merchant payouts, batched per chain and token.
+//! - [`notify`]: the outbox of payout events (WebSocket, webhooks).
 
 pub mod error;
 pub mod lane;
+pub mod notify;
 pub mod payout;
 pub mod store;
 pub mod transfer;
 
 pub use error::{Error, Result};
 pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
+pub use notify::{Delivery, DeliveryView, Outbox};
 pub use payout::{BatchHook, BatchPolicy, NewPayout, PayoutChain, PayoutView, Payouts, Submitted};
 pub use store::{Alert, Store};
 pub use switchyard_core::fees::{FeePolicy, Fees};

@@ -784,8 +784,8 @@ impl Payouts {
             let mut alerts = Vec::new();
             for (e, tx) in events {
                 let batch = e.batch_id.to_string();
-                let pos = i64::try_from(u64::try_from(e.index).unwrap_or(u64::MAX))
-                    .unwrap_or(i64::MAX);
+                let pos =
+                    i64::try_from(u64::try_from(e.index).unwrap_or(u64::MAX)).unwrap_or(i64::MAX);
                 let known: Option<(String, String, String, String)> = self
                     .store
                     .conn()
@@ -834,14 +834,22 @@ impl Payouts {
                     params![kind, chain, detail, now_ms()],
                 )?;
                 if n == 1 {
-                    tracing::error!(kind, chain_id, detail, "reconciliation: store and chain differ");
+                    tracing::error!(
+                        kind,
+                        chain_id,
+                        detail,
+                        "reconciliation: store and chain differ"
+                    );
                     new += 1;
                 }
             }
             t.execute(
                 "INSERT INTO reconcile_cursor (chain_id, next_block) VALUES (?1, ?2)
                  ON CONFLICT (chain_id) DO UPDATE SET next_block = excluded.next_block",
-                params![chain, i64::try_from(to.saturating_add(1)).unwrap_or(i64::MAX)],
+                params![
+                    chain,
+                    i64::try_from(to.saturating_add(1)).unwrap_or(i64::MAX)
+                ],
             )?;
             t.commit()?;
         }

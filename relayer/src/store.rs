@@ -104,11 +104,27 @@ CREATE TABLE IF NOT EXISTS payout (
     reason      TEXT,
     batch_id    TEXT,
     batch_pos   INTEGER,
+    notified    TEXT,
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
+-- Webhook deliveries, one per payout event, every attempt counted.
+CREATE TABLE IF NOT EXISTS delivery (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    payout_id    TEXT    NOT NULL,
+    state        TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    attempts     INTEGER NOT NULL,
+    last_status  INTEGER,
+    last_error   TEXT,
+    created_ms   INTEGER NOT NULL,
+    delivered_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS delivery_status ON delivery (status, id);
+CREATE INDEX IF NOT EXISTS delivery_payout ON delivery (payout_id, id);
 -- Reconciliation: how far each chain's Paid events were compared with the
 -- store, and every difference found (once each).
 CREATE TABLE IF NOT EXISTS reconcile_cursor (

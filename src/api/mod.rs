@@ -236,6 +236,52 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
         state.metrics.count_call("payout_cancel", &outcome(&r));
         r
     });
+    let _ = m.register_method("payout_deliveries", |params, state, _| {
+        let r = decode_params::<payout::IdParams>(&params).and_then(|p| state.payout_deliveries(p));
+        state.metrics.count_call("payout_deliveries", &outcome(&r));
+        r
+    });
+    let _ = m.register_subscription(
+        "payout_subscribe",
+        "payout_event",
+        "payout_unsubscribe",
+        |params, pending, state, _| async move {
+            let filter = match decode_params::<payout::SubscribeParams>(&params)
+                .and_then(|p| state.payouts_subscribable().map(|rx| (p, rx)))
+            {
+                Ok(ok) => ok,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return;
+                }
+            };
+            let (p, mut rx) = filter;
+            let Ok(sink) = pending.accept().await else {
+                return;
+            };
+            state.metrics.count_call("payout_subscribe", "ok");
+            loop {
+                tokio::select! {
+                    () = sink.closed() => break,
+                    ev = rx.recv() => match ev {
+                        Ok(ev) => {
+                            if !p.matches(&ev) {
+                                continue;
+                            }
+                            let Ok(raw) = serde_json::value::to_raw_value(&ev) else { continue };
+                            if sink.send(raw).await.is_err() {
+                                break;
+                            }
+                        }
+                        // A slow subscriber that fell behind is told so and
+                        // dropped; payout_list has the full picture.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        },
+    );
     let _ = m.register_method("rpc.discover", |_, state, _| {
         state.metrics.count_call("rpc.discover", "ok");
         openrpc::document()

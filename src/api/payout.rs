@@ -49,6 +49,25 @@ pub struct IdParams {
     pub id: String,
 }
 
+/// Params of `payout_subscribe`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeParams {
+    /// Only events of this request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+impl SubscribeParams {
+    /// Whether event `ev` passes the filter.
+    pub fn matches(&self, ev: &Value) -> bool {
+        match &self.idempotency_key {
+            None => true,
+            Some(k) => ev["payout"]["idempotency_key"].as_str() == Some(k.as_str()),
+        }
+    }
+}
+
 /// Params of `payout_list`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +215,31 @@ impl AppState {
             v.confirmations = head.map(|h| h.saturating_add(1).saturating_sub(block).max(1));
         }
         v
+    }
+
+    /// A receiver of payout events, for `payout_subscribe`.
+    pub fn payouts_subscribable(
+        &self,
+    ) -> Result<tokio::sync::broadcast::Receiver<Value>, ErrorObjectOwned> {
+        self.engine
+            .as_ref()
+            .map(|e| e.events.subscribe())
+            .ok_or_else(errors::not_executing)
+    }
+
+    /// `payout_deliveries`: the webhook deliveries of one payout.
+    pub fn payout_deliveries(&self, p: IdParams) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        if engine
+            .payouts
+            .get(&p.id)
+            .map_err(|e| internal(&e))?
+            .is_none()
+        {
+            return Err(errors::unknown("id", &p.id));
+        }
+        let d = engine.outbox.deliveries(&p.id).map_err(|e| internal(&e))?;
+        Ok(json!({ "deliveries": d }))
     }
 
     /// `payout_status`.

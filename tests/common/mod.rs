@@ -124,7 +124,15 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(devnet: &Devnet, crash_at: Option<&str>) -> Self {
+        Self::start_env(devnet, crash_at, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables.
+    pub fn start_env(devnet: &Devnet, crash_at: Option<&str>, extra: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(BIN);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
         cmd.arg("serve")
             .arg("--config")
             .arg(devnet.dir.join("switchyard.toml"))
@@ -161,7 +169,11 @@ impl Daemon {
     pub fn get(&self, path: &str) -> (u16, String) {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
         let status = text

@@ -194,6 +194,42 @@ pub enum BenchCommand {
     Router(BenchRouterArgs),
     /// Relayer overhead per transaction on a local anvil.
     Relayer(BenchRelayerArgs),
+    /// Payout intake rate and quote latency under load, against a running
+    /// daemon with a relayer.
+    Intake(BenchIntakeArgs),
+}
+
+/// `switchyard bench intake`.
+#[derive(Debug, Args)]
+pub struct BenchIntakeArgs {
+    /// The daemon's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8711")]
+    pub url: String,
+    /// Concurrent submitters.
+    #[arg(long, default_value_t = 8)]
+    pub submitters: usize,
+    /// Items per request.
+    #[arg(long, default_value_t = 100)]
+    pub items: usize,
+    /// Duration of the loaded phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Destination assets the items cycle through.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "devnet-a:TUSD,devnet-b:TUSD,devnet-c:TUSD"
+    )]
+    pub chains: Vec<String>,
+    /// Source of the quotes measured.
+    #[arg(long, default_value = "devnet-a:TUSD")]
+    pub quote_from: String,
+    /// Destination of the quotes measured.
+    #[arg(long, default_value = "devnet-c:TUSD")]
+    pub quote_to: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `switchyard bench relayer`.

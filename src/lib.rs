@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_intake;
 pub mod bench_relayer;
 pub mod cli;
 pub mod devnet;
@@ -38,6 +39,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench {
             what: BenchCommand::Relayer(args),
         } => bench_relayer::run(&args),
+        Command::Bench {
+            what: BenchCommand::Intake(args),
+        } => bench_intake::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

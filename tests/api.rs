@@ -257,6 +257,8 @@ async fn discover_health_and_metrics() {
             "payout_status",
             "payout_list",
             "payout_cancel",
+            "payout_deliveries",
+            "payout_subscribe",
             "rpc.discover"
         ]
     );

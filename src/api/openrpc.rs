@@ -245,6 +245,33 @@ pub fn document() -> Value {
                 "errors": transfer_errors()
             },
             {
+                "name": "payout_deliveries",
+                "summary": "The webhook deliveries of one payout, every attempt counted",
+                "paramStructure": "by-name",
+                "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
+                "result": { "name": "deliveries", "schema": { "type": "object", "properties": { "deliveries": { "type": "array", "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "integer", "description": "also the Switchyard-Event-Id header" },
+                        "payout_id": { "type": "string" },
+                        "state": { "type": "string" },
+                        "status": { "type": "string", "enum": ["pending", "delivered", "dead"] },
+                        "attempts": { "type": "integer" },
+                        "last_status": { "type": ["integer", "null"] },
+                        "last_error": { "type": ["string", "null"] }
+                    }
+                }}}}},
+                "errors": transfer_errors()
+            },
+            {
+                "name": "payout_subscribe",
+                "summary": "WebSocket only: a payout_event notification {event: payout.updated, payout} at every state change; unsubscribe with payout_unsubscribe",
+                "paramStructure": "by-name",
+                "params": [ { "name": "idempotency_key", "schema": string("only events of this request") } ],
+                "result": { "name": "subscription", "schema": { "type": "string" } },
+                "errors": transfer_errors()
+            },
+            {
                 "name": "rpc.discover",
                 "summary": "This document",
                 "params": [],

@@ -179,6 +179,11 @@ pub struct DevnetUpArgs {
     /// written config, in this process.
     #[arg(long)]
     pub serve: bool,
+    /// TestUSD minted to each chain's PayoutBatcher (the payout float);
+    /// payouts beyond it are held until a transfer from the treasury (the
+    /// first asset of the topology) tops it up.
+    #[arg(long, default_value_t = 1_000)]
+    pub batcher_float: u64,
     /// anvil executable.
     #[arg(long, default_value = "node_modules/.bin/anvil")]
     pub anvil: PathBuf,

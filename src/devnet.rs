@@ -41,7 +41,8 @@ const DEFAULT_RELAYER_KEY: &str =
 /// SWITCHYARD_SIGNER_KEY is set.
 const DEFAULT_SIGNER_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 
-/// TestUSD minted to each of relayer, escrow and batcher on every chain.
+/// TestUSD minted to the relayer (treasury) and to each escrow (bridge
+/// liquidity) on every chain.
 const FUND_TUSD: u64 = 10_000_000;
 
 struct Anvils(Vec<Child>);
@@ -201,9 +202,11 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 "chain[{i}]: no [[asset]] at the TestUSD address {t}"
             )));
         };
-        let fund = U256::from(FUND_TUSD) * U256::from(10u8).pow(U256::from(asset.decimals));
-        for who in [relayer, e, b] {
-            call(&p, t, mint_call(who, fund))
+        let unit = U256::from(10u8).pow(U256::from(asset.decimals));
+        let fund = U256::from(FUND_TUSD) * unit;
+        let float = U256::from(args.batcher_float) * unit;
+        for (who, amount) in [(relayer, fund), (e, fund), (b, float)] {
+            call(&p, t, mint_call(who, amount))
                 .await
                 .map_err(|err| eyre!("minting on {}: {err}", c.id))?;
         }
@@ -233,8 +236,13 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     std::fs::write(
         dir.join("switchyard.toml"),
         format!(
-            "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\n\n[relayer.fees]\nreplace_after_blocks = 3\n",
-            args.listen_port
+            "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\ntreasury = \"{}\"\n\n[relayer.fees]\nreplace_after_blocks = 3\n",
+            args.listen_port,
+            topology
+                .assets()
+                .first()
+                .map(|a| a.key.to_string())
+                .unwrap_or_default()
         ),
     )?;
     std::fs::write(

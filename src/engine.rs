@@ -22,11 +22,13 @@ use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
-use switchyard_core::topology::Topology;
+use switchyard_core::{Amount, U256};
+use switchyard_probes::ModelHandle;
 use switchyard_relayer::{
-    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, Outbox, PayoutChain, Payouts, Stage, Store,
-    Transfers,
+    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, Outbox, PayoutChain, Payouts, Shortfall, Stage,
+    Store, Transfers,
 };
+use switchyard_router::QuoteParams;
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
@@ -47,6 +49,8 @@ pub struct Engine {
     pub events: tokio::sync::broadcast::Sender<serde_json::Value>,
     /// The outbox (webhook deliveries on record).
     pub outbox: Arc<Outbox>,
+    /// Default funding source of payouts.
+    pub treasury: Option<String>,
 }
 
 /// The two keys the relayer needs, as hex.
@@ -131,9 +135,16 @@ fn crash_hook() -> Option<Hook> {
 pub async fn start(
     keys: &Keys,
     cfg: &RelayerConfig,
-    topology: &Topology,
+    model: &Arc<ModelHandle>,
+    default_max_hops: u8,
     shutdown: &CancellationToken,
 ) -> Result<(Engine, Vec<tokio::task::JoinHandle<()>>), Failure> {
+    let topology = Arc::clone(&model.current().snapshot.topology);
+    if let Some(t) = &cfg.treasury {
+        topology
+            .resolve_asset("relayer.treasury", t)
+            .map_err(Failure::from)?;
+    }
     let relayer_key = keys.relayer.clone();
     let relayer = Eip712Signer::from_hex("SWITCHYARD_RELAYER_KEY", &relayer_key)?;
     let attester = Eip712Signer::from_hex("SWITCHYARD_SIGNER_KEY", &keys.signer)?;
@@ -230,14 +241,23 @@ pub async fn start(
     let (events, _) = tokio::sync::broadcast::channel(4096);
     let p = Arc::clone(&payouts);
     let o = Arc::clone(&outbox);
+    let funder = Funder {
+        model: Arc::clone(model),
+        transfers: Arc::clone(&transfers),
+        payouts: Arc::clone(&payouts),
+        default_max_hops,
+    };
     let tx = events.clone();
     let stop = shutdown.clone();
     let reconcile_every = Duration::from_millis(cfg.reconcile_every_ms);
     tasks.push(tokio::spawn(async move {
         let mut last_reconcile = tokio::time::Instant::now();
         loop {
-            if let Err(e) = p.step().await {
-                tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
+            match p.step().await {
+                Ok(short) => funder.fund(&short),
+                Err(e) => {
+                    tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
+                }
             }
             match o.collect(&p, 5_000) {
                 Ok(evs) => {
@@ -284,6 +304,7 @@ pub async fn start(
             store,
             events,
             outbox,
+            treasury: cfg.treasury.clone(),
         },
         tasks,
     ))
@@ -305,5 +326,110 @@ async fn lane_task(name: String, h: LaneHandle, every: Duration, stop: Cancellat
             () = stop.cancelled() => break,
             () = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// Tops up the floats of chains whose held payouts exceed them: one
+/// transfer per (chain, token) at a time, routed from the payouts' funding
+/// source with their mode, paid to the chain's PayoutBatcher.
+struct Funder {
+    model: Arc<ModelHandle>,
+    transfers: Arc<Transfers>,
+    payouts: Arc<Payouts>,
+    default_max_hops: u8,
+}
+
+impl Funder {
+    fn fund(&self, short: &[Shortfall]) {
+        // Close finished funding transfers first.
+        if let Ok(open) = self.payouts.pending_funding() {
+            for id in open {
+                if let Ok(Some(t)) = self.transfers.get(&id)
+                    && t.state != "pending"
+                {
+                    let _ = self.payouts.finish_funding(&id, &t.state);
+                    tracing::info!(transfer = %id, state = %t.state, "funding transfer finished");
+                }
+            }
+        }
+        for s in short {
+            if let Err(e) = self.fund_one(s) {
+                tracing::warn!(chain_id = s.chain_id, error = %e, "cannot fund the payout float");
+            }
+        }
+    }
+
+    fn fund_one(&self, s: &Shortfall) -> eyre::Result<()> {
+        let chain = i64::try_from(s.chain_id)?;
+        if self
+            .payouts
+            .open_funding(chain, &s.token.to_checksum(None))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let cur = self.model.current();
+        let t = &cur.snapshot.topology;
+        let src = t.resolve_asset("source", &s.source)?;
+        let dst = t.resolve_asset("to", &s.asset)?;
+        if t.asset(src).chain == t.asset(dst).chain {
+            return Ok(());
+        }
+        let (sd, dd) = (t.asset(src).decimals, t.asset(dst).decimals);
+        // 10% over the shortfall, converted to source units (stablecoins
+        // at par), then raised until the route delivers at least that.
+        let want = s.amount.saturating_add(s.amount / U256::from(10u8));
+        let scale = |v: U256| {
+            let up = U256::from(10u8).pow(U256::from(sd));
+            let down = U256::from(10u8).pow(U256::from(dd));
+            v.saturating_mul(up).div_ceil(down)
+        };
+        let mut amount_in = scale(want);
+        let n = self.payouts.funding_count(s.chain_id, s.token)?;
+        let key = format!("fund:{}:{}:{n}", s.chain_id, s.token);
+        let recipient = s.batcher.to_checksum(None);
+        for _ in 0..5 {
+            let qp = QuoteParams {
+                from: s.source.clone(),
+                to: s.asset.clone(),
+                amount: Amount::from_raw(amount_in, sd).to_string(),
+                mode: Some(s.mode.clone()),
+                max_hops: None,
+                weights: None,
+                max_fee: None,
+                max_eta_s: None,
+                min_success_p: None,
+            };
+            let hops = crate::api::transfer::plan(
+                &cur.graph,
+                &self.transfers,
+                &qp,
+                self.default_max_hops,
+                &recipient,
+            )
+            .map_err(|e| eyre::eyre!("{}", e.message()))?;
+            let out = hops.last().map(|h| h.amount_out).unwrap_or_default();
+            if out < want {
+                amount_in = amount_in
+                    .saturating_add(scale(want - out))
+                    .saturating_add(U256::from(1u8));
+                continue;
+            }
+            let request = serde_json::json!({
+                "funding": s.asset, "from": s.source, "amount": qp.amount, "recipient": recipient, "mode": s.mode,
+            });
+            let id = match self.transfers.submit(&key, &request, &hops) {
+                Ok((v, _)) => v.id,
+                // Submitted before a crash with other figures: that one.
+                Err(switchyard_relayer::Error::IdempotencyConflict(_)) => {
+                    switchyard_relayer::transfer::transfer_id(&key)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.payouts.record_funding(&id, s.chain_id, s.token, out)?;
+            tracing::info!(transfer = %id, chain_id = s.chain_id, amount = %out, "funding the payout float");
+            return Ok(());
+        }
+        Err(eyre::eyre!("no route delivers {want} to {}", s.asset))
     }
 }

@@ -118,8 +118,9 @@ pub async fn serve_with(
                         .into(),
                 )
             })?;
-            let topology = Arc::clone(&model.current().snapshot.topology);
-            let (e, tasks) = crate::engine::start(&keys, r, &topology, &shutdown).await?;
+            let (e, tasks) =
+                crate::engine::start(&keys, r, &model, cfg.router.default_max_hops, &shutdown)
+                    .await?;
             (Some(e), tasks)
         }
         None => (None, Vec::new()),

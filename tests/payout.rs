@@ -517,3 +517,63 @@ async fn websocket_subscribers_and_signed_webhooks_see_every_payout_to_final() {
         (json!("delivered"), json!(2), json!(200))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payouts_beyond_the_float_wait_for_a_routed_top_up_then_settle() {
+    let net = Devnet::up("funding");
+    let d = Daemon::start(&net, None);
+    let c = d.client();
+    // 40 x 40 TUSD on devnet-c: 1,600 against a float of 1,000.
+    let items: Vec<Value> = (0..40u64)
+        .map(|i| {
+            json!({
+                "to": "devnet-c:TUSD",
+                "recipient": format!("0x{:040x}", 0xf00d_0000u64 + i),
+                "amount": "40",
+            })
+        })
+        .collect();
+    let r = call(
+        &c,
+        "payout_submit",
+        json!({ "idempotency_key": "big", "items": items, "source": "devnet-a:TUSD", "mode": "cheapest" }),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
+
+    // Some wait, naming the transfer that tops the float up.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let transfer = loop {
+        let last = call(&c, "payout_status", json!({ "id": ids[39] }))
+            .await
+            .unwrap();
+        if let Some(reason) = last["reason"].as_str()
+            && let Some(pos) = reason.find("tr_")
+        {
+            assert_eq!(last["state"], "held");
+            break reason[pos..pos + 19].to_owned();
+        }
+        assert!(Instant::now() < deadline, "no funding transfer: {last}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let t = call(&c, "transfer_status", json!({ "transfer_id": transfer }))
+        .await
+        .unwrap();
+    let hops: Vec<&str> = t["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["bridge"].as_str().unwrap())
+        .collect();
+    assert_eq!(hops, ["escrow-a-b", "escrow-b-c"], "the cheapest route");
+    let batcher = net.info["chains"][2]["payout_batcher"].as_str().unwrap();
+    assert_eq!(
+        t["hops"][1]["recipient"].as_str().unwrap().to_lowercase(),
+        batcher.to_lowercase()
+    );
+    assert!(amount(&t["hops"][1]["amount_out"]) >= U256::from(600_000_000u64));
+
+    let done = wait_final(&c, 40).await;
+    paid_exactly_once(&net, &done).await;
+}

@@ -58,6 +58,10 @@ pub struct RelayerConfig {
     /// Time between two reconciliations of the store with the chains.
     #[serde(default = "default_reconcile_every_ms")]
     pub reconcile_every_ms: u64,
+    /// Default funding source (`chain:ASSET`) of payouts: when a chain's
+    /// PayoutBatcher float is short, a transfer from here tops it up.
+    #[serde(default)]
+    pub treasury: Option<String>,
     /// Where payout events are POSTed, signed (optional).
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,

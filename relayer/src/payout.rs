@@ -53,6 +53,29 @@ pub struct NewPayout {
     pub finality: Finality,
     /// Free text for the merchant.
     pub memo: Option<String>,
+    /// `chain:ASSET` that tops up this chain's float when it is short.
+    pub source: Option<String>,
+    /// Route mode for that top-up.
+    pub mode: String,
+}
+
+/// A chain's float is short of what its held payouts need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Token.
+    pub token: EvmAddress,
+    /// `chain:ASSET` of the held items.
+    pub asset: String,
+    /// Missing, base units.
+    pub amount: U256,
+    /// Funding source of the oldest held item that names one.
+    pub source: String,
+    /// Its route mode.
+    pub mode: String,
+    /// The batcher to fund.
+    pub batcher: EvmAddress,
 }
 
 /// Where a chain's payouts are paid from.
@@ -258,8 +281,8 @@ impl Payouts {
         )?;
         {
             let mut stmt = t.prepare(
-                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, state, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)",
+                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, 'queued', ?11, ?11)",
             )?;
             for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
                 stmt.execute(params![
@@ -274,7 +297,9 @@ impl Payouts {
                     serde_json::to_string(&p.finality)
                         .map_err(|e| Error::Corrupt(e.to_string()))?,
                     p.memo,
-                    now
+                    now,
+                    p.source,
+                    p.mode
                 ])?;
             }
         }
@@ -399,29 +424,42 @@ impl Payouts {
 
     /// One step: route queued and held items, flush due batches, submit
     /// written batches, follow submitted ones.
-    pub async fn step(&self) -> Result<()> {
-        self.route().await?;
+    pub async fn step(&self) -> Result<Vec<Shortfall>> {
+        let short = self.route().await?;
         self.flush()?;
         self.submit_batches()?;
         self.follow().await?;
-        Ok(())
+        Ok(short)
     }
 
     /// queued/held -> routed or held: the chain has an executor and its
     /// batcher holds enough float for everything routed or batched there.
-    async fn route(&self) -> Result<()> {
-        let pending: Vec<(String, i64, String, String)> = {
+    /// Returns what each chain's float is short of.
+    async fn route(&self) -> Result<Vec<Shortfall>> {
+        type Pending = (String, i64, String, String, String, Option<String>, String);
+        let pending: Vec<Pending> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "SELECT id, chain_id, token, amount FROM payout WHERE state IN ('queued', 'held') ORDER BY seq",
+                "SELECT id, chain_id, token, amount, asset, source, mode FROM payout WHERE state IN ('queued', 'held') ORDER BY seq",
             )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
         };
+        let mut short: Vec<Shortfall> = Vec::new();
         // Float left per (chain, token), read once per step.
         let mut left: HashMap<(i64, String), U256> = HashMap::new();
         let mut decisions: Vec<(String, &'static str, Option<String>)> = Vec::new();
-        for (id, chain, token, amount) in pending {
+        for (id, chain, token, amount, asset, source, mode) in pending {
             let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
                 decisions.push((
                     id,
@@ -446,14 +484,41 @@ impl Payouts {
                 *room -= amount;
                 decisions.push((id, "routed", None));
             } else {
-                let why = format!(
-                    "float of the PayoutBatcher on chain {chain} too low: {room} left, {amount} needed"
-                );
+                let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
+                let chain_id = u64::try_from(chain).unwrap_or_default();
+                let funding = self.open_funding(chain, &token)?;
+                let why = match &funding {
+                    Some(tr) => format!(
+                        "float of the PayoutBatcher on chain {chain_id} is short; funding transfer {tr} on its way"
+                    ),
+                    None => format!(
+                        "float of the PayoutBatcher on chain {chain_id} too low: {room} left, {amount} needed"
+                    ),
+                };
                 decisions.push((id, "held", Some(why)));
+                match short
+                    .iter_mut()
+                    .find(|s| s.chain_id == chain_id && s.token == t)
+                {
+                    Some(s) => s.amount = s.amount.saturating_add(amount),
+                    None => {
+                        if let Some(src) = source {
+                            short.push(Shortfall {
+                                chain_id,
+                                token: t,
+                                asset,
+                                amount: amount.saturating_sub(*room),
+                                source: src,
+                                mode,
+                                batcher: pc.batcher,
+                            });
+                        }
+                    }
+                }
             }
         }
         if decisions.is_empty() {
-            return Ok(());
+            return Ok(short);
         }
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
@@ -468,6 +533,71 @@ impl Payouts {
             }
         }
         t.commit()?;
+        Ok(short)
+    }
+
+    /// The funding transfer on its way to a chain's float, if any.
+    pub fn open_funding(&self, chain: i64, token: &str) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row(
+                "SELECT transfer_id FROM funding WHERE chain_id = ?1 AND token = ?2 AND state = 'pending' ORDER BY created_ms LIMIT 1",
+                params![chain, token],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Funding transfers ever started for a chain's float (names the next).
+    pub fn funding_count(&self, chain_id: u64, token: EvmAddress) -> Result<i64> {
+        Ok(self.store.conn().query_row(
+            "SELECT COUNT(*) FROM funding WHERE chain_id = ?1 AND token = ?2",
+            params![
+                i64::try_from(chain_id).unwrap_or(i64::MAX),
+                token.to_checksum(None)
+            ],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records a funding transfer for a chain's float.
+    pub fn record_funding(
+        &self,
+        transfer_id: &str,
+        chain_id: u64,
+        token: EvmAddress,
+        amount: U256,
+    ) -> Result<()> {
+        self.store.conn().execute(
+            "INSERT OR IGNORE INTO funding (transfer_id, chain_id, token, amount, state, created_ms) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+            params![
+                transfer_id,
+                i64::try_from(chain_id).unwrap_or(i64::MAX),
+                token.to_checksum(None),
+                amount.to_string(),
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Pending funding transfers.
+    pub fn pending_funding(&self) -> Result<Vec<String>> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare("SELECT transfer_id FROM funding WHERE state = 'pending'")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Closes a funding transfer (`done` or `failed`).
+    pub fn finish_funding(&self, transfer_id: &str, state: &str) -> Result<()> {
+        self.store.conn().execute(
+            "UPDATE funding SET state = ?1 WHERE transfer_id = ?2",
+            params![state, transfer_id],
+        )?;
         Ok(())
     }
 

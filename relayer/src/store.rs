@@ -105,11 +105,23 @@ CREATE TABLE IF NOT EXISTS payout (
     batch_id    TEXT,
     batch_pos   INTEGER,
     notified    TEXT,
+    source      TEXT,
+    mode        TEXT    NOT NULL DEFAULT 'cheapest',
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
+-- Transfers that top up a chain's PayoutBatcher float for held payouts.
+CREATE TABLE IF NOT EXISTS funding (
+    transfer_id TEXT    PRIMARY KEY,
+    chain_id    INTEGER NOT NULL,
+    token       TEXT    NOT NULL,
+    amount      TEXT    NOT NULL,
+    state       TEXT    NOT NULL,
+    created_ms  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS funding_open ON funding (chain_id, token, state);
 -- Webhook deliveries, one per payout event, every attempt counted.
 CREATE TABLE IF NOT EXISTS delivery (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,

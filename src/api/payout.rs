@@ -39,6 +39,14 @@ pub struct SubmitParams {
     pub idempotency_key: String,
     /// The payouts.
     pub items: Vec<ItemParams>,
+    /// `chain:ASSET` that tops up a chain's float when it is short
+    /// (default: the relayer's `treasury`).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Route mode of those top-ups: `cheapest` (default), `fastest`,
+    /// `safest`.
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// Params of `payout_status` and `payout_cancel`.
@@ -128,6 +136,35 @@ impl AppState {
         }
         let cur = self.model.current();
         let t = &cur.snapshot.topology;
+        let mode = p.mode.clone().unwrap_or_else(|| "cheapest".into());
+        if !["cheapest", "fastest", "safest"].contains(&mode.as_str()) {
+            return Err(errors::invalid_field("mode", "cheapest, fastest or safest"));
+        }
+        let source = match p.source.clone().or_else(|| engine.treasury.clone()) {
+            None => None,
+            Some(s) => {
+                let field = if p.source.is_some() {
+                    "source"
+                } else {
+                    "relayer.treasury"
+                };
+                let ix = t
+                    .resolve_asset(field, &s)
+                    .map_err(|e| errors::from_core(&e))?;
+                let chain = t.chain(t.asset(ix).chain);
+                if chain
+                    .chain_id
+                    .and_then(|id| engine.transfers.relayer_on(id))
+                    .is_none()
+                {
+                    return Err(errors::not_executable(
+                        field,
+                        &format!("chain {} has no relayer lane", chain.id),
+                    ));
+                }
+                Some(t.asset(ix).key.to_string())
+            }
+        };
         let mut items = Vec::with_capacity(p.items.len());
         for (i, it) in p.items.iter().enumerate() {
             let f = |name: &str| format!("items[{i}].{name}");
@@ -184,9 +221,12 @@ impl AppState {
                 amount: amount.raw,
                 finality: chain.finality_for(usd),
                 memo: it.memo.clone(),
+                source: source.clone(),
+                mode: mode.clone(),
             });
         }
-        let body = serde_json::to_vec(&p.items).map_err(|e| errors::internal(&e.to_string()))?;
+        let body = serde_json::to_vec(&(&p.items, &p.source, &p.mode))
+            .map_err(|e| errors::internal(&e.to_string()))?;
         let hash = alloy_primitives::keccak256(body);
         let out = payouts.submit(key, hash, &items).map_err(|e| match e {
             switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use switchyard_core::address::Address;
 use switchyard_core::topology::{AssetIx, Topology};
 use switchyard_core::{U256, UsdE8};
-use switchyard_relayer::{HopEnd, HopPlan, TransferView};
-use switchyard_router::{Mode, QuoteParams, QuoteRequest, quote};
+use switchyard_relayer::{HopEnd, HopPlan, TransferView, Transfers};
+use switchyard_router::{Graph, Mode, QuoteParams, QuoteRequest, quote};
 
 use super::AppState;
 use super::errors;
@@ -52,6 +52,107 @@ fn usd_of(t: &Topology, asset: AssetIx, raw: U256) -> UsdE8 {
     )
 }
 
+/// Routes `qp` (one route: not pareto) and turns it into executable hops
+/// paying `recipient`; intermediate hops pay the relayer itself.
+pub fn plan(
+    graph: &Graph,
+    transfers: &Transfers,
+    qp: &QuoteParams,
+    default_max_hops: u8,
+    recipient: &str,
+) -> Result<Vec<HopPlan>, ErrorObjectOwned> {
+    let t = graph.topology();
+    let req = QuoteRequest::resolve(graph, qp, default_max_hops, crate::now_ms())
+        .map_err(|e| errors::from_core(&e))?;
+    if req.mode == Mode::Pareto {
+        return Err(errors::invalid_field(
+            "mode",
+            "a transfer takes one route: cheapest, fastest, safest or weighted",
+        ));
+    }
+    let dst_kind = t.chain(t.asset(req.to).chain).kind;
+    let recipient = match Address::parse(dst_kind, "recipient", recipient)
+        .map_err(|e| errors::from_core(&e))?
+    {
+        Address::Evm(a) => a,
+        _ => {
+            return Err(errors::invalid_field(
+                "recipient",
+                "transfers execute on EVM chains only in this build",
+            ));
+        }
+    };
+    let q = quote(graph, &req);
+    let Some(route) = q.routes.first() else {
+        let view = q.view(graph);
+        return Err(errors::no_route(
+            serde_json::to_value(&view.excluded).unwrap_or(Value::Null),
+        ));
+    };
+    let mut hops = Vec::with_capacity(route.bridges.len());
+    for (i, &bix) in route.bridges.iter().enumerate() {
+        let b = t.bridge(bix);
+        let field = format!("route.bridges[{i}]");
+        if !switchyard_bridges::executable(&b.protocol) {
+            return Err(errors::not_executable(
+                &field,
+                &switchyard_bridges::Unsupported {
+                    bridge: b.id.to_string(),
+                    protocol: b.protocol.clone(),
+                }
+                .to_string(),
+            ));
+        }
+        let end = |asset: AssetIx, raw: U256| -> Result<HopEnd, ErrorObjectOwned> {
+            let a = t.asset(asset);
+            let c = t.chain(a.chain);
+            let missing = |what: &str| {
+                errors::not_executable(
+                    &field,
+                    &format!("bridge {}: chain {} has no {what}", b.id, c.id),
+                )
+            };
+            let chain_id = c.chain_id.ok_or_else(|| missing("chain_id"))?;
+            let Some(Address::Evm(escrow)) = c.escrow else {
+                return Err(missing("escrow contract"));
+            };
+            let Address::Evm(token) = a.address else {
+                return Err(missing("EVM token"));
+            };
+            if transfers.relayer_on(chain_id).is_none() {
+                return Err(missing("relayer lane (rpc_url)"));
+            }
+            Ok(HopEnd {
+                chain_id,
+                escrow,
+                token,
+                finality: c.finality_for(usd_of(t, asset, raw)),
+            })
+        };
+        let amount_in = route.amounts.get(i).copied().unwrap_or_default();
+        let amount_out = route.amounts.get(i + 1).copied().unwrap_or_default();
+        let from = end(b.from, amount_in)?;
+        let to = end(b.to, amount_out)?;
+        let last = i + 1 == route.bridges.len();
+        let hop_recipient = if last {
+            recipient
+        } else {
+            transfers
+                .relayer_on(to.chain_id)
+                .ok_or_else(|| errors::not_executable(&field, "no relayer lane"))?
+        };
+        hops.push(HopPlan {
+            bridge: b.id.to_string(),
+            from,
+            to,
+            amount_in,
+            amount_out,
+            recipient: hop_recipient,
+        });
+    }
+    Ok(hops)
+}
+
 impl AppState {
     /// `transfer_submit`.
     pub fn transfer_submit(&self, p: TransferParams) -> Result<Value, ErrorObjectOwned> {
@@ -63,110 +164,25 @@ impl AppState {
                 "1 to 128 printable ASCII characters",
             ));
         }
-        let mode = p.mode.clone().unwrap_or_else(|| "cheapest".into());
         let cur = self.model.current();
-        let graph = &cur.graph;
-        let t = graph.topology();
         let qp = QuoteParams {
             from: p.from.clone(),
             to: p.to.clone(),
             amount: p.amount.clone(),
-            mode: Some(mode),
+            mode: Some(p.mode.clone().unwrap_or_else(|| "cheapest".into())),
             max_hops: p.max_hops,
             weights: None,
             max_fee: None,
             max_eta_s: None,
             min_success_p: None,
         };
-        let req = QuoteRequest::resolve(graph, &qp, self.default_max_hops, crate::now_ms())
-            .map_err(|e| errors::from_core(&e))?;
-        if req.mode == Mode::Pareto {
-            return Err(errors::invalid_field(
-                "mode",
-                "a transfer takes one route: cheapest, fastest, safest or weighted",
-            ));
-        }
-        let dst_kind = t.chain(t.asset(req.to).chain).kind;
-        let recipient = match Address::parse(dst_kind, "recipient", &p.recipient)
-            .map_err(|e| errors::from_core(&e))?
-        {
-            Address::Evm(a) => a,
-            _ => {
-                return Err(errors::invalid_field(
-                    "recipient",
-                    "transfers execute on EVM chains only in this build",
-                ));
-            }
-        };
-        let q = quote(graph, &req);
-        let Some(route) = q.routes.first() else {
-            let view = q.view(graph);
-            return Err(errors::no_route(
-                serde_json::to_value(&view.excluded).unwrap_or(Value::Null),
-            ));
-        };
-        let mut hops = Vec::with_capacity(route.bridges.len());
-        for (i, &bix) in route.bridges.iter().enumerate() {
-            let b = t.bridge(bix);
-            let field = format!("route.bridges[{i}]");
-            if !switchyard_bridges::executable(&b.protocol) {
-                return Err(errors::not_executable(
-                    &field,
-                    &switchyard_bridges::Unsupported {
-                        bridge: b.id.to_string(),
-                        protocol: b.protocol.clone(),
-                    }
-                    .to_string(),
-                ));
-            }
-            let end = |asset: AssetIx, raw: U256| -> Result<HopEnd, ErrorObjectOwned> {
-                let a = t.asset(asset);
-                let c = t.chain(a.chain);
-                let missing = |what: &str| {
-                    errors::not_executable(
-                        &field,
-                        &format!("bridge {}: chain {} has no {what}", b.id, c.id),
-                    )
-                };
-                let chain_id = c.chain_id.ok_or_else(|| missing("chain_id"))?;
-                let Some(Address::Evm(escrow)) = c.escrow else {
-                    return Err(missing("escrow contract"));
-                };
-                let Address::Evm(token) = a.address else {
-                    return Err(missing("EVM token"));
-                };
-                if engine.transfers.relayer_on(chain_id).is_none() {
-                    return Err(missing("relayer lane (rpc_url)"));
-                }
-                Ok(HopEnd {
-                    chain_id,
-                    escrow,
-                    token,
-                    finality: c.finality_for(usd_of(t, asset, raw)),
-                })
-            };
-            let amount_in = route.amounts.get(i).copied().unwrap_or_default();
-            let amount_out = route.amounts.get(i + 1).copied().unwrap_or_default();
-            let from = end(b.from, amount_in)?;
-            let to = end(b.to, amount_out)?;
-            let last = i + 1 == route.bridges.len();
-            let hop_recipient = if last {
-                recipient
-            } else {
-                engine
-                    .transfers
-                    .relayer_on(to.chain_id)
-                    .ok_or_else(|| errors::not_executable(&field, "no relayer lane"))?
-            };
-            hops.push(HopPlan {
-                bridge: b.id.to_string(),
-                from,
-                to,
-                amount_in,
-                amount_out,
-                recipient: hop_recipient,
-            });
-        }
+        let hops = plan(
+            &cur.graph,
+            &engine.transfers,
+            &qp,
+            self.default_max_hops,
+            &p.recipient,
+        )?;
         let request = serde_json::to_value(&p).unwrap_or(Value::Null);
         let (view, created) =
             engine

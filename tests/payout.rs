@@ -271,6 +271,70 @@ async fn malformed_payouts_get_typed_errors_naming_the_field_and_store_nothing()
         assert_eq!(got, code, "{params}: {data}");
         assert_eq!(data["field"], field, "{params}: {data}");
     }
+    // Then 400 random mutations of a good request: a random field of a
+    // random item gets a random JSON value (or disappears), or a random
+    // top-level field does. Each answer is a typed error naming a field.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let junk = |rng: &mut rand::rngs::StdRng| -> Value {
+        match rng.random_range(0..12) {
+            0 => Value::Null,
+            1 => json!(rng.random::<bool>()),
+            2 => json!(rng.random::<i64>()),
+            3 => json!(rng.random::<f64>() * 1e30),
+            4 => json!([1, "x", null]),
+            5 => json!({ "nested": { "deep": [] } }),
+            6 => json!("x".repeat(rng.random_range(0..5000))),
+            7 => json!(format!("-{}", rng.random::<u32>())),
+            8 => json!(format!("{}.{}", rng.random::<u64>(), rng.random::<u64>())),
+            9 => json!(format!("0x{:x}", rng.random::<u128>())),
+            10 => json!("devnet-a:TUSD\u{0}"),
+            _ => json!("\u{202e}\u{1f4b8}"),
+        }
+    };
+    // The few junk values that happen to be valid for an optional field
+    // (null, a short memo) are made invalid, so every request must fail.
+    let invalid = |field: &str, v: Value| -> Value {
+        match (field, &v) {
+            ("memo" | "source" | "mode", Value::Null) => json!(5),
+            ("memo", Value::String(m)) if m.len() <= 256 => json!("m".repeat(257)),
+            ("idempotency_key", Value::String(k))
+                if (1..=128).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()) =>
+            {
+                json!("")
+            }
+            _ => v,
+        }
+    };
+    for _ in 0..400 {
+        let mut body = json!({ "idempotency_key": "fuzz", "items": [good(), good(), good()] });
+        if rng.random_bool(0.8) {
+            let i = rng.random_range(0..3);
+            let field = ["to", "recipient", "amount", "memo", "surprise"][rng.random_range(0..5)];
+            if rng.random_bool(0.2) {
+                body["items"][i].as_object_mut().unwrap().remove(field);
+                if field == "memo" || field == "surprise" {
+                    // Removing an optional field alone is fine: break it otherwise.
+                    body["items"][i]["amount"] = json!("0");
+                }
+            } else {
+                body["items"][i][field] = invalid(field, junk(&mut rng));
+            }
+        } else {
+            let field = ["idempotency_key", "items", "source", "mode"][rng.random_range(0..4)];
+            body[field] = invalid(field, junk(&mut rng));
+        }
+        match call(&c, "payout_submit", body.clone()).await {
+            Ok(v) => panic!("accepted {body}: {v}"),
+            Err((code, data)) => {
+                assert!(
+                    [-32602, 4001, 4002, 4005].contains(&code),
+                    "{code} for {body}"
+                );
+                assert!(data["field"].is_string(), "no field for {body}: {data}");
+            }
+        }
+    }
     let stored = call(&c, "payout_list", json!({})).await.unwrap();
     assert_eq!(
         stored["items"].as_array().unwrap().len(),

@@ -65,6 +65,12 @@ pub struct EvmChain {
     finality: Finality,
 }
 
+fn parse_key(key: &str) -> ChainResult<PrivateKeySigner> {
+    key.trim_start_matches("0x")
+        .parse()
+        .map_err(|_| ChainError::Malformed("not a hex secp256k1 key".into()))
+}
+
 pub(crate) fn rpc_err(e: RpcError<TransportErrorKind>) -> ChainError {
     match e {
         RpcError::ErrorResp(p) => ChainError::Rpc {
@@ -90,10 +96,7 @@ impl EvmChain {
         let url = url
             .parse()
             .map_err(|_| ChainError::Malformed(format!("not a URL: {url}")))?;
-        let signer: PrivateKeySigner = key
-            .trim_start_matches("0x")
-            .parse()
-            .map_err(|_| ChainError::Malformed("not a hex secp256k1 key".into()))?;
+        let signer = parse_key(key)?;
         let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
             .connect_http(url)
@@ -114,10 +117,7 @@ impl EvmChain {
         finality: Finality,
         key: &str,
     ) -> ChainResult<Self> {
-        let signer: PrivateKeySigner = key
-            .trim_start_matches("0x")
-            .parse()
-            .map_err(|_| ChainError::Malformed("not a hex secp256k1 key".into()))?;
+        let signer = parse_key(key)?;
         let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
             .connect_ws(alloy::providers::WsConnect::new(url))

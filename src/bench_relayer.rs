@@ -107,29 +107,18 @@ pub fn run(args: &BenchRelayerArgs) -> Result<(), Failure> {
 }
 
 async fn measure(args: &BenchRelayerArgs) -> Result<Report, Failure> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(&args.anvil)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--chain-id",
-            "31337",
-            "--silent",
-        ])
-        .stdout(Stdio::null())
+    let mut child = Command::new(&args.anvil)
+        .args(["--port", "0", "--chain-id", "31337"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .wrap_err_with(|| format!("starting {} (run scripts/setup)", args.anvil.display()))?;
+    let stdout = child.stdout.take();
     let _node = Node(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err(Failure::Runtime(eyre!("anvil did not start")));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let port = crate::devnet::listening_port(
+        stdout.ok_or_else(|| Failure::Runtime(eyre!("anvil stdout not captured")))?,
+    )
+    .await?;
     let url = format!("http://127.0.0.1:{port}");
     let one = Finality::Blocks { blocks: 1 };
     let err = |e: switchyard_core::chain::ChainError| Failure::Runtime(eyre!("{e}"));

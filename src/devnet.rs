@@ -56,10 +56,28 @@ impl Drop for Anvils {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// Reads anvil's stdout until its "Listening on HOST:PORT" line, then
+/// keeps draining it in the background so anvil never blocks on the pipe.
+pub(crate) async fn listening_port(stdout: std::process::ChildStdout) -> eyre::Result<u16> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| eyre!("exited before listening"))??;
+            if let Some(addr) = line.trim().strip_prefix("Listening on ") {
+                let port = addr
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(|| eyre!("unreadable address {addr:?}"))?;
+                std::thread::spawn(move || for _ in lines {});
+                return Ok(port);
+            }
+        }
+    })
+    .await?
 }
 
 fn port_of(url: &str) -> Option<u16> {
@@ -137,8 +155,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 "chain[{i}].chain_id: {chain_id} is a mainnet id; a devnet must not use it"
             )));
         }
-        let port = if args.free_ports {
-            free_port()?
+        // With --free-ports anvil picks its port (`--port 0`) and says which
+        // on stdout: picking one here first would race with other binders.
+        let wanted = if args.free_ports {
+            0
         } else {
             c.rpc_url
                 .as_deref()
@@ -146,22 +166,28 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 .ok_or_else(|| Failure::Usage(format!("chain[{i}].rpc_url: no port")))?
         };
         let block_time = format!("{}", c.block_time_ms as f64 / 1000.0);
-        let child = Command::new(&anvil)
+        let mut child = Command::new(&anvil)
             .args([
                 "--port",
-                &port.to_string(),
+                &wanted.to_string(),
                 "--chain-id",
                 &chain_id.to_string(),
                 "--block-time",
                 &block_time,
-                "--silent",
             ])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .wrap_err_with(|| format!("starting {}", anvil.display()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| eyre!("anvil stdout not captured"))?;
         anvils.0.push(child);
+        let port = listening_port(stdout)
+            .await
+            .map_err(|e| eyre!("anvil for {}: {e}", c.id))?;
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -3,7 +3,6 @@
 //! `scripts/forge build` writes. Panics on failure: tests only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,26 +38,32 @@ impl Anvil {
         Self::spawn(&repo().join("node_modules/.bin/anvil"), chain_id, extra)
     }
 
+    /// Starts anvil on a port it picks itself (`--port 0`) and reads the
+    /// port from its "Listening on" line: choosing a free port first and
+    /// passing it would race with other processes binding port 0.
     fn spawn(bin: &std::path::Path, chain_id: u64, extra: &[&str]) -> Self {
+        use std::io::BufRead;
         assert!(bin.exists(), "anvil not installed: run scripts/setup");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--chain-id",
-                &chain_id.to_string(),
-                "--silent",
-            ])
+        let mut child = Command::new(bin)
+            .args(["--port", "0", "--chain-id", &chain_id.to_string()])
             .args(extra)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn anvil");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let port: u16 = loop {
+            let line = lines
+                .next()
+                .expect("anvil exited before listening")
+                .unwrap();
+            if let Some(addr) = line.trim().strip_prefix("Listening on ") {
+                break addr.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        };
+        // Keep draining stdout so anvil never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

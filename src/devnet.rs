@@ -184,6 +184,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             .stdout
             .take()
             .ok_or_else(|| eyre!("anvil stdout not captured"))?;
+        let pid = child.id();
         anvils.0.push(child);
         let port = listening_port(stdout)
             .await
@@ -252,6 +253,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             "token": t.to_string(),
             "escrow": e.to_string(),
             "payout_batcher": b.to_string(),
+            "anvil_pid": pid,
         }));
     }
     let dir = &args.dir;
@@ -262,7 +264,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     std::fs::write(
         dir.join("switchyard.toml"),
         format!(
-            "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\ntreasury = \"{}\"\n\n[relayer.fees]\nreplace_after_blocks = 3\n",
+            "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\ntreasury = \"{}\"\n\n[relayer.fees]\nreplace_after_blocks = 3\n\n[model.breaker]\nconsecutive_failures = 3\ncool_down_ms = 3000\nhalf_open_probes = 2\n",
             args.listen_port,
             topology
                 .assets()

@@ -22,8 +22,11 @@ use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
+use switchyard_core::model::BreakerState;
+use switchyard_core::topology::BridgeIx;
 use switchyard_core::{Amount, U256};
 use switchyard_probes::ModelHandle;
+use switchyard_probes::breaker::{Breakers, Subject};
 use switchyard_relayer::{
     BatchHook, BatchPolicy, Hook, Lane, LaneHandle, Outbox, PayoutChain, Payouts, Shortfall, Stage,
     Store, Transfers,
@@ -136,6 +139,7 @@ pub async fn start(
     keys: &Keys,
     cfg: &RelayerConfig,
     model: &Arc<ModelHandle>,
+    breakers: &Arc<Breakers>,
     default_max_hops: u8,
     shutdown: &CancellationToken,
 ) -> Result<(Engine, Vec<tokio::task::JoinHandle<()>>), Failure> {
@@ -198,12 +202,27 @@ pub async fn start(
         }
         lanes.insert(chain_id, handle);
     }
-    let transfers = Arc::new(Transfers::new(
-        Arc::clone(&store),
-        lanes,
-        vec![attester.clone()],
-        cfg.release_ttl_s,
-    ));
+    // Hop outcomes feed the bridges' breakers.
+    let b = Arc::clone(breakers);
+    let t = Arc::clone(&topology);
+    let transfers = Arc::new(
+        Transfers::new(
+            Arc::clone(&store),
+            lanes,
+            vec![attester.clone()],
+            cfg.release_ttl_s,
+        )
+        .with_outcomes(Arc::new(move |bridge: &str, ok: bool, what: &str| {
+            if let Some(ix) = t
+                .bridges()
+                .iter()
+                .position(|x| x.id.as_str() == bridge)
+                .and_then(|i| u32::try_from(i).ok())
+            {
+                b.record(Subject::Bridge(BridgeIx(ix)), ok, what);
+            }
+        })),
+    );
     let chain_ids: HashSet<u64> = payout_chains.keys().copied().collect();
     let mut payouts = Payouts::new(
         Arc::clone(&store),
@@ -218,6 +237,26 @@ pub async fn start(
     if let Some(h) = batch_hook() {
         payouts = payouts.with_hook(h);
     }
+    // Payouts for a paused chain or one whose breaker is open wait.
+    let m = Arc::clone(model);
+    payouts = payouts.with_gate(Arc::new(move |chain_id: u64| {
+        let cur = m.current();
+        let snap = &cur.snapshot;
+        let (c, live) = snap
+            .topology
+            .chains()
+            .iter()
+            .zip(&snap.chains)
+            .find(|(c, _)| c.chain_id == Some(chain_id))?;
+        if let Some(why) = &live.paused {
+            return Some(format!("chain {} paused: {why}", c.id));
+        }
+        match &live.breaker {
+            BreakerState::Open { reason } => Some(format!("chain {} breaker open: {reason}", c.id)),
+            BreakerState::HalfOpen => Some(format!("chain {} breaker half-open: recovering", c.id)),
+            BreakerState::Closed => None,
+        }
+    }));
     let payouts = Arc::new(payouts);
     let outbox = Arc::new(Outbox::new(Arc::clone(&store), cfg.webhook.is_some()));
     let webhooks = match &cfg.webhook {

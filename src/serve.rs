@@ -11,6 +11,7 @@ use switchyard_core::config::DaemonConfig;
 use switchyard_core::model::NetworkSnapshot;
 use switchyard_core::topology::{BridgeIx, ChainIx, Topology};
 use switchyard_probes::ModelHandle;
+use switchyard_probes::breaker::Breakers;
 use switchyard_probes::probe::{ChainProbe, LiquidityProbe};
 use tokio_util::sync::CancellationToken;
 
@@ -105,8 +106,11 @@ pub async fn serve_with(
     let mut snapshot = NetworkSnapshot::offline(Arc::new(topology));
     snapshot.stale_after_ms = cfg.model.stale_after_ms;
     let model = Arc::new(ModelHandle::new(snapshot));
+    let breakers = Arc::new(Breakers::new(cfg.model.breaker.clone(), Arc::clone(&model)));
     let probes = start_probes(
         &model,
+        &breakers,
+        cfg.model.frozen_head_ms,
         Duration::from_millis(cfg.model.probe_every_ms),
         &shutdown,
     )?;
@@ -118,9 +122,15 @@ pub async fn serve_with(
                         .into(),
                 )
             })?;
-            let (e, tasks) =
-                crate::engine::start(&keys, r, &model, cfg.router.default_max_hops, &shutdown)
-                    .await?;
+            let (e, tasks) = crate::engine::start(
+                &keys,
+                r,
+                &model,
+                &breakers,
+                cfg.router.default_max_hops,
+                &shutdown,
+            )
+            .await?;
             (Some(e), tasks)
         }
         None => (None, Vec::new()),
@@ -131,6 +141,7 @@ pub async fn serve_with(
         default_max_hops: cfg.router.default_max_hops,
         started: Instant::now(),
         engine,
+        breakers: Some(Arc::clone(&breakers)),
     });
     let (addr, handle) = api::start(
         cfg.server.listen,
@@ -156,6 +167,8 @@ pub async fn serve_with(
 /// probe per escrow bridge whose destination escrow is known.
 fn start_probes(
     model: &Arc<ModelHandle>,
+    breakers: &Arc<Breakers>,
+    frozen_head_ms: u64,
     every: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, Failure> {
@@ -173,7 +186,17 @@ fn start_probes(
             every,
         };
         tracing::info!(chain = %c.id, %url, "probing");
-        tasks.push(tokio::spawn(probe.run(Arc::clone(model), shutdown.clone())));
+        let frozen = if frozen_head_ms > 0 {
+            frozen_head_ms
+        } else {
+            c.block_time_ms.saturating_mul(10).max(10_000)
+        };
+        tasks.push(tokio::spawn(probe.run_with(
+            Arc::clone(model),
+            Some(Arc::clone(breakers)),
+            frozen,
+            shutdown.clone(),
+        )));
     }
     // Escrow bridges: the destination escrow's token balance is the
     // bridge's liquidity.

@@ -195,6 +195,62 @@ impl Default for RouterConfig {
     }
 }
 
+/// Circuit breaker thresholds (per chain and per bridge).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerPolicy {
+    /// Sliding window of the failure rate.
+    #[serde(default = "d_window")]
+    pub window_ms: u64,
+    /// Calls in the window before the rate counts.
+    #[serde(default = "d_min_calls")]
+    pub min_calls: u32,
+    /// Failure rate that trips, permille.
+    #[serde(default = "d_rate")]
+    pub failure_permille: u32,
+    /// Consecutive failures that trip.
+    #[serde(default = "d_consecutive")]
+    pub consecutive_failures: u32,
+    /// Time open before trying half-open.
+    #[serde(default = "d_cool")]
+    pub cool_down_ms: u64,
+    /// Successful probe calls that close a half-open breaker.
+    #[serde(default = "d_probes")]
+    pub half_open_probes: u32,
+}
+
+fn d_window() -> u64 {
+    60_000
+}
+fn d_min_calls() -> u32 {
+    10
+}
+fn d_rate() -> u32 {
+    500
+}
+fn d_consecutive() -> u32 {
+    3
+}
+fn d_cool() -> u64 {
+    10_000
+}
+fn d_probes() -> u32 {
+    2
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        Self {
+            window_ms: d_window(),
+            min_calls: d_min_calls(),
+            failure_permille: d_rate(),
+            consecutive_failures: d_consecutive(),
+            cool_down_ms: d_cool(),
+            half_open_probes: d_probes(),
+        }
+    }
+}
+
 /// Network model settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,6 +261,13 @@ pub struct ModelConfig {
     /// Time between probe readings of each chain with an `rpc_url`.
     #[serde(default = "default_probe_every_ms")]
     pub probe_every_ms: u64,
+    /// Circuit breakers.
+    #[serde(default)]
+    pub breaker: BreakerPolicy,
+    /// A head that has not moved for this long trips its chain's breaker
+    /// (0: ten block times, at least 10 s).
+    #[serde(default)]
+    pub frozen_head_ms: u64,
 }
 
 fn default_probe_every_ms() -> u64 {
@@ -220,6 +283,8 @@ impl Default for ModelConfig {
         Self {
             stale_after_ms: default_stale_after_ms(),
             probe_every_ms: default_probe_every_ms(),
+            breaker: BreakerPolicy::default(),
+            frozen_head_ms: 0,
         }
     }
 }
@@ -357,6 +422,13 @@ impl DaemonConfig {
                     "must be at least 60",
                 ));
             }
+        }
+        let b = &self.model.breaker;
+        if b.consecutive_failures == 0 || b.half_open_probes == 0 || b.failure_permille > 1000 {
+            return Err(Error::invalid(
+                "model.breaker",
+                "consecutive_failures and half_open_probes at least 1, failure_permille at most 1000",
+            ));
         }
         if self.model.probe_every_ms < 50 {
             return Err(Error::invalid(

@@ -11,6 +11,7 @@
 //!
 //! [`probe`] holds the periodic readers that feed it.
 
+pub mod breaker;
 pub mod probe;
 
 use std::sync::{Arc, Mutex, PoisonError};

@@ -20,6 +20,7 @@ use switchyard_core::{Amount, UsdE8};
 use tokio_util::sync::CancellationToken;
 
 use crate::ModelHandle;
+use crate::breaker::{Breakers, Subject};
 
 pub use switchyard_core::now_ms;
 
@@ -86,13 +87,62 @@ impl<C: ChainReader> ChainProbe<C> {
 
     /// Reads every `every` until `shutdown`, publishing each reading.
     pub async fn run(self, model: Arc<ModelHandle>, shutdown: CancellationToken) {
+        self.run_with(model, None, 0, shutdown).await;
+    }
+
+    /// [`ChainProbe::run`], also feeding the chain's breaker: each reading
+    /// is a success, each failed read a failure, and a head that has not
+    /// moved for `frozen_ms` (0: never) trips it.
+    pub async fn run_with(
+        self,
+        model: Arc<ModelHandle>,
+        breakers: Option<Arc<Breakers>>,
+        frozen_ms: u64,
+        shutdown: CancellationToken,
+    ) {
         let this = &self;
+        let last: std::sync::Mutex<Option<(u64, u64)>> = std::sync::Mutex::new(None);
+        let subject = Subject::Chain(this.chain);
+        // A round that cannot finish in twice the period (1-10 s) is a
+        // failure: a frozen node must trip the breaker within seconds,
+        // not after every retry has timed out.
+        let deadline = (self.every * 2).clamp(Duration::from_secs(1), Duration::from_secs(10));
         periodically(self.every, shutdown, || async {
-            match this.read().await {
+            let outcome = match tokio::time::timeout(deadline, this.read()).await {
+                Ok(r) => r,
+                Err(_) => Err(ChainError::Transport(format!(
+                    "no answer within {} ms",
+                    deadline.as_millis()
+                ))),
+            };
+            if let Some(b) = &breakers {
+                b.refresh();
+            }
+            match outcome {
                 Ok(r) => {
+                    let head = r.head;
                     model.record_chain(this.chain, r);
+                    let Some(b) = &breakers else { return };
+                    let now = now_ms();
+                    let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let since = match *last {
+                        Some((h, since)) if h == head => since,
+                        _ => now,
+                    };
+                    *last = Some((head, since));
+                    let still = now.saturating_sub(since);
+                    if frozen_ms > 0 && still >= frozen_ms {
+                        b.trip(subject, &format!("head frozen at {head} for {} s", still / 1000));
+                    } else {
+                        b.record(subject, true, "");
+                    }
                 }
-                Err(e) => tracing::warn!(chain = this.chain.0, error = %e, "chain probe failed; reading ages"),
+                Err(e) => {
+                    tracing::warn!(chain = this.chain.0, error = %e, "chain probe failed; reading ages");
+                    if let Some(b) = &breakers {
+                        b.record(subject, false, &e.to_string());
+                    }
+                }
             }
         })
         .await;

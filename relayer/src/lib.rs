@@ -23,8 +23,9 @@ pub use error::{Error, Result};
 pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
 pub use notify::{Delivery, DeliveryView, Outbox};
 pub use payout::{
-    BatchHook, BatchPolicy, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall, Submitted,
+    BatchHook, BatchPolicy, ChainGate, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall,
+    Submitted,
 };
 pub use store::{Alert, Store};
 pub use switchyard_core::fees::{FeePolicy, Fees};
-pub use transfer::{HopEnd, HopPlan, HopView, LaneHandle, TransferView, Transfers};
+pub use transfer::{HopEnd, HopOutcome, HopPlan, HopView, LaneHandle, TransferView, Transfers};

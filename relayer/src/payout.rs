@@ -150,6 +150,9 @@ pub type StateCounts = Vec<(String, i64)>;
 /// the daemon uses it for crash drills.
 pub type BatchHook = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
+/// Why a chain takes no new payouts now (paused, breaker open), if so.
+pub type ChainGate = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
+
 /// Intake, batching and status of payouts.
 #[derive(Clone)]
 pub struct Payouts {
@@ -158,6 +161,7 @@ pub struct Payouts {
     signer: Eip712Signer,
     policy: BatchPolicy,
     hook: Option<BatchHook>,
+    gate: Option<ChainGate>,
 }
 
 impl std::fmt::Debug for Payouts {
@@ -232,7 +236,14 @@ impl Payouts {
             signer,
             policy,
             hook: None,
+            gate: None,
         }
+    }
+
+    /// Installs the check that holds payouts for a paused or broken chain.
+    pub fn with_gate(mut self, gate: ChainGate) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// Installs a hook called at each batch stage.
@@ -470,6 +481,14 @@ impl Payouts {
             };
             let amount =
                 U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
+            if let Some(why) = self
+                .gate
+                .as_ref()
+                .and_then(|g| g(u64::try_from(chain).unwrap_or_default()))
+            {
+                decisions.push((id, "held", Some(why)));
+                continue;
+            }
             let key = (chain, token.clone());
             if !left.contains_key(&key) {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;

@@ -124,13 +124,25 @@ pub struct LaneHandle {
     pub chain: EvmChain,
 }
 
+/// Told each hop's outcome: (bridge id, succeeded, what failed).
+pub type HopOutcome = Arc<dyn Fn(&str, bool, &str) + Send + Sync>;
+
 /// Executes transfers over the lanes of one relayer key.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Transfers {
     store: Arc<Store>,
     lanes: HashMap<u64, LaneHandle>,
     attesters: Vec<Eip712Signer>,
     release_ttl_s: u64,
+    outcomes: Option<HopOutcome>,
+}
+
+impl std::fmt::Debug for Transfers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transfers")
+            .field("lanes", &self.lanes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 fn now_ms() -> i64 {
@@ -161,7 +173,14 @@ impl Transfers {
             lanes,
             attesters,
             release_ttl_s,
+            outcomes: None,
         }
+    }
+
+    /// Installs the listener of hop outcomes (the bridge breakers).
+    pub fn with_outcomes(mut self, f: HopOutcome) -> Self {
+        self.outcomes = Some(f);
+        self
     }
 
     /// The relayer's address on `chain_id`, if it has a lane there.
@@ -353,12 +372,19 @@ impl Transfers {
             match next {
                 Step::Wait => return Ok(()),
                 Step::Failed(why) => {
+                    if let Some(f) = &self.outcomes {
+                        f(&plan.bridge, false, &why);
+                    }
                     self.set_hop(id, i, "failed", None)?;
                     self.finish(id, "failed", Some(&why))?;
                     tracing::error!(transfer = %id, hop = i, reason = %why, "transfer failed");
                     return Ok(());
                 }
-                Step::Done => {}
+                Step::Done => {
+                    if let Some(f) = &self.outcomes {
+                        f(&plan.bridge, true, "");
+                    }
+                }
             }
         }
         self.finish(id, "done", None)?;

@@ -39,6 +39,8 @@ pub struct AppState {
     pub started: Instant,
     /// The relayer, when the config has a `[relayer]` section.
     pub engine: Option<crate::engine::Engine>,
+    /// Circuit breakers.
+    pub breakers: Option<Arc<switchyard_probes::breaker::Breakers>>,
 }
 
 impl AppState {
@@ -65,12 +67,31 @@ impl AppState {
                 })
             })
             .collect();
+        let breakers: Vec<Value> = self
+            .breakers
+            .as_ref()
+            .map(|b| b.not_closed())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(s, st)| {
+                let who = match s {
+                    switchyard_probes::breaker::Subject::Chain(c) => {
+                        format!("chain {}", t.chain(c).id)
+                    }
+                    switchyard_probes::breaker::Subject::Bridge(b) => {
+                        format!("bridge {}", t.bridge(b).id)
+                    }
+                };
+                json!({ "subject": who, "breaker": st })
+            })
+            .collect();
         let alerts = self.engine.as_ref().and_then(|e| e.store.alerts(10).ok());
         let (alert_count, alerts) = alerts.unwrap_or_default();
         json!({
             "status": if alert_count == 0 { "ok" } else { "alert" },
             "alerts": alert_count,
             "latest_alerts": alerts,
+            "breakers": breakers,
             "model_version": snap.version,
             "chains": t.chains().len(),
             "assets": t.assets().len(),

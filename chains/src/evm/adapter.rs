@@ -36,6 +36,9 @@ sol! {
     }
 }
 
+/// Longest wait for one JSON-RPC answer over HTTP.
+pub const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A fully specified EIP-1559 transaction of a lane: the relayer chooses
 /// nonce and fees; the adapter signs and sends exactly this.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,9 +100,17 @@ impl EvmChain {
             .parse()
             .map_err(|_| ChainError::Malformed(format!("not a URL: {url}")))?;
         let signer = parse_key(key)?;
+        // Every call is bounded: a node that stops answering (frozen, not
+        // gone) fails the call instead of hanging the lane or the probe.
+        let client = alloy::transports::http::reqwest::Client::builder()
+            .timeout(RPC_TIMEOUT)
+            .build()
+            .map_err(|e| ChainError::Transport(e.to_string()))?;
+        let http = alloy::transports::http::Http::with_client(client, url);
+        let rpc = alloy::rpc::client::RpcClient::new(http, false);
         let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
-            .connect_http(url)
+            .connect_client(rpc)
             .erased();
         Ok(Self {
             provider,

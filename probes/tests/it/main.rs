@@ -153,3 +153,40 @@ async fn live_liquidity_caps_what_a_bridge_may_carry() {
     assert!(q.routes.is_empty());
     assert_eq!(q.excluded[0].reason, Reason::OverLiquidity);
 }
+
+#[tokio::test]
+async fn a_head_that_stops_moving_trips_the_chain_breaker_and_takes_its_bridges_out() {
+    use switchyard_core::model::BreakerState;
+    use switchyard_probes::breaker::{BreakerPolicy, Breakers};
+    // No mining: the node answers, its head never moves.
+    let anvil = Anvil::start_with(31337, &["--no-mining"]);
+    let m = model(60_000);
+    let breakers = Arc::new(Breakers::new(BreakerPolicy::default(), Arc::clone(&m)));
+    let client =
+        EvmChain::connect(&anvil.url, 31337, Finality::Blocks { blocks: 1 }, DEV_KEY).unwrap();
+    let stop = CancellationToken::new();
+    let probe = ChainProbe {
+        chain: ChainIx(0),
+        client,
+        every: Duration::from_millis(100),
+    };
+    let task = tokio::spawn(probe.run_with(
+        Arc::clone(&m),
+        Some(Arc::clone(&breakers)),
+        800,
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ask(&m, "10").routes.len(), 1, "moving enough so far");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let state = m.current().snapshot.chains[0].breaker.clone();
+    assert!(
+        matches!(&state, BreakerState::Open { reason } if reason.contains("head frozen at 0")),
+        "{state:?}"
+    );
+    let q = ask(&m, "10");
+    assert!(q.routes.is_empty());
+    assert_eq!(q.excluded[0].reason, Reason::BreakerOpen);
+    stop.cancel();
+    task.await.unwrap();
+}

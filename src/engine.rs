@@ -28,8 +28,8 @@ use switchyard_core::{Amount, U256};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
 use switchyard_relayer::{
-    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, Outbox, PayoutChain, Payouts, Shortfall, Stage,
-    Store, Transfers,
+    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts, Shortfall,
+    Stage, Store, Transfers,
 };
 use switchyard_router::QuoteParams;
 use tokio_util::sync::CancellationToken;
@@ -54,6 +54,8 @@ pub struct Engine {
     pub outbox: Arc<Outbox>,
     /// Default funding source of payouts.
     pub treasury: Option<String>,
+    /// Pauses and the audit log.
+    pub ops: Arc<Ops>,
 }
 
 /// The two keys the relayer needs, as hex.
@@ -258,6 +260,12 @@ pub async fn start(
         }
     }));
     let payouts = Arc::new(payouts);
+    // Pauses survive restarts: the model starts with those in force.
+    let ops = Arc::new(Ops::new(Arc::clone(&store)));
+    let pauses = ops
+        .pauses()
+        .map_err(|e| Failure::Runtime(eyre::eyre!("reading pauses: {e}")))?;
+    crate::api::ops::apply_pauses(model, &pauses);
     let outbox = Arc::new(Outbox::new(Arc::clone(&store), cfg.webhook.is_some()));
     let webhooks = match &cfg.webhook {
         Some(w) => {
@@ -344,6 +352,7 @@ pub async fn start(
             events,
             outbox,
             treasury: cfg.treasury.clone(),
+            ops,
         },
         tasks,
     ))

@@ -153,3 +153,162 @@ async fn a_frozen_chain_trips_its_breaker_payouts_wait_and_settle_after_it_recov
         tripped_after.as_secs_f64()
     );
 }
+
+fn legs(q: &Value) -> Vec<String> {
+    q["routes"][0]["legs"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|x| x["bridge"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tampering() {
+    let net = Devnet::up("ops");
+    let d = Daemon::start(&net, None);
+    let c = d.client();
+    let quote = json!({"from": "devnet-a:TUSD", "to": "devnet-c:TUSD", "amount": "250", "mode": "cheapest"});
+    assert_eq!(
+        legs(&call(&c, "route_quote", quote.clone()).await.unwrap()),
+        ["escrow-a-b", "escrow-b-c"]
+    );
+
+    // Pausing a bridge: the next quote routes around it, saying why.
+    let pause = |kind: &str, target: &str, reason: &str| json!({ "kind": kind, "target": target, "reason": reason, "actor": "alice" });
+    let r = call(
+        &c,
+        "ops_pause",
+        pause("bridge", "escrow-a-b", "validator set rotation"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["audit"]["seq"], 1);
+    let q = call(&c, "route_quote", quote.clone()).await.unwrap();
+    assert_eq!(legs(&q), ["escrow-a-c"]);
+    let ex = q["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["bridge"] == "escrow-a-b")
+        .unwrap()
+        .clone();
+    assert_eq!(ex["reason"], "paused");
+    assert!(
+        ex["detail"]
+            .as_str()
+            .unwrap()
+            .contains("validator set rotation (by alice)"),
+        "{ex}"
+    );
+
+    // Pausing a chain: its payouts wait; resuming lets them through.
+    call(&c, "ops_pause", pause("chain", "devnet-b", "incident 42"))
+        .await
+        .unwrap();
+    let r = call(
+        &c,
+        "payout_submit",
+        json!({ "idempotency_key": "paused-b", "items": [
+            { "to": "devnet-b:TUSD", "recipient": "0x00000000000000000000000000000000000b0b0b", "amount": "3" }
+        ]}),
+    )
+    .await
+    .unwrap();
+    let id = r["ids"][0].as_str().unwrap().to_owned();
+    let held = wait_for("the payout held", 20, async || {
+        let s = status(&c, &id).await;
+        (s["state"] == "held").then_some(s)
+    })
+    .await;
+    assert!(
+        held["reason"]
+            .as_str()
+            .unwrap()
+            .contains("paused: incident 42"),
+        "{held}"
+    );
+    let st = call(&c, "ops_status", json!({})).await.unwrap();
+    assert_eq!(st["pauses"].as_array().unwrap().len(), 2);
+    assert_eq!(st["payouts"]["held"], 1);
+
+    // Bad operator input is refused, naming the field, and not audited.
+    let (code, data) = call(&c, "ops_pause", pause("chain", "devnet-z", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4002, json!("target")));
+    let (code, data) = call(&c, "ops_pause", pause("route", "devnet-b", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4001, json!("kind")));
+    let (code, data) = call(&c, "ops_resume", pause("bridge", "escrow-b-c", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4001, json!("target")));
+
+    call(
+        &c,
+        "ops_resume",
+        pause("chain", "devnet-b", "incident 42 resolved"),
+    )
+    .await
+    .unwrap();
+    call(
+        &c,
+        "ops_resume",
+        pause("bridge", "escrow-a-b", "rotation done"),
+    )
+    .await
+    .unwrap();
+    wait_for("the payout final", 60, async || {
+        let s = status(&c, &id).await;
+        (s["state"] == "final").then_some(s)
+    })
+    .await;
+    assert_eq!(
+        legs(&call(&c, "route_quote", quote).await.unwrap()),
+        ["escrow-a-b", "escrow-b-c"]
+    );
+
+    let a = call(&c, "ops_audit", json!({})).await.unwrap();
+    assert_eq!(a["verified"], true);
+    let actions: Vec<(String, String)> = a["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("pause".into(), "bridge:escrow-a-b".into()),
+            ("pause".into(), "chain:devnet-b".into()),
+            ("resume".into(), "chain:devnet-b".into()),
+            ("resume".into(), "bridge:escrow-a-b".into()),
+        ]
+    );
+
+    // Someone edits the log in the store: the chain no longer verifies,
+    // from the edited entry on.
+    drop(d);
+    let db = rusqlite::Connection::open(net.dir.join("switchyard.db")).unwrap();
+    db.execute(
+        "UPDATE audit SET reason = 'nothing happened' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let d = Daemon::start(&net, None);
+    let a = call(&d.client(), "ops_audit", json!({})).await.unwrap();
+    assert_eq!(
+        (a["verified"].clone(), a["broken_at"].clone()),
+        (json!(false), json!(2))
+    );
+}

@@ -11,10 +11,12 @@
 //! - [`transfer`]: routed transfers over escrow bridges, hop by hop.
 //! - [`payout`]: merchant payouts, batched per chain and token.
 //! - [`notify`]: the outbox of payout events (WebSocket, webhooks).
+//! - [`ops`]: operator pauses and the hash-chained audit log.
 
 pub mod error;
 pub mod lane;
 pub mod notify;
+pub mod ops;
 pub mod payout;
 pub mod store;
 pub mod transfer;
@@ -22,6 +24,7 @@ pub mod transfer;
 pub use error::{Error, Result};
 pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
 pub use notify::{Delivery, DeliveryView, Outbox};
+pub use ops::{AuditEntry, Ops, Pause};
 pub use payout::{
     BatchHook, BatchPolicy, ChainGate, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall,
     Submitted,

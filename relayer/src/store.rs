@@ -137,6 +137,24 @@ CREATE TABLE IF NOT EXISTS delivery (
 );
 CREATE INDEX IF NOT EXISTS delivery_status ON delivery (status, id);
 CREATE INDEX IF NOT EXISTS delivery_payout ON delivery (payout_id, id);
+-- Operator pauses in force, and the append-only, hash-chained audit log.
+CREATE TABLE IF NOT EXISTS pause (
+    kind   TEXT    NOT NULL,
+    target TEXT    NOT NULL,
+    reason TEXT    NOT NULL,
+    actor  TEXT    NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (kind, target)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq    INTEGER PRIMARY KEY,
+    at_ms  INTEGER NOT NULL,
+    actor  TEXT    NOT NULL,
+    action TEXT    NOT NULL,
+    target TEXT    NOT NULL,
+    reason TEXT    NOT NULL,
+    hash   BLOB    NOT NULL
+);
 -- Reconciliation: how far each chain's Paid events were compared with the
 -- store, and every difference found (once each).
 CREATE TABLE IF NOT EXISTS reconcile_cursor (

@@ -10,6 +10,7 @@
 pub mod errors;
 pub mod http;
 pub mod openrpc;
+pub mod ops;
 pub mod payout;
 pub mod transfer;
 
@@ -303,6 +304,26 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
             }
         },
     );
+    let _ = m.register_blocking_method("ops_pause", |params, state, _| {
+        let r = decode_params::<ops::PauseParams>(&params).and_then(|p| state.ops_pause(p));
+        state.metrics.count_call("ops_pause", &outcome(&r));
+        r
+    });
+    let _ = m.register_blocking_method("ops_resume", |params, state, _| {
+        let r = decode_params::<ops::PauseParams>(&params).and_then(|p| state.ops_resume(p));
+        state.metrics.count_call("ops_resume", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("ops_status", |_, state, _| {
+        let r = state.ops_status();
+        state.metrics.count_call("ops_status", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("ops_audit", |params, state, _| {
+        let r = decode_params::<ops::AuditParams>(&params).and_then(|p| state.ops_audit(p));
+        state.metrics.count_call("ops_audit", &outcome(&r));
+        r
+    });
     let _ = m.register_method("rpc.discover", |_, state, _| {
         state.metrics.count_call("rpc.discover", "ok");
         openrpc::document()

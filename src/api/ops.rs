@@ -1,0 +1,176 @@
+//! Operator methods: `ops_pause`, `ops_resume`, `ops_status`, `ops_audit`.
+//! Every action is written with its audit entry in one SQLite transaction
+//! before the network model changes.
+
+use jsonrpsee::types::ErrorObjectOwned;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchyard_probes::ModelHandle;
+use switchyard_relayer::Pause;
+
+use super::AppState;
+use super::errors;
+
+/// Params of `ops_pause` and `ops_resume`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseParams {
+    /// `chain` or `bridge`.
+    pub kind: String,
+    /// Chain id (`devnet-b`) or bridge id (`escrow-a-b`).
+    pub target: String,
+    /// Why, for the audit log (1-500 characters).
+    pub reason: String,
+    /// Who, for the audit log.
+    pub actor: String,
+}
+
+/// Params of `ops_audit`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Entries after this sequence number.
+    #[serde(default)]
+    pub after: Option<i64>,
+    /// Page size, 1-1000 (default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Writes the pauses in force into the model (clearing lifted ones).
+pub fn apply_pauses(model: &ModelHandle, pauses: &[Pause]) {
+    model.update(|s| {
+        for c in &mut s.chains {
+            c.paused = None;
+        }
+        for b in &mut s.bridges {
+            b.paused = None;
+        }
+        let t = std::sync::Arc::clone(&s.topology);
+        for p in pauses {
+            let why = format!("{} (by {})", p.reason, p.actor);
+            match p.kind.as_str() {
+                "chain" => {
+                    if let Some(i) = t.chains().iter().position(|c| c.id.as_str() == p.target)
+                        && let Some(c) = s.chains.get_mut(i)
+                    {
+                        c.paused = Some(why);
+                    }
+                }
+                _ => {
+                    if let Some(i) = t.bridges().iter().position(|b| b.id.as_str() == p.target)
+                        && let Some(b) = s.bridges.get_mut(i)
+                    {
+                        b.paused = Some(why);
+                    }
+                }
+            }
+        }
+    });
+}
+
+impl AppState {
+    fn check_pause(&self, p: &PauseParams) -> Result<(), ErrorObjectOwned> {
+        let cur = self.model.current();
+        let t = &cur.snapshot.topology;
+        match p.kind.as_str() {
+            "chain" => {
+                if !t.chains().iter().any(|c| c.id.as_str() == p.target) {
+                    return Err(errors::unknown("target", &p.target));
+                }
+            }
+            "bridge" => {
+                if !t.bridges().iter().any(|b| b.id.as_str() == p.target) {
+                    return Err(errors::unknown("target", &p.target));
+                }
+            }
+            _ => return Err(errors::invalid_field("kind", "chain or bridge")),
+        }
+        if p.reason.trim().is_empty() || p.reason.len() > 500 {
+            return Err(errors::invalid_field("reason", "1 to 500 characters"));
+        }
+        if p.actor.trim().is_empty() || p.actor.len() > 64 {
+            return Err(errors::invalid_field("actor", "1 to 64 characters"));
+        }
+        Ok(())
+    }
+
+    fn reapply(&self) -> Result<Vec<Pause>, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let pauses = engine
+            .ops
+            .pauses()
+            .map_err(|e| errors::internal(&e.to_string()))?;
+        apply_pauses(&self.model, &pauses);
+        Ok(pauses)
+    }
+
+    /// `ops_pause`.
+    pub fn ops_pause(&self, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        self.check_pause(&p)?;
+        let entry = engine
+            .ops
+            .pause(&p.kind, &p.target, &p.reason, &p.actor)
+            .map_err(|e| errors::internal(&e.to_string()))?;
+        let pauses = self.reapply()?;
+        Ok(json!({ "audit": entry, "pauses": pauses }))
+    }
+
+    /// `ops_resume`.
+    pub fn ops_resume(&self, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        self.check_pause(&p)?;
+        let entry = engine
+            .ops
+            .resume(&p.kind, &p.target, &p.reason, &p.actor)
+            .map_err(|e| errors::internal(&e.to_string()))?
+            .ok_or_else(|| errors::invalid_field("target", "is not paused"))?;
+        let pauses = self.reapply()?;
+        Ok(json!({ "audit": entry, "pauses": pauses }))
+    }
+
+    /// `ops_status`: health, breakers, pauses, queues, alerts.
+    pub fn ops_status(&self) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
+        let health: Value = serde_json::from_str(&self.health_json()).unwrap_or(Value::Null);
+        let payouts: serde_json::Map<String, Value> = engine
+            .payouts
+            .counts()
+            .map_err(internal)?
+            .into_iter()
+            .map(|(k, v)| (k, json!(v)))
+            .collect();
+        let lanes: Vec<Value> = engine
+            .store
+            .lane_counts()
+            .map_err(internal)?
+            .into_iter()
+            .map(|(c, s, n)| json!({ "chain_id": c, "state": s, "count": n }))
+            .collect();
+        Ok(json!({
+            "health": health,
+            "pauses": engine.ops.pauses().map_err(internal)?,
+            "payouts": payouts,
+            "lanes": lanes,
+            "transfers": engine.store.transfer_counts().map_err(internal)?,
+        }))
+    }
+
+    /// `ops_audit`: a page of the log and whether the whole chain verifies.
+    pub fn ops_audit(&self, p: AuditParams) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let limit = p.limit.unwrap_or(100);
+        if limit == 0 || limit > 1000 {
+            return Err(errors::invalid_field("limit", "between 1 and 1000"));
+        }
+        let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
+        let entries = engine
+            .ops
+            .audit(p.after.unwrap_or(0), limit)
+            .map_err(internal)?;
+        let broken = engine.ops.verify_audit().map_err(internal)?;
+        Ok(json!({ "entries": entries, "verified": broken.is_none(), "broken_at": broken }))
+    }
+}

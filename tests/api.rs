@@ -244,6 +244,10 @@ async fn discover_health_and_metrics() {
             "payout_cancel",
             "payout_deliveries",
             "payout_subscribe",
+            "ops_pause",
+            "ops_resume",
+            "ops_status",
+            "ops_audit",
             "rpc.discover"
         ]
     );

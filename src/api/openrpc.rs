@@ -272,6 +272,51 @@ pub fn document() -> Value {
                 "errors": transfer_errors()
             },
             {
+                "name": "ops_pause",
+                "summary": "Pause a chain or a bridge: the next quote routes around it, payouts for a paused chain wait; audited",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "kind", "required": true, "schema": { "type": "string", "enum": ["chain", "bridge"] } },
+                    { "name": "target", "required": true, "schema": string("chain id or bridge id") },
+                    { "name": "reason", "required": true, "schema": string("1-500 characters, shown with every exclusion") },
+                    { "name": "actor", "required": true, "schema": string("who, for the audit log") }
+                ],
+                "result": { "name": "outcome", "schema": { "type": "object", "properties": { "audit": { "type": "object" }, "pauses": { "type": "array" } } } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "ops_resume",
+                "summary": "Lift a pause; audited",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "kind", "required": true, "schema": { "type": "string", "enum": ["chain", "bridge"] } },
+                    { "name": "target", "required": true, "schema": string("chain id or bridge id") },
+                    { "name": "reason", "required": true, "schema": string("why") },
+                    { "name": "actor", "required": true, "schema": string("who") }
+                ],
+                "result": { "name": "outcome", "schema": { "type": "object" } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "ops_status",
+                "summary": "Health, breakers not closed, pauses, payouts by state, lane transactions, transfers",
+                "params": [],
+                "result": { "name": "status", "schema": { "type": "object" } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "ops_audit",
+                "summary": "The audit log (oldest first, paged) and whether its hash chain verifies",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "after", "schema": { "type": "integer", "description": "sequence number" } },
+                    { "name": "limit", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
+                ],
+                "result": { "name": "audit", "schema": { "type": "object", "properties": {
+                    "entries": { "type": "array" }, "verified": { "type": "boolean" }, "broken_at": { "type": ["integer", "null"] } } } },
+                "errors": transfer_errors()
+            },
+            {
                 "name": "rpc.discover",
                 "summary": "This document",
                 "params": [],

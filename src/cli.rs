@@ -40,6 +40,8 @@ pub enum Command {
         #[command(subcommand)]
         what: SignCommand,
     },
+    /// API keys in the daemon's store.
+    Keys(KeysArgs),
     /// Local chains for development and the demo.
     Devnet {
         /// What to do.
@@ -152,6 +154,42 @@ pub struct SignPayoutBatchArgs {
     pub json: bool,
 }
 
+/// `switchyard keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Daemon config file (its [relayer] store holds the keys).
+    #[arg(long, default_value = "config/switchyard.toml")]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// Key operations.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print `id role name token` (the token only now).
+    Create {
+        /// wallet, merchant, operator or admin.
+        #[arg(long)]
+        role: String,
+        /// Whose key (merchant or operator name).
+        #[arg(long)]
+        name: String,
+        /// Requests per second.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+    },
+    /// List keys (never tokens).
+    List,
+    /// Revoke a key.
+    Revoke {
+        /// Key id.
+        #[arg(long)]
+        id: String,
+    },
+}
+
 /// `switchyard devnet ...`.
 #[derive(Debug, Subcommand)]
 pub enum DevnetCommand {
@@ -179,6 +217,11 @@ pub struct DevnetUpArgs {
     /// written config, in this process.
     #[arg(long)]
     pub serve: bool,
+    /// Turn on API keys: write an [auth] section and create one key per
+    /// role (admin, two operators, two merchants, a wallet) into
+    /// DIR/keys.json.
+    #[arg(long)]
+    pub auth: bool,
     /// TestUSD minted to each chain's PayoutBatcher (the payout float);
     /// payouts beyond it are held until a transfer from the treasury (the
     /// first asset of the topology) tops it up.

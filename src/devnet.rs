@@ -273,6 +273,45 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 .unwrap_or_default()
         ),
     )?;
+    if args.auth {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("switchyard.toml"))?;
+        writeln!(f, "\n[auth]\ndefault_rate_per_s = 50")?;
+        // A fresh store for a fresh devnet, then one key per role.
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("switchyard.db{ext}")));
+        }
+        let store = std::sync::Arc::new(
+            switchyard_relayer::Store::open(&dir.join("switchyard.db"))
+                .map_err(|e| eyre!("opening the store: {e}"))?,
+        );
+        let keys = switchyard_relayer::Keys::new(store);
+        let mut out = serde_json::Map::new();
+        for (name, role) in [
+            ("root", "admin"),
+            ("olivia", "operator"),
+            ("oscar", "operator"),
+            ("acme", "merchant"),
+            ("globex", "merchant"),
+            ("wally", "wallet"),
+        ] {
+            let r = switchyard_relayer::Role::parse(role).ok_or_else(|| eyre!("role {role}"))?;
+            let (key, token) = keys
+                .create(r, name, 50)
+                .map_err(|e| eyre!("creating a key: {e}"))?;
+            println!("key {name:7} {role:9} {token}");
+            out.insert(
+                name.to_owned(),
+                json!({ "id": key.id, "role": role, "token": token }),
+            );
+        }
+        std::fs::write(
+            dir.join("keys.json"),
+            serde_json::to_string_pretty(&out).unwrap_or_default(),
+        )?;
+    }
     std::fs::write(
         dir.join("env"),
         format!(

@@ -8,6 +8,7 @@ pub mod bench_relayer;
 pub mod cli;
 pub mod devnet;
 pub mod engine;
+mod keys_cmd;
 pub mod metrics;
 mod quote_cmd;
 pub mod serve;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sign {
             what: SignCommand::PayoutBatch(args),
         } => sign_cmd::payout_batch(&args),
+        Command::Keys(args) => keys_cmd::run(&args),
         Command::Devnet {
             what: DevnetCommand::Up(args),
         } => devnet::run(&args),

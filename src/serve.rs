@@ -140,6 +140,13 @@ pub async fn serve_with(
         metrics: Arc::new(Metrics::new()),
         default_max_hops: cfg.router.default_max_hops,
         started: Instant::now(),
+        auth: match (&cfg.auth, &engine) {
+            (Some(_), Some(e)) => Some(Arc::new(crate::api::auth::Auth::new(
+                switchyard_relayer::Keys::new(Arc::clone(&e.store)),
+            ))),
+            _ => None,
+        },
+        default_rate_per_s: cfg.auth.as_ref().map_or(50, |a| a.default_rate_per_s),
         engine,
         breakers: Some(Arc::clone(&breakers)),
     });

@@ -33,6 +33,23 @@ pub struct DaemonConfig {
     /// not execute.
     #[serde(default)]
     pub relayer: Option<RelayerConfig>,
+    /// API keys and roles; without this section every caller of the port
+    /// (loopback by default) acts as an administrator.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+}
+
+/// API key authentication. Keys live in the relayer's store, hashed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Requests per second of a key created without its own rate.
+    #[serde(default = "default_rate_per_s")]
+    pub default_rate_per_s: u32,
+}
+
+fn default_rate_per_s() -> u32 {
+    50
 }
 
 /// Relayer settings. Keys never live here: the lane key comes from
@@ -298,6 +315,7 @@ impl DaemonConfig {
             router: RouterConfig::default(),
             model: ModelConfig::default(),
             relayer: None,
+            auth: None,
         }
     }
 
@@ -422,6 +440,12 @@ impl DaemonConfig {
                     "must be at least 60",
                 ));
             }
+        }
+        if self.auth.is_some() && self.relayer.is_none() {
+            return Err(Error::invalid(
+                "auth",
+                "API keys live in the relayer's store: add a [relayer] section",
+            ));
         }
         let b = &self.model.breaker;
         if b.consecutive_failures == 0 || b.half_open_probes == 0 || b.failure_permille > 1000 {

@@ -12,8 +12,10 @@
 //! - [`payout`]: merchant payouts, batched per chain and token.
 //! - [`notify`]: the outbox of payout events (WebSocket, webhooks).
 //! - [`ops`]: operator pauses and the hash-chained audit log.
+//! - [`keys`]: API keys (hashed) with roles.
 
 pub mod error;
+pub mod keys;
 pub mod lane;
 pub mod notify;
 pub mod ops;
@@ -22,6 +24,7 @@ pub mod store;
 pub mod transfer;
 
 pub use error::{Error, Result};
+pub use keys::{ApiKey, Keys, Role};
 pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
 pub use notify::{Delivery, DeliveryView, Outbox};
 pub use ops::{AuditEntry, Ops, Pause};

@@ -132,6 +132,8 @@ pub struct PayoutView {
     /// Cursor for `payout_list`.
     #[serde(skip)]
     pub seq: i64,
+    /// The merchant (API key name) that submitted it.
+    pub owner: String,
 }
 
 /// Outcome of a submission.
@@ -186,7 +188,7 @@ fn batch_intent(batch: &str) -> String {
     format!("payout-batch:{batch}")
 }
 
-const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
+const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id, p.owner FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
 
 type ViewRow = (
     i64,
@@ -202,6 +204,7 @@ type ViewRow = (
     Option<String>,
     i64,
     Option<i64>,
+    String,
 );
 
 fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
@@ -219,6 +222,7 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
         r.get(10)?,
         r.get(11)?,
         r.get(12)?,
+        r.get(13)?,
     ))
 }
 
@@ -260,7 +264,15 @@ impl Payouts {
 
     /// Stores a request durably. The same key with the same `body_hash`
     /// returns the stored ids; with another body it is refused.
-    pub fn submit(&self, key: &str, body_hash: B256, items: &[NewPayout]) -> Result<Submitted> {
+    /// Idempotency keys are per `owner` (the merchant).
+    pub fn submit(
+        &self,
+        owner: &str,
+        key: &str,
+        body_hash: B256,
+        items: &[NewPayout],
+    ) -> Result<Submitted> {
+        let key = &format!("{owner}/{key}");
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         let prev: Option<Vec<u8>> = t
@@ -292,8 +304,8 @@ impl Payouts {
         )?;
         {
             let mut stmt = t.prepare(
-                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, state, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, 'queued', ?11, ?11)",
+                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, 'queued', ?11, ?11)",
             )?;
             for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
                 stmt.execute(params![
@@ -310,7 +322,8 @@ impl Payouts {
                     p.memo,
                     now,
                     p.source,
-                    p.mode
+                    p.mode,
+                    owner
                 ])?;
             }
         }
@@ -333,7 +346,12 @@ impl Payouts {
             batch,
             created,
             chain,
+            owner,
         ) = r;
+        let key = key
+            .strip_prefix(&format!("{owner}/"))
+            .map(str::to_owned)
+            .unwrap_or(key);
         let mut v = PayoutView {
             id,
             idempotency_key: key,
@@ -350,6 +368,7 @@ impl Payouts {
             block: None,
             created_ms: created,
             seq,
+            owner,
         };
         if let (Some(batch), Some(chain)) = (batch, chain)
             && let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c))
@@ -373,14 +392,26 @@ impl Payouts {
 
     /// Items after `cursor` (exclusive), optionally in one state, oldest
     /// first, at most `limit`.
-    pub fn list(&self, state: Option<&str>, cursor: i64, limit: usize) -> Result<Vec<PayoutView>> {
+    /// `owner`: only that merchant's items.
+    pub fn list(
+        &self,
+        owner: Option<&str>,
+        state: Option<&str>,
+        cursor: i64,
+        limit: usize,
+    ) -> Result<Vec<PayoutView>> {
         let rows = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(&format!(
-                "{VIEW} WHERE p.seq > ?1 AND (?2 IS NULL OR p.state = ?2) ORDER BY p.seq LIMIT ?3"
+                "{VIEW} WHERE p.seq > ?1 AND (?2 IS NULL OR p.state = ?2) AND (?4 IS NULL OR p.owner = ?4) ORDER BY p.seq LIMIT ?3"
             ))?;
             stmt.query_map(
-                params![cursor, state, i64::try_from(limit).unwrap_or(i64::MAX)],
+                params![
+                    cursor,
+                    state,
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    owner
+                ],
                 view_row,
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?

@@ -107,6 +107,7 @@ CREATE TABLE IF NOT EXISTS payout (
     notified    TEXT,
     source      TEXT,
     mode        TEXT    NOT NULL DEFAULT 'cheapest',
+    owner       TEXT    NOT NULL DEFAULT 'local',
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL
 );
@@ -137,6 +138,16 @@ CREATE TABLE IF NOT EXISTS delivery (
 );
 CREATE INDEX IF NOT EXISTS delivery_status ON delivery (status, id);
 CREATE INDEX IF NOT EXISTS delivery_payout ON delivery (payout_id, id);
+-- API keys: only the SHA-256 of each token is kept.
+CREATE TABLE IF NOT EXISTS api_key (
+    id         TEXT    PRIMARY KEY,
+    hash       BLOB    NOT NULL UNIQUE,
+    role       TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    rate_per_s INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER
+);
 -- Operator pauses in force, and the append-only, hash-chained audit log.
 CREATE TABLE IF NOT EXISTS pause (
     kind   TEXT    NOT NULL,

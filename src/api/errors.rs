@@ -10,6 +10,9 @@
 //! | 4004 | no route satisfies the request | `{"excluded"}`: every bridge left out and why |
 //! | 4005 | the chosen route has a leg this daemon cannot execute | `{"field", "reason"}` |
 //! | 4009 | the idempotency key was used for a different request | `{"field"}` |
+//! | 4011 | no API key, or an unknown or revoked one | — |
+//! | 4029 | the key's rate limit is exceeded | `{"retry_after_ms"}` |
+//! | 4031 | the key's role may not call this method | `{"required", "role"}` |
 //! | -32603 | internal failure (store); retry with the same idempotency key | — |
 
 use jsonrpsee::types::ErrorObjectOwned;
@@ -117,4 +120,34 @@ pub fn conflict(field: &str, reason: &str) -> ErrorObjectOwned {
 /// Internal failure; nothing was half done.
 pub fn internal(message: &str) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INTERNAL, format!("internal error: {message}"), None::<()>)
+}
+
+/// No valid API key.
+pub const UNAUTHORIZED: i32 = 4011;
+/// Rate limited.
+pub const RATE_LIMITED: i32 = 4029;
+/// Role too low.
+pub const FORBIDDEN: i32 = 4031;
+
+/// No valid API key.
+pub fn unauthorized(why: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(UNAUTHORIZED, format!("unauthorized: {why}"), None::<()>)
+}
+
+/// Role too low.
+pub fn forbidden(method: &str, role: &str, required: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        FORBIDDEN,
+        format!("a {role} key may not call {method} (needs {required})"),
+        Some(json!({ "required": required, "role": role })),
+    )
+}
+
+/// Over the key's rate.
+pub fn rate_limited(retry_after_ms: u64) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        RATE_LIMITED,
+        "rate limit exceeded for this key",
+        Some(json!({ "retry_after_ms": retry_after_ms })),
+    )
 }

@@ -74,6 +74,18 @@ where
                 return Box::pin(async move { Ok(plain(StatusCode::OK, content_type, body)) });
             }
         }
+        // The bearer token goes with the request into the RPC methods
+        // (and, for a WebSocket upgrade, into every call on it).
+        let mut req = req;
+        if let Some(token) = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            let token = super::auth::Bearer(token.trim().to_owned());
+            req.extensions_mut().insert(token);
+        }
         let fut = self.inner.call(req);
         Box::pin(async move { fut.await.map_err(Into::into) })
     }

@@ -7,6 +7,7 @@
 //! one-element array holding that object. Errors carry stable codes, see
 //! [`errors`].
 
+pub mod auth;
 pub mod errors;
 pub mod http;
 pub mod openrpc;
@@ -23,6 +24,7 @@ use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use switchyard_probes::ModelHandle;
+use switchyard_relayer::Role;
 use switchyard_router::{QuoteParams, QuoteRequest, QuoteView, quote};
 
 use crate::metrics::{Metrics, ModeLabels};
@@ -42,6 +44,10 @@ pub struct AppState {
     pub engine: Option<crate::engine::Engine>,
     /// Circuit breakers.
     pub breakers: Option<Arc<switchyard_probes::breaker::Breakers>>,
+    /// API keys, when the config has an `[auth]` section.
+    pub auth: Option<Arc<auth::Auth>>,
+    /// Rate of keys created without one.
+    pub default_rate_per_s: u32,
 }
 
 impl AppState {
@@ -220,46 +226,81 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
     let mut m = RpcModule::from_arc(state);
     // Names are static and distinct, so registration cannot clash; a
     // clash would show as a missing method in every API test.
-    let _ = m.register_method("route_quote", |params, state, _| {
-        let r = decode_params::<QuoteParams>(&params).and_then(|p| state.route_quote(p));
+    let _ = m.register_method("route_quote", |params, state, ext| {
+        let r = state
+            .authorize(ext, Role::Wallet, "route_quote")
+            .and_then(|_| decode_params::<QuoteParams>(&params).and_then(|p| state.route_quote(p)));
         state.metrics.count_call("route_quote", &outcome(&r));
         r
     });
-    let _ = m.register_blocking_method("transfer_submit", |params, state, _| {
-        let r = decode_params::<transfer::TransferParams>(&params)
-            .and_then(|p| state.transfer_submit(p));
+    let _ = m.register_blocking_method("transfer_submit", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "transfer_submit")
+            .and_then(|_| {
+                decode_params::<transfer::TransferParams>(&params)
+                    .and_then(|p| state.transfer_submit(p))
+            });
         state.metrics.count_call("transfer_submit", &outcome(&r));
         r
     });
-    let _ = m.register_method("transfer_status", |params, state, _| {
-        let r =
-            decode_params::<transfer::StatusParams>(&params).and_then(|p| state.transfer_status(p));
+    let _ = m.register_method("transfer_status", |params, state, ext| {
+        let r = state
+            .authorize(ext, Role::Operator, "transfer_status")
+            .and_then(|_| {
+                decode_params::<transfer::StatusParams>(&params)
+                    .and_then(|p| state.transfer_status(p))
+            });
         state.metrics.count_call("transfer_status", &outcome(&r));
         r
     });
     // Intake writes to the store (an fsync): off the async workers.
-    let _ = m.register_blocking_method("payout_submit", |params, state, _| {
-        let r = decode_params::<payout::SubmitParams>(&params).and_then(|p| state.payout_submit(p));
+    let _ = m.register_blocking_method("payout_submit", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Merchant, "payout_submit")
+            .and_then(|caller| {
+                decode_params::<payout::SubmitParams>(&params)
+                    .and_then(|p| state.payout_submit(&caller, p))
+            });
         state.metrics.count_call("payout_submit", &outcome(&r));
         r
     });
-    let _ = m.register_method("payout_status", |params, state, _| {
-        let r = decode_params::<payout::IdParams>(&params).and_then(|p| state.payout_status(p));
+    let _ = m.register_method("payout_status", |params, state, ext| {
+        let r = state
+            .authorize(ext, Role::Merchant, "payout_status")
+            .and_then(|caller| {
+                decode_params::<payout::IdParams>(&params)
+                    .and_then(|p| state.payout_status(&caller, p))
+            });
         state.metrics.count_call("payout_status", &outcome(&r));
         r
     });
-    let _ = m.register_method("payout_list", |params, state, _| {
-        let r = decode_params::<payout::ListParams>(&params).and_then(|p| state.payout_list(p));
+    let _ = m.register_method("payout_list", |params, state, ext| {
+        let r = state
+            .authorize(ext, Role::Merchant, "payout_list")
+            .and_then(|caller| {
+                decode_params::<payout::ListParams>(&params)
+                    .and_then(|p| state.payout_list(&caller, p))
+            });
         state.metrics.count_call("payout_list", &outcome(&r));
         r
     });
-    let _ = m.register_method("payout_cancel", |params, state, _| {
-        let r = decode_params::<payout::IdParams>(&params).and_then(|p| state.payout_cancel(p));
+    let _ = m.register_method("payout_cancel", |params, state, ext| {
+        let r = state
+            .authorize(ext, Role::Merchant, "payout_cancel")
+            .and_then(|caller| {
+                decode_params::<payout::IdParams>(&params)
+                    .and_then(|p| state.payout_cancel(&caller, p))
+            });
         state.metrics.count_call("payout_cancel", &outcome(&r));
         r
     });
-    let _ = m.register_method("payout_deliveries", |params, state, _| {
-        let r = decode_params::<payout::IdParams>(&params).and_then(|p| state.payout_deliveries(p));
+    let _ = m.register_method("payout_deliveries", |params, state, ext| {
+        let r = state
+            .authorize(ext, Role::Merchant, "payout_deliveries")
+            .and_then(|caller| {
+                decode_params::<payout::IdParams>(&params)
+                    .and_then(|p| state.payout_deliveries(&caller, p))
+            });
         state.metrics.count_call("payout_deliveries", &outcome(&r));
         r
     });
@@ -267,8 +308,17 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
         "payout_subscribe",
         "payout_event",
         "payout_unsubscribe",
-        |params, pending, state, _| async move {
-            let filter = match decode_params::<payout::SubscribeParams>(&params)
+        |params, pending, state, ext| async move {
+            let filter = match state
+                .authorize(&ext, Role::Merchant, "payout_subscribe")
+                .and_then(|caller| {
+                    decode_params::<payout::SubscribeParams>(&params).map(|mut p| {
+                        if caller.role == Role::Merchant {
+                            p.owner = Some(caller.name);
+                        }
+                        p
+                    })
+                })
                 .and_then(|p| state.payouts_subscribable().map(|rx| (p, rx)))
             {
                 Ok(ok) => ok,
@@ -304,24 +354,66 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
             }
         },
     );
-    let _ = m.register_blocking_method("ops_pause", |params, state, _| {
-        let r = decode_params::<ops::PauseParams>(&params).and_then(|p| state.ops_pause(p));
+    let _ = m.register_blocking_method("ops_pause", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "ops_pause")
+            .and_then(|caller| {
+                decode_params::<ops::PauseParams>(&params).and_then(|p| state.ops_pause(&caller, p))
+            });
         state.metrics.count_call("ops_pause", &outcome(&r));
         r
     });
-    let _ = m.register_blocking_method("ops_resume", |params, state, _| {
-        let r = decode_params::<ops::PauseParams>(&params).and_then(|p| state.ops_resume(p));
+    let _ = m.register_blocking_method("ops_resume", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "ops_resume")
+            .and_then(|caller| {
+                decode_params::<ops::PauseParams>(&params)
+                    .and_then(|p| state.ops_resume(&caller, p))
+            });
         state.metrics.count_call("ops_resume", &outcome(&r));
         r
     });
-    let _ = m.register_method("ops_status", |_, state, _| {
-        let r = state.ops_status();
+    let _ = m.register_method("ops_status", |_, state, ext| {
+        let r = state
+            .authorize(ext, Role::Operator, "ops_status")
+            .and_then(|_| state.ops_status());
         state.metrics.count_call("ops_status", &outcome(&r));
         r
     });
-    let _ = m.register_method("ops_audit", |params, state, _| {
-        let r = decode_params::<ops::AuditParams>(&params).and_then(|p| state.ops_audit(p));
+    let _ = m.register_method("ops_audit", |params, state, ext| {
+        let r = state
+            .authorize(ext, Role::Operator, "ops_audit")
+            .and_then(|_| {
+                decode_params::<ops::AuditParams>(&params).and_then(|p| state.ops_audit(p))
+            });
         state.metrics.count_call("ops_audit", &outcome(&r));
+        r
+    });
+    let _ = m.register_blocking_method("keys_create", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Admin, "keys_create")
+            .and_then(|caller| {
+                decode_params::<ops::KeyCreateParams>(&params)
+                    .and_then(|p| state.keys_create(&caller, p))
+            });
+        state.metrics.count_call("keys_create", &outcome(&r));
+        r
+    });
+    let _ = m.register_blocking_method("keys_revoke", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Admin, "keys_revoke")
+            .and_then(|caller| {
+                decode_params::<ops::KeyRevokeParams>(&params)
+                    .and_then(|p| state.keys_revoke(&caller, p))
+            });
+        state.metrics.count_call("keys_revoke", &outcome(&r));
+        r
+    });
+    let _ = m.register_method("keys_list", |_, state, ext| {
+        let r = state
+            .authorize(ext, Role::Admin, "keys_list")
+            .and_then(|_| state.keys_list());
+        state.metrics.count_call("keys_list", &outcome(&r));
         r
     });
     let _ = m.register_method("rpc.discover", |_, state, _| {

@@ -9,6 +9,7 @@ use switchyard_probes::ModelHandle;
 use switchyard_relayer::Pause;
 
 use super::AppState;
+use super::auth::Caller;
 use super::errors;
 
 /// Params of `ops_pause` and `ops_resume`.
@@ -21,8 +22,10 @@ pub struct PauseParams {
     pub target: String,
     /// Why, for the audit log (1-500 characters).
     pub reason: String,
-    /// Who, for the audit log.
-    pub actor: String,
+    /// Who, for the audit log, when the daemon runs without API keys
+    /// (with keys, the key's name is the actor).
+    #[serde(default)]
+    pub actor: Option<String>,
 }
 
 /// Params of `ops_audit`.
@@ -89,7 +92,9 @@ impl AppState {
         if p.reason.trim().is_empty() || p.reason.len() > 500 {
             return Err(errors::invalid_field("reason", "1 to 500 characters"));
         }
-        if p.actor.trim().is_empty() || p.actor.len() > 64 {
+        if let Some(a) = &p.actor
+            && (a.trim().is_empty() || a.len() > 64)
+        {
             return Err(errors::invalid_field("actor", "1 to 64 characters"));
         }
         Ok(())
@@ -105,25 +110,36 @@ impl AppState {
         Ok(pauses)
     }
 
+    /// Who the audit log names.
+    fn actor(&self, caller: &Caller, p: &PauseParams) -> String {
+        if self.auth.is_some() {
+            caller.name.clone()
+        } else {
+            p.actor.clone().unwrap_or_else(|| caller.name.clone())
+        }
+    }
+
     /// `ops_pause`.
-    pub fn ops_pause(&self, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn ops_pause(&self, caller: &Caller, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.check_pause(&p)?;
+        let actor = self.actor(caller, &p);
         let entry = engine
             .ops
-            .pause(&p.kind, &p.target, &p.reason, &p.actor)
+            .pause(&p.kind, &p.target, &p.reason, &actor)
             .map_err(|e| errors::internal(&e.to_string()))?;
         let pauses = self.reapply()?;
         Ok(json!({ "audit": entry, "pauses": pauses }))
     }
 
     /// `ops_resume`.
-    pub fn ops_resume(&self, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn ops_resume(&self, caller: &Caller, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.check_pause(&p)?;
+        let actor = self.actor(caller, &p);
         let entry = engine
             .ops
-            .resume(&p.kind, &p.target, &p.reason, &p.actor)
+            .resume(&p.kind, &p.target, &p.reason, &actor)
             .map_err(|e| errors::internal(&e.to_string()))?
             .ok_or_else(|| errors::invalid_field("target", "is not paused"))?;
         let pauses = self.reapply()?;
@@ -172,5 +188,93 @@ impl AppState {
             .map_err(internal)?;
         let broken = engine.ops.verify_audit().map_err(internal)?;
         Ok(json!({ "entries": entries, "verified": broken.is_none(), "broken_at": broken }))
+    }
+}
+
+/// Params of `keys_create`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCreateParams {
+    /// `wallet`, `merchant`, `operator` or `admin`.
+    pub role: String,
+    /// Whose key: the merchant's or operator's name (1-64 characters).
+    pub name: String,
+    /// Requests per second (default from `[auth]`).
+    #[serde(default)]
+    pub rate_per_s: Option<u32>,
+}
+
+/// Params of `keys_revoke`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRevokeParams {
+    /// Key id (`key_...`).
+    pub id: String,
+}
+
+impl AppState {
+    fn keys(&self) -> Result<&switchyard_relayer::Keys, ErrorObjectOwned> {
+        self.auth.as_ref().map(|a| &a.keys).ok_or_else(|| {
+            errors::invalid_field("auth", "the daemon runs without an [auth] section")
+        })
+    }
+
+    /// `keys_create`: the token is in this answer only.
+    pub fn keys_create(
+        &self,
+        caller: &Caller,
+        p: KeyCreateParams,
+    ) -> Result<Value, ErrorObjectOwned> {
+        let keys = self.keys()?;
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let role = switchyard_relayer::Role::parse(&p.role)
+            .ok_or_else(|| errors::invalid_field("role", "wallet, merchant, operator or admin"))?;
+        if p.name.trim().is_empty() || p.name.len() > 64 || p.name.contains('/') {
+            return Err(errors::invalid_field("name", "1 to 64 characters, no '/'"));
+        }
+        let rate = p.rate_per_s.unwrap_or(self.default_rate_per_s);
+        if rate == 0 || rate > 100_000 {
+            return Err(errors::invalid_field("rate_per_s", "between 1 and 100000"));
+        }
+        let (key, token) = keys
+            .create(role, &p.name, rate)
+            .map_err(|e| errors::internal(&e.to_string()))?;
+        engine
+            .ops
+            .record(
+                &caller.name,
+                "key_create",
+                &key.id,
+                &format!("{} key for {}", role.as_str(), p.name),
+            )
+            .map_err(|e| errors::internal(&e.to_string()))?;
+        Ok(json!({ "key": key, "token": token }))
+    }
+
+    /// `keys_revoke`.
+    pub fn keys_revoke(
+        &self,
+        caller: &Caller,
+        p: KeyRevokeParams,
+    ) -> Result<Value, ErrorObjectOwned> {
+        let keys = self.keys()?;
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        if !keys
+            .revoke(&p.id)
+            .map_err(|e| errors::internal(&e.to_string()))?
+        {
+            return Err(errors::unknown("id", &p.id));
+        }
+        engine
+            .ops
+            .record(&caller.name, "key_revoke", &p.id, "revoked")
+            .map_err(|e| errors::internal(&e.to_string()))?;
+        Ok(json!({ "revoked": p.id }))
+    }
+
+    /// `keys_list` (never the tokens).
+    pub fn keys_list(&self) -> Result<Value, ErrorObjectOwned> {
+        let keys = self.keys()?;
+        Ok(json!({ "keys": keys.list().map_err(|e| errors::internal(&e.to_string()))? }))
     }
 }

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_core::address::Address;
 use switchyard_core::{Amount, U256, UsdE8};
-use switchyard_relayer::{NewPayout, PayoutView};
+use switchyard_relayer::{NewPayout, PayoutView, Role};
+
+use super::auth::Caller;
 
 use super::AppState;
 use super::errors;
@@ -64,15 +66,23 @@ pub struct SubscribeParams {
     /// Only events of this request.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// Only this merchant's events (set from a merchant's key).
+    #[serde(skip)]
+    pub owner: Option<String>,
 }
 
 impl SubscribeParams {
     /// Whether event `ev` passes the filter.
     pub fn matches(&self, ev: &Value) -> bool {
-        match &self.idempotency_key {
+        let key = match &self.idempotency_key {
             None => true,
             Some(k) => ev["payout"]["idempotency_key"].as_str() == Some(k.as_str()),
-        }
+        };
+        let owner = match &self.owner {
+            None => true,
+            Some(o) => ev["payout"]["owner"].as_str() == Some(o.as_str()),
+        };
+        key && owner
     }
 }
 
@@ -118,7 +128,11 @@ impl AppState {
 
     /// `payout_submit`: validates every item, then stores the request in
     /// one SQLite transaction before answering.
-    pub fn payout_submit(&self, p: SubmitParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn payout_submit(
+        &self,
+        caller: &Caller,
+        p: SubmitParams,
+    ) -> Result<Value, ErrorObjectOwned> {
         let payouts = self.payouts()?;
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let key = p.idempotency_key.as_str();
@@ -228,13 +242,15 @@ impl AppState {
         let body = serde_json::to_vec(&(&p.items, &p.source, &p.mode))
             .map_err(|e| errors::internal(&e.to_string()))?;
         let hash = alloy_primitives::keccak256(body);
-        let out = payouts.submit(key, hash, &items).map_err(|e| match e {
-            switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(
-                "idempotency_key",
-                "this key was used for a different request",
-            ),
-            other => internal(&other),
-        })?;
+        let out = payouts
+            .submit(&caller.name, key, hash, &items)
+            .map_err(|e| match e {
+                switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(
+                    "idempotency_key",
+                    "this key was used for a different request",
+                ),
+                other => internal(&other),
+            })?;
         Ok(json!(out))
     }
 
@@ -268,32 +284,39 @@ impl AppState {
     }
 
     /// `payout_deliveries`: the webhook deliveries of one payout.
-    pub fn payout_deliveries(&self, p: IdParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn payout_deliveries(
+        &self,
+        caller: &Caller,
+        p: IdParams,
+    ) -> Result<Value, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
-        if engine
-            .payouts
-            .get(&p.id)
-            .map_err(|e| internal(&e))?
-            .is_none()
-        {
-            return Err(errors::unknown("id", &p.id));
-        }
+        self.visible(caller, &p.id)?;
         let d = engine.outbox.deliveries(&p.id).map_err(|e| internal(&e))?;
         Ok(json!({ "deliveries": d }))
     }
 
-    /// `payout_status`.
-    pub fn payout_status(&self, p: IdParams) -> Result<PayoutView, ErrorObjectOwned> {
-        let v = self
-            .payouts()?
-            .get(&p.id)
+    /// One payout the caller may see: a merchant sees its own only, and
+    /// another's reads as unknown (no hint that it exists).
+    fn visible(&self, caller: &Caller, id: &str) -> Result<PayoutView, ErrorObjectOwned> {
+        self.payouts()?
+            .get(id)
             .map_err(|e| internal(&e))?
-            .ok_or_else(|| errors::unknown("id", &p.id))?;
+            .filter(|v| caller.role >= Role::Operator || v.owner == caller.name)
+            .ok_or_else(|| errors::unknown("id", id))
+    }
+
+    /// `payout_status`.
+    pub fn payout_status(
+        &self,
+        caller: &Caller,
+        p: IdParams,
+    ) -> Result<PayoutView, ErrorObjectOwned> {
+        let v = self.visible(caller, &p.id)?;
         Ok(self.with_confirmations(v))
     }
 
     /// `payout_list`.
-    pub fn payout_list(&self, p: ListParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn payout_list(&self, caller: &Caller, p: ListParams) -> Result<Value, ErrorObjectOwned> {
         let payouts = self.payouts()?;
         if let Some(s) = &p.state
             && !STATES.contains(&s.as_str())
@@ -314,7 +337,12 @@ impl AppState {
             return Err(errors::invalid_field("limit", "between 1 and 1000"));
         }
         let items = payouts
-            .list(p.state.as_deref(), cursor, limit)
+            .list(
+                (caller.role < Role::Operator).then_some(caller.name.as_str()),
+                p.state.as_deref(),
+                cursor,
+                limit,
+            )
             .map_err(|e| internal(&e))?;
         let next = if items.len() == limit {
             items.last().map(|v| v.seq.to_string())
@@ -329,8 +357,9 @@ impl AppState {
     }
 
     /// `payout_cancel`.
-    pub fn payout_cancel(&self, p: IdParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn payout_cancel(&self, caller: &Caller, p: IdParams) -> Result<Value, ErrorObjectOwned> {
         let payouts = self.payouts()?;
+        self.visible(caller, &p.id)?;
         match payouts.cancel(&p.id).map_err(|e| internal(&e))? {
             None => Err(errors::unknown("id", &p.id)),
             Some(done) => {

@@ -28,6 +28,11 @@ pub struct Devnet {
 
 impl Devnet {
     pub fn up(name: &str) -> Self {
+        Self::up_with(name, &[])
+    }
+
+    /// [`Devnet::up`] with extra `devnet up` arguments.
+    pub fn up_with(name: &str, extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("sy-devnet-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut child = Command::new(BIN)
@@ -40,17 +45,24 @@ impl Devnet {
             .arg(Path::new(REPO).join("node_modules/.bin/anvil"))
             .arg("--artifacts")
             .arg(Path::new(REPO).join("contracts/out"))
+            .args(extra)
             .env_remove("SWITCHYARD_RELAYER_KEY")
             .env_remove("SWITCHYARD_SIGNER_KEY")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn devnet");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("devnet ready"), "devnet said {line:?}");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        loop {
+            let mut line = String::new();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "devnet exited before it was ready"
+            );
+            if line.starts_with("devnet ready") {
+                break;
+            }
+        }
         let info = serde_json::from_str(&std::fs::read_to_string(dir.join("devnet.json")).unwrap())
             .unwrap();
         Self { child, dir, info }
@@ -161,6 +173,17 @@ impl Daemon {
     pub fn client(&self) -> HttpClient {
         HttpClientBuilder::default()
             .request_timeout(Duration::from_secs(10))
+            .build(format!("http://{}", self.addr))
+            .unwrap()
+    }
+
+    /// A client sending `token` as its bearer API key.
+    pub fn client_as(&self, token: &str) -> HttpClient {
+        let mut headers = jsonrpsee::http_client::HeaderMap::new();
+        headers.insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(10))
+            .set_headers(headers)
             .build(format!("http://{}", self.addr))
             .unwrap()
     }

@@ -1,0 +1,161 @@
+//! Roles and API keys on the real daemon: every refusal is typed, a
+//! merchant sees and cancels only its own payouts, keys are created and
+//! revoked by an admin, and each key has a rate limit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Daemon, Devnet, call};
+use jsonrpsee::http_client::HttpClient;
+use serde_json::{Value, json};
+
+fn token(net: &Devnet, who: &str) -> String {
+    let keys: Value =
+        serde_json::from_str(&std::fs::read_to_string(net.dir.join("keys.json")).unwrap()).unwrap();
+    keys[who]["token"].as_str().unwrap().to_owned()
+}
+
+async fn code(c: &HttpClient, method: &str, params: Value) -> i32 {
+    match call(c, method, params).await {
+        Ok(v) => panic!("{method} accepted: {v}"),
+        Err((code, _)) => code,
+    }
+}
+
+fn payout(key: &str) -> Value {
+    json!({ "idempotency_key": key, "items": [
+        { "to": "devnet-a:TUSD", "recipient": "0x00000000000000000000000000000000000acce5", "amount": "1" }
+    ]})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() {
+    let net = Devnet::up_with("auth", &["--auth"]);
+    let d = Daemon::start(&net, None);
+    let anonymous = d.client();
+    let [root, olivia, acme, globex, wally] =
+        ["root", "olivia", "acme", "globex", "wally"].map(|w| d.client_as(&token(&net, w)));
+    let quote = json!({"from": "devnet-a:TUSD", "to": "devnet-b:TUSD", "amount": "5"});
+    let pause = json!({"kind": "bridge", "target": "escrow-a-b", "reason": "test"});
+
+    // No key, or a made-up one: 4011 everywhere but rpc.discover.
+    assert_eq!(code(&anonymous, "route_quote", quote.clone()).await, 4011);
+    let forged = d.client_as("sy_admin_0000");
+    assert_eq!(code(&forged, "ops_status", json!({})).await, 4011);
+
+    // A wallet quotes and does nothing else.
+    call(&wally, "route_quote", quote.clone()).await.unwrap();
+    assert_eq!(code(&wally, "payout_submit", payout("w")).await, 4031);
+    assert_eq!(code(&wally, "ops_pause", pause.clone()).await, 4031);
+    assert_eq!(
+        code(&wally, "transfer_status", json!({"transfer_id": "tr_x"})).await,
+        4031
+    );
+
+    // Merchants: their own payouts only; another's reads as unknown.
+    let mine = call(&acme, "payout_submit", payout("order-1"))
+        .await
+        .unwrap();
+    let id = mine["ids"][0].as_str().unwrap().to_owned();
+    // The same idempotency key from another merchant is another request.
+    let theirs = call(&globex, "payout_submit", payout("order-1"))
+        .await
+        .unwrap();
+    assert_eq!(theirs["created"], true);
+    assert_ne!(theirs["ids"][0], mine["ids"][0]);
+    assert_eq!(
+        code(&globex, "payout_status", json!({"id": id})).await,
+        4002
+    );
+    assert_eq!(
+        code(&globex, "payout_cancel", json!({"id": id})).await,
+        4002
+    );
+    let listed = call(&globex, "payout_list", json!({})).await.unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["owner"], "globex");
+    let s = call(&acme, "payout_status", json!({"id": id}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s["owner"].clone(), s["idempotency_key"].clone()),
+        (json!("acme"), json!("order-1"))
+    );
+    assert_eq!(code(&acme, "ops_pause", pause.clone()).await, 4031);
+    assert_eq!(code(&acme, "keys_list", json!({})).await, 4031);
+
+    // An operator sees everyone's payouts and pauses, under its own name.
+    let all = call(&olivia, "payout_list", json!({})).await.unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let r = call(&olivia, "ops_pause", pause.clone()).await.unwrap();
+    assert_eq!(r["audit"]["actor"], "olivia");
+    assert_eq!(
+        code(
+            &olivia,
+            "keys_create",
+            json!({"role": "admin", "name": "eve"})
+        )
+        .await,
+        4031
+    );
+
+    // An admin makes and revokes keys; a revoked key stops working.
+    let k = call(
+        &root,
+        "keys_create",
+        json!({"role": "wallet", "name": "temp", "rate_per_s": 3}),
+    )
+    .await
+    .unwrap();
+    let temp = d.client_as(k["token"].as_str().unwrap());
+    call(&temp, "route_quote", quote.clone()).await.unwrap();
+    // Its rate: 3 per second, then 4029 with a retry hint.
+    let mut limited = None;
+    for _ in 0..10 {
+        if let Err((c, data)) = call(&temp, "route_quote", quote.clone()).await {
+            limited = Some((c, data));
+            break;
+        }
+    }
+    let (c, data) = limited.expect("the rate limit never applied");
+    assert_eq!(c, 4029);
+    assert!(data["retry_after_ms"].as_u64().unwrap() > 0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    call(&temp, "route_quote", quote.clone()).await.unwrap();
+    call(&root, "keys_revoke", json!({"id": k["key"]["id"]}))
+        .await
+        .unwrap();
+    assert_eq!(code(&temp, "route_quote", quote.clone()).await, 4011);
+    let keys = call(&root, "keys_list", json!({})).await.unwrap();
+    assert!(!keys.to_string().contains("sy_"), "tokens are never listed");
+
+    // The audit log has the operator's pause and the admin's key changes.
+    let a = call(&root, "ops_audit", json!({})).await.unwrap();
+    assert_eq!(a["verified"], true);
+    let actions: Vec<(String, String)> = a["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("olivia".into(), "pause".into()),
+            ("root".into(), "key_create".into()),
+            ("root".into(), "key_revoke".into()),
+        ]
+    );
+    // Refusals are counted per method and code.
+    let (_, metrics) = d.get("/metrics");
+    assert!(
+        metrics.contains("switchyard_rpc_calls_total{method=\"payout_submit\",outcome=\"4031\"}"),
+        "{metrics}"
+    );
+}

@@ -248,6 +248,9 @@ async fn discover_health_and_metrics() {
             "ops_resume",
             "ops_status",
             "ops_audit",
+            "keys_create",
+            "keys_revoke",
+            "keys_list",
             "rpc.discover"
         ]
     );

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use super::errors::{
-    CONFLICT, INTERNAL, INVALID_FIELD, INVALID_PARAMS, NO_ROUTE, NOT_EXECUTABLE, NOT_EXECUTING,
-    UNKNOWN_REFERENCE,
+    CONFLICT, FORBIDDEN, INTERNAL, INVALID_FIELD, INVALID_PARAMS, NO_ROUTE, NOT_EXECUTABLE,
+    NOT_EXECUTING, RATE_LIMITED, UNAUTHORIZED, UNKNOWN_REFERENCE,
 };
 
 fn transfer_schema() -> Value {
@@ -77,6 +77,9 @@ fn transfer_errors() -> Value {
             json!({ "code": NOT_EXECUTABLE, "message": "a leg of the chosen route cannot be executed here; data.field, data.reason" }),
             json!({ "code": CONFLICT, "message": "the idempotency key was used for a different request" }),
             json!({ "code": INTERNAL, "message": "internal failure; retry with the same idempotency key" }),
+            json!({ "code": UNAUTHORIZED, "message": "no API key, or an unknown or revoked one" }),
+            json!({ "code": RATE_LIMITED, "message": "the key's rate limit is exceeded; data.retry_after_ms" }),
+            json!({ "code": FORBIDDEN, "message": "the key's role may not call this method; data.required" }),
         ]);
     }
     e
@@ -314,6 +317,33 @@ pub fn document() -> Value {
                 ],
                 "result": { "name": "audit", "schema": { "type": "object", "properties": {
                     "entries": { "type": "array" }, "verified": { "type": "boolean" }, "broken_at": { "type": ["integer", "null"] } } } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "keys_create",
+                "summary": "Admin: create an API key; the token is in this answer only (stored hashed)",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "role", "required": true, "schema": { "type": "string", "enum": ["wallet", "merchant", "operator", "admin"] } },
+                    { "name": "name", "required": true, "schema": string("whose key: merchant or operator name") },
+                    { "name": "rate_per_s", "schema": { "type": "integer", "minimum": 1 } }
+                ],
+                "result": { "name": "key", "schema": { "type": "object", "properties": { "key": { "type": "object" }, "token": { "type": "string" } } } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "keys_revoke",
+                "summary": "Admin: revoke an API key",
+                "paramStructure": "by-name",
+                "params": [ { "name": "id", "required": true, "schema": string("key id") } ],
+                "result": { "name": "outcome", "schema": { "type": "object" } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "keys_list",
+                "summary": "Admin: every key, never a token",
+                "params": [],
+                "result": { "name": "keys", "schema": { "type": "object" } },
                 "errors": transfer_errors()
             },
             {

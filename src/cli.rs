@@ -219,7 +219,8 @@ pub struct DevnetUpArgs {
     pub serve: bool,
     /// Turn on API keys: write an [auth] section and create one key per
     /// role (admin, two operators, two merchants, a wallet) into
-    /// DIR/keys.json.
+    /// DIR/keys.json; payouts from 100 TUSD need one operator's approval,
+    /// from 500 TUSD two.
     #[arg(long)]
     pub auth: bool,
     /// TestUSD minted to each chain's PayoutBatcher (the payout float);

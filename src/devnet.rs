@@ -278,7 +278,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.join("switchyard.toml"))?;
-        writeln!(f, "\n[auth]\ndefault_rate_per_s = 50")?;
+        writeln!(
+            f,
+            "\n[auth]\ndefault_rate_per_s = 50\n\n[relayer.approvals]\nsingle_usd = \"100\"\ndual_usd = \"500\""
+        )?;
         // A fresh store for a fresh devnet, then one key per role.
         for ext in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(dir.join(format!("switchyard.db{ext}")));

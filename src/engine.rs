@@ -24,7 +24,7 @@ use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::model::BreakerState;
 use switchyard_core::topology::BridgeIx;
-use switchyard_core::{Amount, U256};
+use switchyard_core::{Amount, U256, UsdE8};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
 use switchyard_relayer::{
@@ -56,6 +56,8 @@ pub struct Engine {
     pub treasury: Option<String>,
     /// Pauses and the audit log.
     pub ops: Arc<Ops>,
+    /// Approval thresholds in USD: (one operator, two operators).
+    pub approvals: Option<(UsdE8, UsdE8)>,
 }
 
 /// The two keys the relayer needs, as hex.
@@ -353,6 +355,7 @@ pub async fn start(
             outbox,
             treasury: cfg.treasury.clone(),
             ops,
+            approvals: cfg.approvals.as_ref().map(|a| a.thresholds()).transpose()?,
         },
         tasks,
     ))

@@ -248,6 +248,8 @@ async fn discover_health_and_metrics() {
             "ops_resume",
             "ops_status",
             "ops_audit",
+            "ops_approve",
+            "ops_reject",
             "keys_create",
             "keys_revoke",
             "keys_list",

@@ -159,3 +159,108 @@ async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() 
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_payouts_wait_for_one_or_two_distinct_operators_and_can_be_rejected() {
+    let net = Devnet::up_with("approvals", &["--auth"]);
+    let d = Daemon::start(&net, None);
+    let [olivia, oscar, acme] = ["olivia", "oscar", "acme"].map(|w| d.client_as(&token(&net, w)));
+    let item = |n: u64, amount: &str| json!({ "to": "devnet-b:TUSD", "recipient": format!("0x{:040x}", 0xa9900 + n), "amount": amount });
+    let r = call(
+        &acme,
+        "payout_submit",
+        json!({ "idempotency_key": "big-ones", "items": [
+            item(1, "50"), item(2, "150"), item(3, "600"), item(4, "200")
+        ]}),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
+    let state = async |id: &str| {
+        call(&acme, "payout_status", json!({ "id": id }))
+            .await
+            .unwrap()
+    };
+    let until = async |id: &str, want: &str| {
+        for _ in 0..240 {
+            let s = state(id).await;
+            if s["state"] == want {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("{id} never {want}: {}", state(id).await);
+    };
+
+    until(&ids[0], "final").await;
+    let held = until(&ids[1], "held").await;
+    assert!(
+        held["reason"].as_str().unwrap().contains("0 of 1"),
+        "{held}"
+    );
+    let held = until(&ids[2], "held").await;
+    assert!(
+        held["reason"].as_str().unwrap().contains("0 of 2"),
+        "{held}"
+    );
+
+    // A merchant cannot approve its own payouts.
+    assert_eq!(
+        code(&acme, "ops_approve", json!({ "id": ids[1] })).await,
+        4031
+    );
+
+    // One operator suffices below 500.
+    let a = call(&olivia, "ops_approve", json!({ "id": ids[1] }))
+        .await
+        .unwrap();
+    assert_eq!(
+        (a["approvals"].clone(), a["needed"].clone()),
+        (json!(1), json!(1))
+    );
+    until(&ids[1], "final").await;
+
+    // From 500: two distinct operators; the same one twice counts once.
+    call(&olivia, "ops_approve", json!({ "id": ids[2] }))
+        .await
+        .unwrap();
+    let again = call(&olivia, "ops_approve", json!({ "id": ids[2] }))
+        .await
+        .unwrap();
+    assert_eq!(again["approvals"], 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let s = state(&ids[2]).await;
+    assert_eq!(s["state"], "held");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1 of 2 distinct operators (olivia)"),
+        "{s}"
+    );
+    let both = call(&oscar, "ops_approve", json!({ "id": ids[2] }))
+        .await
+        .unwrap();
+    assert_eq!(both["approvals"], 2);
+    until(&ids[2], "final").await;
+
+    // Rejected: failed with the reason, never paid.
+    call(
+        &oscar,
+        "ops_reject",
+        json!({ "id": ids[3], "reason": "recipient failed screening" }),
+    )
+    .await
+    .unwrap();
+    let s = until(&ids[3], "failed").await;
+    assert_eq!(s["reason"], "rejected by oscar: recipient failed screening");
+    assert_eq!(
+        net.balance("devnet-b", &format!("0x{:040x}", 0xa9904))
+            .await,
+        switchyard_core::U256::ZERO
+    );
+    assert_eq!(
+        code(&oscar, "ops_approve", json!({ "id": ids[3] })).await,
+        4001
+    );
+}

@@ -79,9 +79,38 @@ pub struct RelayerConfig {
     /// PayoutBatcher float is short, a transfer from here tops it up.
     #[serde(default)]
     pub treasury: Option<String>,
+    /// Payouts at or above these USD values wait for operator approval
+    /// (optional).
+    #[serde(default)]
+    pub approvals: Option<ApprovalsConfig>,
     /// Where payout events are POSTed, signed (optional).
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+}
+
+/// Tiered approval of large payouts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    /// From this USD value one operator must approve (decimal string).
+    pub single_usd: String,
+    /// From this USD value two distinct operators must approve.
+    pub dual_usd: String,
+}
+
+impl ApprovalsConfig {
+    /// The thresholds, parsed: (single, dual).
+    pub fn thresholds(&self) -> Result<(crate::UsdE8, crate::UsdE8)> {
+        let single = crate::UsdE8::parse("relayer.approvals.single_usd", &self.single_usd)?;
+        let dual = crate::UsdE8::parse("relayer.approvals.dual_usd", &self.dual_usd)?;
+        if dual < single {
+            return Err(Error::invalid(
+                "relayer.approvals.dual_usd",
+                "must be at least single_usd",
+            ));
+        }
+        Ok((single, dual))
+    }
 }
 
 /// A webhook endpoint. The HMAC secret is read from the environment
@@ -402,6 +431,9 @@ impl DaemonConfig {
                     Error::invalid(format!("relayer.fees.{field}"), why)
                 }
             })?;
+            if let Some(a) = &r.approvals {
+                a.thresholds()?;
+            }
             if let Some(w) = &r.webhook {
                 if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
                     return Err(Error::invalid(

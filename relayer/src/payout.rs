@@ -57,6 +57,8 @@ pub struct NewPayout {
     pub source: Option<String>,
     /// Route mode for that top-up.
     pub mode: String,
+    /// Distinct operator approvals needed before it may be paid (0-2).
+    pub approvals: u8,
 }
 
 /// A chain's float is short of what its held payouts need.
@@ -304,8 +306,8 @@ impl Payouts {
         )?;
         {
             let mut stmt = t.prepare(
-                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, state, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, 'queued', ?11, ?11)",
+                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, 'queued', ?11, ?11)",
             )?;
             for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
                 stmt.execute(params![
@@ -323,7 +325,8 @@ impl Payouts {
                     now,
                     p.source,
                     p.mode,
-                    owner
+                    owner,
+                    p.approvals
                 ])?;
             }
         }
@@ -438,6 +441,56 @@ impl Payouts {
         Ok(exists.map(|_| false))
     }
 
+    /// Adds `operator`'s approval to a payout waiting for approvals.
+    /// Approvals come from distinct operators: a second one by the same
+    /// operator changes nothing. Returns (approvals now, needed), or an
+    /// error naming why it cannot be approved.
+    pub fn approve(
+        &self,
+        id: &str,
+        operator: &str,
+    ) -> Result<std::result::Result<(usize, i64), String>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let row: Option<(String, i64, String)> = t
+            .query_row(
+                "SELECT state, approvals, approved_by FROM payout WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((state, need, by)) = row else {
+            return Ok(Err("unknown".into()));
+        };
+        let mut have: Vec<String> = serde_json::from_str(&by).unwrap_or_default();
+        if !matches!(state.as_str(), "queued" | "held") || need == 0 {
+            return Ok(Err(format!("needs no approval (state {state})")));
+        }
+        if !have.iter().any(|h| h == operator) {
+            have.push(operator.to_owned());
+        }
+        t.execute(
+            "UPDATE payout SET approved_by = ?1, updated_ms = ?2 WHERE id = ?3",
+            params![
+                serde_json::to_string(&have).map_err(|e| Error::Corrupt(e.to_string()))?,
+                now_ms(),
+                id
+            ],
+        )?;
+        t.commit()?;
+        Ok(Ok((have.len(), need)))
+    }
+
+    /// Rejects a payout that is not yet in a batch: it fails with the
+    /// operator's reason. `Ok(false)`: too late or unknown.
+    pub fn reject(&self, id: &str, operator: &str, reason: &str) -> Result<bool> {
+        let n = self.store.conn().execute(
+            "UPDATE payout SET state = 'failed', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ('queued', 'routed', 'held')",
+            params![format!("rejected by {operator}: {reason}"), now_ms(), id],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Item counts by state.
     pub fn counts(&self) -> Result<StateCounts> {
         let conn = self.store.conn();
@@ -479,10 +532,38 @@ impl Payouts {
     /// Returns what each chain's float is short of.
     async fn route(&self) -> Result<Vec<Shortfall>> {
         type Pending = (String, i64, String, String, String, Option<String>, String);
+        // Items still short of their approvals wait first.
+        let awaiting: Vec<(String, i64, String)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id, approvals, approved_by FROM payout WHERE state IN ('queued', 'held') AND approvals > json_array_length(approved_by) ORDER BY seq",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if !awaiting.is_empty() {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "UPDATE payout SET state = 'held', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND (state != 'held' OR reason IS NOT ?1)",
+            )?;
+            for (id, need, by) in &awaiting {
+                let have: Vec<String> = serde_json::from_str(by).unwrap_or_default();
+                let why = format!(
+                    "awaiting operator approval: {} of {need} distinct operators{}",
+                    have.len(),
+                    if have.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", have.join(", "))
+                    }
+                );
+                stmt.execute(params![why, now_ms(), id])?;
+            }
+        }
         let pending: Vec<Pending> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "SELECT id, chain_id, token, amount, asset, source, mode FROM payout WHERE state IN ('queued', 'held') ORDER BY seq",
+                "SELECT id, chain_id, token, amount, asset, source, mode FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) ORDER BY seq",
             )?;
             stmt.query_map([], |r| {
                 Ok((

@@ -108,6 +108,8 @@ CREATE TABLE IF NOT EXISTS payout (
     source      TEXT,
     mode        TEXT    NOT NULL DEFAULT 'cheapest',
     owner       TEXT    NOT NULL DEFAULT 'local',
+    approvals   INTEGER NOT NULL DEFAULT 0,
+    approved_by TEXT    NOT NULL DEFAULT '[]',
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL
 );

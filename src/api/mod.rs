@@ -389,6 +389,26 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
         state.metrics.count_call("ops_audit", &outcome(&r));
         r
     });
+    let _ = m.register_blocking_method("ops_approve", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "ops_approve")
+            .and_then(|caller| {
+                decode_params::<ops::ApproveParams>(&params)
+                    .and_then(|p| state.ops_approve(&caller, p))
+            });
+        state.metrics.count_call("ops_approve", &outcome(&r));
+        r
+    });
+    let _ = m.register_blocking_method("ops_reject", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "ops_reject")
+            .and_then(|caller| {
+                decode_params::<ops::RejectParams>(&params)
+                    .and_then(|p| state.ops_reject(&caller, p))
+            });
+        state.metrics.count_call("ops_reject", &outcome(&r));
+        r
+    });
     let _ = m.register_blocking_method("keys_create", |params, state, ext| {
         let r = state
             .authorize(&ext, Role::Admin, "keys_create")

@@ -320,6 +320,25 @@ pub fn document() -> Value {
                 "errors": transfer_errors()
             },
             {
+                "name": "ops_approve",
+                "summary": "Operator: approve a payout held for approval (distinct operators count)",
+                "paramStructure": "by-name",
+                "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
+                "result": { "name": "outcome", "schema": { "type": "object" } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "ops_reject",
+                "summary": "Operator: fail a payout not yet in a batch, with a reason",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "id", "required": true, "schema": string("payout id") },
+                    { "name": "reason", "required": true, "schema": string("why") }
+                ],
+                "result": { "name": "outcome", "schema": { "type": "object" } },
+                "errors": transfer_errors()
+            },
+            {
                 "name": "keys_create",
                 "summary": "Admin: create an API key; the token is in this answer only (stored hashed)",
                 "paramStructure": "by-name",

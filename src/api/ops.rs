@@ -278,3 +278,82 @@ impl AppState {
         Ok(json!({ "keys": keys.list().map_err(|e| errors::internal(&e.to_string()))? }))
     }
 }
+
+/// Params of `ops_approve`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveParams {
+    /// Payout id.
+    pub id: String,
+}
+
+/// Params of `ops_reject`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectParams {
+    /// Payout id.
+    pub id: String,
+    /// Why (1-500 characters).
+    pub reason: String,
+}
+
+impl AppState {
+    /// `ops_approve`: one operator's approval of a held payout.
+    pub fn ops_approve(
+        &self,
+        caller: &Caller,
+        p: ApproveParams,
+    ) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
+        match engine
+            .payouts
+            .approve(&p.id, &caller.name)
+            .map_err(internal)?
+        {
+            Err(why) if why == "unknown" => Err(errors::unknown("id", &p.id)),
+            Err(why) => Err(errors::invalid_field("id", &why)),
+            Ok((have, need)) => {
+                let e = engine
+                    .ops
+                    .record(
+                        &caller.name,
+                        "approve",
+                        &format!("payout:{}", p.id),
+                        &format!("{have} of {need}"),
+                    )
+                    .map_err(internal)?;
+                Ok(json!({ "approvals": have, "needed": need, "audit": e }))
+            }
+        }
+    }
+
+    /// `ops_reject`: fails a payout not yet in a batch.
+    pub fn ops_reject(&self, caller: &Caller, p: RejectParams) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        if p.reason.trim().is_empty() || p.reason.len() > 500 {
+            return Err(errors::invalid_field("reason", "1 to 500 characters"));
+        }
+        let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
+        if !engine
+            .payouts
+            .reject(&p.id, &caller.name, &p.reason)
+            .map_err(internal)?
+        {
+            return Err(errors::invalid_field(
+                "id",
+                "unknown, or already in a batch",
+            ));
+        }
+        let e = engine
+            .ops
+            .record(
+                &caller.name,
+                "reject",
+                &format!("payout:{}", p.id),
+                &p.reason,
+            )
+            .map_err(internal)?;
+        Ok(json!({ "rejected": p.id, "audit": e }))
+    }
+}

@@ -237,6 +237,11 @@ impl AppState {
                 memo: it.memo.clone(),
                 source: source.clone(),
                 mode: mode.clone(),
+                approvals: match engine.approvals {
+                    Some((_, dual)) if usd >= dual => 2,
+                    Some((single, _)) if usd >= single => 1,
+                    _ => 0,
+                },
             });
         }
         let body = serde_json::to_vec(&(&p.items, &p.source, &p.mode))

@@ -1,6 +1,9 @@
 //! The `switchyard` binary's library: command line, JSON-RPC API, daemon
 //! wiring and benchmarks. `main.rs` only parses arguments and calls [`run`].
 
+// The OpenRPC document is one large `json!` literal.
+#![recursion_limit = "512"]
+
 pub mod api;
 pub mod bench;
 pub mod bench_intake;

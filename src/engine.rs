@@ -241,6 +241,31 @@ pub async fn start(
     if let Some(h) = batch_hook() {
         payouts = payouts.with_hook(h);
     }
+    let mut limits = HashMap::new();
+    for (i, g) in cfg.governor.iter().enumerate() {
+        let (budget, large) = g.amounts(i)?;
+        let chain_id = topology
+            .chains()
+            .iter()
+            .find(|c| c.id.as_str() == g.chain)
+            .and_then(|c| c.chain_id)
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "invalid relayer.governor[{i}].chain: no EVM chain {:?}",
+                    g.chain
+                ))
+            })?;
+        limits.insert(
+            chain_id,
+            switchyard_relayer::governor::Limit {
+                budget,
+                window_ms: g.window_ms,
+                large,
+                large_delay_ms: g.large_delay_ms,
+            },
+        );
+    }
+    payouts = payouts.with_governor(limits);
     // Payouts for a paused chain or one whose breaker is open wait.
     let m = Arc::clone(model);
     payouts = payouts.with_gate(Arc::new(move |chain_id: u64| {

@@ -312,3 +312,92 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
         (json!(false), json!(2))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_governor_queues_payouts_over_a_chain_budget_in_order_and_releases_them_as_the_window_slides()
+ {
+    let net = Devnet::up("governor");
+    let cfg = net.dir.join("switchyard.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(
+        "\n[[relayer.governor]]\nchain = \"devnet-b\"\nbudget_usd = \"100\"\nwindow_ms = 8000\nlarge_usd = \"80\"\nlarge_delay_ms = 3000\n",
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let d = Daemon::start(&net, None);
+    let c = d.client();
+    let item = |n: u64, amount: &str| json!({ "to": "devnet-b:TUSD", "recipient": format!("0x{:040x}", 0x90000 + n), "amount": amount });
+    let r = call(
+        &c,
+        "payout_submit",
+        json!({ "idempotency_key": "gov", "items": [item(1, "60"), item(2, "30"), item(3, "30"), item(4, "90")] }),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
+
+    // 60 + 30 fit the 100 budget; the third waits for headroom, the large
+    // one behind it.
+    let third = wait_for("the third payout held", 20, async || {
+        let s = status(&c, &ids[2]).await;
+        (s["state"] == "held").then_some(s)
+    })
+    .await;
+    assert!(
+        third["reason"]
+            .as_str()
+            .unwrap()
+            .contains("governor: chain budget"),
+        "{third}"
+    );
+    let fourth = status(&c, &ids[3]).await;
+    assert_eq!(fourth["state"], "held");
+    assert!(
+        fourth["reason"].as_str().unwrap().contains("queued behind"),
+        "{fourth}"
+    );
+    for id in &ids[..2] {
+        wait_for("the first two final", 60, async || {
+            let s = status(&c, id).await;
+            (s["state"] == "final").then_some(s)
+        })
+        .await;
+    }
+    // The quote says a route to devnet-b would wait now.
+    let q = call(
+        &c,
+        "route_quote",
+        json!({"from": "devnet-a:TUSD", "to": "devnet-b:TUSD", "amount": "50", "mode": "cheapest"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(q["routes"][0]["governor"]["delayed"], true, "{q}");
+    assert!(q["routes"][0]["governor"]["until_ms"].as_u64().is_some());
+
+    // The window slides: the third goes before the fourth (FIFO), and the
+    // fourth only once its own headroom is there.
+    let third_final = wait_for("the third final", 60, async || {
+        let s = status(&c, &ids[2]).await;
+        (s["state"] == "final").then_some(s)
+    })
+    .await;
+    let fourth_then = status(&c, &ids[3]).await;
+    assert_ne!(
+        fourth_then["state"], "final",
+        "FIFO: the large one is not ahead"
+    );
+    let fourth_final = wait_for("the fourth final", 60, async || {
+        let s = status(&c, &ids[3]).await;
+        (s["state"] == "final").then_some(s)
+    })
+    .await;
+    assert!(fourth_final["block"].as_u64() > third_final["block"].as_u64());
+    for (i, amount) in ["60", "30", "30", "90"].iter().enumerate() {
+        let got = net
+            .balance("devnet-b", &format!("0x{:040x}", 0x90001 + i as u64))
+            .await;
+        assert_eq!(
+            got,
+            switchyard_core::U256::from(amount.parse::<u64>().unwrap() * 1_000_000)
+        );
+    }
+}

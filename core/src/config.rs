@@ -79,6 +79,9 @@ pub struct RelayerConfig {
     /// PayoutBatcher float is short, a transfer from here tops it up.
     #[serde(default)]
     pub treasury: Option<String>,
+    /// Notional limits per chain (optional).
+    #[serde(default)]
+    pub governor: Vec<GovernorConfig>,
     /// Payouts at or above these USD values wait for operator approval
     /// (optional).
     #[serde(default)]
@@ -86,6 +89,44 @@ pub struct RelayerConfig {
     /// Where payout events are POSTed, signed (optional).
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+}
+
+/// One chain's notional limit.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GovernorConfig {
+    /// Chain id (`devnet-b`).
+    pub chain: String,
+    /// USD admitted per window at most (decimal string).
+    pub budget_usd: String,
+    /// Window length (default 24 h).
+    #[serde(default = "default_window")]
+    pub window_ms: u64,
+    /// From this USD value a single payout waits `large_delay_ms`.
+    pub large_usd: String,
+    /// The large-payout delay (default 1 h).
+    #[serde(default = "default_large_delay")]
+    pub large_delay_ms: u64,
+}
+
+fn default_window() -> u64 {
+    86_400_000
+}
+fn default_large_delay() -> u64 {
+    3_600_000
+}
+
+impl GovernorConfig {
+    /// (budget, large), parsed.
+    pub fn amounts(&self, i: usize) -> Result<(crate::UsdE8, crate::UsdE8)> {
+        let f = |n: &str| format!("relayer.governor[{i}].{n}");
+        let budget = crate::UsdE8::parse(&f("budget_usd"), &self.budget_usd)?;
+        let large = crate::UsdE8::parse(&f("large_usd"), &self.large_usd)?;
+        if self.window_ms == 0 {
+            return Err(Error::invalid(f("window_ms"), "must be positive"));
+        }
+        Ok((budget, large))
+    }
 }
 
 /// Tiered approval of large payouts.
@@ -433,6 +474,9 @@ impl DaemonConfig {
             })?;
             if let Some(a) = &r.approvals {
                 a.thresholds()?;
+            }
+            for (i, g) in r.governor.iter().enumerate() {
+                g.amounts(i)?;
             }
             if let Some(w) = &r.webhook {
                 if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {

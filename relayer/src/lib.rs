@@ -13,8 +13,10 @@
 //! - [`notify`]: the outbox of payout events (WebSocket, webhooks).
 //! - [`ops`]: operator pauses and the hash-chained audit log.
 //! - [`keys`]: API keys (hashed) with roles.
+//! - [`governor`]: notional limits per chain.
 
 pub mod error;
+pub mod governor;
 pub mod keys;
 pub mod lane;
 pub mod notify;

@@ -29,6 +29,7 @@ use switchyard_chains::evm::contracts::execute_call;
 use switchyard_chains::evm::eip712::{
     Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
 };
+use switchyard_core::UsdE8;
 use switchyard_core::finality::Finality;
 
 use crate::error::{Error, Result};
@@ -59,6 +60,8 @@ pub struct NewPayout {
     pub mode: String,
     /// Distinct operator approvals needed before it may be paid (0-2).
     pub approvals: u8,
+    /// Its value in USD (0: no price).
+    pub usd: UsdE8,
 }
 
 /// A chain's float is short of what its held payouts need.
@@ -166,6 +169,7 @@ pub struct Payouts {
     policy: BatchPolicy,
     hook: Option<BatchHook>,
     gate: Option<ChainGate>,
+    governor: HashMap<u64, crate::governor::Limit>,
 }
 
 impl std::fmt::Debug for Payouts {
@@ -243,7 +247,14 @@ impl Payouts {
             policy,
             hook: None,
             gate: None,
+            governor: HashMap::new(),
         }
+    }
+
+    /// Installs notional limits per EVM chain id.
+    pub fn with_governor(mut self, limits: HashMap<u64, crate::governor::Limit>) -> Self {
+        self.governor = limits;
+        self
     }
 
     /// Installs the check that holds payouts for a paused or broken chain.
@@ -306,8 +317,8 @@ impl Payouts {
         )?;
         {
             let mut stmt = t.prepare(
-                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, state, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, 'queued', ?11, ?11)",
+                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, usd, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, 'queued', ?11, ?11)",
             )?;
             for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
                 stmt.execute(params![
@@ -326,7 +337,8 @@ impl Payouts {
                     p.source,
                     p.mode,
                     owner,
-                    p.approvals
+                    p.approvals,
+                    p.usd.0.to_string()
                 ])?;
             }
         }
@@ -531,7 +543,17 @@ impl Payouts {
     /// batcher holds enough float for everything routed or batched there.
     /// Returns what each chain's float is short of.
     async fn route(&self) -> Result<Vec<Shortfall>> {
-        type Pending = (String, i64, String, String, String, Option<String>, String);
+        type Pending = (
+            String,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+        );
         // Items still short of their approvals wait first.
         let awaiting: Vec<(String, i64, String)> = {
             let conn = self.store.conn();
@@ -563,7 +585,7 @@ impl Payouts {
         let pending: Vec<Pending> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "SELECT id, chain_id, token, amount, asset, source, mode FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) ORDER BY seq",
+                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) ORDER BY seq",
             )?;
             stmt.query_map([], |r| {
                 Ok((
@@ -574,6 +596,8 @@ impl Payouts {
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
@@ -582,7 +606,13 @@ impl Payouts {
         // Float left per (chain, token), read once per step.
         let mut left: HashMap<(i64, String), U256> = HashMap::new();
         let mut decisions: Vec<(String, &'static str, Option<String>)> = Vec::new();
-        for (id, chain, token, amount, asset, source, mode) in pending {
+        // Governor: flows in the window per chain, chains whose queue is
+        // blocked by an earlier waiting item, and this step's admissions.
+        let now_u = u64::try_from(now_ms()).unwrap_or_default();
+        let mut flows: HashMap<i64, Vec<(u64, UsdE8)>> = HashMap::new();
+        let mut blocked: HashMap<i64, String> = HashMap::new();
+        let mut admitted: Vec<(String, i64, UsdE8)> = Vec::new();
+        for (id, chain, token, amount, asset, source, mode, usd, created) in pending {
             let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
                 decisions.push((
                     id,
@@ -601,6 +631,43 @@ impl Payouts {
                 decisions.push((id, "held", Some(why)));
                 continue;
             }
+            let usd =
+                UsdE8(U256::from_str_radix(&usd, 10).map_err(|_| Error::Corrupt("usd".into()))?);
+            let limit = u64::try_from(chain)
+                .ok()
+                .and_then(|c| self.governor.get(&c));
+            if let Some(limit) = limit {
+                if let Some(first) = blocked.get(&chain) {
+                    decisions.push((
+                        id,
+                        "held",
+                        Some(format!("governor: queued behind {first} on this chain")),
+                    ));
+                    continue;
+                }
+                if usd.0.is_zero() {
+                    // No price, no limit check: fail closed.
+                    decisions.push((
+                        id.clone(),
+                        "held",
+                        Some("governor: no USD price for this asset".into()),
+                    ));
+                    blocked.insert(chain, id);
+                    continue;
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = flows.entry(chain) {
+                    e.insert(self.flows(chain, now_u.saturating_sub(limit.window_ms))?);
+                }
+                let f = flows.get(&chain).map(Vec::as_slice).unwrap_or_default();
+                let seen = u64::try_from(created).unwrap_or_default();
+                if let crate::governor::Decision::Wait { why, .. } =
+                    crate::governor::decide(limit, f, now_u, usd, seen)
+                {
+                    decisions.push((id.clone(), "held", Some(format!("governor: {why}"))));
+                    blocked.insert(chain, id);
+                    continue;
+                }
+            }
             let key = (chain, token.clone());
             if !left.contains_key(&key) {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
@@ -613,6 +680,10 @@ impl Payouts {
                 .ok_or_else(|| Error::Corrupt("float".into()))?;
             if *room >= amount {
                 *room -= amount;
+                if limit.is_some() {
+                    flows.entry(chain).or_default().push((now_u, usd));
+                    admitted.push((id.clone(), chain, usd));
+                }
                 decisions.push((id, "routed", None));
             } else {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
@@ -662,9 +733,71 @@ impl Payouts {
             for (id, state, reason) in &decisions {
                 stmt.execute(params![state, reason, now, id])?;
             }
+            let mut flow = t.prepare(
+                "INSERT OR IGNORE INTO governor_flow (payout_id, chain_id, usd, at_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (id, chain, usd) in &admitted {
+                flow.execute(params![id, chain, usd.0.to_string(), now])?;
+            }
         }
         t.commit()?;
         Ok(short)
+    }
+
+    /// Flow admitted on `chain` since `since_ms`.
+    fn flows(&self, chain: i64, since_ms: u64) -> Result<Vec<(u64, UsdE8)>> {
+        let conn = self.store.conn();
+        let mut stmt = conn
+            .prepare("SELECT at_ms, usd FROM governor_flow WHERE chain_id = ?1 AND at_ms > ?2")?;
+        let rows = stmt
+            .query_map(
+                params![chain, i64::try_from(since_ms).unwrap_or(i64::MAX)],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(at, usd)| {
+                Ok((
+                    u64::try_from(at).unwrap_or_default(),
+                    UsdE8(
+                        U256::from_str_radix(&usd, 10).map_err(|_| Error::Corrupt("usd".into()))?,
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    /// What the governor would decide now for a payout of `usd` on
+    /// `chain_id` (`None`: the chain has no limit).
+    pub fn governor_check(
+        &self,
+        chain_id: u64,
+        usd: UsdE8,
+    ) -> Result<Option<crate::governor::Decision>> {
+        let Some(limit) = self.governor.get(&chain_id) else {
+            return Ok(None);
+        };
+        let now = u64::try_from(now_ms()).unwrap_or_default();
+        let f = self.flows(
+            i64::try_from(chain_id).unwrap_or(i64::MAX),
+            now.saturating_sub(limit.window_ms),
+        )?;
+        Ok(Some(crate::governor::decide(limit, &f, now, usd, now)))
+    }
+
+    /// USD admitted on each governed chain within its window, and its limit.
+    pub fn governor_status(&self) -> Result<Vec<(u64, crate::governor::Limit, U256)>> {
+        let now = u64::try_from(now_ms()).unwrap_or_default();
+        let mut out = Vec::new();
+        for (chain, limit) in &self.governor {
+            let f = self.flows(
+                i64::try_from(*chain).unwrap_or(i64::MAX),
+                now.saturating_sub(limit.window_ms),
+            )?;
+            out.push((*chain, *limit, crate::governor::used(limit, &f, now)));
+        }
+        out.sort_by_key(|(c, _, _)| *c);
+        Ok(out)
     }
 
     /// The funding transfer on its way to a chain's float, if any.

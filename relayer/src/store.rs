@@ -109,6 +109,7 @@ CREATE TABLE IF NOT EXISTS payout (
     mode        TEXT    NOT NULL DEFAULT 'cheapest',
     owner       TEXT    NOT NULL DEFAULT 'local',
     approvals   INTEGER NOT NULL DEFAULT 0,
+    usd         TEXT    NOT NULL DEFAULT '0',
     approved_by TEXT    NOT NULL DEFAULT '[]',
     created_ms  INTEGER NOT NULL,
     updated_ms  INTEGER NOT NULL
@@ -150,6 +151,14 @@ CREATE TABLE IF NOT EXISTS api_key (
     created_ms INTEGER NOT NULL,
     revoked_ms INTEGER
 );
+-- Payout flow admitted per chain, for the governor's sliding window.
+CREATE TABLE IF NOT EXISTS governor_flow (
+    payout_id TEXT    PRIMARY KEY,
+    chain_id  INTEGER NOT NULL,
+    usd       TEXT    NOT NULL,
+    at_ms     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS governor_flow_chain ON governor_flow (chain_id, at_ms);
 -- Operator pauses in force, and the append-only, hash-chained audit log.
 CREATE TABLE IF NOT EXISTS pause (
     kind   TEXT    NOT NULL,

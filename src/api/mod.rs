@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use switchyard_probes::ModelHandle;
 use switchyard_relayer::Role;
-use switchyard_router::{QuoteParams, QuoteRequest, QuoteView, quote};
+use switchyard_router::{QuoteParams, QuoteRequest, quote};
 
 use crate::metrics::{Metrics, ModeLabels};
 
@@ -156,7 +156,10 @@ impl AppState {
     }
 
     /// `route_quote`: validates, searches, renders.
-    pub fn route_quote(&self, params: QuoteParams) -> Result<QuoteView, ErrorObjectOwned> {
+    /// Each route to a chain under a notional limit says whether the
+    /// governor would delay it now (`"governor": {"delayed", "until_ms",
+    /// "reason"}`).
+    pub fn route_quote(&self, params: QuoteParams) -> Result<Value, ErrorObjectOwned> {
         let cur = self.model.current();
         let graph = &cur.graph;
         let req = QuoteRequest::resolve(graph, &params, self.default_max_hops, crate::now_ms())
@@ -170,7 +173,34 @@ impl AppState {
             })
             .observe(t0.elapsed().as_secs_f64());
         self.metrics.quote_routes.observe(q.routes.len() as f64);
-        Ok(q.view(graph))
+        let mut v =
+            serde_json::to_value(q.view(graph)).map_err(|e| errors::internal(&e.to_string()))?;
+        if let Some(engine) = &self.engine {
+            let t = graph.topology();
+            for (i, r) in q.routes.iter().enumerate() {
+                let Some(&last) = r.bridges.last() else {
+                    continue;
+                };
+                let asset = t.asset(t.bridge(last).to);
+                let Some(chain_id) = t.chain(asset.chain).chain_id else {
+                    continue;
+                };
+                let usd = switchyard_core::Amount::from_raw(r.amount_out(), asset.decimals)
+                    .usd_value(asset.usd_price)
+                    .unwrap_or_default();
+                let note = match engine.payouts.governor_check(chain_id, usd) {
+                    Ok(Some(switchyard_relayer::governor::Decision::Admit)) => {
+                        json!({ "delayed": false })
+                    }
+                    Ok(Some(switchyard_relayer::governor::Decision::Wait { until_ms, why })) => {
+                        json!({ "delayed": true, "until_ms": until_ms, "reason": why })
+                    }
+                    _ => continue,
+                };
+                v["routes"][i]["governor"] = note;
+            }
+        }
+        Ok(v)
     }
 }
 

@@ -165,8 +165,23 @@ impl AppState {
             .into_iter()
             .map(|(c, s, n)| json!({ "chain_id": c, "state": s, "count": n }))
             .collect();
+        let governor: Vec<Value> = engine
+            .payouts
+            .governor_status()
+            .map_err(internal)?
+            .into_iter()
+            .map(|(chain_id, limit, used)| {
+                json!({
+                    "chain_id": chain_id,
+                    "budget_usd": limit.budget.to_string(),
+                    "used_usd": switchyard_core::UsdE8(used).to_string(),
+                    "window_ms": limit.window_ms,
+                })
+            })
+            .collect();
         Ok(json!({
             "health": health,
+            "governor": governor,
             "pauses": engine.ops.pauses().map_err(internal)?,
             "payouts": payouts,
             "lanes": lanes,

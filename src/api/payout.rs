@@ -237,6 +237,7 @@ impl AppState {
                 memo: it.memo.clone(),
                 source: source.clone(),
                 mode: mode.clone(),
+                usd,
                 approvals: match engine.approvals {
                     Some((_, dual)) if usd >= dual => 2,
                     Some((single, _)) if usd >= single => 1,

@@ -239,10 +239,48 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
         .await
         .unwrap_err();
     assert_eq!((code, data["field"].clone()), (4002, json!("target")));
-    let (code, data) = call(&c, "ops_pause", pause("route", "devnet-b", "x"))
+    let (code, data) = call(&c, "ops_pause", pause("lane", "devnet-b", "x"))
         .await
         .unwrap_err();
     assert_eq!((code, data["field"].clone()), (4001, json!("kind")));
+    let (code, data) = call(&c, "ops_pause", pause("route", "devnet-b", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4001, json!("target")));
+
+    // Pausing a route: quotes and transfers between those two assets stop.
+    call(
+        &c,
+        "ops_pause",
+        pause("route", "devnet-a:TUSD->devnet-c:TUSD", "sanctions review"),
+    )
+    .await
+    .unwrap();
+    let q = call(&c, "route_quote", quote.clone()).await.unwrap();
+    assert!(q["routes"].as_array().unwrap().is_empty());
+    assert!(
+        q["paused"]
+            .as_str()
+            .unwrap()
+            .contains("sanctions review (by alice)"),
+        "{q}"
+    );
+    let (code, data) = call(
+        &c,
+        "transfer_submit",
+        json!({"idempotency_key": "t", "from": "devnet-a:TUSD", "to": "devnet-c:TUSD", "amount": "5",
+               "recipient": "0x00000000000000000000000000000000000c0c0c"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((code, data["field"].clone()), (4005, json!("route")));
+    call(
+        &c,
+        "ops_resume",
+        pause("route", "devnet-a:TUSD->devnet-c:TUSD", "cleared"),
+    )
+    .await
+    .unwrap();
     let (code, data) = call(&c, "ops_resume", pause("bridge", "escrow-b-c", "x"))
         .await
         .unwrap_err();
@@ -290,6 +328,8 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
         [
             ("pause".into(), "bridge:escrow-a-b".into()),
             ("pause".into(), "chain:devnet-b".into()),
+            ("pause".into(), "route:devnet-a:TUSD->devnet-c:TUSD".into()),
+            ("resume".into(), "route:devnet-a:TUSD->devnet-c:TUSD".into()),
             ("resume".into(), "chain:devnet-b".into()),
             ("resume".into(), "bridge:escrow-a-b".into()),
         ]

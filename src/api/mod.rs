@@ -160,6 +160,9 @@ impl AppState {
     /// governor would delay it now (`"governor": {"delayed", "until_ms",
     /// "reason"}`).
     pub fn route_quote(&self, params: QuoteParams) -> Result<Value, ErrorObjectOwned> {
+        if let Some(why) = self.route_paused(&params.from, &params.to) {
+            return Ok(json!({ "routes": [], "excluded": [], "paused": why }));
+        }
         let cur = self.model.current();
         let graph = &cur.graph;
         let req = QuoteRequest::resolve(graph, &params, self.default_max_hops, crate::now_ms())

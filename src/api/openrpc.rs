@@ -279,10 +279,10 @@ pub fn document() -> Value {
                 "summary": "Pause a chain or a bridge: the next quote routes around it, payouts for a paused chain wait; audited",
                 "paramStructure": "by-name",
                 "params": [
-                    { "name": "kind", "required": true, "schema": { "type": "string", "enum": ["chain", "bridge"] } },
-                    { "name": "target", "required": true, "schema": string("chain id or bridge id") },
+                    { "name": "kind", "required": true, "schema": { "type": "string", "enum": ["chain", "bridge", "route"] } },
+                    { "name": "target", "required": true, "schema": string("chain id, bridge id, or FROM_CHAIN:ASSET->TO_CHAIN:ASSET") },
                     { "name": "reason", "required": true, "schema": string("1-500 characters, shown with every exclusion") },
-                    { "name": "actor", "required": true, "schema": string("who, for the audit log") }
+                    { "name": "actor", "schema": string("who, for the audit log, when the daemon runs without API keys") }
                 ],
                 "result": { "name": "outcome", "schema": { "type": "object", "properties": { "audit": { "type": "object" }, "pauses": { "type": "array" } } } },
                 "errors": transfer_errors()

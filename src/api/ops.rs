@@ -60,13 +60,15 @@ pub fn apply_pauses(model: &ModelHandle, pauses: &[Pause]) {
                         c.paused = Some(why);
                     }
                 }
-                _ => {
+                "bridge" => {
                     if let Some(i) = t.bridges().iter().position(|b| b.id.as_str() == p.target)
                         && let Some(b) = s.bridges.get_mut(i)
                     {
                         b.paused = Some(why);
                     }
                 }
+                // Route pauses are checked by the API per request.
+                _ => {}
             }
         }
     });
@@ -87,7 +89,19 @@ impl AppState {
                     return Err(errors::unknown("target", &p.target));
                 }
             }
-            _ => return Err(errors::invalid_field("kind", "chain or bridge")),
+            "route" => {
+                let Some((from, to)) = p.target.split_once("->") else {
+                    return Err(errors::invalid_field(
+                        "target",
+                        "a route is FROM_CHAIN:ASSET->TO_CHAIN:ASSET",
+                    ));
+                };
+                t.resolve_asset("target", from.trim())
+                    .map_err(|e| errors::from_core(&e))?;
+                t.resolve_asset("target", to.trim())
+                    .map_err(|e| errors::from_core(&e))?;
+            }
+            _ => return Err(errors::invalid_field("kind", "chain, bridge or route")),
         }
         if p.reason.trim().is_empty() || p.reason.len() > 500 {
             return Err(errors::invalid_field("reason", "1 to 500 characters"));
@@ -370,5 +384,20 @@ impl AppState {
             )
             .map_err(internal)?;
         Ok(json!({ "rejected": p.id, "audit": e }))
+    }
+}
+
+impl AppState {
+    /// The pause of the route `from -> to` (`chain:ASSET` each), if any.
+    pub fn route_paused(&self, from: &str, to: &str) -> Option<String> {
+        let engine = self.engine.as_ref()?;
+        let target = format!("{}->{}", from.trim(), to.trim());
+        engine
+            .ops
+            .pauses()
+            .ok()?
+            .into_iter()
+            .find(|p| p.kind == "route" && p.target.replace(' ', "") == target)
+            .map(|p| format!("route {target} paused: {} (by {})", p.reason, p.actor))
     }
 }

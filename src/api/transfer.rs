@@ -164,6 +164,9 @@ impl AppState {
                 "1 to 128 printable ASCII characters",
             ));
         }
+        if let Some(why) = self.route_paused(&p.from, &p.to) {
+            return Err(errors::not_executable("route", &why));
+        }
         let cur = self.model.current();
         let qp = QuoteParams {
             from: p.from.clone(),

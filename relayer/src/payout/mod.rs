@@ -1,0 +1,545 @@
+//! Merchant payouts: durable intake, batching per (chain, token) into one
+//! `PayoutBatcher.execute`, and per-item status through the lane.
+//!
+//! ```text
+//! queued    stored with the request, before the answer
+//! routed    its chain has a batcher, a lane and enough float
+//! held      waiting (float too low, no executor): rechecked every step
+//! batched   in a signed batch written to the store
+//! submitted the batch's transaction is reserved on the lane
+//! confirmed included, n confirmations (n from the lane's record)
+//! final     at the chain's depth, and the receipt's `Paid` event for this
+//!           item matches (index, recipient, amount)
+//! failed    with a reason; cancelled: by the merchant before batching
+//! ```
+//!
+//! The batch id and deadline are written with the batch, and ECDSA
+//! signatures are deterministic (RFC 6979), so after a crash between
+//! writing a batch and reserving its transaction the very same calldata is
+//! reserved again. `PayoutBatcher` refuses a batch id twice: a batch can
+//! never pay twice even if everything above failed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy::primitives::{Address as EvmAddress, B256, U256, keccak256};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use switchyard_chains::evm::contracts::execute_call;
+use switchyard_chains::evm::eip712::{
+    Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
+};
+use switchyard_core::UsdE8;
+use switchyard_core::finality::Finality;
+
+use crate::error::{Error, Result};
+use crate::lane::{Call, TxState};
+use crate::store::Store;
+use crate::transfer::LaneHandle;
+
+mod batch;
+mod reconcile;
+mod route;
+
+/// One validated item of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPayout {
+    /// `chain:ASSET`.
+    pub asset: String,
+    /// EVM chain id of the asset's chain.
+    pub chain_id: u64,
+    /// Token contract.
+    pub token: EvmAddress,
+    /// Recipient.
+    pub recipient: EvmAddress,
+    /// Base units, > 0.
+    pub amount: U256,
+    /// Finality rule for this amount.
+    pub finality: Finality,
+    /// Free text for the merchant.
+    pub memo: Option<String>,
+    /// `chain:ASSET` that tops up this chain's float when it is short.
+    pub source: Option<String>,
+    /// Route mode for that top-up.
+    pub mode: String,
+    /// Distinct operator approvals needed before it may be paid (0-2).
+    pub approvals: u8,
+    /// Its value in USD (0: no price).
+    pub usd: UsdE8,
+}
+
+/// A chain's float is short of what its held payouts need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// EVM chain id.
+    pub chain_id: u64,
+    /// Token.
+    pub token: EvmAddress,
+    /// `chain:ASSET` of the held items.
+    pub asset: String,
+    /// Missing, base units.
+    pub amount: U256,
+    /// Funding source of the oldest held item that names one.
+    pub source: String,
+    /// Its route mode.
+    pub mode: String,
+    /// The batcher to fund.
+    pub batcher: EvmAddress,
+}
+
+/// Where a chain's payouts are paid from.
+#[derive(Clone, Debug)]
+pub struct PayoutChain {
+    /// The lane.
+    pub lane: LaneHandle,
+    /// `PayoutBatcher` there.
+    pub batcher: EvmAddress,
+}
+
+/// Batching settings.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchPolicy {
+    /// Most items per batch.
+    pub max_items: usize,
+    /// A batch is flushed once its oldest item waited this long.
+    pub max_age_ms: u64,
+    /// Validity of a signed batch, seconds.
+    pub ttl_s: u64,
+}
+
+/// An item as it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PayoutView {
+    /// `po_` + 16 hex digits.
+    pub id: String,
+    /// The request's idempotency key.
+    pub idempotency_key: String,
+    /// Position in the request.
+    pub index: u32,
+    /// `chain:ASSET`.
+    pub to: String,
+    /// Recipient.
+    pub recipient: String,
+    /// Base units, decimal.
+    pub amount: String,
+    /// Memo.
+    pub memo: Option<String>,
+    /// See the module docs.
+    pub state: String,
+    /// Confirmations while `confirmed`.
+    pub confirmations: Option<u64>,
+    /// Why `held` or `failed`.
+    pub reason: Option<String>,
+    /// Batch id once batched.
+    pub batch_id: Option<String>,
+    /// Transaction once submitted (latest attempt, or the mined one).
+    pub tx: Option<String>,
+    /// Block once included.
+    pub block: Option<u64>,
+    /// Creation time, unix ms.
+    pub created_ms: i64,
+    /// Cursor for `payout_list`.
+    #[serde(skip)]
+    pub seq: i64,
+    /// The merchant (API key name) that submitted it.
+    pub owner: String,
+}
+
+/// Outcome of a submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Submitted {
+    /// False when the key was seen before with this body.
+    pub created: bool,
+    /// Item ids in request order.
+    pub ids: Vec<String>,
+}
+
+/// Item counts by state.
+pub type StateCounts = Vec<(String, i64)>;
+
+/// Called at each batch stage (`written`, `submitted`) with the batch id;
+/// the daemon uses it for crash drills.
+pub type BatchHook = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// Why a chain takes no new payouts now (paused, breaker open), if so.
+pub type ChainGate = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
+
+/// Intake, batching and status of payouts.
+#[derive(Clone)]
+pub struct Payouts {
+    store: Arc<Store>,
+    chains: HashMap<u64, PayoutChain>,
+    signer: Eip712Signer,
+    policy: BatchPolicy,
+    hook: Option<BatchHook>,
+    gate: Option<ChainGate>,
+    governor: HashMap<u64, crate::governor::Limit>,
+}
+
+impl std::fmt::Debug for Payouts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payouts")
+            .field("chains", &self.chains.keys().collect::<Vec<_>>())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(switchyard_core::now_ms()).unwrap_or(i64::MAX)
+}
+
+fn payout_id(key: &str, index: usize) -> String {
+    let h = keccak256(format!("switchyard/payout/{key}/{index}"));
+    format!("po_{}", alloy::primitives::hex::encode(&h[..8]))
+}
+
+fn batch_intent(batch: &str) -> String {
+    format!("payout-batch:{batch}")
+}
+
+const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id, p.owner FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
+
+type ViewRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    String,
+);
+
+fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+        r.get(13)?,
+    ))
+}
+
+impl Payouts {
+    /// Payouts over `chains` (by EVM chain id), batches signed by `signer`.
+    pub fn new(
+        store: Arc<Store>,
+        chains: HashMap<u64, PayoutChain>,
+        signer: Eip712Signer,
+        policy: BatchPolicy,
+    ) -> Self {
+        Self {
+            store,
+            chains,
+            signer,
+            policy,
+            hook: None,
+            gate: None,
+            governor: HashMap::new(),
+        }
+    }
+
+    /// Installs notional limits per EVM chain id.
+    pub fn with_governor(mut self, limits: HashMap<u64, crate::governor::Limit>) -> Self {
+        self.governor = limits;
+        self
+    }
+
+    /// Installs the check that holds payouts for a paused or broken chain.
+    pub fn with_gate(mut self, gate: ChainGate) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Installs a hook called at each batch stage.
+    pub fn with_hook(mut self, hook: BatchHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    fn at(&self, stage: &str, batch: &str) {
+        if let Some(h) = &self.hook {
+            h(stage, batch);
+        }
+    }
+
+    /// Stores a request durably. The same key with the same `body_hash`
+    /// returns the stored ids; with another body it is refused.
+    /// Idempotency keys are per `owner` (the merchant).
+    pub fn submit(
+        &self,
+        owner: &str,
+        key: &str,
+        body_hash: B256,
+        items: &[NewPayout],
+    ) -> Result<Submitted> {
+        let key = &format!("{owner}/{key}");
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let prev: Option<Vec<u8>> = t
+            .query_row(
+                "SELECT body_hash FROM payout_request WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let ids: Vec<String> = (0..items.len()).map(|i| payout_id(key, i)).collect();
+        if let Some(prev) = prev {
+            if prev.as_slice() != body_hash.as_slice() {
+                return Err(Error::IdempotencyConflict(key.to_owned()));
+            }
+            let mut stmt =
+                t.prepare("SELECT id FROM payout WHERE request_key = ?1 ORDER BY idx")?;
+            let ids = stmt
+                .query_map(params![key], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            return Ok(Submitted {
+                created: false,
+                ids,
+            });
+        }
+        let now = now_ms();
+        t.execute(
+            "INSERT INTO payout_request (key, body_hash, items, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![key, body_hash.to_vec(), i64::try_from(items.len()).unwrap_or(i64::MAX), now],
+        )?;
+        {
+            let mut stmt = t.prepare(
+                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, usd, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, 'queued', ?11, ?11)",
+            )?;
+            for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
+                stmt.execute(params![
+                    id,
+                    key,
+                    i64::try_from(i).unwrap_or(i64::MAX),
+                    p.asset,
+                    i64::try_from(p.chain_id).unwrap_or(i64::MAX),
+                    p.token.to_checksum(None),
+                    p.recipient.to_checksum(None),
+                    p.amount.to_string(),
+                    serde_json::to_string(&p.finality)
+                        .map_err(|e| Error::Corrupt(e.to_string()))?,
+                    p.memo,
+                    now,
+                    p.source,
+                    p.mode,
+                    owner,
+                    p.approvals,
+                    p.usd.0.to_string()
+                ])?;
+            }
+        }
+        t.commit()?;
+        Ok(Submitted { created: true, ids })
+    }
+
+    fn view(&self, r: ViewRow) -> Result<PayoutView> {
+        let (
+            seq,
+            id,
+            key,
+            idx,
+            asset,
+            recipient,
+            amount,
+            memo,
+            state,
+            reason,
+            batch,
+            created,
+            chain,
+            owner,
+        ) = r;
+        let key = key
+            .strip_prefix(&format!("{owner}/"))
+            .map(str::to_owned)
+            .unwrap_or(key);
+        let mut v = PayoutView {
+            id,
+            idempotency_key: key,
+            index: u32::try_from(idx).unwrap_or(u32::MAX),
+            to: asset,
+            recipient,
+            amount,
+            memo,
+            state,
+            confirmations: None,
+            reason,
+            batch_id: batch.clone(),
+            tx: None,
+            block: None,
+            created_ms: created,
+            seq,
+            owner,
+        };
+        if let (Some(batch), Some(chain)) = (batch, chain)
+            && let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c))
+            && let Some(rec) = pc.lane.lane.get(&batch_intent(&batch))?
+        {
+            v.tx = rec.hash.map(|h| h.to_string());
+            v.block = rec.block.map(|(n, _)| n);
+        }
+        Ok(v)
+    }
+
+    /// One item by id.
+    pub fn get(&self, id: &str) -> Result<Option<PayoutView>> {
+        let row = self
+            .store
+            .conn()
+            .query_row(&format!("{VIEW} WHERE p.id = ?1"), params![id], view_row)
+            .optional()?;
+        row.map(|r| self.view(r)).transpose()
+    }
+
+    /// Items after `cursor` (exclusive), optionally in one state, oldest
+    /// first, at most `limit`.
+    /// `owner`: only that merchant's items.
+    pub fn list(
+        &self,
+        owner: Option<&str>,
+        state: Option<&str>,
+        cursor: i64,
+        limit: usize,
+    ) -> Result<Vec<PayoutView>> {
+        let rows = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(&format!(
+                "{VIEW} WHERE p.seq > ?1 AND (?2 IS NULL OR p.state = ?2) AND (?4 IS NULL OR p.owner = ?4) ORDER BY p.seq LIMIT ?3"
+            ))?;
+            stmt.query_map(
+                params![
+                    cursor,
+                    state,
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    owner
+                ],
+                view_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        rows.into_iter().map(|r| self.view(r)).collect()
+    }
+
+    /// Cancels an item that is not yet in a batch. `Ok(false)`: too late.
+    pub fn cancel(&self, id: &str) -> Result<Option<bool>> {
+        let conn = self.store.conn();
+        let n = conn.execute(
+            "UPDATE payout SET state = 'cancelled', reason = 'cancelled by the merchant', updated_ms = ?1
+             WHERE id = ?2 AND state IN ('queued', 'routed', 'held')",
+            params![now_ms(), id],
+        )?;
+        if n == 1 {
+            return Ok(Some(true));
+        }
+        let exists: Option<String> = conn
+            .query_row("SELECT state FROM payout WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(exists.map(|_| false))
+    }
+
+    /// Adds `operator`'s approval to a payout waiting for approvals.
+    /// Approvals come from distinct operators: a second one by the same
+    /// operator changes nothing. Returns (approvals now, needed), or an
+    /// error naming why it cannot be approved.
+    pub fn approve(
+        &self,
+        id: &str,
+        operator: &str,
+    ) -> Result<std::result::Result<(usize, i64), String>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let row: Option<(String, i64, String)> = t
+            .query_row(
+                "SELECT state, approvals, approved_by FROM payout WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((state, need, by)) = row else {
+            return Ok(Err("unknown".into()));
+        };
+        let mut have: Vec<String> = serde_json::from_str(&by).unwrap_or_default();
+        if !matches!(state.as_str(), "queued" | "held") || need == 0 {
+            return Ok(Err(format!("needs no approval (state {state})")));
+        }
+        if !have.iter().any(|h| h == operator) {
+            have.push(operator.to_owned());
+        }
+        t.execute(
+            "UPDATE payout SET approved_by = ?1, updated_ms = ?2 WHERE id = ?3",
+            params![
+                serde_json::to_string(&have).map_err(|e| Error::Corrupt(e.to_string()))?,
+                now_ms(),
+                id
+            ],
+        )?;
+        t.commit()?;
+        Ok(Ok((have.len(), need)))
+    }
+
+    /// Rejects a payout that is not yet in a batch: it fails with the
+    /// operator's reason. `Ok(false)`: too late or unknown.
+    pub fn reject(&self, id: &str, operator: &str, reason: &str) -> Result<bool> {
+        let n = self.store.conn().execute(
+            "UPDATE payout SET state = 'failed', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ('queued', 'routed', 'held')",
+            params![format!("rejected by {operator}: {reason}"), now_ms(), id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Item counts by state.
+    pub fn counts(&self) -> Result<StateCounts> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM payout GROUP BY state")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn set_items(
+        &self,
+        where_sql: &str,
+        state: &str,
+        reason: Option<&str>,
+        arg: &str,
+    ) -> Result<()> {
+        self.store.conn().execute(
+            &format!(
+                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE {where_sql}"
+            ),
+            params![state, reason, now_ms(), arg],
+        )?;
+        Ok(())
+    }
+
+    /// One step: route queued and held items, flush due batches, submit
+    /// written batches, follow submitted ones.
+    pub async fn step(&self) -> Result<Vec<Shortfall>> {
+        let short = self.route().await?;
+        self.flush()?;
+        self.submit_batches()?;
+        self.follow().await?;
+        Ok(short)
+    }
+}

@@ -1,0 +1,110 @@
+//! Reconciliation of the chains' `Paid` events with the store.
+
+// The parent module's types and imports; these are more of its methods.
+use super::*;
+
+impl Payouts {
+    /// Compares the `Paid` events of every batcher, up to the chain's final
+    /// head, with the store, and records each difference once as an alert:
+    /// a payment the store does not know (`unknown_payout`), one whose
+    /// recipient or amount differs (`payout_mismatch`), or one the store
+    /// does not count as paid (`paid_but_not_settled`). Returns how many
+    /// new alerts it recorded.
+    pub async fn reconcile(&self) -> Result<usize> {
+        use switchyard_core::chain::ChainReader;
+        let mut new = 0;
+        for (chain_id, pc) in &self.chains {
+            let chain = i64::try_from(*chain_id).map_err(|_| Error::Corrupt("chain".into()))?;
+            let final_head = pc.lane.chain.finalized_head().await?.number;
+            let from: i64 = self
+                .store
+                .conn()
+                .query_row(
+                    "SELECT next_block FROM reconcile_cursor WHERE chain_id = ?1",
+                    params![chain],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            let from = u64::try_from(from).unwrap_or(0);
+            if from > final_head {
+                continue;
+            }
+            // At most 5,000 blocks per call, so one call stays small.
+            let to = final_head.min(from.saturating_add(4_999));
+            let events = pc.lane.chain.paid_between(pc.batcher, from, to).await?;
+            let mut alerts = Vec::new();
+            for (e, tx) in events {
+                let batch = e.batch_id.to_string();
+                let pos =
+                    i64::try_from(u64::try_from(e.index).unwrap_or(u64::MAX)).unwrap_or(i64::MAX);
+                let known: Option<(String, String, String, String)> = self
+                    .store
+                    .conn()
+                    .query_row(
+                        "SELECT id, recipient, amount, state FROM payout WHERE batch_id = ?1 AND batch_pos = ?2",
+                        params![batch, pos],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )
+                    .optional()?;
+                let tx = tx.map(|h| h.to_string()).unwrap_or_default();
+                match known {
+                    None => alerts.push((
+                        "unknown_payout",
+                        format!(
+                            "batch {batch} item {} paid {} to {} in {tx}: not in the store",
+                            e.index, e.amount, e.to
+                        ),
+                    )),
+                    Some((id, to, amount, _))
+                        if to != e.to.to_checksum(None) || amount != e.amount.to_string() =>
+                    {
+                        alerts.push((
+                            "payout_mismatch",
+                            format!(
+                                "{id}: chain paid {} to {}, store says {amount} to {to} ({tx})",
+                                e.amount, e.to
+                            ),
+                        ));
+                    }
+                    Some((id, _, _, state))
+                        if !matches!(state.as_str(), "submitted" | "confirmed" | "final") =>
+                    {
+                        alerts.push((
+                            "paid_but_not_settled",
+                            format!("{id}: paid on chain in {tx} while the store says {state}"),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            let mut conn = self.store.conn();
+            let t = conn.transaction()?;
+            for (kind, detail) in &alerts {
+                let n = t.execute(
+                    "INSERT OR IGNORE INTO alert (kind, chain_id, detail, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![kind, chain, detail, now_ms()],
+                )?;
+                if n == 1 {
+                    tracing::error!(
+                        kind,
+                        chain_id,
+                        detail,
+                        "reconciliation: store and chain differ"
+                    );
+                    new += 1;
+                }
+            }
+            t.execute(
+                "INSERT INTO reconcile_cursor (chain_id, next_block) VALUES (?1, ?2)
+                 ON CONFLICT (chain_id) DO UPDATE SET next_block = excluded.next_block",
+                params![
+                    chain,
+                    i64::try_from(to.saturating_add(1)).unwrap_or(i64::MAX)
+                ],
+            )?;
+            t.commit()?;
+        }
+        Ok(new)
+    }
+}

@@ -1,0 +1,347 @@
+//! Routing held and queued items: operator gates, the governor, the
+//! batcher float, and the funding transfers that top it up.
+
+// The parent module's types and imports; these are more of its methods.
+use super::*;
+
+impl Payouts {
+    /// queued/held -> routed or held: the chain has an executor and its
+    /// batcher holds enough float for everything routed or batched there.
+    /// Returns what each chain's float is short of.
+    pub(super) async fn route(&self) -> Result<Vec<Shortfall>> {
+        type Pending = (
+            String,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+        );
+        // Items still short of their approvals wait first.
+        let awaiting: Vec<(String, i64, String)> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id, approvals, approved_by FROM payout WHERE state IN ('queued', 'held') AND approvals > json_array_length(approved_by) ORDER BY seq",
+            )?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if !awaiting.is_empty() {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "UPDATE payout SET state = 'held', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND (state != 'held' OR reason IS NOT ?1)",
+            )?;
+            for (id, need, by) in &awaiting {
+                let have: Vec<String> = serde_json::from_str(by).unwrap_or_default();
+                let why = format!(
+                    "awaiting operator approval: {} of {need} distinct operators{}",
+                    have.len(),
+                    if have.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", have.join(", "))
+                    }
+                );
+                stmt.execute(params![why, now_ms(), id])?;
+            }
+        }
+        let pending: Vec<Pending> = {
+            let conn = self.store.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) ORDER BY seq",
+            )?;
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let mut short: Vec<Shortfall> = Vec::new();
+        // Float left per (chain, token), read once per step.
+        let mut left: HashMap<(i64, String), U256> = HashMap::new();
+        let mut decisions: Vec<(String, &'static str, Option<String>)> = Vec::new();
+        // Governor: flows in the window per chain, chains whose queue is
+        // blocked by an earlier waiting item, and this step's admissions.
+        let now_u = u64::try_from(now_ms()).unwrap_or_default();
+        let mut flows: HashMap<i64, Vec<(u64, UsdE8)>> = HashMap::new();
+        let mut blocked: HashMap<i64, String> = HashMap::new();
+        let mut admitted: Vec<(String, i64, UsdE8)> = Vec::new();
+        for (id, chain, token, amount, asset, source, mode, usd, created) in pending {
+            let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
+                decisions.push((
+                    id,
+                    "held",
+                    Some("no relayer lane or PayoutBatcher on this chain".into()),
+                ));
+                continue;
+            };
+            let amount =
+                U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
+            if let Some(why) = self
+                .gate
+                .as_ref()
+                .and_then(|g| g(u64::try_from(chain).unwrap_or_default()))
+            {
+                decisions.push((id, "held", Some(why)));
+                continue;
+            }
+            let usd =
+                UsdE8(U256::from_str_radix(&usd, 10).map_err(|_| Error::Corrupt("usd".into()))?);
+            let limit = u64::try_from(chain)
+                .ok()
+                .and_then(|c| self.governor.get(&c));
+            if let Some(limit) = limit {
+                if let Some(first) = blocked.get(&chain) {
+                    decisions.push((
+                        id,
+                        "held",
+                        Some(format!("governor: queued behind {first} on this chain")),
+                    ));
+                    continue;
+                }
+                if usd.0.is_zero() {
+                    // No price, no limit check: fail closed.
+                    decisions.push((
+                        id.clone(),
+                        "held",
+                        Some("governor: no USD price for this asset".into()),
+                    ));
+                    blocked.insert(chain, id);
+                    continue;
+                }
+                if let std::collections::hash_map::Entry::Vacant(e) = flows.entry(chain) {
+                    e.insert(self.flows(chain, now_u.saturating_sub(limit.window_ms))?);
+                }
+                let f = flows.get(&chain).map(Vec::as_slice).unwrap_or_default();
+                let seen = u64::try_from(created).unwrap_or_default();
+                if let crate::governor::Decision::Wait { why, .. } =
+                    crate::governor::decide(limit, f, now_u, usd, seen)
+                {
+                    decisions.push((id.clone(), "held", Some(format!("governor: {why}"))));
+                    blocked.insert(chain, id);
+                    continue;
+                }
+            }
+            let key = (chain, token.clone());
+            if !left.contains_key(&key) {
+                let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
+                let balance = pc.lane.chain.erc20_balance(t, pc.batcher).await?;
+                let committed = self.committed(chain, &token)?;
+                left.insert(key.clone(), balance.saturating_sub(committed));
+            }
+            let room = left
+                .get_mut(&key)
+                .ok_or_else(|| Error::Corrupt("float".into()))?;
+            if *room >= amount {
+                *room -= amount;
+                if limit.is_some() {
+                    flows.entry(chain).or_default().push((now_u, usd));
+                    admitted.push((id.clone(), chain, usd));
+                }
+                decisions.push((id, "routed", None));
+            } else {
+                let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
+                let chain_id = u64::try_from(chain).unwrap_or_default();
+                let funding = self.open_funding(chain, &token)?;
+                let why = match &funding {
+                    Some(tr) => format!(
+                        "float of the PayoutBatcher on chain {chain_id} is short; funding transfer {tr} on its way"
+                    ),
+                    None => format!(
+                        "float of the PayoutBatcher on chain {chain_id} too low: {room} left, {amount} needed"
+                    ),
+                };
+                decisions.push((id, "held", Some(why)));
+                match short
+                    .iter_mut()
+                    .find(|s| s.chain_id == chain_id && s.token == t)
+                {
+                    Some(s) => s.amount = s.amount.saturating_add(amount),
+                    None => {
+                        if let Some(src) = source {
+                            short.push(Shortfall {
+                                chain_id,
+                                token: t,
+                                asset,
+                                amount: amount.saturating_sub(*room),
+                                source: src,
+                                mode,
+                                batcher: pc.batcher,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if decisions.is_empty() {
+            return Ok(short);
+        }
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let now = now_ms();
+        {
+            // A cancel may have landed since the read: only queued/held move.
+            let mut stmt = t.prepare(
+                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4 AND state IN ('queued', 'held') AND (state != ?1 OR reason IS NOT ?2)",
+            )?;
+            for (id, state, reason) in &decisions {
+                stmt.execute(params![state, reason, now, id])?;
+            }
+            let mut flow = t.prepare(
+                "INSERT OR IGNORE INTO governor_flow (payout_id, chain_id, usd, at_ms) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (id, chain, usd) in &admitted {
+                flow.execute(params![id, chain, usd.0.to_string(), now])?;
+            }
+        }
+        t.commit()?;
+        Ok(short)
+    }
+
+    /// Flow admitted on `chain` since `since_ms`.
+    fn flows(&self, chain: i64, since_ms: u64) -> Result<Vec<(u64, UsdE8)>> {
+        let conn = self.store.conn();
+        let mut stmt = conn
+            .prepare("SELECT at_ms, usd FROM governor_flow WHERE chain_id = ?1 AND at_ms > ?2")?;
+        let rows = stmt
+            .query_map(
+                params![chain, i64::try_from(since_ms).unwrap_or(i64::MAX)],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(at, usd)| {
+                Ok((
+                    u64::try_from(at).unwrap_or_default(),
+                    UsdE8(
+                        U256::from_str_radix(&usd, 10).map_err(|_| Error::Corrupt("usd".into()))?,
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    /// What the governor would decide now for a payout of `usd` on
+    /// `chain_id` (`None`: the chain has no limit).
+    pub fn governor_check(
+        &self,
+        chain_id: u64,
+        usd: UsdE8,
+    ) -> Result<Option<crate::governor::Decision>> {
+        let Some(limit) = self.governor.get(&chain_id) else {
+            return Ok(None);
+        };
+        let now = u64::try_from(now_ms()).unwrap_or_default();
+        let f = self.flows(
+            i64::try_from(chain_id).unwrap_or(i64::MAX),
+            now.saturating_sub(limit.window_ms),
+        )?;
+        Ok(Some(crate::governor::decide(limit, &f, now, usd, now)))
+    }
+
+    /// USD admitted on each governed chain within its window, and its limit.
+    pub fn governor_status(&self) -> Result<Vec<(u64, crate::governor::Limit, U256)>> {
+        let now = u64::try_from(now_ms()).unwrap_or_default();
+        let mut out = Vec::new();
+        for (chain, limit) in &self.governor {
+            let f = self.flows(
+                i64::try_from(*chain).unwrap_or(i64::MAX),
+                now.saturating_sub(limit.window_ms),
+            )?;
+            out.push((*chain, *limit, crate::governor::used(limit, &f, now)));
+        }
+        out.sort_by_key(|(c, _, _)| *c);
+        Ok(out)
+    }
+
+    /// The funding transfer on its way to a chain's float, if any.
+    pub fn open_funding(&self, chain: i64, token: &str) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row(
+                "SELECT transfer_id FROM funding WHERE chain_id = ?1 AND token = ?2 AND state = 'pending' ORDER BY created_ms LIMIT 1",
+                params![chain, token],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Funding transfers ever started for a chain's float (names the next).
+    pub fn funding_count(&self, chain_id: u64, token: EvmAddress) -> Result<i64> {
+        Ok(self.store.conn().query_row(
+            "SELECT COUNT(*) FROM funding WHERE chain_id = ?1 AND token = ?2",
+            params![
+                i64::try_from(chain_id).unwrap_or(i64::MAX),
+                token.to_checksum(None)
+            ],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records a funding transfer for a chain's float.
+    pub fn record_funding(
+        &self,
+        transfer_id: &str,
+        chain_id: u64,
+        token: EvmAddress,
+        amount: U256,
+    ) -> Result<()> {
+        self.store.conn().execute(
+            "INSERT OR IGNORE INTO funding (transfer_id, chain_id, token, amount, state, created_ms) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+            params![
+                transfer_id,
+                i64::try_from(chain_id).unwrap_or(i64::MAX),
+                token.to_checksum(None),
+                amount.to_string(),
+                now_ms()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Pending funding transfers.
+    pub fn pending_funding(&self) -> Result<Vec<String>> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare("SELECT transfer_id FROM funding WHERE state = 'pending'")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Closes a funding transfer (`done` or `failed`).
+    pub fn finish_funding(&self, transfer_id: &str, state: &str) -> Result<()> {
+        self.store.conn().execute(
+            "UPDATE funding SET state = ?1 WHERE transfer_id = ?2",
+            params![state, transfer_id],
+        )?;
+        Ok(())
+    }
+
+    /// Sum of items routed, batched or submitted-but-not-final on a chain.
+    fn committed(&self, chain: i64, token: &str) -> Result<U256> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare(
+            "SELECT amount FROM payout WHERE chain_id = ?1 AND token = ?2 AND state IN ('routed', 'batched', 'submitted', 'confirmed')",
+        )?;
+        let mut sum = U256::ZERO;
+        for a in stmt.query_map(params![chain, token], |r| r.get::<_, String>(0))? {
+            let a = U256::from_str_radix(&a?, 10).map_err(|_| Error::Corrupt("amount".into()))?;
+            sum = sum.saturating_add(a);
+        }
+        Ok(sum)
+    }
+}

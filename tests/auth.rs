@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, Devnet, call};
+use common::{Daemon, Devnet, audit_pairs, call, payout_in};
 use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
 
@@ -133,17 +133,7 @@ async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() 
     // The audit log has the operator's pause and the admin's key changes.
     let a = call(&root, "ops_audit", json!({})).await.unwrap();
     assert_eq!(a["verified"], true);
-    let actions: Vec<(String, String)> = a["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["actor"].as_str().unwrap().to_owned(),
-                e["action"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let actions = audit_pairs(&a, "actor", "action");
     assert_eq!(
         actions,
         [
@@ -181,16 +171,7 @@ async fn large_payouts_wait_for_one_or_two_distinct_operators_and_can_be_rejecte
             .await
             .unwrap()
     };
-    let until = async |id: &str, want: &str| {
-        for _ in 0..240 {
-            let s = state(id).await;
-            if s["state"] == want {
-                return s;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        panic!("{id} never {want}: {}", state(id).await);
-    };
+    let until = async |id: &str, want: &str| payout_in(&acme, id, want).await;
 
     until(&ids[0], "final").await;
     let held = until(&ids[1], "held").await;

@@ -6,9 +6,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{Daemon, Devnet, amount, call};
+use common::{Daemon, Devnet, amount, audit_pairs, call, wait_for};
 use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
 
@@ -23,17 +23,6 @@ fn signal(pid: u64, sig: &str) {
 
 fn health(d: &Daemon) -> Value {
     serde_json::from_str(&d.get("/health").1).unwrap()
-}
-
-async fn wait_for(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<Value>) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 async fn status(c: &HttpClient, id: &str) -> Value {
@@ -312,17 +301,7 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
 
     let a = call(&c, "ops_audit", json!({})).await.unwrap();
     assert_eq!(a["verified"], true);
-    let actions: Vec<(String, String)> = a["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap().to_owned(),
-                e["target"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let actions = audit_pairs(&a, "action", "target");
     assert_eq!(
         actions,
         [

@@ -259,3 +259,41 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
         .unwrap_or_default();
     (status, body)
 }
+
+/// Polls `f` every 250 ms until it gives a value, for at most `secs`.
+pub async fn wait_for(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<Value>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The payout `id` once it reaches `state` (within 60 s).
+pub async fn payout_in(c: &HttpClient, id: &str, state: &str) -> Value {
+    wait_for(&format!("{id} {state}"), 60, async || {
+        let s = call(c, "payout_status", serde_json::json!({ "id": id }))
+            .await
+            .unwrap();
+        (s["state"] == state).then_some(s)
+    })
+    .await
+}
+
+/// `(a, b)` of each audit entry in an `ops_audit` answer.
+pub fn audit_pairs(audit: &Value, a: &str, b: &str) -> Vec<(String, String)> {
+    audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e[a].as_str().unwrap().to_owned(),
+                e[b].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}

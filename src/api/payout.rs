@@ -220,13 +220,9 @@ impl AppState {
                     &format!("chain {} has no relayer lane or PayoutBatcher", chain.id),
                 ));
             }
-            let scale = U256::from(10u8).pow(U256::from(asset.decimals));
-            let usd = UsdE8(
-                amount
-                    .raw
-                    .checked_mul(asset.usd_price.0)
-                    .map_or(U256::MAX, |v| v / scale),
-            );
+            let usd = amount
+                .usd_value(asset.usd_price)
+                .unwrap_or(UsdE8(U256::MAX));
             items.push(NewPayout {
                 asset: asset.key.to_string(),
                 chain_id,

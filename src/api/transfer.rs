@@ -43,13 +43,13 @@ pub struct StatusParams {
     pub transfer_id: String,
 }
 
+/// USD value of `raw` base units of `asset`; an overflow counts as the
+/// largest value (the strictest finality tier).
 fn usd_of(t: &Topology, asset: AssetIx, raw: U256) -> UsdE8 {
     let a = t.asset(asset);
-    let scale = U256::from(10u8).pow(U256::from(a.decimals));
-    UsdE8(
-        raw.checked_mul(a.usd_price.0)
-            .map_or(U256::MAX, |v| v / scale),
-    )
+    switchyard_core::Amount::from_raw(raw, a.decimals)
+        .usd_value(a.usd_price)
+        .unwrap_or(UsdE8(U256::MAX))
 }
 
 /// Routes `qp` (one route: not pareto) and turns it into executable hops

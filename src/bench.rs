@@ -82,6 +82,7 @@ pub fn generate(size: GraphSize, seed: u64) -> Result<Topology, Failure> {
             block_time_ms: 2000,
             native_usd_price: 1.0,
             rpc_url: None,
+            rpc_urls: Vec::new(),
             confirmations: Vec::new(),
             contracts: Default::default(),
         });

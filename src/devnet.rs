@@ -160,9 +160,9 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let wanted = if args.free_ports {
             0
         } else {
-            c.rpc_url
-                .as_deref()
-                .and_then(port_of)
+            c.rpc_urls
+                .first()
+                .and_then(|u| port_of(u))
                 .ok_or_else(|| Failure::Usage(format!("chain[{i}].rpc_url: no port")))?
         };
         let block_time = format!("{}", c.block_time_ms as f64 / 1000.0);

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eyre::WrapErr;
-use switchyard_chains::evm::EvmChain;
+use switchyard_chains::evm::{Endpoints, EvmChain};
 use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::model::BreakerState;
-use switchyard_core::topology::BridgeIx;
+use switchyard_core::topology::{BridgeIx, ChainIx};
 use switchyard_core::{Amount, U256, UsdE8};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
@@ -144,6 +144,7 @@ pub async fn start(
     cfg: &RelayerConfig,
     model: &Arc<ModelHandle>,
     breakers: &Arc<Breakers>,
+    endpoints: &[(ChainIx, Arc<Endpoints>)],
     default_max_hops: u8,
     shutdown: &CancellationToken,
 ) -> Result<(Engine, Vec<tokio::task::JoinHandle<()>>), Failure> {
@@ -169,14 +170,17 @@ pub async fn start(
     let mut tasks = Vec::new();
     let every = Duration::from_millis(cfg.poll_ms);
     for (i, c) in topology.chains().iter().enumerate() {
-        let (ChainKind::Evm, Some(url), Some(chain_id)) = (c.kind, &c.rpc_url, c.chain_id) else {
+        let eps = endpoints
+            .iter()
+            .find(|(ix, _)| ix.ix() == i)
+            .map(|(_, e)| Arc::clone(e));
+        let (ChainKind::Evm, Some(eps), Some(chain_id)) = (c.kind, eps, c.chain_id) else {
             continue;
         };
         relayer.check_chain("SWITCHYARD_RELAYER_KEY", chain_id)?;
         attester.check_chain("SWITCHYARD_SIGNER_KEY", chain_id)?;
-        let chain = EvmChain::open(url, chain_id, c.finality, &relayer_key)
-            .await
-            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_url: {e}")))?;
+        let chain = EvmChain::with_endpoints(eps, chain_id, c.finality, &relayer_key)
+            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
         let mut lane = Lane::open(
             Arc::clone(&store),
             chain_id,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eyre::WrapErr;
-use switchyard_chains::evm::EvmChain;
+use switchyard_chains::evm::{Endpoints, EvmChain};
+use switchyard_core::redact::redact_url;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::DaemonConfig;
 use switchyard_core::model::NetworkSnapshot;
@@ -107,9 +108,11 @@ pub async fn serve_with(
     snapshot.stale_after_ms = cfg.model.stale_after_ms;
     let model = Arc::new(ModelHandle::new(snapshot));
     let breakers = Arc::new(Breakers::new(cfg.model.breaker.clone(), Arc::clone(&model)));
+    let endpoints = connect_chains(&model).await?;
     let probes = start_probes(
         &model,
         &breakers,
+        &endpoints,
         cfg.model.frozen_head_ms,
         Duration::from_millis(cfg.model.probe_every_ms),
         &shutdown,
@@ -127,6 +130,7 @@ pub async fn serve_with(
                 r,
                 &model,
                 &breakers,
+                &endpoints,
                 cfg.router.default_max_hops,
                 &shutdown,
             )
@@ -149,6 +153,10 @@ pub async fn serve_with(
         default_rate_per_s: cfg.auth.as_ref().map_or(50, |a| a.default_rate_per_s),
         engine,
         breakers: Some(Arc::clone(&breakers)),
+        endpoints: endpoints
+            .iter()
+            .map(|(ix, e)| (topology_id(&model, *ix), Arc::clone(e)))
+            .collect(),
     });
     let (addr, handle) = api::start(
         cfg.server.listen,
@@ -170,29 +178,57 @@ pub async fn serve_with(
     Ok(())
 }
 
-/// One chain probe per EVM chain that has an `rpc_url`, and one liquidity
+fn topology_id(model: &ModelHandle, ix: ChainIx) -> String {
+    model.current().snapshot.topology.chain(ix).id.to_string()
+}
+
+/// The RPC endpoints of every EVM chain that lists any, shared by its
+/// probes and its lane (so they learn from each other's failures).
+pub async fn connect_chains(
+    model: &ModelHandle,
+) -> Result<Vec<(ChainIx, Arc<Endpoints>)>, Failure> {
+    let topology = Arc::clone(&model.current().snapshot.topology);
+    let mut out = Vec::new();
+    for (i, c) in topology.chains().iter().enumerate() {
+        if c.kind != ChainKind::Evm || c.rpc_urls.is_empty() || c.chain_id.is_none() {
+            continue;
+        }
+        let e = Endpoints::connect(&c.rpc_urls)
+            .await
+            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
+        out.push((ChainIx(i as u32), e));
+    }
+    Ok(out)
+}
+
+/// One chain probe per EVM chain that has RPC endpoints, and one liquidity
 /// probe per escrow bridge whose destination escrow is known.
 fn start_probes(
     model: &Arc<ModelHandle>,
     breakers: &Arc<Breakers>,
+    endpoints: &[(ChainIx, Arc<Endpoints>)],
     frozen_head_ms: u64,
     every: Duration,
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, Failure> {
     let topology = Arc::clone(&model.current().snapshot.topology);
+    let of = |ix: ChainIx| endpoints.iter().find(|(i, _)| *i == ix).map(|(_, e)| Arc::clone(e));
     let mut tasks = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
-        let (ChainKind::Evm, Some(url), Some(chain_id)) = (c.kind, &c.rpc_url, c.chain_id) else {
+        let (ChainKind::Evm, Some(eps), Some(chain_id)) =
+            (c.kind, of(ChainIx(i as u32)), c.chain_id)
+        else {
             continue;
         };
-        let client = EvmChain::reader(url, chain_id, c.finality)
-            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_url: {e}")))?;
+        let client = EvmChain::reader_over(eps, chain_id, c.finality)
+            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
         let probe = ChainProbe {
             chain: ChainIx(i as u32),
             client,
             every,
         };
-        tracing::info!(chain = %c.id, %url, "probing");
+        let shown: Vec<String> = c.rpc_urls.iter().map(|u| redact_url(u)).collect();
+        tracing::info!(chain = %c.id, endpoints = ?shown, "probing");
         let frozen = if frozen_head_ms > 0 {
             frozen_head_ms
         } else {
@@ -213,11 +249,11 @@ fn start_probes(
         }
         let to = topology.asset(b.to);
         let c = topology.chain(to.chain);
-        let (Some(url), Some(chain_id), Some(escrow)) = (&c.rpc_url, c.chain_id, c.escrow) else {
+        let (Some(eps), Some(chain_id), Some(escrow)) = (of(to.chain), c.chain_id, c.escrow) else {
             continue;
         };
-        let client = EvmChain::reader(url, chain_id, c.finality)
-            .map_err(|e| Failure::Usage(format!("invalid rpc_url of {}: {e}", c.id)))?;
+        let client = EvmChain::reader_over(eps, chain_id, c.finality)
+            .map_err(|e| Failure::Usage(format!("invalid rpc_urls of {}: {e}", c.id)))?;
         let probe = LiquidityProbe {
             bridge: BridgeIx(i as u32),
             client,

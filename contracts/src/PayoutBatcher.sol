@@ -12,8 +12,10 @@ import {SignerSet} from "./SignerSet.sol";
 /// the funds it pays out. Anyone may submit a signed batch (relayers do);
 /// the signatures are the authority.
 /// @dev Domain: name "Switchyard", version "1", chainId, verifyingContract.
-/// A batch id executes at most once; an expired deadline is refused. The
-/// id is marked before any transfer, so a reentrant token cannot replay it.
+/// A batch id is used at most once: executed, or cancelled by the signer
+/// set (`CancelBatch`), after which its signed batch can never execute; an
+/// expired deadline is refused. The id is marked before any transfer, so a
+/// reentrant token cannot replay it.
 contract PayoutBatcher is EIP712, SignerSet {
     using SafeERC20 for IERC20;
 
@@ -28,11 +30,17 @@ contract PayoutBatcher is EIP712, SignerSet {
         "PayoutBatch(bytes32 batchId,address token,Payout[] payouts,uint64 deadline)Payout(address to,uint256 amount)"
     );
 
-    /// @notice Batch ids already executed.
+    bytes32 public constant CANCEL_BATCH_TYPEHASH = keccak256("CancelBatch(bytes32 batchId)");
+
+    /// @notice Batch ids already used: executed or cancelled.
     mapping(bytes32 => bool) public executed;
+    /// @notice Batch ids cancelled by the signer set (never paid).
+    mapping(bytes32 => bool) public cancelled;
 
     /// @notice One per paid item.
     event Paid(bytes32 indexed batchId, uint256 indexed index, address indexed to, uint256 amount);
+    /// @notice A batch id was cancelled: its signed batch can never execute.
+    event Cancelled(bytes32 indexed batchId);
 
     error Expired(uint64 deadline);
     error AlreadyExecuted(bytes32 batchId);
@@ -78,6 +86,23 @@ contract PayoutBatcher is EIP712, SignerSet {
             t.safeTransfer(p.to, p.amount);
             emit Paid(batchId, i, p.to, p.amount);
         }
+    }
+
+    /// @notice The EIP-712 digest of a cancellation of `batchId`.
+    function hashCancel(bytes32 batchId) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(CANCEL_BATCH_TYPEHASH, batchId)));
+    }
+
+    /// @notice Marks `batchId` used without paying anything, on the signer
+    /// set's `CancelBatch`: a batch whose transaction failed, or that the
+    /// relayer gave up on, can then never be replayed. Refused once the id
+    /// is used (executed or cancelled already).
+    function cancel(bytes32 batchId, address[] calldata signers, bytes[] calldata signatures) external {
+        if (executed[batchId]) revert AlreadyExecuted(batchId);
+        _checkSignatures(hashCancel(batchId), signers, signatures);
+        executed[batchId] = true;
+        cancelled[batchId] = true;
+        emit Cancelled(batchId);
     }
 
     /// @notice The EIP-712 domain separator of this deployment on this chain.

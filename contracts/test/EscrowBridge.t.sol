@@ -18,7 +18,7 @@ contract EscrowBridgeTest is SignerFixture {
     function setUp() public {
         _setUpSigners();
         token = new TestUSD(address(this));
-        bridge = new EscrowBridge(_signerList(), 2);
+        bridge = new EscrowBridge(_signerList(), 2, 600);
         token.mint(alice, 1_000e6);
         token.mint(address(bridge), 1_000_000e6);
         vm.warp(1_900_000_000);
@@ -94,7 +94,7 @@ contract EscrowBridgeTest is SignerFixture {
         vm.expectRevert(abi.encodeWithSelector(SignerSet.InvalidSignature.selector, who[0]));
         _release(id, 6e6, DEADLINE, who, sigs);
 
-        EscrowBridge other = new EscrowBridge(_signerList(), 2);
+        EscrowBridge other = new EscrowBridge(_signerList(), 2, 600);
         (who, sigs) = _two(other.hashRelease(SOURCE, id, address(token), bob, 5e6, DEADLINE), 0, 1);
         vm.expectRevert(abi.encodeWithSelector(SignerSet.InvalidSignature.selector, who[0]));
         _release(id, 5e6, DEADLINE, who, sigs);
@@ -103,5 +103,74 @@ contract EscrowBridgeTest is SignerFixture {
         vm.chainId(999);
         vm.expectRevert(abi.encodeWithSelector(SignerSet.InvalidSignature.selector, who[0]));
         _release(id, 5e6, DEADLINE, who, sigs);
+    }
+
+    function test_a_cancelled_release_can_never_pay_and_a_released_one_cannot_be_cancelled() public {
+        bytes32 id = keccak256("deposit-3");
+        (address[] memory who, bytes[] memory sigs) =
+            _two(bridge.hashRelease(SOURCE, id, address(token), bob, 9e6, DEADLINE), 0, 2);
+        (address[] memory cwho, bytes[] memory csigs) = _two(bridge.hashCancelRelease(SOURCE, id), 0, 1);
+        // A signature over the release does not cancel it.
+        vm.expectRevert(abi.encodeWithSelector(SignerSet.InvalidSignature.selector, who[0]));
+        bridge.cancelRelease(SOURCE, id, who, sigs);
+        bridge.cancelRelease(SOURCE, id, cwho, csigs);
+        assertTrue(bridge.releaseCancelled(keccak256(abi.encode(SOURCE, id))), "cancelled");
+        // The signed release, still within its deadline, is refused for good.
+        vm.expectRevert(abi.encodeWithSelector(EscrowBridge.AlreadyReleased.selector, SOURCE, id));
+        _release(id, 9e6, DEADLINE, who, sigs);
+        assertEq(token.balanceOf(bob), 0, "never paid");
+        vm.expectRevert(abi.encodeWithSelector(EscrowBridge.AlreadyReleased.selector, SOURCE, id));
+        bridge.cancelRelease(SOURCE, id, cwho, csigs);
+
+        bytes32 paid = keccak256("deposit-4");
+        (who, sigs) = _two(bridge.hashRelease(SOURCE, paid, address(token), bob, 1e6, DEADLINE), 0, 2);
+        _release(paid, 1e6, DEADLINE, who, sigs);
+        (cwho, csigs) = _two(bridge.hashCancelRelease(SOURCE, paid), 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(EscrowBridge.AlreadyReleased.selector, SOURCE, paid));
+        bridge.cancelRelease(SOURCE, paid, cwho, csigs);
+    }
+
+    function test_a_deposit_is_refunded_to_its_depositor_once_after_the_delay() public {
+        vm.prank(alice);
+        token.approve(address(bridge), type(uint256).max);
+        vm.prank(alice);
+        bytes32 id = bridge.deposit(address(token), 100e6, 31338, bob);
+        assertEq(token.balanceOf(alice), 900e6, "locked");
+        (address[] memory who, bytes[] memory sigs) = _two(bridge.hashRefund(id), 1, 2);
+        uint64 at = uint64(block.timestamp) + 600;
+        vm.expectRevert(abi.encodeWithSelector(EscrowBridge.TooEarly.selector, at));
+        bridge.refund(id, who, sigs);
+        vm.warp(at);
+        // Anyone may submit it; the signatures are the authority.
+        vm.prank(bob);
+        bridge.refund(id, who, sigs);
+        assertEq(token.balanceOf(alice), 1_000e6, "back to the depositor");
+        vm.expectRevert(abi.encodeWithSelector(EscrowBridge.AlreadyRefunded.selector, id));
+        bridge.refund(id, who, sigs);
+        bytes32 unknown = keccak256("nothing");
+        (who, sigs) = _two(bridge.hashRefund(unknown), 1, 2);
+        vm.expectRevert(abi.encodeWithSelector(EscrowBridge.UnknownDeposit.selector, unknown));
+        bridge.refund(unknown, who, sigs);
+    }
+
+    function test_a_refund_needs_the_signer_set() public {
+        vm.prank(alice);
+        token.approve(address(bridge), type(uint256).max);
+        vm.prank(alice);
+        bytes32 id = bridge.deposit(address(token), 10e6, 31338, bob);
+        vm.warp(block.timestamp + 600);
+        // A release signature for the same id is not a refund signature.
+        (address[] memory who, bytes[] memory sigs) =
+            _two(bridge.hashRelease(block.chainid, id, address(token), alice, 10e6, DEADLINE), 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(SignerSet.InvalidSignature.selector, who[0]));
+        bridge.refund(id, who, sigs);
+        (who, sigs) = _two(bridge.hashRefund(id), 0, 1);
+        address[] memory one = new address[](1);
+        bytes[] memory oneSig = new bytes[](1);
+        one[0] = who[0];
+        oneSig[0] = sigs[0];
+        vm.expectRevert(abi.encodeWithSelector(SignerSet.BelowThreshold.selector, 1, 2));
+        bridge.refund(id, one, oneSig);
+        assertEq(token.balanceOf(alice), 990e6, "still locked");
     }
 }

@@ -258,4 +258,53 @@ contract PayoutBatcherTest is SignerFixture {
             v /= 10;
         }
     }
+
+    function test_a_cancelled_batch_can_never_execute_even_when_replayed_by_anyone() public {
+        PayoutBatcher.Payout[] memory p = _payouts(3, 20);
+        bytes32 id = keccak256("given-up");
+        (address[] memory who, bytes[] memory sigs) = _two(batcher.hashBatch(id, address(token), p, DEADLINE), 0, 1);
+        (address[] memory cwho, bytes[] memory csigs) = _two(batcher.hashCancel(id), 1, 2);
+        // The batch's own signatures do not cancel it.
+        vm.expectRevert(abi.encodeWithSelector(SignerSet.InvalidSignature.selector, who[0]));
+        batcher.cancel(id, who, sigs);
+        vm.prank(address(0xBAD));
+        batcher.cancel(id, cwho, csigs);
+        assertTrue(batcher.cancelled(id), "cancelled");
+        assertTrue(batcher.executed(id), "used");
+        vm.prank(address(0xBAD));
+        vm.expectRevert(abi.encodeWithSelector(PayoutBatcher.AlreadyExecuted.selector, id));
+        _execute(id, p, DEADLINE, who, sigs);
+        for (uint256 i = 0; i < 3; ++i) {
+            assertEq(token.balanceOf(p[i].to), 0, "never paid");
+        }
+        vm.expectRevert(abi.encodeWithSelector(PayoutBatcher.AlreadyExecuted.selector, id));
+        batcher.cancel(id, cwho, csigs);
+    }
+
+    function test_an_executed_batch_cannot_be_cancelled() public {
+        PayoutBatcher.Payout[] memory p = _payouts(1, 21);
+        bytes32 id = keccak256("paid-then-cancel");
+        (address[] memory who, bytes[] memory sigs) = _two(batcher.hashBatch(id, address(token), p, DEADLINE), 0, 1);
+        _execute(id, p, DEADLINE, who, sigs);
+        (who, sigs) = _two(batcher.hashCancel(id), 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(PayoutBatcher.AlreadyExecuted.selector, id));
+        batcher.cancel(id, who, sigs);
+        assertTrue(!batcher.cancelled(id), "paid, not cancelled");
+    }
+
+    function test_a_blacklisted_recipient_makes_the_whole_batch_revert() public {
+        PayoutBatcher.Payout[] memory p = _payouts(3, 22);
+        token.addBlackList(p[1].to);
+        assertTrue(token.isBlackListed(p[1].to), "listed");
+        bytes32 id = keccak256("frozen");
+        (address[] memory who, bytes[] memory sigs) = _two(batcher.hashBatch(id, address(token), p, DEADLINE), 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(TestUSD.Blacklisted.selector, p[1].to));
+        _execute(id, p, DEADLINE, who, sigs);
+        token.removeBlackList(p[1].to);
+        _execute(id, p, DEADLINE, who, sigs);
+        assertEq(token.balanceOf(p[1].to), p[1].amount, "paid once unfrozen");
+        vm.prank(address(0xBAD));
+        vm.expectRevert();
+        token.addBlackList(p[0].to);
+    }
 }

@@ -50,15 +50,35 @@ pub enum ChainError {
     /// The node's answer did not have the expected shape.
     #[error("malformed answer: {0}")]
     Malformed(String),
-    /// Simulation says the transaction would fail.
+    /// Simulation says the transaction would fail: the node executed it
+    /// and it reverted (revert data or "execution reverted"). The only
+    /// error that may decide a call will never be sent.
     #[error("would revert: {0}")]
     WouldRevert(String),
+    /// The node refused a transaction for its price (base fee above the
+    /// cap, or a pooled transaction with the same fence pays more).
+    #[error("underpriced: {0}")]
+    Underpriced(String),
+    /// The node says the transaction's replay fence is used already (EVM:
+    /// "nonce too low"). One node's word is not proof that the fence was
+    /// used by *this* transaction, nor that it is final: callers prove it
+    /// from a finalized block before acting on it.
+    #[error("replay fence used: {0}")]
+    FenceUsed(String),
 }
 
 impl ChainError {
-    /// Whether retrying the same call later may succeed.
+    /// Whether retrying the same call later may succeed: transport
+    /// failures, timeouts, rate limits and nodes that are behind (a block
+    /// they do not have yet).
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transport(_) | Self::RateLimited(_))
+    }
+
+    /// Whether this says the call itself reverts (and will, as long as the
+    /// state does not change), as opposed to the node failing to answer.
+    pub fn is_revert(&self) -> bool {
+        matches!(self, Self::WouldRevert(_))
     }
 }
 
@@ -166,5 +186,8 @@ mod tests {
         assert!(ChainError::RateLimited("429".into()).is_retryable());
         assert!(!ChainError::WouldRevert("nonce".into()).is_retryable());
         assert!(!ChainError::Malformed("x".into()).is_retryable());
+        assert!(ChainError::WouldRevert("x".into()).is_revert());
+        assert!(!ChainError::Transport("x".into()).is_revert());
+        assert!(!ChainError::Rpc { code: -32000, message: "header not found".into() }.is_revert());
     }
 }

@@ -12,6 +12,7 @@
 //! * [`chain`]: the traits each VM adapter (EVM, Solana, TON) implements.
 //! * [`config`]: the daemon's typed configuration.
 //! * [`fees`]: EIP-1559 pricing and replacement rules of the relayer.
+//! * [`redact`]: RPC URLs without their credentials, for logs and errors.
 //!
 //! Guarantees: nothing here panics on input; every parse error is a
 //! [`Error`] that names the offending field.
@@ -25,6 +26,7 @@ pub mod fees;
 pub mod finality;
 pub mod ids;
 pub mod model;
+pub mod redact;
 pub mod topology;
 
 /// Milliseconds since the Unix epoch (0 if the clock is before 1970). The

@@ -57,6 +57,10 @@ pub struct ChainSpec {
     /// JSON-RPC endpoint of the chain, for the probes and relayer (optional).
     #[serde(default)]
     pub rpc_url: Option<String>,
+    /// Several endpoints of the chain: reads fail over between them and
+    /// broadcasts go to each (instead of `rpc_url`).
+    #[serde(default)]
+    pub rpc_urls: Vec<String>,
     /// Stricter finality for larger amounts: `[{ min_usd = "10000",
     /// finality = { blocks = 6 } }]`. The tier with the highest `min_usd`
     /// at or below a transfer's USD value applies; below every tier, the
@@ -182,8 +186,8 @@ pub struct Chain {
     pub block_time_ms: u64,
     /// Native token price.
     pub native_usd_price: UsdE8,
-    /// JSON-RPC endpoint, when configured.
-    pub rpc_url: Option<String>,
+    /// JSON-RPC endpoints, in the order given (empty: quote only).
+    pub rpc_urls: Vec<String>,
     /// Amount tiers, ascending by `min_usd`.
     pub confirmations: Vec<(UsdE8, Finality)>,
     /// `EscrowBridge` address.
@@ -333,6 +337,38 @@ impl Topology {
                 }
                 confirmations.push((min, tier.finality));
             }
+            let rpc_urls: Vec<String> = match (&c.rpc_url, c.rpc_urls.is_empty()) {
+                (Some(_), false) => {
+                    return Err(Error::invalid(
+                        f("rpc_urls"),
+                        "give rpc_url or rpc_urls, not both",
+                    ));
+                }
+                (Some(u), true) => vec![u.clone()],
+                (None, _) => c.rpc_urls.clone(),
+            };
+            for (k, u) in rpc_urls.iter().enumerate() {
+                let field = if c.rpc_url.is_some() {
+                    f("rpc_url")
+                } else {
+                    f(&format!("rpc_urls[{k}]"))
+                };
+                let scheme_ok = ["http://", "https://", "ws://", "wss://"]
+                    .iter()
+                    .any(|s| u.starts_with(s) && u.len() > s.len());
+                if !scheme_ok {
+                    return Err(Error::invalid(
+                        field,
+                        format!(
+                            "{} is not an http(s):// or ws(s):// URL",
+                            crate::redact::redact_url(u)
+                        ),
+                    ));
+                }
+                if rpc_urls[..k].contains(u) {
+                    return Err(Error::invalid(field, "listed twice"));
+                }
+            }
             let contract = |name: &str, v: &Option<String>| {
                 v.as_deref()
                     .map(|a| Address::parse(c.kind, &f(&format!("contracts.{name}")), a))
@@ -349,7 +385,7 @@ impl Topology {
                 finality: c.finality,
                 block_time_ms: c.block_time_ms,
                 native_usd_price,
-                rpc_url: c.rpc_url.clone(),
+                rpc_urls,
                 confirmations,
                 escrow,
                 payout_batcher,

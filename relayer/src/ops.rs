@@ -74,7 +74,9 @@ impl Ops {
         Self { store }
     }
 
-    fn append(
+    /// Appends an entry inside the caller's transaction, so an action and
+    /// its audit entry commit together or not at all.
+    pub(crate) fn append(
         t: &rusqlite::Transaction<'_>,
         actor: &str,
         action: &str,

@@ -11,13 +11,44 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// From version 2: lanes halt on foreign sends and adopt a key's history
+/// once; rows record their last error; items record the transaction that
+/// paid them and operator admissions past the governor; batches record
+/// where to look for their use on chain and why they were voided; hops
+/// retry releases and can be refunded.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE lane ADD COLUMN halted TEXT;
+ALTER TABLE lane ADD COLUMN adopted INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE lane ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE lane ADD COLUMN forgive_below INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tx ADD COLUMN last_error TEXT;
+ALTER TABLE payout ADD COLUMN paid_tx TEXT;
+ALTER TABLE payout ADD COLUMN paid_block INTEGER;
+ALTER TABLE payout ADD COLUMN gov_override INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payout_batch ADD COLUMN from_block INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payout_batch ADD COLUMN reason TEXT;
+ALTER TABLE payout_batch ADD COLUMN offenders TEXT;
+ALTER TABLE hop ADD COLUMN release_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hop ADD COLUMN since_ms INTEGER;
+ALTER TABLE hop ADD COLUMN note TEXT;
+ALTER TABLE hop ADD COLUMN refund_reason TEXT;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS lane (
-    chain_id   INTEGER NOT NULL,
-    sender     TEXT    NOT NULL,
-    next_nonce INTEGER NOT NULL,
+    chain_id      INTEGER NOT NULL,
+    sender        TEXT    NOT NULL,
+    next_nonce    INTEGER NOT NULL,
+    -- Why the lane sends nothing (a foreign send from its key), if it does not.
+    halted        TEXT,
+    -- The key's history on chain was taken over (first tick of a new lane).
+    adopted       INTEGER NOT NULL DEFAULT 1,
+    -- An operator resumed it: the next tick takes the chain's nonce as history.
+    resumed       INTEGER NOT NULL DEFAULT 0,
+    -- Nonces below this used by other processes are history, not foreign.
+    forgive_below INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (chain_id, sender)
 );
 -- One row per intent: the transaction of a lane that carries it, through
@@ -45,6 +76,7 @@ CREATE TABLE IF NOT EXISTS tx (
     block_hash   BLOB,
     created_ms   INTEGER NOT NULL,
     updated_ms   INTEGER NOT NULL,
+    last_error   TEXT,
     UNIQUE (chain_id, sender, intent)
 );
 CREATE INDEX IF NOT EXISTS tx_lane_state ON tx (chain_id, sender, state, nonce);
@@ -78,6 +110,13 @@ CREATE TABLE IF NOT EXISTS hop (
     plan        TEXT    NOT NULL,
     state       TEXT    NOT NULL,
     deposit_id  BLOB,
+    -- Releases reserved for this deposit so far (each may be refused while
+    -- the destination escrow is short; the escrow pays one at most).
+    release_seq   INTEGER NOT NULL DEFAULT 0,
+    -- Since when the hop waits (for liquidity, or to be refundable).
+    since_ms      INTEGER,
+    note          TEXT,
+    refund_reason TEXT,
     PRIMARY KEY (transfer_id, idx)
 );
 -- Merchant payouts: the request (idempotency key and body hash), its
@@ -112,7 +151,12 @@ CREATE TABLE IF NOT EXISTS payout (
     usd         TEXT    NOT NULL DEFAULT '0',
     approved_by TEXT    NOT NULL DEFAULT '[]',
     created_ms  INTEGER NOT NULL,
-    updated_ms  INTEGER NOT NULL
+    updated_ms  INTEGER NOT NULL,
+    -- The transaction whose Paid event settled it, and its block.
+    paid_tx     TEXT,
+    paid_block  INTEGER,
+    -- An operator admitted it past the governor (over budget, no price).
+    gov_override INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
@@ -198,7 +242,12 @@ CREATE TABLE IF NOT EXISTS payout_batch (
     deadline   INTEGER NOT NULL,
     state      TEXT    NOT NULL,
     items      INTEGER NOT NULL,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    -- A block before the batch could have been used: where log searches start.
+    from_block INTEGER NOT NULL DEFAULT 0,
+    -- Why it was given up, and the items the token refuses (JSON).
+    reason     TEXT,
+    offenders  TEXT
 );
 ";
 
@@ -236,10 +285,21 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        if fresh > 0 && version != SCHEMA_VERSION {
+        if fresh > 0 && version == 2 {
+            // One transaction: a crash mid-migration leaves version 2.
+            let t = conn.unchecked_transaction()?;
+            t.execute_batch(MIGRATE_2_TO_3)?;
+            t.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            t.commit()?;
+        } else if fresh > 0 && version != SCHEMA_VERSION {
             return Err(Error::Corrupt(format!(
-                "{} has schema version {version}; this build reads {SCHEMA_VERSION}",
-                path.display()
+                "{} has schema version {version}; this build reads {SCHEMA_VERSION}{}",
+                path.display(),
+                if version > SCHEMA_VERSION {
+                    " (written by a newer switchyard: upgrade this one)"
+                } else {
+                    ""
+                }
             )));
         }
         conn.execute_batch(SCHEMA)?;

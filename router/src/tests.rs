@@ -64,6 +64,7 @@ impl Net {
             block_time_ms: 1000,
             native_usd_price: 1.0,
             rpc_url: None,
+            rpc_urls: Vec::new(),
             confirmations: Vec::new(),
             contracts: Default::default(),
         });

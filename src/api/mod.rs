@@ -48,6 +48,8 @@ pub struct AppState {
     pub auth: Option<Arc<auth::Auth>>,
     /// Rate of keys created without one.
     pub default_rate_per_s: u32,
+    /// Each probed chain's RPC endpoints (by chain id), for `/health`.
+    pub endpoints: Vec<(String, Arc<switchyard_chains::evm::Endpoints>)>,
 }
 
 impl AppState {
@@ -64,12 +66,19 @@ impl AppState {
             .filter_map(|(c, live)| {
                 live.reading.as_ref().map(|r| {
                     let age = now.saturating_sub(r.observed_at_ms);
+                    let endpoints = self
+                        .endpoints
+                        .iter()
+                        .find(|(id, _)| id == c.id.as_str())
+                        .map(|(_, e)| e.views())
+                        .unwrap_or_default();
                     json!({
                         "chain": c.id.as_str(),
                         "head": r.head,
                         "finalized": r.finalized,
                         "reading_age_ms": age,
                         "stale": age > snap.stale_after_ms,
+                        "endpoints": endpoints,
                     })
                 })
             })

@@ -1,5 +1,6 @@
 //! The EVM chain adapter over JSON-RPC (HTTP or WebSocket), one instance
-//! per (chain, signer).
+//! per (chain, signer), over the chain's [`Endpoints`] (failover between
+//! several nodes, see there).
 //!
 //! Transactions are EIP-1559, signed locally: [`EvmChain::sign`] returns
 //! the transaction hash and raw bytes *before* anything is broadcast, so a
@@ -7,16 +8,35 @@
 //! the transaction by it. [`TxSubmitter::submit`] is sign + broadcast; a
 //! node answering "already known" for the same bytes counts as success.
 //!
-//! Failure modes: connection and HTTP failures are
-//! [`ChainError::Transport`] (retryable); a JSON-RPC error is
-//! [`ChainError::Rpc`]; a revert in simulation is
-//! [`ChainError::WouldRevert`]; an answer missing expected fields is
-//! [`ChainError::Malformed`].
+//! Node errors are classified here, once ([`classify`]), so no caller
+//! matches on message text: connection failures, timeouts, HTTP 5xx, "header
+//! not found" and friends are [`ChainError::Transport`] and rate limits
+//! [`ChainError::RateLimited`] (both retryable); "nonce too low" is
+//! [`ChainError::FenceUsed`]; "underpriced" and base-fee refusals are
+//! [`ChainError::Underpriced`]; an execution revert in simulation (code 3,
+//! revert data, "execution reverted") is [`ChainError::WouldRevert`] and
+//! nothing else is; any other node error is [`ChainError::Rpc`]; an answer
+//! missing expected fields is [`ChainError::Malformed`].
+//!
+//! # The replay fence and the proof that an attempt is dead
+//!
+//! The fence of an EVM attempt is its sender's nonce: all attempts of one
+//! intent share it, so at most one of them is ever mined. An attempt is
+//! dead when its nonce was consumed by *another* transaction in a block at
+//! or below the chain's finalized head. [`EvmChain::nonce_consumer`]
+//! establishes that from block contents, not from receipts (which a
+//! lagging or load-balanced node may not have yet): the sender's nonce at
+//! the finalized block is past the fence, and the block where the nonce
+//! moved past it holds the transaction that used it, whose hash either is
+//! one of ours (then it was mined, whatever a receipt lookup said) or is
+//! not (then none of ours can ever be).
+
+use std::sync::Arc;
 
 use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::{BlockNumberOrTag, Encodable2718};
+use alloy::eips::{BlockId, BlockNumberOrTag, Encodable2718};
 use alloy::primitives::{Address as EvmAddress, B256, Bytes, TxKind, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
@@ -29,15 +49,14 @@ use switchyard_core::chain::{
 };
 use switchyard_core::finality::{BlockTag, Finality};
 
+pub use super::endpoints::{EndpointView, Endpoints, RPC_TIMEOUT};
+
 sol! {
     #[sol(rpc)]
     interface IErc20Balance {
         function balanceOf(address owner) external view returns (uint256);
     }
 }
-
-/// Longest wait for one JSON-RPC answer over HTTP.
-pub const RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A fully specified EIP-1559 transaction of a lane: the relayer chooses
 /// nonce and fees; the adapter signs and sends exactly this.
@@ -62,7 +81,7 @@ pub struct EvmTx {
 /// One EVM chain seen by one signer.
 #[derive(Clone, Debug)]
 pub struct EvmChain {
-    provider: DynProvider,
+    endpoints: Arc<Endpoints>,
     signer: PrivateKeySigner,
     chain_id: u64,
     finality: Finality,
@@ -74,15 +93,87 @@ fn parse_key(key: &str) -> ChainResult<PrivateKeySigner> {
         .map_err(|_| ChainError::Malformed("not a hex secp256k1 key".into()))
 }
 
-pub(crate) fn rpc_err(e: RpcError<TransportErrorKind>) -> ChainError {
+/// "Already known": the node has exactly these bytes.
+pub(crate) fn already_known(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("already known") || m.contains("known transaction")
+}
+
+/// A node's JSON-RPC error, classified by what the caller may do next.
+fn node_error(code: i64, message: &str) -> ChainError {
+    let m = message.to_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if has(&["nonce too low", "nonce has already been used", "already been mined"]) {
+        ChainError::FenceUsed(message.to_owned())
+    } else if has(&[
+        "underpriced",
+        "less than block base fee",
+        "fee cap",
+        "max fee per gas",
+    ]) {
+        ChainError::Underpriced(message.to_owned())
+    } else if code == 429
+        || code == -32005
+        || has(&["rate limit", "too many requests", "limit exceeded", "capacity"])
+    {
+        ChainError::RateLimited(message.to_owned())
+    } else if code == -32603
+        || has(&[
+            "header not found",
+            "unknown block",
+            "block not found",
+            "missing trie node",
+            "timeout",
+            "timed out",
+            "busy",
+            "try again",
+            "unavailable",
+            "not synced",
+            "syncing",
+        ])
+    {
+        ChainError::Transport(message.to_owned())
+    } else {
+        ChainError::Rpc {
+            code,
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// Classifies a transport-level result: see the module docs.
+pub fn classify(e: RpcError<TransportErrorKind>) -> ChainError {
     match e {
-        RpcError::ErrorResp(p) => ChainError::Rpc {
-            code: p.code,
-            message: p.message.to_string(),
-        },
+        RpcError::ErrorResp(p) => node_error(p.code, &p.message),
+        RpcError::Transport(TransportErrorKind::HttpError(h)) if h.status == 429 => {
+            ChainError::RateLimited(format!("HTTP 429: {}", h.body))
+        }
         RpcError::Transport(t) => ChainError::Transport(t.to_string()),
+        // A node that answers `null` where a value must be is behind or
+        // half-synced: ask again (or another node).
+        RpcError::NullResp => ChainError::Transport("null response".into()),
         other => ChainError::Malformed(other.to_string()),
     }
+}
+
+/// Kept under its old name for the callers in this crate.
+pub(crate) fn rpc_err(e: RpcError<TransportErrorKind>) -> ChainError {
+    classify(e)
+}
+
+/// Whether a simulation error is the call reverting (and not the node
+/// failing): code 3 (geth, anvil: revert with data), revert data in the
+/// error, or a message saying it reverted.
+fn is_execution_revert(e: &RpcError<TransportErrorKind>) -> bool {
+    let RpcError::ErrorResp(p) = e else {
+        return false;
+    };
+    let m = p.message.to_lowercase();
+    p.code == 3
+        || p.data.as_ref().is_some_and(|d| d.get().starts_with("\"0x"))
+        || m.contains("execution reverted")
+        || m.starts_with("revert")
+        || m.contains("vm execution error")
 }
 
 fn block_ref(b: &alloy::rpc::types::Block) -> BlockRef {
@@ -93,51 +184,29 @@ fn block_ref(b: &alloy::rpc::types::Block) -> BlockRef {
     }
 }
 
+fn tag_of(tag: BlockTag) -> BlockNumberOrTag {
+    match tag {
+        BlockTag::Safe => BlockNumberOrTag::Safe,
+        BlockTag::Finalized => BlockNumberOrTag::Finalized,
+    }
+}
+
 impl EvmChain {
     /// Connects to `url` for chain `chain_id`, signing with `key` (hex).
     pub fn connect(url: &str, chain_id: u64, finality: Finality, key: &str) -> ChainResult<Self> {
-        let url = url
-            .parse()
-            .map_err(|_| ChainError::Malformed(format!("not a URL: {url}")))?;
-        let signer = parse_key(key)?;
-        // Every call is bounded: a node that stops answering (frozen, not
-        // gone) fails the call instead of hanging the lane or the probe.
-        let client = alloy::transports::http::reqwest::Client::builder()
-            .timeout(RPC_TIMEOUT)
-            .build()
-            .map_err(|e| ChainError::Transport(e.to_string()))?;
-        let http = alloy::transports::http::Http::with_client(client, url);
-        let rpc = alloy::rpc::client::RpcClient::new(http, false);
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_client(rpc)
-            .erased();
-        Ok(Self {
-            provider,
-            signer,
-            chain_id,
-            finality,
-        })
+        Self::with_endpoints(Endpoints::http(&[url.to_owned()])?, chain_id, finality, key)
     }
 
-    /// Connects over WebSocket (`ws://`, `wss://`): one connection, which
-    /// alloy re-establishes after a drop.
-    pub async fn connect_ws(
-        url: &str,
+    /// Over the shared `endpoints` of the chain.
+    pub fn with_endpoints(
+        endpoints: Arc<Endpoints>,
         chain_id: u64,
         finality: Finality,
         key: &str,
     ) -> ChainResult<Self> {
-        let signer = parse_key(key)?;
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_ws(alloy::providers::WsConnect::new(url))
-            .await
-            .map_err(rpc_err)?
-            .erased();
         Ok(Self {
-            provider,
-            signer,
+            endpoints,
+            signer: parse_key(key)?,
             chain_id,
             finality,
         })
@@ -150,22 +219,38 @@ impl EvmChain {
         finality: Finality,
         key: &str,
     ) -> ChainResult<Self> {
-        if url.starts_with("ws://") || url.starts_with("wss://") {
-            Self::connect_ws(url, chain_id, finality, key).await
-        } else {
-            Self::connect(url, chain_id, finality, key)
-        }
+        let endpoints = Endpoints::connect(&[url.to_owned()]).await?;
+        Self::with_endpoints(endpoints, chain_id, finality, key)
     }
 
     /// A read-only adapter (probes): it holds a throwaway key that never
     /// signs anything that is sent.
     pub fn reader(url: &str, chain_id: u64, finality: Finality) -> ChainResult<Self> {
-        let key = alloy::primitives::hex::encode(PrivateKeySigner::random().to_bytes());
-        Self::connect(url, chain_id, finality, &key)
+        Self::reader_over(Endpoints::http(&[url.to_owned()])?, chain_id, finality)
     }
 
-    pub(crate) fn provider(&self) -> &DynProvider {
-        &self.provider
+    /// [`EvmChain::reader`] over shared endpoints.
+    pub fn reader_over(
+        endpoints: Arc<Endpoints>,
+        chain_id: u64,
+        finality: Finality,
+    ) -> ChainResult<Self> {
+        let key = alloy::primitives::hex::encode(PrivateKeySigner::random().to_bytes());
+        Self::with_endpoints(endpoints, chain_id, finality, &key)
+    }
+
+    /// The endpoints this adapter reads from and broadcasts to.
+    pub fn endpoints(&self) -> &Arc<Endpoints> {
+        &self.endpoints
+    }
+
+    /// Runs a read against the best endpoint, with failover.
+    pub(crate) async fn read<T, F, Fut>(&self, f: F) -> ChainResult<T>
+    where
+        F: Fn(alloy::providers::DynProvider) -> Fut,
+        Fut: std::future::Future<Output = ChainResult<T>>,
+    {
+        self.endpoints.read(f).await
     }
 
     /// The lane's sender address.
@@ -181,13 +266,81 @@ impl EvmChain {
     /// The sender's nonce at `tag` (`latest` counts mined transactions,
     /// `pending` also those in the node's pool).
     pub async fn nonce(&self, pending: bool) -> ChainResult<u64> {
-        let call = self.provider.get_transaction_count(self.sender());
-        let call = if pending {
-            call.pending()
-        } else {
-            call.latest()
-        };
-        call.await.map_err(rpc_err)
+        let me = self.sender();
+        self.read(|p| async move {
+            let call = p.get_transaction_count(me);
+            let call = if pending {
+                call.pending()
+            } else {
+                call.latest()
+            };
+            call.await.map_err(classify)
+        })
+        .await
+    }
+
+    /// The sender's nonce after block `number` (transactions mined in
+    /// blocks up to and including it).
+    pub async fn nonce_at(&self, number: u64) -> ChainResult<u64> {
+        let me = self.sender();
+        self.read(|p| async move {
+            p.get_transaction_count(me)
+                .block_id(BlockId::number(number))
+                .await
+                .map_err(classify)
+        })
+        .await
+    }
+
+    /// The transaction that used the sender's `nonce`, if that happened in
+    /// a block at or below `at` (a finalized block): its hash, the block
+    /// that holds it, and whether it is one of `ours`. `None`: the nonce is
+    /// not used as of `at`. Proven from block contents (see the module
+    /// docs); a node that cannot show the transaction in the block where
+    /// the nonce moved is an error to retry, never an answer.
+    pub async fn nonce_consumer(
+        &self,
+        nonce: u64,
+        at: &BlockRef,
+    ) -> ChainResult<Option<(B256, BlockRef)>> {
+        if self.nonce_at(at.number).await? <= nonce {
+            return Ok(None);
+        }
+        // The lowest block after which the nonce is past `nonce`.
+        let (mut lo, mut hi) = (0u64, at.number);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.nonce_at(mid).await? > nonce {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let me = self.sender();
+        let block = self
+            .read(|p| async move {
+                p.get_block_by_number(BlockNumberOrTag::Number(lo))
+                    .full()
+                    .await
+                    .map_err(classify)
+            })
+            .await?
+            .ok_or_else(|| ChainError::Transport(format!("block {lo} not available")))?;
+        let found = block
+            .transactions
+            .txns()
+            .find(|t| {
+                alloy::network::TransactionResponse::from(*t) == me
+                    && alloy::consensus::Transaction::nonce(*t) == nonce
+            })
+            .map(|t| alloy::network::TransactionResponse::tx_hash(t));
+        let at_block = block_ref(&block);
+        match found {
+            Some(h) => Ok(Some((h, at_block))),
+            None => Err(ChainError::Transport(format!(
+                "nonce {nonce} of {me} moved in block {lo}, which does not show its transaction"
+            ))),
+        }
     }
 
     /// Signs `tx` without sending it: its id and its raw EIP-2718 bytes.
@@ -212,20 +365,10 @@ impl EvmChain {
         Ok((TxId(hash.to_vec()), envelope.encoded_2718()))
     }
 
-    /// Broadcasts raw signed bytes. "Already known" is success: the node
-    /// has exactly this transaction.
+    /// Broadcasts raw signed bytes to every endpoint that is up. "Already
+    /// known" is success: the node has exactly this transaction.
     pub async fn broadcast(&self, raw: &[u8]) -> ChainResult<()> {
-        match self.provider.send_raw_transaction(raw).await {
-            Ok(_) => Ok(()),
-            Err(e) => match rpc_err(e) {
-                ChainError::Rpc { message, .. }
-                    if message.to_lowercase().contains("already known") =>
-                {
-                    Ok(())
-                }
-                other => Err(other),
-            },
-        }
+        self.endpoints.broadcast(raw).await
     }
 
     fn request(&self, tx: &EvmTx) -> TransactionRequest {
@@ -235,6 +378,74 @@ impl EvmChain {
             .value(tx.value)
             .input(tx.data.clone().into())
     }
+
+    /// Dry-runs a call of `data` on `to` as if sent by `from` (anyone:
+    /// `eth_call` checks no signature), e.g. a token transfer out of a
+    /// contract to see whether the token refuses it. A revert is
+    /// [`ChainError::WouldRevert`] with the node's reason.
+    pub async fn call_as(&self, from: EvmAddress, to: EvmAddress, data: Vec<u8>) -> ChainResult<Vec<u8>> {
+        let req = TransactionRequest::default()
+            .from(from)
+            .to(to)
+            .input(Bytes::from(data).into());
+        self.read(|p| {
+            let req = req.clone();
+            async move {
+                p.call(req).await.map(|b| b.to_vec()).map_err(|e| {
+                    if is_execution_revert(&e) {
+                        revert_of(e)
+                    } else {
+                        classify(e)
+                    }
+                })
+            }
+        })
+        .await
+    }
+
+    /// The newest block that is final under `rule` on this chain: for a
+    /// depth, the head minus the depth; for a tag, the node's own tagged
+    /// block (whatever the chain's base rule), for both, the older one.
+    pub async fn final_under(&self, rule: Finality, head: &BlockRef) -> ChainResult<u64> {
+        let by_depth = head
+            .number
+            .saturating_add(1)
+            .saturating_sub(u64::from(rule.blocks()));
+        let Some(tag) = rule.tag() else {
+            if let Finality::Commitment { .. } = rule {
+                return Err(ChainError::Malformed(
+                    "a commitment level is not an EVM finality".into(),
+                ));
+            }
+            return Ok(by_depth);
+        };
+        let tagged = self.tagged(tag).await?;
+        Ok(by_depth.min(tagged.number))
+    }
+
+    /// The node's `safe` or `finalized` block.
+    pub async fn tagged(&self, tag: BlockTag) -> ChainResult<BlockRef> {
+        let b = self
+            .read(|p| async move { p.get_block_by_number(tag_of(tag)).await.map_err(classify) })
+            .await?
+            .ok_or_else(|| ChainError::Transport("no tagged block yet".into()))?;
+        Ok(block_ref(&b))
+    }
+}
+
+fn revert_of(e: RpcError<TransportErrorKind>) -> ChainError {
+    match e {
+        RpcError::ErrorResp(p) => {
+            let data = p.data.as_ref().map(|d| d.get().trim_matches('"').to_owned());
+            match data {
+                Some(d) if !p.message.contains(&d) => {
+                    ChainError::WouldRevert(format!("{} (data {d})", p.message))
+                }
+                _ => ChainError::WouldRevert(p.message.to_string()),
+            }
+        }
+        other => classify(other),
+    }
 }
 
 impl ChainReader for EvmChain {
@@ -242,24 +453,24 @@ impl ChainReader for EvmChain {
         ChainKind::Evm
     }
 
+    /// The highest head any endpoint reports (see [`Endpoints`]).
     async fn head(&self) -> ChainResult<BlockRef> {
-        let b = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Latest)
+        self.endpoints
+            .head(|p| async move {
+                let b = p
+                    .get_block_by_number(BlockNumberOrTag::Latest)
+                    .await
+                    .map_err(classify)?
+                    .ok_or_else(|| ChainError::Transport("no latest block".into()))?;
+                let r = block_ref(&b);
+                Ok((r.number, r))
+            })
             .await
-            .map_err(rpc_err)?
-            .ok_or_else(|| ChainError::Malformed("no latest block".into()))?;
-        Ok(block_ref(&b))
     }
 
     async fn finalized_head(&self) -> ChainResult<BlockRef> {
         let tag = match self.finality {
-            Finality::Tag {
-                tag: BlockTag::Finalized,
-            } => BlockNumberOrTag::Finalized,
-            Finality::Tag {
-                tag: BlockTag::Safe,
-            } => BlockNumberOrTag::Safe,
+            Finality::Tag { tag } | Finality::Both { tag, .. } => tag_of(tag),
             Finality::Blocks { blocks } => {
                 let head = self.head().await?;
                 BlockNumberOrTag::Number(head.number.saturating_sub(u64::from(blocks)))
@@ -271,29 +482,31 @@ impl ChainReader for EvmChain {
             }
         };
         let b = self
-            .provider
-            .get_block_by_number(tag)
-            .await
-            .map_err(rpc_err)?
-            .ok_or_else(|| ChainError::Malformed("no final block".into()))?;
+            .read(|p| async move { p.get_block_by_number(tag).await.map_err(classify) })
+            .await?
+            .ok_or_else(|| ChainError::Transport("no final block yet".into()))?;
         Ok(block_ref(&b))
     }
 
     async fn block_at(&self, number: u64) -> ChainResult<Option<BlockRef>> {
         let b = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(number))
-            .await
-            .map_err(rpc_err)?;
+            .read(|p| async move {
+                p.get_block_by_number(BlockNumberOrTag::Number(number))
+                    .await
+                    .map_err(classify)
+            })
+            .await?;
         Ok(b.as_ref().map(block_ref))
     }
 
     async fn fees(&self) -> ChainResult<FeeLevels> {
         let h = self
-            .provider
-            .get_fee_history(10, BlockNumberOrTag::Latest, &[50.0])
-            .await
-            .map_err(rpc_err)?;
+            .read(|p| async move {
+                p.get_fee_history(10, BlockNumberOrTag::Latest, &[50.0])
+                    .await
+                    .map_err(classify)
+            })
+            .await?;
         // The last entry is the base fee of the next block.
         let base = h
             .base_fee_per_gas
@@ -320,28 +533,52 @@ impl ChainReader for EvmChain {
                 "EVM balances need EVM addresses".into(),
             ));
         };
-        IErc20Balance::new(*token, &self.provider)
-            .balanceOf(*owner)
-            .call()
-            .await
-            .map_err(|e| match e {
-                alloy::contract::Error::TransportError(t) => rpc_err(t),
-                other => ChainError::Malformed(other.to_string()),
-            })
+        let (token, owner) = (*token, *owner);
+        self.read(|p| async move {
+            IErc20Balance::new(token, &p)
+                .balanceOf(owner)
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
+    }
+}
+
+/// A contract call's error, classified like any other.
+pub(crate) fn contract_error(e: alloy::contract::Error) -> ChainError {
+    match e {
+        alloy::contract::Error::TransportError(t) => classify(t),
+        other => ChainError::Malformed(other.to_string()),
     }
 }
 
 impl TxSubmitter for EvmChain {
     type Tx = EvmTx;
 
+    /// `eth_call` then `eth_estimateGas` against the latest state. Only an
+    /// execution revert is [`ChainError::WouldRevert`]; a node that fails to
+    /// answer (or answers with another error) is never taken for one.
     async fn simulate(&self, tx: &EvmTx) -> ChainResult<Simulation> {
         let req = self.request(tx);
-        let revert = |e: RpcError<TransportErrorKind>| match rpc_err(e) {
-            ChainError::Rpc { message, .. } => ChainError::WouldRevert(message),
-            other => other,
+        let revert = |e: RpcError<TransportErrorKind>| {
+            if is_execution_revert(&e) {
+                revert_of(e)
+            } else {
+                classify(e)
+            }
         };
-        self.provider.call(req.clone()).await.map_err(revert)?;
-        let units = self.provider.estimate_gas(req).await.map_err(revert)?;
+        self.read(|p| {
+            let req = req.clone();
+            async move { p.call(req).await.map_err(revert) }
+        })
+        .await?;
+        let units = self
+            .read(|p| {
+                let req = req.clone();
+                async move { p.estimate_gas(req).await.map_err(revert) }
+            })
+            .await?;
         Ok(Simulation { units })
     }
 
@@ -354,12 +591,10 @@ impl TxSubmitter for EvmChain {
     async fn status(&self, id: &TxId) -> ChainResult<TxStatus> {
         let hash = B256::try_from(id.0.as_slice())
             .map_err(|_| ChainError::Malformed("an EVM tx id is 32 bytes".into()))?;
-        if let Some(r) = self
-            .provider
-            .get_transaction_receipt(hash)
-            .await
-            .map_err(rpc_err)?
-        {
+        let receipt = self
+            .read(|p| async move { p.get_transaction_receipt(hash).await.map_err(classify) })
+            .await?;
+        if let Some(r) = receipt {
             let number = r
                 .block_number
                 .ok_or_else(|| ChainError::Malformed("receipt without block number".into()))?;
@@ -381,14 +616,47 @@ impl TxSubmitter for EvmChain {
             });
         }
         let pending = self
-            .provider
-            .get_transaction_by_hash(hash)
-            .await
-            .map_err(rpc_err)?;
+            .read(|p| async move { p.get_transaction_by_hash(hash).await.map_err(classify) })
+            .await?;
         Ok(if pending.is_some() {
             TxStatus::Pending
         } else {
             TxStatus::Unknown
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_errors_are_classified_by_what_may_be_done_next() {
+        let c = |code, m: &str| node_error(code, m);
+        assert!(matches!(c(-32000, "nonce too low"), ChainError::FenceUsed(_)));
+        assert!(matches!(
+            c(-32000, "replacement transaction underpriced"),
+            ChainError::Underpriced(_)
+        ));
+        assert!(matches!(
+            c(-32000, "max fee per gas less than block base fee"),
+            ChainError::Underpriced(_)
+        ));
+        for transient in [
+            (-32000, "header not found"),
+            (-32603, "internal error"),
+            (-32000, "request timed out"),
+            (-32000, "missing trie node abc"),
+        ] {
+            assert!(
+                c(transient.0, transient.1).is_retryable(),
+                "{transient:?} is transient"
+            );
+        }
+        assert!(matches!(c(-32005, "limit exceeded"), ChainError::RateLimited(_)));
+        assert!(matches!(c(429, "slow down"), ChainError::RateLimited(_)));
+        let other = c(-32000, "insufficient funds for gas * price + value");
+        assert!(!other.is_revert() && !other.is_retryable(), "{other:?}");
+        assert!(already_known("already known"));
     }
 }

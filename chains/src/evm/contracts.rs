@@ -7,7 +7,7 @@ use alloy::providers::Provider;
 use alloy::sol_types::{Eip712Domain, SolCall, SolEvent, SolStruct, SolValue};
 use switchyard_core::chain::{ChainError, ChainResult};
 
-use super::adapter::{EvmChain, rpc_err};
+use super::adapter::{EvmChain, contract_error, rpc_err};
 use super::eip712::PayoutBatch;
 
 // `release` and `execute` take more arguments than clippy likes; the
@@ -51,12 +51,20 @@ mod bindings {
                 bytes[] signatures
             ) external;
             function released(bytes32 key) external view returns (bool);
+            function releaseCancelled(bytes32 key) external view returns (bool);
+            function cancelRelease(uint256 sourceChainId, bytes32 depositId, address[] signers, bytes[] signatures)
+                external;
+            function refund(bytes32 depositId, address[] signers, bytes[] signatures) external;
+            function deposits(bytes32 depositId)
+                external view returns (address token, uint64 at, bool refunded, address sender, uint256 amount);
+            function refundDelay() external view returns (uint64);
         }
 
         #[sol(rpc)]
         interface IPayoutBatcher {
             struct PayoutItem { address to; uint256 amount; }
             event Paid(bytes32 indexed batchId, uint256 indexed index, address indexed to, uint256 amount);
+            event Cancelled(bytes32 indexed batchId);
             function execute(
                 bytes32 batchId,
                 address token,
@@ -66,6 +74,34 @@ mod bindings {
                 bytes[] signatures
             ) external;
             function executed(bytes32 batchId) external view returns (bool);
+            function cancelled(bytes32 batchId) external view returns (bool);
+            function cancel(bytes32 batchId, address[] signers, bytes[] signatures) external;
+        }
+
+        #[sol(rpc)]
+        interface ITestUsd {
+            function addBlackList(address who) external;
+            function removeBlackList(address who) external;
+            function isBlackListed(address who) external view returns (bool);
+        }
+
+        /// The signer set gives up on a batch id: it can never execute.
+        #[derive(Debug, PartialEq, Eq)]
+        struct CancelBatch {
+            bytes32 batchId;
+        }
+
+        /// The signer set gives up on releasing a deposit on this chain.
+        #[derive(Debug, PartialEq, Eq)]
+        struct CancelRelease {
+            uint256 sourceChainId;
+            bytes32 depositId;
+        }
+
+        /// The signer set returns a deposit to its depositor.
+        #[derive(Debug, PartialEq, Eq)]
+        struct Refund {
+            bytes32 depositId;
         }
 
         /// A release of an escrow deposit, signed by the bridge's signer set.
@@ -81,7 +117,9 @@ mod bindings {
     }
 }
 
-pub use bindings::{IErc20, IEscrowBridge, IPayoutBatcher, Release};
+pub use bindings::{
+    CancelBatch, CancelRelease, IErc20, IEscrowBridge, IPayoutBatcher, ITestUsd, Refund, Release,
+};
 
 /// `approve(spender, amount)`.
 pub fn approve_call(spender: EvmAddress, amount: U256) -> Vec<u8> {
@@ -145,6 +183,56 @@ pub fn release_call(r: &Release, signers: Vec<EvmAddress>, signatures: Vec<Vec<u
     .abi_encode()
 }
 
+/// `cancel(batchId, signers, signatures)` on a `PayoutBatcher`.
+pub fn cancel_batch_call(batch_id: B256, signers: Vec<EvmAddress>, signatures: Vec<Vec<u8>>) -> Vec<u8> {
+    IPayoutBatcher::cancelCall {
+        batchId: batch_id,
+        signers,
+        signatures: signatures.into_iter().map(Bytes::from).collect(),
+    }
+    .abi_encode()
+}
+
+/// `cancelRelease(sourceChainId, depositId, signers, signatures)`.
+pub fn cancel_release_call(
+    c: &CancelRelease,
+    signers: Vec<EvmAddress>,
+    signatures: Vec<Vec<u8>>,
+) -> Vec<u8> {
+    IEscrowBridge::cancelReleaseCall {
+        sourceChainId: c.sourceChainId,
+        depositId: c.depositId,
+        signers,
+        signatures: signatures.into_iter().map(Bytes::from).collect(),
+    }
+    .abi_encode()
+}
+
+/// `refund(depositId, signers, signatures)`.
+pub fn refund_call(deposit_id: B256, signers: Vec<EvmAddress>, signatures: Vec<Vec<u8>>) -> Vec<u8> {
+    IEscrowBridge::refundCall {
+        depositId: deposit_id,
+        signers,
+        signatures: signatures.into_iter().map(Bytes::from).collect(),
+    }
+    .abi_encode()
+}
+
+/// `addBlackList(who)` (TestUSD, owner only).
+pub fn blacklist_call(who: EvmAddress) -> Vec<u8> {
+    ITestUsd::addBlackListCall { who }.abi_encode()
+}
+
+/// `removeBlackList(who)` (TestUSD, owner only).
+pub fn unblacklist_call(who: EvmAddress) -> Vec<u8> {
+    ITestUsd::removeBlackListCall { who }.abi_encode()
+}
+
+/// The EIP-712 digest of any of the messages above under `domain`.
+pub fn digest<T: SolStruct>(message: &T, domain: &Eip712Domain) -> B256 {
+    message.eip712_signing_hash(domain)
+}
+
 /// `execute(...)` of a signed payout batch.
 pub fn execute_call(
     batch: &PayoutBatch,
@@ -201,15 +289,169 @@ pub struct Paid {
     pub amount: U256,
 }
 
+/// A deposit as its source escrow holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Locked {
+    /// Token.
+    pub token: EvmAddress,
+    /// Block time of the deposit, unix seconds.
+    pub at: u64,
+    /// Refunded already.
+    pub refunded: bool,
+    /// Depositor.
+    pub sender: EvmAddress,
+    /// Amount locked.
+    pub amount: U256,
+}
+
+/// The transaction that used a batch id: the `Paid` events it emitted (none
+/// for a cancellation), where it is, and whether it was a cancellation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchUse {
+    /// The transaction.
+    pub tx: B256,
+    /// Its block.
+    pub block: switchyard_core::chain::BlockRef,
+    /// One per paid item, in order.
+    pub paid: Vec<Paid>,
+    /// The batch id was cancelled, not executed.
+    pub cancelled: bool,
+}
+
 impl EvmChain {
     async fn receipt_logs(&self, tx: B256) -> ChainResult<Vec<alloy::rpc::types::Log>> {
         let r = self
-            .provider()
-            .get_transaction_receipt(tx)
-            .await
-            .map_err(rpc_err)?
-            .ok_or_else(|| ChainError::Malformed(format!("no receipt for {tx}")))?;
+            .read(|p| async move { p.get_transaction_receipt(tx).await.map_err(rpc_err) })
+            .await?
+            // Known to be mined (we only ask for those): a node without the
+            // receipt is behind.
+            .ok_or_else(|| ChainError::Transport(format!("no receipt for {tx} yet")))?;
         Ok(r.inner.logs().to_vec())
+    }
+
+    /// How batch `id` was used on `batcher` in blocks `from..=to`: the
+    /// transaction that executed it (with its `Paid` events) or cancelled
+    /// it, found from the contract's logs, whoever sent it. `None`: not
+    /// used in that range.
+    pub async fn batch_use(
+        &self,
+        batcher: EvmAddress,
+        id: B256,
+        from: u64,
+        to: u64,
+    ) -> ChainResult<Option<BatchUse>> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(batcher)
+            .event_signature(vec![
+                IPayoutBatcher::Paid::SIGNATURE_HASH,
+                IPayoutBatcher::Cancelled::SIGNATURE_HASH,
+            ])
+            .topic1(id)
+            .from_block(from)
+            .to_block(to);
+        let logs = self
+            .read(|p| {
+                let filter = filter.clone();
+                async move { p.get_logs(&filter).await.map_err(rpc_err) }
+            })
+            .await?;
+        let Some(first) = logs.first() else {
+            return Ok(None);
+        };
+        let (Some(tx), Some(number), Some(hash)) =
+            (first.transaction_hash, first.block_number, first.block_hash)
+        else {
+            return Err(ChainError::Malformed("log without its transaction".into()));
+        };
+        let mut paid = Vec::new();
+        let mut cancelled = false;
+        for log in logs.iter().filter(|l| l.transaction_hash == Some(tx)) {
+            if let Ok(e) = IPayoutBatcher::Paid::decode_log(&log.inner) {
+                paid.push(Paid {
+                    batch_id: e.batchId,
+                    index: e.index,
+                    to: e.to,
+                    amount: e.amount,
+                });
+            } else if IPayoutBatcher::Cancelled::decode_log(&log.inner).is_ok() {
+                cancelled = true;
+            }
+        }
+        Ok(Some(BatchUse {
+            tx,
+            block: switchyard_core::chain::BlockRef {
+                number,
+                hash: hash.0,
+                timestamp_s: first.block_timestamp.unwrap_or(0),
+            },
+            paid,
+            cancelled,
+        }))
+    }
+
+    /// Deposit `id` as the source `escrow` holds it (`None`: unknown).
+    pub async fn locked(&self, escrow: EvmAddress, id: B256) -> ChainResult<Option<Locked>> {
+        let d = self
+            .read(|p| async move {
+                IEscrowBridge::new(escrow, &p)
+                    .deposits(id)
+                    .call()
+                    .await
+                    .map_err(contract_error)
+            })
+            .await?;
+        if d.sender == EvmAddress::ZERO {
+            return Ok(None);
+        }
+        Ok(Some(Locked {
+            token: d.token,
+            at: d.at,
+            refunded: d.refunded,
+            sender: d.sender,
+            amount: d.amount,
+        }))
+    }
+
+    /// `refundDelay` of `escrow`, seconds.
+    pub async fn refund_delay(&self, escrow: EvmAddress) -> ChainResult<u64> {
+        self.read(|p| async move {
+            IEscrowBridge::new(escrow, &p)
+                .refundDelay()
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
+    }
+
+    /// Whether `batcher` cancelled batch `id`.
+    pub async fn batch_cancelled(&self, batcher: EvmAddress, id: B256) -> ChainResult<bool> {
+        self.read(|p| async move {
+            IPayoutBatcher::new(batcher, &p)
+                .cancelled(id)
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
+    }
+
+    /// Whether `escrow` cancelled the release of deposit `id` from `source_chain_id`.
+    pub async fn release_cancelled(
+        &self,
+        escrow: EvmAddress,
+        source_chain_id: u64,
+        id: B256,
+    ) -> ChainResult<bool> {
+        let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
+        self.read(|p| async move {
+            IEscrowBridge::new(escrow, &p)
+                .releaseCancelled(key)
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
     }
 
     /// The `Deposited` events transaction `tx` emitted.
@@ -263,7 +505,12 @@ impl EvmChain {
             .event_signature(IPayoutBatcher::Paid::SIGNATURE_HASH)
             .from_block(from)
             .to_block(to);
-        let logs = self.provider().get_logs(&filter).await.map_err(rpc_err)?;
+        let logs = self
+            .read(|p| {
+                let filter = filter.clone();
+                async move { p.get_logs(&filter).await.map_err(rpc_err) }
+            })
+            .await?;
         let mut out = Vec::with_capacity(logs.len());
         for log in logs {
             let e = IPayoutBatcher::Paid::decode_log(&log.inner)
@@ -283,11 +530,32 @@ impl EvmChain {
 
     /// ERC-20 balance of `owner`.
     pub async fn erc20_balance(&self, token: EvmAddress, owner: EvmAddress) -> ChainResult<U256> {
-        IErc20::new(token, self.provider())
-            .balanceOf(owner)
-            .call()
-            .await
-            .map_err(contract_err)
+        self.read(|p| async move {
+            IErc20::new(token, &p)
+                .balanceOf(owner)
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
+    }
+
+    /// ERC-20 balance of `owner` after block `number`.
+    pub async fn erc20_balance_at(
+        &self,
+        token: EvmAddress,
+        owner: EvmAddress,
+        number: u64,
+    ) -> ChainResult<U256> {
+        self.read(|p| async move {
+            IErc20::new(token, &p)
+                .balanceOf(owner)
+                .block(alloy::eips::BlockId::number(number))
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
     }
 
     /// ERC-20 allowance `owner` gave `spender`.
@@ -297,11 +565,14 @@ impl EvmChain {
         owner: EvmAddress,
         spender: EvmAddress,
     ) -> ChainResult<U256> {
-        IErc20::new(token, self.provider())
-            .allowance(owner, spender)
-            .call()
-            .await
-            .map_err(contract_err)
+        self.read(|p| async move {
+            IErc20::new(token, &p)
+                .allowance(owner, spender)
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
     }
 
     /// Whether `escrow` has released deposit `id` made on `source_chain_id`.
@@ -312,26 +583,38 @@ impl EvmChain {
         id: B256,
     ) -> ChainResult<bool> {
         let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
-        IEscrowBridge::new(escrow, self.provider())
-            .released(key)
-            .call()
-            .await
-            .map_err(contract_err)
+        self.read(|p| async move {
+            IEscrowBridge::new(escrow, &p)
+                .released(key)
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
     }
 
-    /// Whether `batcher` has executed batch `id`.
+    /// Whether `batcher` has used batch id `id` (executed or cancelled).
     pub async fn executed(&self, batcher: EvmAddress, id: B256) -> ChainResult<bool> {
-        IPayoutBatcher::new(batcher, self.provider())
-            .executed(id)
-            .call()
-            .await
-            .map_err(contract_err)
+        self.read(|p| async move {
+            IPayoutBatcher::new(batcher, &p)
+                .executed(id)
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
     }
-}
 
-fn contract_err(e: alloy::contract::Error) -> ChainError {
-    match e {
-        alloy::contract::Error::TransportError(t) => rpc_err(t),
-        other => ChainError::Malformed(other.to_string()),
+    /// Whether `batcher` had used batch id `id` as of block `number`.
+    pub async fn executed_at(&self, batcher: EvmAddress, id: B256, number: u64) -> ChainResult<bool> {
+        self.read(|p| async move {
+            IPayoutBatcher::new(batcher, &p)
+                .executed(id)
+                .block(alloy::eips::BlockId::number(number))
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
     }
 }

@@ -5,5 +5,7 @@ pub mod adapter;
 pub mod contracts;
 pub mod deploy;
 pub mod eip712;
+pub mod endpoints;
 
 pub use adapter::{EvmChain, EvmTx};
+pub use endpoints::{EndpointView, Endpoints};

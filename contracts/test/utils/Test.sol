@@ -17,6 +17,7 @@ interface Vm {
     function prank(address sender) external;
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 revertData) external;
+    function expectRevert() external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory);
 }

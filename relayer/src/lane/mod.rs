@@ -19,11 +19,27 @@
 //! ```
 //!
 //! Why this never pays twice: all attempts of a row share one nonce, so at
-//! most one of them is ever mined. A row gets a new nonce only when another
-//! transaction (not one of its attempts) consumed the old one, so none of
-//! its attempts can be mined any more. An intent is reserved at most once
-//! per lane. The contracts' replay guards (batch id, deposit id) are the
-//! last line behind these.
+//! most one of them is ever mined. A row gets a new nonce only once the
+//! old one is proven used by another transaction: the sender's nonce at a
+//! *finalized* block is past it, and the transaction that used it (read
+//! from the block itself, `EvmChain::nonce_consumer`) is none of the row's
+//! attempts; so none of them can ever be mined. One node's missing receipt
+//! proves nothing (it may lag, or sit behind a load balancer) and never
+//! triggers a re-nonce. An intent is reserved at most once per lane. The
+//! contracts' replay guards (batch id, deposit id) are the last line
+//! behind these.
+//!
+//! One lane per key: a lane that sees transactions from its key that it
+//! did not make (the chain's nonce passes every nonce it reserved, or a
+//! reserved nonce is used by a foreign transaction) *halts*: it sends
+//! nothing until an operator resumes it ([`Lane::resume`]), since another
+//! process signing with the same key would race it for every nonce. A new
+//! lane adopts the key's history once, on its first tick: what the key did
+//! before this store existed is not foreign.
+//!
+//! Rows fail on their own: an error in one row's step (a node that cannot
+//! answer, a receipt not there yet) is recorded on the row
+//! ([`TxRecord::last_error`]) and the tick goes on with the next row.
 //!
 //! [`Lane::tick`] drives every open row one step; it is what the daemon's
 //! lane task calls in a loop and what a restarted daemon calls first, so
@@ -132,6 +148,8 @@ pub struct TxRecord {
     pub sent_head: Option<u64>,
     /// Including block.
     pub block: Option<(u64, B256)>,
+    /// Why the row's last step failed (cleared by the next one that works).
+    pub last_error: Option<String>,
 }
 
 impl TxRecord {
@@ -181,6 +199,10 @@ pub struct TickReport {
     pub reorged: usize,
     /// Rows that became final.
     pub finalized: usize,
+    /// Rows whose step failed this time (recorded on the row).
+    pub errors: usize,
+    /// Why the lane is halted, if it is: it sends nothing.
+    pub halted: Option<String>,
 }
 
 /// The transactions of one signer on one chain.
@@ -210,7 +232,7 @@ fn corrupt(what: &str) -> Error {
     Error::Corrupt(what.to_owned())
 }
 
-const COLUMNS: &str = "id, intent, nonce, to_addr, data, value, gas_limit, finality, state, cancelled, reverted, hash, raw, max_fee, tip, sent_head, block_number, block_hash";
+const COLUMNS: &str = "id, intent, nonce, to_addr, data, value, gas_limit, finality, state, cancelled, reverted, hash, raw, max_fee, tip, sent_head, block_number, block_hash, last_error";
 
 fn to_u64(v: Option<i64>, what: &str) -> Result<Option<u64>> {
     v.map(|n| u64::try_from(n).map_err(|_| corrupt(what)))
@@ -246,6 +268,7 @@ struct RawRow {
     sent_head: Option<i64>,
     block_number: Option<i64>,
     block_hash: Option<Vec<u8>>,
+    last_error: Option<String>,
 }
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -268,6 +291,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         sent_head: r.get(15)?,
         block_number: r.get(16)?,
         block_hash: r.get(17)?,
+        last_error: r.get(18)?,
     })
 }
 
@@ -302,6 +326,7 @@ fn decode(r: RawRow) -> Result<TxRecord> {
         fees,
         sent_head: to_u64(r.sent_head, "negative sent_head")?,
         block,
+        last_error: r.last_error,
     })
 }
 
@@ -320,8 +345,9 @@ impl Lane {
         policy
             .validate()
             .map_err(|e| Error::Config(format!("fee policy: {e}")))?;
+        // A new lane adopts the key's history on its first tick.
         store.conn().execute(
-            "INSERT OR IGNORE INTO lane (chain_id, sender, next_nonce) VALUES (?1, ?2, 0)",
+            "INSERT OR IGNORE INTO lane (chain_id, sender, next_nonce, adopted) VALUES (?1, ?2, 0, 0)",
             params![to_i64(chain_id, "chain id")?, sender.to_checksum(None)],
         )?;
         Ok(Self {
@@ -478,6 +504,73 @@ impl Lane {
             params![hash.to_vec()],
             |r| r.get(0),
         )?)
+    }
+
+    /// Why the lane is halted (it sends nothing), if it is.
+    pub fn halted(&self) -> Result<Option<String>> {
+        let (c, s) = self.key()?;
+        Ok(self.store.conn().query_row(
+            "SELECT halted FROM lane WHERE chain_id = ?1 AND sender = ?2",
+            params![c, s],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Halts the lane with `reason` (kept if it is halted already).
+    fn halt(&self, reason: &str) -> Result<()> {
+        let (c, s) = self.key()?;
+        let n = self.store.conn().execute(
+            "UPDATE lane SET halted = ?1 WHERE chain_id = ?2 AND sender = ?3 AND halted IS NULL",
+            params![reason, c, s],
+        )?;
+        if n == 1 {
+            tracing::error!(chain_id = self.chain_id, sender = %self.sender, reason, "lane halted: another sender uses this key");
+        }
+        Ok(())
+    }
+
+    /// An operator's word that the lane may run again: the sends of other
+    /// processes so far are accepted as the key's history (the next tick
+    /// moves past them and re-nonces rows whose nonce they used), and the
+    /// audit entry is written in the same SQLite transaction. `Ok(None)`:
+    /// the lane was not halted.
+    pub fn resume(&self, actor: &str, reason: &str) -> Result<Option<crate::AuditEntry>> {
+        let (c, s) = self.key()?;
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let n = t.execute(
+            "UPDATE lane SET halted = NULL, resumed = 1 WHERE chain_id = ?1 AND sender = ?2 AND halted IS NOT NULL",
+            params![c, s],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let e = crate::ops::Ops::append(
+            &t,
+            actor,
+            "lane_resume",
+            &format!("lane:{}:{s}", self.chain_id),
+            reason,
+        )?;
+        t.commit()?;
+        Ok(Some(e))
+    }
+
+    /// Open rows whose last step failed: (nonce, intent, error).
+    pub fn failing(&self) -> Result<Vec<(u64, String, String)>> {
+        Ok(self
+            .open_records()?
+            .into_iter()
+            .filter_map(|r| r.last_error.map(|e| (r.nonce, r.intent, e)))
+            .collect())
+    }
+
+    fn set_error(&self, id: i64, error: Option<&str>) -> Result<()> {
+        self.store.conn().execute(
+            "UPDATE tx SET last_error = ?1 WHERE id = ?2 AND last_error IS NOT ?1",
+            params![error, id],
+        )?;
+        Ok(())
     }
 
     fn set_state(&self, id: i64, state: TxState) -> Result<()> {

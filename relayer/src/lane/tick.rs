@@ -4,24 +4,16 @@
 // The parent module's types and imports; these are more of its methods.
 use super::*;
 
-/// The node refuses the bytes for their price (the base fee rose past the
-/// cap, or a pooled transaction with the same nonce pays more).
-fn underpriced(e: &ChainError) -> bool {
-    match e {
-        ChainError::Rpc { message, .. } => {
-            let m = message.to_lowercase();
-            m.contains("underpriced")
-                || m.contains("less than block base fee")
-                || m.contains("fee cap")
-                || m.contains("max fee per gas")
-        }
-        _ => false,
-    }
-}
-
-/// The node has already mined this nonce.
-fn nonce_used(e: &ChainError) -> bool {
-    matches!(e, ChainError::Rpc { message, .. } if message.to_lowercase().contains("nonce too low"))
+/// Who used a row's nonce, as far as a finalized block can tell.
+enum Fence {
+    /// Not used as of the finalized head (it may be in a newer block):
+    /// nothing is proven yet.
+    Open,
+    /// One of the row's attempts used it, in this block.
+    Ours(B256, BlockRef),
+    /// Another transaction used it: none of the row's attempts can ever be
+    /// mined.
+    Foreign(B256),
 }
 
 impl Lane {
@@ -81,7 +73,7 @@ impl Lane {
             // Another attempt of ours with this nonce is pooled at a higher
             // price, or the nonce is already mined: the next tick sorts out
             // which; these bytes are stored and can go out again.
-            Err(e) if underpriced(&e) || nonce_used(&e) => {
+            Err(e @ (ChainError::Underpriced(_) | ChainError::FenceUsed(_))) => {
                 tracing::warn!(chain_id = self.chain_id, nonce = rec.nonce, error = %e, "attempt refused for now");
                 return Ok(());
             }
@@ -100,6 +92,8 @@ impl Lane {
     }
 
     /// Gives row `id` the lane's next nonce; its old attempts stay on file.
+    /// Only called once the old nonce is proven used by another
+    /// transaction at a finalized block ([`Fence::Foreign`]).
     fn renonce(&self, id: i64) -> Result<()> {
         let (c, s) = self.key()?;
         let mut conn = self.store.conn();
@@ -132,6 +126,74 @@ impl Lane {
         Ok(None)
     }
 
+    /// Who used the nonce of `rec`, proven at the chain's finalized head.
+    async fn fence(&self, chain: &EvmChain, rec: &TxRecord) -> Result<Fence> {
+        let fin = chain.finalized_head().await?;
+        let Some((hash, block)) = chain.nonce_consumer(rec.nonce, &fin).await? else {
+            return Ok(Fence::Open);
+        };
+        let ours: Vec<B256> = {
+            let conn = self.store.conn();
+            let mut stmt =
+                conn.prepare("SELECT hash FROM attempt WHERE tx_id = ?1 AND nonce = ?2")?;
+            let rows = stmt.query_map(params![rec.id, to_i64(rec.nonce, "nonce")?], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?;
+            rows.map(|h| {
+                let h = h?;
+                B256::try_from(h.as_slice()).map_err(|_| corrupt("bad attempt hash"))
+            })
+            .collect::<Result<_>>()?
+        };
+        Ok(if ours.contains(&hash) {
+            Fence::Ours(hash, block)
+        } else {
+            Fence::Foreign(hash)
+        })
+    }
+
+    /// The chain's nonce passed `rec`'s and no receipt of ours was found:
+    /// acts on what a finalized block proves, and only on that.
+    async fn nonce_passed(
+        &self,
+        chain: &EvmChain,
+        rec: &TxRecord,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        match self.fence(chain, rec).await? {
+            // Maybe ours in a block the receipt source has not seen yet,
+            // maybe not: wait until a finalized block says.
+            Fence::Open => Ok(()),
+            Fence::Ours(hash, block) => {
+                // Ours is mined; its outcome needs its receipt.
+                match chain.status(&TxId(hash.to_vec())).await? {
+                    TxStatus::Included { block, success } => {
+                        self.mark_included(rec.id, hash, &block, success)?;
+                        report.included += 1;
+                        Ok(())
+                    }
+                    _ => Err(Error::Chain(ChainError::Transport(format!(
+                        "{hash} is in block {} but its receipt is not available yet",
+                        block.number
+                    )))),
+                }
+            }
+            Fence::Foreign(hash) => {
+                tracing::warn!(chain_id = self.chain_id, nonce = rec.nonce, foreign = %hash, "nonce used by a transaction that is not ours; re-noncing");
+                let forgiven = self.lane_row()?.forgive_below;
+                if rec.nonce >= forgiven {
+                    self.halt(&format!(
+                        "nonce {} of {} was used by {hash}, which this lane did not send",
+                        rec.nonce, self.sender
+                    ))?;
+                }
+                self.renonce(rec.id)?;
+                report.renonced += 1;
+                Ok(())
+            }
+        }
+    }
+
     fn mark_included(&self, id: i64, hash: B256, block: &BlockRef, success: bool) -> Result<()> {
         let raw = self.attempt_raw(&hash)?;
         self.store.conn().execute(
@@ -141,53 +203,147 @@ impl Lane {
         Ok(())
     }
 
+    /// Whether `block` is final under `rule`: deep enough under the head,
+    /// and (for a tag) at or below the chain's own tagged block.
     async fn is_final(
         &self,
         chain: &EvmChain,
         rule: Finality,
         block: u64,
-        head: u64,
+        head: &BlockRef,
     ) -> Result<bool> {
-        Ok(match rule {
-            Finality::Blocks { blocks } => {
-                head.saturating_add(1).saturating_sub(block) >= u64::from(blocks.max(1))
-            }
-            Finality::Tag { .. } | Finality::Commitment { .. } => {
-                chain.finalized_head().await?.number >= block
-            }
+        Ok(chain.final_under(rule, head).await? >= block)
+    }
+
+    /// The lane's own row.
+    fn lane_row(&self) -> Result<LaneRow> {
+        let (c, s) = self.key()?;
+        let (next, adopted, resumed, forgive, halted): (i64, bool, bool, i64, Option<String>) =
+            self.store.conn().query_row(
+                "SELECT next_nonce, adopted, resumed, forgive_below, halted FROM lane WHERE chain_id = ?1 AND sender = ?2",
+                params![c, s],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+        Ok(LaneRow {
+            next: u64::try_from(next).map_err(|_| corrupt("negative next_nonce"))?,
+            adopted,
+            resumed,
+            forgive_below: u64::try_from(forgive).unwrap_or(0),
+            halted,
         })
     }
 
-    /// Moves the lane's next nonce past what the chain has mined (sends by
-    /// someone else from the same key).
-    fn catch_up(&self, mined: u64) -> Result<()> {
+    /// First tick of a new lane: the key's nonce on chain (pending
+    /// included) is where this lane starts; rows reserved before that
+    /// (never signed, no attempt exists) are numbered from it.
+    async fn adopt(&self, chain: &EvmChain) -> Result<()> {
+        let pending = chain.nonce(true).await?;
+        let (c, s) = self.key()?;
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let rows: Vec<i64> = {
+            let mut stmt = t.prepare(
+                "SELECT id FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state = 'reserved'
+                 AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tx_id = tx.id) ORDER BY nonce",
+            )?;
+            stmt.query_map(params![c, s], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let signed: i64 = t.query_row(
+            "SELECT COUNT(*) FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state != 'reserved'",
+            params![c, s],
+            |r| r.get(0),
+        )?;
+        if signed == 0 {
+            let start = to_i64(pending, "nonce")?;
+            for (k, id) in rows.iter().enumerate() {
+                t.execute(
+                    "UPDATE tx SET nonce = ?1 WHERE id = ?2",
+                    params![start + i64::try_from(k).unwrap_or(i64::MAX), id],
+                )?;
+            }
+            let next = start + i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            t.execute(
+                "UPDATE lane SET next_nonce = MAX(next_nonce, ?1), forgive_below = ?2, adopted = 1 WHERE chain_id = ?3 AND sender = ?4",
+                params![next, start, c, s],
+            )?;
+        } else {
+            t.execute(
+                "UPDATE lane SET adopted = 1 WHERE chain_id = ?1 AND sender = ?2",
+                params![c, s],
+            )?;
+        }
+        t.commit()?;
+        tracing::info!(chain_id = self.chain_id, sender = %self.sender, nonce = pending, "lane adopted the key's history");
+        Ok(())
+    }
+
+    /// After an operator's resume: everything the key did so far is its
+    /// history; the lane continues past it.
+    fn accept_history(&self, mined: u64) -> Result<()> {
         let (c, s) = self.key()?;
         self.store.conn().execute(
-            "UPDATE lane SET next_nonce = MAX(next_nonce, ?1) WHERE chain_id = ?2 AND sender = ?3",
+            "UPDATE lane SET next_nonce = MAX(next_nonce, ?1), forgive_below = MAX(forgive_below, ?1), resumed = 0 WHERE chain_id = ?2 AND sender = ?3",
             params![to_i64(mined, "nonce")?, c, s],
         )?;
         Ok(())
     }
 
     /// Drives every open row one step: see the module docs. Safe to call
-    /// at any time, any number of times, after any crash.
+    /// at any time, any number of times, after any crash. A row whose step
+    /// fails is recorded and skipped; the others go on.
     pub async fn tick(&self, chain: &EvmChain) -> Result<TickReport> {
         let head = chain.head().await?;
         let mined = chain.nonce(false).await?;
-        self.catch_up(mined)?;
+        let mut lane = self.lane_row()?;
+        if !lane.adopted {
+            self.adopt(chain).await?;
+            lane = self.lane_row()?;
+        }
+        if lane.resumed {
+            self.accept_history(mined)?;
+            lane = self.lane_row()?;
+        }
+        if mined > lane.next {
+            self.halt(&format!(
+                "the chain's nonce of {} is {mined}, past every nonce this lane reserved (next {}): another process sends with this key",
+                self.sender, lane.next
+            ))?;
+            lane = self.lane_row()?;
+        }
         let mut report = TickReport {
             chain_nonce: mined,
             head: head.number,
+            halted: lane.halted.clone(),
             ..TickReport::default()
         };
         // Whether a row of lower nonce is not yet in a block.
         let mut ahead = false;
         for rec in self.open_records()? {
             let waiting = rec.state != TxState::Included;
-            self.step(chain, rec, head.number, mined, ahead, &mut report)
-                .await?;
+            let id = rec.id;
+            let had_error = rec.last_error.is_some();
+            // A halted lane only follows what is already in a block.
+            let halted = report.halted.is_some() || self.halted()?.is_some();
+            if halted && rec.state != TxState::Included {
+                ahead |= waiting;
+                continue;
+            }
+            match self
+                .step(chain, rec, &head, mined, ahead, &mut report)
+                .await
+            {
+                Ok(()) if had_error => self.set_error(id, None)?,
+                Ok(()) => {}
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::warn!(chain_id = self.chain_id, row = id, error = %e, retryable = e.is_retryable(), "lane row step failed; retrying next tick");
+                    self.set_error(id, Some(&e.to_string()))?;
+                }
+            }
             ahead |= waiting;
         }
+        report.halted = self.halted()?;
         Ok(report)
     }
 
@@ -195,17 +351,15 @@ impl Lane {
         &self,
         chain: &EvmChain,
         rec: TxRecord,
-        head: u64,
+        head: &BlockRef,
         mined: u64,
         ahead: bool,
         report: &mut TickReport,
     ) -> Result<()> {
         match rec.state {
             TxState::Reserved => {
-                if rec.nonce < mined && self.find_included(chain, rec.id).await?.is_none() {
-                    self.renonce(rec.id)?;
-                    report.renonced += 1;
-                    return Ok(());
+                if rec.nonce < mined {
+                    return self.nonce_passed(chain, &rec, report).await;
                 }
                 let mut rec = rec;
                 let mut gas = 21_000;
@@ -222,6 +376,8 @@ impl Lane {
                         Err(Error::Chain(ChainError::WouldRevert(_))) if ahead => {
                             return Ok(());
                         }
+                        // Only an execution revert cancels the call; a
+                        // node that failed to answer is asked again.
                         Err(Error::Chain(ChainError::WouldRevert(why))) => {
                             self.cancel(rec.id, &why)?;
                             report.cancelled += 1;
@@ -231,7 +387,7 @@ impl Lane {
                     }
                 }
                 let (base, tip) = self.market(chain).await?;
-                self.attempt(chain, &rec, self.policy.price(base, tip), gas, head)
+                self.attempt(chain, &rec, self.policy.price(base, tip), gas, head.number)
                     .await?;
                 report.sent += 1;
             }
@@ -242,12 +398,11 @@ impl Lane {
                     return Ok(());
                 }
                 if rec.nonce < mined {
-                    // Consumed by a transaction that is none of our attempts.
-                    self.renonce(rec.id)?;
-                    report.renonced += 1;
-                    return Ok(());
+                    return self.nonce_passed(chain, &rec, report).await;
                 }
-                let waited = head.saturating_sub(rec.sent_head.unwrap_or(head));
+                let waited = head
+                    .number
+                    .saturating_sub(rec.sent_head.unwrap_or(head.number));
                 let gas = rec.call.gas_limit.unwrap_or(21_000);
                 if waited >= self.policy.replace_after_blocks {
                     let (base, tip) = self.market(chain).await?;
@@ -260,7 +415,7 @@ impl Lane {
                             new_max = new.max,
                             "replacing unmined transaction"
                         );
-                        self.attempt(chain, &rec, new, gas, head).await?;
+                        self.attempt(chain, &rec, new, gas, head.number).await?;
                         report.replaced += 1;
                         return Ok(());
                     }
@@ -287,10 +442,12 @@ impl Lane {
                     // Back to sent, write-ahead, then the same bytes again.
                     self.store.conn().execute(
                         "UPDATE tx SET state = 'sent', block_number = NULL, block_hash = NULL, reverted = 0, sent_head = ?1, updated_ms = ?2 WHERE id = ?3",
-                        params![to_i64(head, "head")?, now_ms(), rec.id],
+                        params![to_i64(head.number, "head")?, now_ms(), rec.id],
                     )?;
-                    let rec = self.by_id(rec.id)?;
-                    self.rebroadcast(chain, &rec, report).await?;
+                    if self.halted()?.is_none() {
+                        let rec = self.by_id(rec.id)?;
+                        self.rebroadcast(chain, &rec, report).await?;
+                    }
                 } else if self.is_final(chain, rec.finality, number, head).await? {
                     self.set_state(rec.id, TxState::Final)?;
                     report.finalized += 1;
@@ -323,7 +480,7 @@ impl Lane {
                 report.rebroadcast += 1;
                 self.hook(Stage::Broadcast, rec.id)?;
             }
-            Err(e) if underpriced(&e) || nonce_used(&e) => {
+            Err(e @ (ChainError::Underpriced(_) | ChainError::FenceUsed(_))) => {
                 tracing::info!(chain_id = self.chain_id, nonce = rec.nonce, error = %e, "stored attempt not accepted; waiting to replace");
             }
             Err(e) => return Err(e.into()),
@@ -357,4 +514,13 @@ impl Lane {
         )?;
         Ok(())
     }
+}
+
+/// The lane's row in the store.
+struct LaneRow {
+    next: u64,
+    adopted: bool,
+    resumed: bool,
+    forgive_below: u64,
+    halted: Option<String>,
 }

@@ -1,0 +1,57 @@
+//! RPC URLs without their secrets, for logs, errors and `/health`.
+//!
+//! Provider URLs carry credentials in every part: `user:pass@` in the
+//! authority, API keys as path segments (`/v3/<key>`) and in query strings
+//! (`?apikey=`). [`redact_url`] keeps only the scheme, host and port, and
+//! says that something was cut; [`redact_in`] scrubs a URL out of a
+//! message (transport errors often quote the URL they failed on).
+
+/// `scheme://host[:port]`, followed by `/…` when the URL had a path,
+/// query or fragment beyond `/`. Credentials never survive.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (s, r),
+        None => return "<url>".to_owned(),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let cut = !(tail.is_empty() || tail == "/");
+    format!("{scheme}://{host}{}", if cut { "/…" } else { "" })
+}
+
+/// `message` with every occurrence of `url` (with or without a trailing
+/// slash) replaced by its redacted form.
+pub fn redact_in(message: &str, url: &str) -> String {
+    let red = redact_url(url);
+    let mut out = message.replace(url, &red);
+    let bare = url.trim_end_matches('/');
+    if !bare.is_empty() && bare != url {
+        out = out.replace(bare, &red);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_scheme_host_and_port_and_drops_every_secret() {
+        assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
+        assert_eq!(redact_url("http://127.0.0.1:8545/"), "http://127.0.0.1:8545");
+        assert_eq!(
+            redact_url("https://mainnet.infura.io/v3/0123456789abcdef"),
+            "https://mainnet.infura.io/…"
+        );
+        assert_eq!(
+            redact_url("https://user:secret@rpc.example:443/path?apikey=K"),
+            "https://rpc.example:443/…"
+        );
+        assert_eq!(redact_url("wss://node.example?token=T"), "wss://node.example/…");
+        assert_eq!(redact_url("not a url"), "<url>");
+        let msg = "error sending request for url (https://a.example/key123/)";
+        let red = redact_in(msg, "https://a.example/key123/");
+        assert!(!red.contains("key123"), "{red}");
+    }
+}

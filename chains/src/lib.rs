@@ -11,4 +11,6 @@
 pub mod evm;
 
 #[cfg(feature = "testing")]
+pub mod rpc_proxy;
+#[cfg(feature = "testing")]
 pub mod testing;

@@ -257,3 +257,74 @@ async fn an_included_transaction_is_final_only_at_its_depth() {
     let nonce = p.get_transaction_count(LANE).await.unwrap();
     assert_eq!(nonce, 1);
 }
+
+#[tokio::test]
+async fn a_finalized_tag_tier_waits_for_the_chains_finalized_block_whatever_its_base_rule() {
+    // finalized = head - 8 on this node; the chain's base rule is 1 block.
+    let anvil = Anvil::start_with(31337, &["--slots-in-an-epoch", "4"]);
+    let chain = chain(&anvil);
+    let lane = lane(&db("tag"), 31337, FeePolicy::default());
+    let rule = Finality::Tag {
+        tag: switchyard_core::finality::BlockTag::Finalized,
+    };
+    lane.reserve("payout:tagged", &pay(0x7a, 9), rule).unwrap();
+    tick_until(&lane, &chain, |r| r.included == 1).await;
+    let block = lane.get("payout:tagged").unwrap().unwrap().block.unwrap().0;
+    let mut ticks = 0;
+    loop {
+        let r = lane.tick(&chain).await.unwrap();
+        let finalized = chain
+            .tagged(switchyard_core::finality::BlockTag::Finalized)
+            .await
+            .unwrap()
+            .number;
+        if r.finalized == 1 {
+            assert!(
+                finalized >= block,
+                "final at the node's finalized block {finalized}, the tx is in {block}"
+            );
+            break;
+        }
+        assert!(finalized < block, "finalized passed the block and it did not settle");
+        ticks += 1;
+        assert!(ticks < 30, "never final");
+        mine(&anvil, 1).await;
+    }
+    assert!(ticks >= 7, "waited for the tag, not one block ({ticks} ticks)");
+}
+
+#[tokio::test]
+async fn a_row_whose_step_fails_does_not_stop_the_rest_of_its_lane() {
+    use switchyard_chains::rpc_proxy::{Action, RpcProxy};
+    let anvil = Anvil::start(31337);
+    let proxy = RpcProxy::start(&anvil.url);
+    let chain =
+        switchyard_chains::evm::EvmChain::connect(&proxy.url, 31337, ONE_BLOCK, LANE_KEY).unwrap();
+    let lane = lane(&db("isolated"), 31337, FeePolicy::default());
+    lane.reserve("payout:first", &pay(0xa1, 1), ONE_BLOCK).unwrap();
+    let _ = lane.tick(&chain).await;
+    let first = lane.get("payout:first").unwrap().unwrap();
+    let hash = format!("{:#x}", first.hash.expect("sent"));
+    // From now on the node cannot answer for the first row's receipt.
+    proxy.set_rule(Box::new(move |method, req| {
+        if method == "eth_getTransactionReceipt"
+            && req["params"][0].as_str() == Some(hash.as_str())
+        {
+            Action::Error(-32000, "receipt index corrupted".into())
+        } else {
+            Action::Forward
+        }
+    }));
+    lane.reserve("payout:second", &pay(0xa2, 2), ONE_BLOCK).unwrap();
+    for _ in 0..10 {
+        let _ = lane.tick(&chain).await;
+        mine(&anvil, 1).await;
+    }
+    let second = lane.get("payout:second").unwrap().unwrap();
+    assert!(second.succeeded(), "{second:?}");
+    let first = lane.get("payout:first").unwrap().unwrap();
+    assert_ne!(first.state, TxState::Final);
+    let why = first.last_error.expect("the failing row says why");
+    assert!(why.contains("receipt index corrupted"), "{why}");
+    assert_eq!(lane.failing().unwrap().len(), 1);
+}

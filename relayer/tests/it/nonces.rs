@@ -82,21 +82,39 @@ fn a_fee_policy_below_the_replacement_minimum_is_refused() {
 }
 
 #[tokio::test]
-async fn a_send_by_another_process_from_the_same_key_does_not_jam_the_lane() {
+async fn a_new_lane_adopts_the_keys_history_and_numbers_its_rows_after_it() {
     let anvil = Anvil::start(31337);
     let chain = chain(&anvil);
-    let lane = lane(&db("drift"), 31337, FeePolicy::default());
+    let lane = lane(&db("adopt"), 31337, FeePolicy::default());
     let ours = lane
-        .reserve("payout:drift", &pay(0xd1, 1_000), ONE_BLOCK)
+        .reserve("payout:adopt", &pay(0xd1, 1_000), ONE_BLOCK)
         .unwrap();
     assert_eq!(ours.nonce, 0);
 
-    // Someone else spends nonce 0 from the same key.
+    // The key was used before this store existed.
     let p = anvil.provider(LANE_KEY);
+    foreign_send(&p, 0xee).await;
+
+    let report = lane.tick(&chain).await.unwrap();
+    assert_eq!(report.halted, None, "history is not a foreign send");
+    let ours = lane.get("payout:adopt").unwrap().unwrap();
+    assert_eq!(ours.nonce, 1, "numbered after the key's history");
+    tick_until(&lane, &chain, |r| r.finalized == 1).await;
+    let ours = lane.get("payout:adopt").unwrap().unwrap();
+    assert!(ours.succeeded());
+    assert_eq!(chain.nonce(false).await.unwrap(), 2);
+    assert_eq!(lane.next_nonce().unwrap(), 2);
+    assert_eq!(
+        p.get_balance(Address::with_last_byte(0xd1)).await.unwrap(),
+        U256::from(1_000u64)
+    );
+}
+
+async fn foreign_send(p: &alloy::providers::DynProvider, to: u8) {
     let r = p
         .send_transaction(
             TransactionRequest::default()
-                .with_to(Address::with_last_byte(0xee))
+                .with_to(Address::with_last_byte(to))
                 .with_value(U256::from(7u8)),
         )
         .await
@@ -105,20 +123,112 @@ async fn a_send_by_another_process_from_the_same_key_does_not_jam_the_lane() {
         .await
         .unwrap();
     assert!(r.status());
+}
 
-    let report = lane.tick(&chain).await.unwrap();
-    assert_eq!((report.chain_nonce, report.renonced), (1, 1));
-    let ours = lane.get("payout:drift").unwrap().unwrap();
+#[tokio::test]
+async fn a_foreign_send_from_the_lanes_key_halts_it_until_an_operator_resumes() {
+    let anvil = Anvil::start(31337);
+    let chain = chain(&anvil);
+    let lane = lane(&db("halt"), 31337, FeePolicy::default());
+    assert_eq!(lane.tick(&chain).await.unwrap().halted, None);
+    let ours = lane
+        .reserve("payout:halt", &pay(0xd2, 2_000), ONE_BLOCK)
+        .unwrap();
+    assert_eq!(ours.nonce, 0);
+
+    // Another process signs with the same key and takes nonce 0.
+    let p = anvil.provider(LANE_KEY);
+    foreign_send(&p, 0xef).await;
+    // Not re-nonced on the chain's word alone: only once a finalized
+    // block shows the foreign transaction.
+    let mut halted = None;
+    for _ in 0..5 {
+        let r = lane.tick(&chain).await.unwrap();
+        if r.halted.is_some() {
+            halted = r.halted;
+            break;
+        }
+        mine(&anvil, 1).await;
+    }
+    let why = halted.expect("the lane halts");
+    assert!(why.contains("did not send"), "{why}");
+    let ours = lane.get("payout:halt").unwrap().unwrap();
     assert_eq!((ours.nonce, ours.state), (1, TxState::Reserved));
+
+    // Halted: nothing goes out, however often it ticks.
+    for _ in 0..3 {
+        let r = lane.tick(&chain).await.unwrap();
+        assert_eq!(r.sent, 0);
+        assert!(r.halted.is_some());
+    }
+    assert_eq!(chain.nonce(false).await.unwrap(), 1);
+
+    let audit = lane
+        .resume("olivia", "the second process is stopped")
+        .unwrap()
+        .expect("it was halted");
+    assert_eq!(audit.action, "lane_resume");
+    assert!(lane.resume("olivia", "again").unwrap().is_none());
     tick_until(&lane, &chain, |r| r.finalized == 1).await;
-    let ours = lane.get("payout:drift").unwrap().unwrap();
-    assert!(ours.succeeded());
-    assert_eq!(chain.nonce(false).await.unwrap(), 2);
-    assert_eq!(lane.next_nonce().unwrap(), 2);
+    assert!(lane.get("payout:halt").unwrap().unwrap().succeeded());
     assert_eq!(
-        p.get_balance(Address::with_last_byte(0xd1)).await.unwrap(),
-        U256::from(1_000u64)
+        p.get_balance(Address::with_last_byte(0xd2)).await.unwrap(),
+        U256::from(2_000u64),
+        "paid once"
     );
+    assert_eq!(chain.nonce(false).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn a_receipt_source_that_lags_never_gets_a_mined_transaction_sent_twice() {
+    use switchyard_chains::rpc_proxy::{Action, RpcProxy, call, quantity};
+    const LAG: u64 = 5;
+    let anvil = Anvil::start(31337);
+    let up = anvil.url.clone();
+    // Receipts come from a node LAG blocks behind; everything else from
+    // the node at the tip (as behind a load balancer).
+    let proxy = RpcProxy::with_rule(
+        &anvil.url,
+        Box::new(move |method, _| {
+            if method != "eth_getTransactionReceipt" {
+                return Action::Forward;
+            }
+            let up = up.clone();
+            Action::Rewrite(Box::new(move |mut v| {
+                let head = quantity(&call(&up, "eth_blockNumber", serde_json::json!([])));
+                let mined = quantity(&v["result"]["blockNumber"]);
+                if !v["result"].is_null() && mined + LAG > head {
+                    v["result"] = serde_json::Value::Null;
+                }
+                v
+            }))
+        }),
+    );
+    let chain = switchyard_chains::evm::EvmChain::connect(
+        &proxy.url,
+        31337,
+        switchyard_core::finality::Finality::Blocks { blocks: 2 },
+        LANE_KEY,
+    )
+    .unwrap();
+    let lane = lane(&db("lag"), 31337, FeePolicy::default());
+    lane.reserve("payout:lag", &pay(0x1a, 4_242), ONE_BLOCK)
+        .unwrap();
+    let mut renonced = 0;
+    for _ in 0..20 {
+        renonced += lane.tick(&chain).await.unwrap().renonced;
+        mine(&anvil, 1).await;
+    }
+    let rec = lane.get("payout:lag").unwrap().unwrap();
+    assert!(rec.succeeded(), "{rec:?}");
+    assert_eq!(renonced, 0);
+    let p = anvil.provider(LANE_KEY);
+    assert_eq!(
+        p.get_balance(Address::with_last_byte(0x1a)).await.unwrap(),
+        U256::from(4_242u64),
+        "paid exactly once"
+    );
+    assert_eq!(p.get_transaction_count(LANE).await.unwrap(), 1, "one send");
 }
 
 #[tokio::test]

@@ -301,8 +301,8 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             ("wally", "wallet"),
         ] {
             let r = switchyard_relayer::Role::parse(role).ok_or_else(|| eyre!("role {role}"))?;
-            let (key, token) = keys
-                .create(r, name, 50)
+            let (key, token, _) = keys
+                .create(r, name, 50, "devnet")
                 .map_err(|e| eyre!("creating a key: {e}"))?;
             println!("key {name:7} {role:9} {token}");
             out.insert(

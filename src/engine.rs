@@ -104,6 +104,16 @@ fn kill_self(what: &str) -> ! {
     }
 }
 
+/// `SWITCHYARD_CRASH_AT=<point>`: SIGKILL right after the operator action
+/// or state change named `point` is committed (`approve`, `reject`,
+/// `key-create`, `key-revoke`, `hop-failed`, ...), before anything else
+/// happens. Off unless set.
+pub fn drill(point: &str) {
+    if std::env::var("SWITCHYARD_CRASH_AT").is_ok_and(|s| s == point) {
+        kill_self(point);
+    }
+}
+
 /// `SWITCHYARD_CRASH_AT=batch-written` or `batch-submitted`: SIGKILL after
 /// a payout batch is written to the store (not yet on a lane), or after its
 /// transaction is reserved on the lane (not yet signed).

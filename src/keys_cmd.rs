@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use switchyard_core::config::DaemonConfig;
-use switchyard_relayer::{Keys, Ops, Role, Store};
+use switchyard_relayer::{Keys, Role, Store};
 
 use crate::Failure;
 use crate::cli::{KeysArgs, KeysCommand};
 
-fn open(config: &std::path::Path) -> Result<(Keys, Ops), Failure> {
+fn open(config: &std::path::Path) -> Result<Keys, Failure> {
     let cfg = DaemonConfig::load(config, std::env::vars())?;
     let r = cfg.relayer.ok_or_else(|| {
         Failure::Usage("--config: no [relayer] section, so no store for keys".into())
@@ -21,12 +21,12 @@ fn open(config: &std::path::Path) -> Result<(Keys, Ops), Failure> {
         Store::open(&r.store)
             .map_err(|e| Failure::Usage(format!("relayer.store {}: {e}", r.store.display())))?,
     );
-    Ok((Keys::new(Arc::clone(&store)), Ops::new(store)))
+    Ok(Keys::new(store))
 }
 
 /// Entry point.
 pub fn run(args: &KeysArgs) -> Result<(), Failure> {
-    let (keys, ops) = open(&args.config)?;
+    let keys = open(&args.config)?;
     let err = |e: switchyard_relayer::Error| Failure::Runtime(eyre::eyre!("{e}"));
     match &args.command {
         KeysCommand::Create { role, name, rate } => {
@@ -38,14 +38,7 @@ pub fn run(args: &KeysArgs) -> Result<(), Failure> {
                     "invalid --name: 1 to 64 characters, no '/'".into(),
                 ));
             }
-            let (key, token) = keys.create(role, name, *rate).map_err(err)?;
-            ops.record(
-                "cli",
-                "key_create",
-                &key.id,
-                &format!("{} key for {name}", role.as_str()),
-            )
-            .map_err(err)?;
+            let (key, token, _) = keys.create(role, name, *rate, "cli").map_err(err)?;
             println!("{}\t{}\t{}\t{token}", key.id, role.as_str(), key.name);
         }
         KeysCommand::List => {
@@ -65,11 +58,9 @@ pub fn run(args: &KeysArgs) -> Result<(), Failure> {
             }
         }
         KeysCommand::Revoke { id } => {
-            if !keys.revoke(id).map_err(err)? {
+            if keys.revoke(id, "cli").map_err(err)?.is_none() {
                 return Err(Failure::Usage(format!("invalid --id: no live key {id}")));
             }
-            ops.record("cli", "key_revoke", id, "revoked")
-                .map_err(err)?;
             println!("revoked {id}");
         }
     }

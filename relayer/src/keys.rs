@@ -108,8 +108,16 @@ impl Keys {
         Self { store }
     }
 
-    /// Creates a key; returns it and its token (shown once, never stored).
-    pub fn create(&self, role: Role, name: &str, rate_per_s: u32) -> Result<(ApiKey, String)> {
+    /// Creates a key; returns it, its token (shown once, never stored) and
+    /// the audit entry naming `actor`, written in the same SQLite
+    /// transaction as the key.
+    pub fn create(
+        &self,
+        role: Role,
+        name: &str,
+        rate_per_s: u32,
+        actor: &str,
+    ) -> Result<(ApiKey, String, crate::AuditEntry)> {
         // ThreadRng: ChaCha seeded from the OS, a CSPRNG.
         let secret: [u8; 32] = rand::Rng::random(&mut rand::rng());
         let token = format!(
@@ -119,10 +127,20 @@ impl Keys {
         );
         let id = format!("key_{}", alloy::primitives::hex::encode(&hash(&token)[..4]));
         let now = now_ms();
-        self.store.conn().execute(
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        t.execute(
             "INSERT INTO api_key (id, hash, role, name, rate_per_s, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, hash(&token), role.as_str(), name, rate_per_s, now],
         )?;
+        let audit = crate::ops::Ops::append(
+            &t,
+            actor,
+            "key_create",
+            &id,
+            &format!("{} key for {name}", role.as_str()),
+        )?;
+        t.commit()?;
         Ok((
             ApiKey {
                 id,
@@ -133,6 +151,7 @@ impl Keys {
                 revoked_ms: None,
             },
             token,
+            audit,
         ))
     }
 
@@ -150,13 +169,21 @@ impl Keys {
         r.map(decode).transpose()
     }
 
-    /// Revokes a key. `Ok(false)`: no such live key.
-    pub fn revoke(&self, id: &str) -> Result<bool> {
-        let n = self.store.conn().execute(
+    /// Revokes a key, audited in the same SQLite transaction. `Ok(None)`:
+    /// no such live key.
+    pub fn revoke(&self, id: &str, actor: &str) -> Result<Option<crate::AuditEntry>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let n = t.execute(
             "UPDATE api_key SET revoked_ms = ?1 WHERE id = ?2 AND revoked_ms IS NULL",
             params![now_ms(), id],
         )?;
-        Ok(n == 1)
+        if n == 0 {
+            return Ok(None);
+        }
+        let audit = crate::ops::Ops::append(&t, actor, "key_revoke", id, "revoked")?;
+        t.commit()?;
+        Ok(Some(audit))
     }
 
     /// Every key, oldest first.

@@ -255,7 +255,6 @@ impl AppState {
         p: KeyCreateParams,
     ) -> Result<Value, ErrorObjectOwned> {
         let keys = self.keys()?;
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let role = switchyard_relayer::Role::parse(&p.role)
             .ok_or_else(|| errors::invalid_field("role", "wallet, merchant, operator or admin"))?;
         if p.name.trim().is_empty() || p.name.len() > 64 || p.name.contains('/') {
@@ -265,19 +264,11 @@ impl AppState {
         if rate == 0 || rate > 100_000 {
             return Err(errors::invalid_field("rate_per_s", "between 1 and 100000"));
         }
-        let (key, token) = keys
-            .create(role, &p.name, rate)
+        let (key, token, audit) = keys
+            .create(role, &p.name, rate, &caller.name)
             .map_err(|e| errors::internal(&e.to_string()))?;
-        engine
-            .ops
-            .record(
-                &caller.name,
-                "key_create",
-                &key.id,
-                &format!("{} key for {}", role.as_str(), p.name),
-            )
-            .map_err(|e| errors::internal(&e.to_string()))?;
-        Ok(json!({ "key": key, "token": token }))
+        crate::engine::drill("key-create");
+        Ok(json!({ "key": key, "token": token, "audit": audit }))
     }
 
     /// `keys_revoke`.
@@ -287,18 +278,14 @@ impl AppState {
         p: KeyRevokeParams,
     ) -> Result<Value, ErrorObjectOwned> {
         let keys = self.keys()?;
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
-        if !keys
-            .revoke(&p.id)
+        let Some(audit) = keys
+            .revoke(&p.id, &caller.name)
             .map_err(|e| errors::internal(&e.to_string()))?
-        {
+        else {
             return Err(errors::unknown("id", &p.id));
-        }
-        engine
-            .ops
-            .record(&caller.name, "key_revoke", &p.id, "revoked")
-            .map_err(|e| errors::internal(&e.to_string()))?;
-        Ok(json!({ "revoked": p.id }))
+        };
+        crate::engine::drill("key-revoke");
+        Ok(json!({ "revoked": p.id, "audit": audit }))
     }
 
     /// `keys_list` (never the tokens).
@@ -342,17 +329,14 @@ impl AppState {
         {
             Err(why) if why == "unknown" => Err(errors::unknown("id", &p.id)),
             Err(why) => Err(errors::invalid_field("id", &why)),
-            Ok((have, need)) => {
-                let e = engine
-                    .ops
-                    .record(
-                        &caller.name,
-                        "approve",
-                        &format!("payout:{}", p.id),
-                        &format!("{have} of {need}"),
-                    )
-                    .map_err(internal)?;
-                Ok(json!({ "approvals": have, "needed": need, "audit": e }))
+            Ok(a) => {
+                crate::engine::drill("approve");
+                Ok(json!({
+                    "approvals": a.approvals,
+                    "needed": a.needed,
+                    "admitted": a.admitted,
+                    "audit": a.audit,
+                }))
             }
         }
     }
@@ -364,25 +348,17 @@ impl AppState {
             return Err(errors::invalid_field("reason", "1 to 500 characters"));
         }
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
-        if !engine
+        let Some(e) = engine
             .payouts
             .reject(&p.id, &caller.name, &p.reason)
             .map_err(internal)?
-        {
+        else {
             return Err(errors::invalid_field(
                 "id",
                 "unknown, or already in a batch",
             ));
-        }
-        let e = engine
-            .ops
-            .record(
-                &caller.name,
-                "reject",
-                &format!("payout:{}", p.id),
-                &p.reason,
-            )
-            .map_err(internal)?;
+        };
+        crate::engine::drill("reject");
         Ok(json!({ "rejected": p.id, "audit": e }))
     }
 }

@@ -433,12 +433,19 @@ impl EvmChain {
     }
 }
 
+/// A revert, with its reason decoded from the revert data when the
+/// contract's error is known (`Blacklisted(who=0x..)`).
 fn revert_of(e: RpcError<TransportErrorKind>) -> ChainError {
     match e {
         RpcError::ErrorResp(p) => {
             let data = p.data.as_ref().map(|d| d.get().trim_matches('"').to_owned());
-            match data {
-                Some(d) if !p.message.contains(&d) => {
+            let decoded = data
+                .as_deref()
+                .and_then(|d| alloy::primitives::hex::decode(d).ok())
+                .and_then(|b| super::contracts::decode_revert(&b));
+            match (decoded, data) {
+                (Some(why), _) => ChainError::WouldRevert(format!("execution reverted: {why}")),
+                (None, Some(d)) if !p.message.contains(&d) => {
                     ChainError::WouldRevert(format!("{} (data {d})", p.message))
                 }
                 _ => ChainError::WouldRevert(p.message.to_string()),

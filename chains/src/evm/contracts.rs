@@ -117,6 +117,59 @@ mod bindings {
     }
 }
 
+/// Custom errors of the contracts Switchyard drives (and of OpenZeppelin's
+/// ERC-20), so a revert names its reason instead of showing a selector.
+#[allow(missing_docs)]
+mod errors {
+    alloy::sol! {
+        #[derive(Debug)]
+        error Blacklisted(address who);
+        #[derive(Debug)]
+        error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
+        #[derive(Debug)]
+        error ERC20InvalidReceiver(address receiver);
+        #[derive(Debug)]
+        error AlreadyExecuted(bytes32 batchId);
+        #[derive(Debug)]
+        error Expired(uint64 deadline);
+        #[derive(Debug)]
+        error AlreadyReleased(uint256 sourceChainId, bytes32 depositId);
+        #[derive(Debug)]
+        error AlreadyRefunded(bytes32 depositId);
+        #[derive(Debug)]
+        error TooEarly(uint64 refundableAt);
+        #[derive(Debug)]
+        error InvalidSignature(address signer);
+        #[derive(Debug)]
+        error UnknownSigner(address signer);
+    }
+}
+
+/// A readable reason for revert data: a known custom error with its
+/// arguments, `Error(string)`, `Panic(code)`, or `None`.
+pub fn decode_revert(data: &[u8]) -> Option<String> {
+    use alloy::sol_types::SolError;
+    use errors::*;
+    macro_rules! try_each {
+        ($($t:ident),*) => {
+            $(if let Ok(e) = $t::abi_decode(data) { return Some(format!("{e:?}").replace(" {", "(").replace(" }", ")").replace(": ", "=")); })*
+        };
+    }
+    try_each!(
+        Blacklisted,
+        ERC20InsufficientBalance,
+        ERC20InvalidReceiver,
+        AlreadyExecuted,
+        Expired,
+        AlreadyReleased,
+        AlreadyRefunded,
+        TooEarly,
+        InvalidSignature,
+        UnknownSigner
+    );
+    alloy::sol_types::decode_revert_reason(data)
+}
+
 pub use bindings::{
     CancelBatch, CancelRelease, IErc20, IEscrowBridge, IPayoutBatcher, ITestUsd, Refund, Release,
 };

@@ -1,8 +1,76 @@
 //! Batches: flushing routed items into signed `PayoutBatcher.execute`
-//! calls on the lane, then following them to finality item by item.
+//! calls on the lane, then following each batch id on chain until it is
+//! settled or proven dead.
+//!
+//! ```text
+//! written    batch row (id, deadline) and its items, one SQLite transaction
+//! submitted  its execute call reserved on the lane
+//! final      the batch id was executed (by us or by anyone): each item is
+//!            settled from that transaction's own Paid events, once the
+//!            block holding it is canonical and at the batch's depth
+//! voiding    our transaction failed and nobody executed the batch: the
+//!            items the token refuses were found (one simulated transfer
+//!            each) and a signed cancel(batchId) is reserved on the lane
+//! void       the cancellation is final, or the deadline passed at a
+//!            finalized block with the id unused: the batch can never
+//!            execute. Refused items fail with the token's reason; every
+//!            other item goes back to the queue for a new batch.
+//! ```
+//!
+//! A batch's signed calldata has been shown to nodes (simulation,
+//! broadcast) and anyone may submit it until its deadline, so an item is
+//! never failed or paid again while its batch id can still execute: only
+//! a final cancellation or an expired deadline at a finalized block makes
+//! that so. How the id was used is always read from the contract's logs,
+//! never inferred from our own transaction's fate.
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use switchyard_chains::evm::contracts::{
+    BatchUse, CancelBatch, cancel_batch_call, digest, transfer_call,
+};
+use switchyard_core::chain::ChainReader;
+
+/// A batch as stored.
+struct BatchRow {
+    id: String,
+    chain_id: u64,
+    token: String,
+    deadline: u64,
+    from_block: u64,
+}
+
+fn batch_rows(t: &rusqlite::Connection, state: &str) -> Result<Vec<BatchRow>> {
+    let mut stmt = t.prepare(
+        "SELECT id, chain_id, token, deadline, from_block FROM payout_batch WHERE state = ?1 ORDER BY created_ms",
+    )?;
+    let rows = stmt
+        .query_map(params![state], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|(id, chain, token, deadline, from)| {
+            Ok(BatchRow {
+                id,
+                chain_id: u64::try_from(chain).map_err(|_| Error::Corrupt("chain".into()))?,
+                token,
+                deadline: u64::try_from(deadline).unwrap_or(0),
+                from_block: u64::try_from(from).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+fn cancel_intent(batch: &str, n: u32) -> String {
+    format!("payout-cancel:{batch}:{n}")
+}
 
 impl Payouts {
     /// routed items -> batches, per (chain, token), when full or old enough.
@@ -68,216 +136,449 @@ impl Payouts {
         Ok(())
     }
 
-    /// Written batches -> signed and reserved on their lane.
-    pub(super) fn submit_batches(&self) -> Result<()> {
-        let written: Vec<(String, i64, String, i64)> = {
-            let conn = self.store.conn();
-            let mut stmt = conn.prepare(
-                "SELECT id, chain_id, token, deadline FROM payout_batch WHERE state = 'written' ORDER BY created_ms",
-            )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        for (batch, chain, token, deadline) in written {
-            let chain_id = u64::try_from(chain).map_err(|_| Error::Corrupt("chain".into()))?;
-            let pc = self
-                .chains
-                .get(&chain_id)
-                .ok_or_else(|| Error::Config(format!("no payout lane on chain id {chain_id}")))?;
-            let items: Vec<(String, String, String)> = {
-                let conn = self.store.conn();
-                let mut stmt = conn.prepare(
-                    "SELECT recipient, amount, finality FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
-                )?;
-                stmt.query_map(params![batch], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            let mut payouts = Vec::with_capacity(items.len());
-            let mut finality = Finality::Blocks { blocks: 1 };
-            for (to, amount, f) in &items {
-                payouts.push(Payout {
-                    to: to.parse().map_err(|_| Error::Corrupt("recipient".into()))?,
-                    amount: U256::from_str_radix(amount, 10)
-                        .map_err(|_| Error::Corrupt("amount".into()))?,
-                });
-                let f: Finality =
-                    serde_json::from_str(f).map_err(|e| Error::Corrupt(e.to_string()))?;
-                finality = stricter(finality, f);
-            }
-            let id: B256 = batch
-                .parse()
-                .map_err(|_| Error::Corrupt("batch id".into()))?;
-            let pb = PayoutBatch {
-                batchId: id,
-                token: token.parse().map_err(|_| Error::Corrupt("token".into()))?,
-                payouts,
-                deadline: u64::try_from(deadline).unwrap_or(0),
-            };
-            self.signer
-                .check_chain("SWITCHYARD_SIGNER_KEY", chain_id)
-                .map_err(|e| Error::Config(e.to_string()))?;
-            let digest = payout_batch_digest(&pb, &domain(chain_id, pc.batcher));
-            let sig = self
-                .signer
-                .sign_digest(&digest)
-                .map_err(|e| Error::Config(e.to_string()))?;
-            let data = execute_call(&pb, vec![self.signer.address()], vec![sig.to_vec()]);
-            pc.lane.lane.reserve(
-                &batch_intent(&batch),
-                &Call {
-                    to: pc.batcher,
-                    data,
-                    value: U256::ZERO,
-                    gas_limit: None,
-                },
-                finality,
-            )?;
-            let mut conn = self.store.conn();
-            let t = conn.transaction()?;
-            t.execute(
-                "UPDATE payout_batch SET state = 'submitted' WHERE id = ?1",
-                params![batch],
-            )?;
-            t.execute(
-                "UPDATE payout SET state = 'submitted', updated_ms = ?1 WHERE batch_id = ?2 AND state = 'batched'",
-                params![now_ms(), batch],
-            )?;
-            t.commit()?;
-            self.at("submitted", &batch);
-        }
-        Ok(())
+    fn chain(&self, chain_id: u64) -> Result<&PayoutChain> {
+        self.chains
+            .get(&chain_id)
+            .ok_or_else(|| Error::Config(format!("no payout lane on chain id {chain_id}")))
     }
 
-    /// Submitted batches: confirmations, finality, per-item check of the
-    /// `Paid` events.
-    pub(super) async fn follow(&self) -> Result<()> {
-        let open: Vec<(String, i64)> = {
-            let conn = self.store.conn();
-            let mut stmt =
-                conn.prepare("SELECT id, chain_id FROM payout_batch WHERE state = 'submitted'")?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?
-        };
-        for (batch, chain) in open {
-            let chain_id = u64::try_from(chain).map_err(|_| Error::Corrupt("chain".into()))?;
-            let Some(pc) = self.chains.get(&chain_id) else {
-                continue;
-            };
-            let Some(rec) = pc.lane.lane.get(&batch_intent(&batch))? else {
-                continue;
-            };
-            match rec.state {
-                TxState::Included => {
-                    self.set_items(
-                        "batch_id = ?4 AND state = 'submitted'",
-                        "confirmed",
-                        None,
-                        &batch,
-                    )?;
-                }
-                TxState::Final if rec.succeeded() => {
-                    self.settle(pc, &batch, rec.hash).await?;
-                }
-                TxState::Final => {
-                    let id: B256 = batch
-                        .parse()
-                        .map_err(|_| Error::Corrupt("batch id".into()))?;
-                    // A cancelled call whose batch the contract already
-                    // executed was paid by an earlier transaction.
-                    if pc.lane.chain.executed(pc.batcher, id).await? {
-                        self.settle(pc, &batch, None).await?;
-                        continue;
-                    }
-                    let why = rec
-                        .cancelled
-                        .clone()
-                        .map(|w| format!("batch not sent: {w}"))
-                        .unwrap_or_else(|| "batch transaction reverted".into());
-                    self.finish_batch(&batch, "failed", Some(&why))?;
-                }
-                TxState::Sent | TxState::Signed => {
-                    // A reorg can take an included batch back to sent.
-                    self.set_items(
-                        "batch_id = ?4 AND state = 'confirmed'",
-                        "submitted",
-                        None,
-                        &batch,
-                    )?;
-                }
-                TxState::Reserved => {}
-            }
-        }
-        Ok(())
-    }
-
-    async fn settle(&self, pc: &PayoutChain, batch: &str, tx: Option<B256>) -> Result<()> {
-        let Some(tx) = tx else {
-            return self.finish_batch(batch, "final", None);
-        };
-        let paid = pc.lane.chain.paid_in(tx, pc.batcher).await?;
-        let items: Vec<(String, i64, String, String)> = {
-            let conn = self.store.conn();
-            let mut stmt = conn.prepare(
-                "SELECT id, batch_pos, recipient, amount FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
-            )?;
-            stmt.query_map(params![batch], |r| {
+    /// Items of `batch` in order: (id, recipient, amount, finality rule).
+    fn batch_items(&self, batch: &str) -> Result<Vec<(String, String, String, String)>> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, recipient, amount, finality FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
+        )?;
+        Ok(stmt
+            .query_map(params![batch], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?
-            .collect::<rusqlite::Result<Vec<_>>>()?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The batch's finality: the strictest rule of its items.
+    fn batch_rule(&self, batch: &str) -> Result<Finality> {
+        let mut rule = Finality::Blocks { blocks: 1 };
+        for (_, _, _, f) in self.batch_items(batch)? {
+            let f: Finality = serde_json::from_str(&f).map_err(|e| Error::Corrupt(e.to_string()))?;
+            rule = rule.stricter(f);
+        }
+        Ok(rule)
+    }
+
+    /// Written batches -> signed and reserved on their lane. Each batch
+    /// on its own: one that cannot be submitted now is recorded and the
+    /// others go on.
+    pub(super) async fn submit_batches(&self) -> Result<()> {
+        let written = batch_rows(&self.store.conn(), "written")?;
+        for b in written {
+            if let Err(e) = self.submit_batch(&b).await {
+                self.chain_failed(b.chain_id, &format!("batch {}: {e}", b.id));
+                if !e.is_retryable() && !matches!(e, Error::Chain(_)) {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn submit_batch(&self, b: &BatchRow) -> Result<()> {
+        let pc = self.chain(b.chain_id)?;
+        // Where a search for this batch id's use can start: it cannot have
+        // been used before it was signed.
+        let from = pc.lane.chain.head().await?.number;
+        let items = self.batch_items(&b.id)?;
+        let mut payouts = Vec::with_capacity(items.len());
+        for (_, to, amount, _) in &items {
+            payouts.push(Payout {
+                to: to.parse().map_err(|_| Error::Corrupt("recipient".into()))?,
+                amount: U256::from_str_radix(amount, 10)
+                    .map_err(|_| Error::Corrupt("amount".into()))?,
+            });
+        }
+        let finality = self.batch_rule(&b.id)?;
+        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+        let pb = PayoutBatch {
+            batchId: id,
+            token: b.token.parse().map_err(|_| Error::Corrupt("token".into()))?,
+            payouts,
+            deadline: b.deadline,
         };
+        self.signer
+            .check_chain("SWITCHYARD_SIGNER_KEY", b.chain_id)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let digest = payout_batch_digest(&pb, &domain(b.chain_id, pc.batcher));
+        let sig = self
+            .signer
+            .sign_digest(&digest)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let data = execute_call(&pb, vec![self.signer.address()], vec![sig.to_vec()]);
+        self.store.conn().execute(
+            "UPDATE payout_batch SET from_block = ?1 WHERE id = ?2 AND state = 'written'",
+            params![i64::try_from(from).unwrap_or(i64::MAX), b.id],
+        )?;
+        pc.lane.lane.reserve(
+            &batch_intent(&b.id),
+            &Call {
+                to: pc.batcher,
+                data,
+                value: U256::ZERO,
+                gas_limit: None,
+            },
+            finality,
+        )?;
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        t.execute(
+            "UPDATE payout_batch SET state = 'submitted' WHERE id = ?1",
+            params![b.id],
+        )?;
+        t.execute(
+            "UPDATE payout SET state = 'submitted', updated_ms = ?1 WHERE batch_id = ?2 AND state = 'batched'",
+            params![now_ms(), b.id],
+        )?;
+        t.commit()?;
+        drop(conn);
+        self.at("submitted", &b.id);
+        Ok(())
+    }
+
+    /// Submitted and voiding batches, each on its own: see the module docs.
+    pub(super) async fn follow(&self) -> Result<()> {
+        let (submitted, voiding) = {
+            let conn = self.store.conn();
+            (batch_rows(&conn, "submitted")?, batch_rows(&conn, "voiding")?)
+        };
+        for b in submitted {
+            if let Err(e) = self.follow_submitted(&b).await {
+                self.chain_failed(b.chain_id, &format!("batch {}: {e}", b.id));
+            }
+        }
+        for b in voiding {
+            if let Err(e) = self.follow_voiding(&b).await {
+                self.chain_failed(b.chain_id, &format!("batch {}: {e}", b.id));
+            }
+        }
+        Ok(())
+    }
+
+    async fn batch_use(&self, pc: &PayoutChain, b: &BatchRow) -> Result<Option<BatchUse>> {
+        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+        let head = pc.lane.chain.head().await?.number;
+        Ok(pc
+            .lane
+            .chain
+            .batch_use(pc.batcher, id, b.from_block, head)
+            .await?)
+    }
+
+    async fn follow_submitted(&self, b: &BatchRow) -> Result<()> {
+        let Some(pc) = self.chains.get(&b.chain_id) else {
+            return Ok(());
+        };
+        let Some(rec) = pc.lane.lane.get(&batch_intent(&b.id))? else {
+            return Ok(());
+        };
+        match rec.state {
+            TxState::Included => {
+                self.set_items(
+                    "batch_id = ?4 AND state = 'submitted'",
+                    "confirmed",
+                    None,
+                    &b.id,
+                )?;
+            }
+            TxState::Final => {
+                // Whatever our transaction did, the contract's logs say how
+                // the batch id was used (maybe by someone else first).
+                match self.batch_use(pc, b).await? {
+                    Some(u) => self.settle_use(pc, b, &u).await?,
+                    None if rec.succeeded() => {
+                        // Our receipt says it executed; the logs of the
+                        // node we asked are not there yet.
+                        return Err(Error::Chain(switchyard_core::chain::ChainError::Transport(
+                            format!("batch {} executed but its logs are not visible yet", b.id),
+                        )));
+                    }
+                    None => {
+                        let why = rec
+                            .cancelled
+                            .clone()
+                            .map(|w| format!("batch not sent: {w}"))
+                            .unwrap_or_else(|| "batch transaction reverted".into());
+                        self.start_voiding(pc, b, &why).await?;
+                    }
+                }
+            }
+            TxState::Sent | TxState::Signed => {
+                // A reorg can take an included batch back to sent.
+                self.set_items(
+                    "batch_id = ?4 AND state = 'confirmed'",
+                    "submitted",
+                    None,
+                    &b.id,
+                )?;
+                self.expire_if_dead(pc, b).await?;
+            }
+            TxState::Reserved => self.expire_if_dead(pc, b).await?,
+        }
+        Ok(())
+    }
+
+    /// A batch whose deadline passed at a finalized block, with its id
+    /// unused, can never execute: void, no cancellation needed.
+    async fn expire_if_dead(&self, pc: &PayoutChain, b: &BatchRow) -> Result<()> {
+        if switchyard_core::now_ms() / 1000 <= b.deadline {
+            return Ok(());
+        }
+        let fin = pc.lane.chain.finalized_head().await?;
+        if fin.timestamp_s <= b.deadline {
+            return Ok(());
+        }
+        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+        if pc
+            .lane
+            .chain
+            .batch_use(pc.batcher, id, b.from_block, fin.number)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        self.void(
+            b,
+            &format!("its deadline {} passed at finalized block {} unexecuted", b.deadline, fin.number),
+        )
+    }
+
+    /// Settles a batch from the transaction that used its id, once that
+    /// transaction's block is canonical and deep enough.
+    async fn settle_use(&self, pc: &PayoutChain, b: &BatchRow, u: &BatchUse) -> Result<()> {
+        let chain = &pc.lane.chain;
+        let head = chain.head().await?;
+        let canonical = chain.block_at(u.block.number).await?;
+        if canonical.as_ref().map(|c| c.hash) != Some(u.block.hash) {
+            // Reorged away: the next step looks again.
+            return Ok(());
+        }
+        let rule = self.batch_rule(&b.id)?;
+        if chain.final_under(rule, &head).await? < u.block.number {
+            if !u.cancelled {
+                let mut conn = self.store.conn();
+                let t = conn.transaction()?;
+                t.execute(
+                    "UPDATE payout SET state = 'confirmed', paid_tx = ?1, paid_block = ?2, updated_ms = ?3 WHERE batch_id = ?4 AND state IN ('submitted', 'confirmed') AND (state != 'confirmed' OR paid_tx IS NOT ?1)",
+                    params![u.tx.to_string(), i64::try_from(u.block.number).unwrap_or(i64::MAX), now_ms(), b.id],
+                )?;
+                t.commit()?;
+            }
+            return Ok(());
+        }
+        if u.cancelled {
+            return self.void(b, "cancelled on chain");
+        }
+        let items = self.batch_items(&b.id)?;
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         let now = now_ms();
-        for (id, pos, to, amount) in items {
-            let ok = paid.iter().any(|e| {
-                e.index == U256::from(u64::try_from(pos).unwrap_or(u64::MAX))
-                    && e.to.to_checksum(None) == to
-                    && e.amount.to_string() == amount
+        let block = i64::try_from(u.block.number).unwrap_or(i64::MAX);
+        for (pos, (id, to, amount, _)) in items.iter().enumerate() {
+            let ok = u.paid.iter().any(|e| {
+                e.index == U256::from(pos)
+                    && e.to.to_checksum(None) == *to
+                    && e.amount.to_string() == *amount
             });
             let (state, reason) = if ok {
                 ("final", None)
             } else {
-                (
-                    "failed",
-                    Some("no matching Paid event in the batch receipt"),
-                )
+                let why = format!(
+                    "batch {} was executed in {} without a matching Paid event for this item",
+                    b.id, u.tx
+                );
+                t.execute(
+                    "INSERT OR IGNORE INTO alert (kind, chain_id, detail, created_ms) VALUES ('payout_mismatch', ?1, ?2, ?3)",
+                    params![i64::try_from(b.chain_id).unwrap_or(i64::MAX), format!("{id}: {why}"), now],
+                )?;
+                ("failed", Some(why))
             };
             t.execute(
-                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4",
-                params![state, reason, now, id],
+                "UPDATE payout SET state = ?1, reason = ?2, paid_tx = ?3, paid_block = ?4, updated_ms = ?5 WHERE id = ?6",
+                params![state, reason, u.tx.to_string(), block, now, id],
             )?;
         }
         t.execute(
             "UPDATE payout_batch SET state = 'final' WHERE id = ?1",
-            params![batch],
+            params![b.id],
         )?;
         t.commit()?;
         Ok(())
     }
 
-    fn finish_batch(&self, batch: &str, state: &str, reason: Option<&str>) -> Result<()> {
+    /// Our transaction failed and the id is unused: find the items the
+    /// token refuses (one simulated transfer each, from the batcher), write
+    /// them and `voiding` down, then reserve the signed cancellation.
+    async fn start_voiding(&self, pc: &PayoutChain, b: &BatchRow, why: &str) -> Result<()> {
+        let token: EvmAddress = b.token.parse().map_err(|_| Error::Corrupt("token".into()))?;
+        let mut offenders: Vec<(String, String)> = Vec::new();
+        for (id, to, amount, _) in self.batch_items(&b.id)? {
+            let to: EvmAddress = to.parse().map_err(|_| Error::Corrupt("recipient".into()))?;
+            let amount =
+                U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
+            match pc
+                .lane
+                .chain
+                .call_as(pc.batcher, token, transfer_call(to, amount))
+                .await
+            {
+                Ok(_) => {}
+                Err(switchyard_core::chain::ChainError::WouldRevert(r)) => offenders.push((id, r)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::warn!(batch = %b.id, reason = why, refused = offenders.len(), "payout batch failed; cancelling it on chain");
+        self.store.conn().execute(
+            "UPDATE payout_batch SET state = 'voiding', reason = ?1, offenders = ?2 WHERE id = ?3 AND state IN ('submitted', 'voiding')",
+            params![
+                why,
+                serde_json::to_string(&offenders).map_err(|e| Error::Corrupt(e.to_string()))?,
+                b.id
+            ],
+        )?;
+        self.reserve_cancel(pc, b, 0)
+    }
+
+    fn reserve_cancel(&self, pc: &PayoutChain, b: &BatchRow, n: u32) -> Result<()> {
+        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+        let d = digest(&CancelBatch { batchId: id }, &domain(b.chain_id, pc.batcher));
+        let sig = self
+            .signer
+            .sign_digest(&d)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        pc.lane.lane.reserve(
+            &cancel_intent(&b.id, n),
+            &Call {
+                to: pc.batcher,
+                data: cancel_batch_call(id, vec![self.signer.address()], vec![sig.to_vec()]),
+                value: U256::ZERO,
+                gas_limit: None,
+            },
+            self.batch_rule(&b.id)?,
+        )?;
+        Ok(())
+    }
+
+    async fn follow_voiding(&self, b: &BatchRow) -> Result<()> {
+        let Some(pc) = self.chains.get(&b.chain_id) else {
+            return Ok(());
+        };
+        if let Some(u) = self.batch_use(pc, b).await? {
+            // Cancelled (ours, at depth: void), or executed by someone
+            // after all (settled from its events).
+            return self.settle_use(pc, b, &u).await;
+        }
+        // The latest cancellation we reserved.
+        let mut n = 0;
+        let mut last = None;
+        while let Some(rec) = pc.lane.lane.get(&cancel_intent(&b.id, n))? {
+            last = Some(rec);
+            n += 1;
+        }
+        match last {
+            // Written `voiding`, then crashed before the reservation.
+            None => self.reserve_cancel(pc, b, 0),
+            Some(rec) if rec.failed() => {
+                // Refused and the id is still unused (so not because it was
+                // executed): dead by deadline, or try again.
+                self.expire_if_dead(pc, b).await?;
+                if self.batch_state(&b.id)?.as_deref() == Some("voiding") {
+                    tracing::error!(batch = %b.id, why = ?rec.cancelled, "cancellation failed; reserving another");
+                    self.reserve_cancel(pc, b, n)?;
+                }
+                Ok(())
+            }
+            Some(_) => self.expire_if_dead(pc, b).await,
+        }
+    }
+
+    fn batch_state(&self, batch: &str) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row(
+                "SELECT state FROM payout_batch WHERE id = ?1",
+                params![batch],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The batch can never execute: refused items fail with the token's
+    /// reason, the others go back to the queue; one SQLite transaction.
+    fn void(&self, b: &BatchRow, why: &str) -> Result<()> {
+        let offenders: Vec<(String, String)> = {
+            let text: Option<String> = self.store.conn().query_row(
+                "SELECT offenders FROM payout_batch WHERE id = ?1",
+                params![b.id],
+                |r| r.get(0),
+            )?;
+            text.map(|t| serde_json::from_str(&t))
+                .transpose()
+                .map_err(|e| Error::Corrupt(e.to_string()))?
+                .unwrap_or_default()
+        };
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
+        let now = now_ms();
+        for (id, reason) in &offenders {
+            t.execute(
+                "UPDATE payout SET state = 'failed', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND batch_id = ?4",
+                params![format!("the token refuses this transfer: {reason}"), now, id, b.id],
+            )?;
+        }
         t.execute(
-            "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE batch_id = ?4",
-            params![state, reason, now_ms(), batch],
+            "UPDATE payout SET state = 'queued', batch_id = NULL, batch_pos = NULL, paid_tx = NULL, paid_block = NULL, reason = ?1, updated_ms = ?2
+             WHERE batch_id = ?3 AND state IN ('batched', 'submitted', 'confirmed')",
+            params![format!("batch {} can never execute ({why}); paid in a new batch", b.id), now, b.id],
         )?;
         t.execute(
-            "UPDATE payout_batch SET state = ?1 WHERE id = ?2",
-            params![state, batch],
+            "UPDATE payout_batch SET state = 'void', reason = COALESCE(reason || '; ', '') || ?1 WHERE id = ?2",
+            params![why, b.id],
         )?;
         t.commit()?;
+        tracing::warn!(batch = %b.id, why, refused = offenders.len(), "payout batch void");
         Ok(())
     }
-}
 
-/// The stricter of two finality rules (more blocks; a tag beats blocks).
-fn stricter(a: Finality, b: Finality) -> Finality {
-    match (a, b) {
-        (Finality::Blocks { blocks: x }, Finality::Blocks { blocks: y }) => {
-            Finality::Blocks { blocks: x.max(y) }
+    /// An operator gives up on a submitted batch: it is cancelled on chain
+    /// (or settles, if it executes first) and its items are paid anew.
+    /// Audited in the same transaction. `Ok(false)`: not a submitted batch.
+    pub fn give_up_batch(&self, batch: &str, operator: &str, reason: &str) -> Result<bool> {
+        let chain: Option<i64> = {
+            let mut conn = self.store.conn();
+            let t = conn.transaction()?;
+            let n = t.execute(
+                "UPDATE payout_batch SET state = 'voiding', reason = ?1, offenders = '[]' WHERE id = ?2 AND state = 'submitted'",
+                params![format!("given up by {operator}: {reason}"), batch],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            crate::ops::Ops::append(&t, operator, "batch_cancel", &format!("batch:{batch}"), reason)?;
+            let chain = t.query_row(
+                "SELECT chain_id FROM payout_batch WHERE id = ?1",
+                params![batch],
+                |r| r.get(0),
+            )?;
+            t.commit()?;
+            Some(chain)
+        };
+        if let Some(rows) = chain
+            .map(|_| batch_rows(&self.store.conn(), "voiding"))
+            .transpose()?
+            && let Some(b) = rows.into_iter().find(|b| b.id == batch)
+        {
+            let pc = self.chain(b.chain_id)?;
+            self.reserve_cancel(pc, &b, 0)?;
         }
-        (Finality::Blocks { .. }, other) => other,
-        (other, _) => other,
+        Ok(true)
     }
 }

@@ -2,16 +2,25 @@
 //! `PayoutBatcher.execute`, and per-item status through the lane.
 //!
 //! ```text
-//! queued    stored with the request, before the answer
+//! queued    stored with the request, before the answer (again after its
+//!           batch was proven dead: see `batch`)
 //! routed    its chain has a batcher, a lane and enough float
-//! held      waiting (float too low, no executor): rechecked every step
+//! held      waiting (float too low, no executor, a chain that cannot be
+//!           read, the governor, an operator): rechecked every step
 //! batched   in a signed batch written to the store
 //! submitted the batch's transaction is reserved on the lane
-//! confirmed included, n confirmations (n from the lane's record)
-//! final     at the chain's depth, and the receipt's `Paid` event for this
-//!           item matches (index, recipient, amount)
-//! failed    with a reason; cancelled: by the merchant before batching
+//! confirmed the batch id was executed in a block not yet at depth
+//! final     that block is canonical at the chain's depth, and the `Paid`
+//!           event of that transaction for this item matches (index,
+//!           recipient, amount)
+//! failed    only when it can never be paid: rejected by an operator, or
+//!           refused by the token once its batch is cancelled on chain;
+//!           cancelled: by the merchant before batching
 //! ```
+//!
+//! Each chain fails on its own: a chain that cannot be read or written now
+//! holds its own items with the reason, is listed by
+//! [`Payouts::chain_errors`], and the other chains go on.
 //!
 //! The batch id and deadline are written with the batch, and ECDSA
 //! signatures are deterministic (RFC 6979), so after a crash between
@@ -145,6 +154,19 @@ pub struct PayoutView {
     pub owner: String,
 }
 
+/// What an operator's approval did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    /// Distinct operators who approved so far.
+    pub approvals: usize,
+    /// How many it needs.
+    pub needed: i64,
+    /// It was admitted past the governor.
+    pub admitted: bool,
+    /// The audit entry, written with it.
+    pub audit: crate::AuditEntry,
+}
+
 /// Outcome of a submission.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Submitted {
@@ -174,6 +196,14 @@ pub struct Payouts {
     hook: Option<BatchHook>,
     gate: Option<ChainGate>,
     governor: HashMap<u64, crate::governor::Limit>,
+    failing: Arc<std::sync::Mutex<ChainErrors>>,
+}
+
+/// Chains whose last step failed, and those that failed in this step.
+#[derive(Debug, Default)]
+struct ChainErrors {
+    last: HashMap<u64, (String, i64)>,
+    this_step: std::collections::HashSet<u64>,
 }
 
 impl std::fmt::Debug for Payouts {
@@ -198,7 +228,7 @@ fn batch_intent(batch: &str) -> String {
     format!("payout-batch:{batch}")
 }
 
-const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id, p.owner FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
+const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id, p.owner, p.paid_tx, p.paid_block FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
 
 type ViewRow = (
     i64,
@@ -215,6 +245,8 @@ type ViewRow = (
     i64,
     Option<i64>,
     String,
+    Option<String>,
+    Option<i64>,
 );
 
 fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
@@ -233,6 +265,8 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
         r.get(11)?,
         r.get(12)?,
         r.get(13)?,
+        r.get(14)?,
+        r.get(15)?,
     ))
 }
 
@@ -252,7 +286,36 @@ impl Payouts {
             hook: None,
             gate: None,
             governor: HashMap::new(),
+            failing: Arc::default(),
         }
+    }
+
+    fn errors(&self) -> std::sync::MutexGuard<'_, ChainErrors> {
+        self.failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records that a step failed on `chain_id` (kept until a step passes
+    /// on that chain without failing).
+    pub(crate) fn chain_failed(&self, chain_id: u64, what: &str) {
+        tracing::warn!(chain_id, error = what, "payout step failed on this chain; the others go on");
+        let mut e = self.errors();
+        e.this_step.insert(chain_id);
+        let since = e.last.get(&chain_id).map_or(now_ms(), |(_, s)| *s);
+        e.last.insert(chain_id, (what.to_owned(), since));
+    }
+
+    /// Chains whose last step failed: (EVM chain id, error, failing since ms).
+    pub fn chain_errors(&self) -> Vec<(u64, String, i64)> {
+        let mut v: Vec<(u64, String, i64)> = self
+            .errors()
+            .last
+            .iter()
+            .map(|(c, (e, s))| (*c, e.clone(), *s))
+            .collect();
+        v.sort_by_key(|(c, ..)| *c);
+        v
     }
 
     /// Installs notional limits per EVM chain id.
@@ -366,6 +429,8 @@ impl Payouts {
             created,
             chain,
             owner,
+            paid_tx,
+            paid_block,
         ) = r;
         let key = key
             .strip_prefix(&format!("{owner}/"))
@@ -389,7 +454,11 @@ impl Payouts {
             seq,
             owner,
         };
-        if let (Some(batch), Some(chain)) = (batch, chain)
+        if let Some(tx) = paid_tx {
+            // Settled (or seen executed) from this transaction's events.
+            v.tx = Some(tx);
+            v.block = paid_block.and_then(|b| u64::try_from(b).ok());
+        } else if let (Some(batch), Some(chain)) = (batch, chain)
             && let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c))
             && let Some(rec) = pc.lane.lane.get(&batch_intent(&batch))?
         {
@@ -457,54 +526,92 @@ impl Payouts {
         Ok(exists.map(|_| false))
     }
 
-    /// Adds `operator`'s approval to a payout waiting for approvals.
-    /// Approvals come from distinct operators: a second one by the same
-    /// operator changes nothing. Returns (approvals now, needed), or an
-    /// error naming why it cannot be approved.
-    pub fn approve(
-        &self,
-        id: &str,
-        operator: &str,
-    ) -> Result<std::result::Result<(usize, i64), String>> {
+    /// Adds `operator`'s approval to a payout waiting for approvals, or
+    /// admits one the governor holds for an operator (larger than the
+    /// chain's whole budget, or without a USD price). Approvals come from
+    /// distinct operators: a second one by the same operator changes
+    /// nothing. The audit entry is written in the same SQLite transaction.
+    /// Returns the outcome, or an error naming why it cannot be approved.
+    pub fn approve(&self, id: &str, operator: &str) -> Result<std::result::Result<Approval, String>> {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
-        let row: Option<(String, i64, String)> = t
+        let row: Option<(String, i64, String, Option<String>, bool)> = t
             .query_row(
-                "SELECT state, approvals, approved_by FROM payout WHERE id = ?1",
+                "SELECT state, approvals, approved_by, reason, gov_override FROM payout WHERE id = ?1",
                 params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((state, need, by)) = row else {
+        let Some((state, need, by, reason, overridden)) = row else {
             return Ok(Err("unknown".into()));
         };
         let mut have: Vec<String> = serde_json::from_str(&by).unwrap_or_default();
-        if !matches!(state.as_str(), "queued" | "held") || need == 0 {
+        if !matches!(state.as_str(), "queued" | "held") {
             return Ok(Err(format!("needs no approval (state {state})")));
         }
-        if !have.iter().any(|h| h == operator) {
-            have.push(operator.to_owned());
-        }
-        t.execute(
-            "UPDATE payout SET approved_by = ?1, updated_ms = ?2 WHERE id = ?3",
-            params![
-                serde_json::to_string(&have).map_err(|e| Error::Corrupt(e.to_string()))?,
-                now_ms(),
-                id
-            ],
+        let waits_for_operator = reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("governor:") && r.ends_with(route::NEEDS_OPERATOR));
+        let now = now_ms();
+        let (action, admitted) = if usize::try_from(need).unwrap_or(0) > have.len() {
+            if !have.iter().any(|h| h == operator) {
+                have.push(operator.to_owned());
+            }
+            t.execute(
+                "UPDATE payout SET approved_by = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![
+                    serde_json::to_string(&have).map_err(|e| Error::Corrupt(e.to_string()))?,
+                    now,
+                    id
+                ],
+            )?;
+            ("approve", false)
+        } else if waits_for_operator && !overridden {
+            t.execute(
+                "UPDATE payout SET gov_override = 1, reason = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![format!("admitted past the governor by {operator}"), now, id],
+            )?;
+            ("admit", true)
+        } else {
+            return Ok(Err(format!("needs no approval (state {state})")));
+        };
+        let audit = crate::ops::Ops::append(
+            &t,
+            operator,
+            action,
+            &format!("payout:{id}"),
+            &format!("{} of {need}", have.len()),
         )?;
         t.commit()?;
-        Ok(Ok((have.len(), need)))
+        Ok(Ok(Approval {
+            approvals: have.len(),
+            needed: need,
+            admitted,
+            audit,
+        }))
     }
 
     /// Rejects a payout that is not yet in a batch: it fails with the
-    /// operator's reason. `Ok(false)`: too late or unknown.
-    pub fn reject(&self, id: &str, operator: &str, reason: &str) -> Result<bool> {
-        let n = self.store.conn().execute(
+    /// operator's reason, audited in the same SQLite transaction.
+    /// `Ok(None)`: too late or unknown.
+    pub fn reject(
+        &self,
+        id: &str,
+        operator: &str,
+        reason: &str,
+    ) -> Result<Option<crate::AuditEntry>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let n = t.execute(
             "UPDATE payout SET state = 'failed', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ('queued', 'routed', 'held')",
             params![format!("rejected by {operator}: {reason}"), now_ms(), id],
         )?;
-        Ok(n == 1)
+        if n == 0 {
+            return Ok(None);
+        }
+        let e = crate::ops::Ops::append(&t, operator, "reject", &format!("payout:{id}"), reason)?;
+        t.commit()?;
+        Ok(Some(e))
     }
 
     /// Item counts by state.
@@ -534,12 +641,18 @@ impl Payouts {
     }
 
     /// One step: route queued and held items, flush due batches, submit
-    /// written batches, follow submitted ones.
+    /// written batches, follow submitted ones. A chain's failure holds that
+    /// chain only (see [`Payouts::chain_errors`]); an error is returned
+    /// only for what stops every chain (the store).
     pub async fn step(&self) -> Result<Vec<Shortfall>> {
+        self.errors().this_step.clear();
         let short = self.route().await?;
         self.flush()?;
-        self.submit_batches()?;
+        self.submit_batches().await?;
         self.follow().await?;
+        let mut e = self.errors();
+        let failed = std::mem::take(&mut e.this_step);
+        e.last.retain(|c, _| failed.contains(c));
         Ok(short)
     }
 }

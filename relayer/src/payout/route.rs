@@ -3,6 +3,11 @@
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use switchyard_core::chain::ChainReader;
+
+/// How a held item that only an operator can move says so.
+pub(crate) const NEEDS_OPERATOR: &str =
+    "needs an operator: ops_approve admits it, ops_reject fails it";
 
 impl Payouts {
     /// queued/held -> routed or held: the chain has an executor and its
@@ -19,6 +24,7 @@ impl Payouts {
             String,
             String,
             i64,
+            bool,
         );
         // Items still short of their approvals wait first.
         let awaiting: Vec<(String, i64, String)> = {
@@ -51,7 +57,7 @@ impl Payouts {
         let pending: Vec<Pending> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) ORDER BY seq",
+                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) ORDER BY seq",
             )?;
             stmt.query_map([], |r| {
                 Ok((
@@ -64,13 +70,14 @@ impl Payouts {
                     r.get(6)?,
                     r.get(7)?,
                     r.get(8)?,
+                    r.get(9)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
         };
         let mut short: Vec<Shortfall> = Vec::new();
-        // Float left per (chain, token), read once per step.
-        let mut left: HashMap<(i64, String), U256> = HashMap::new();
+        // Float left per (chain, token), read once per step (or why not).
+        let mut left: HashMap<(i64, String), std::result::Result<U256, String>> = HashMap::new();
         let mut decisions: Vec<(String, &'static str, Option<String>)> = Vec::new();
         // Governor: flows in the window per chain, chains whose queue is
         // blocked by an earlier waiting item, and this step's admissions.
@@ -78,7 +85,9 @@ impl Payouts {
         let mut flows: HashMap<i64, Vec<(u64, UsdE8)>> = HashMap::new();
         let mut blocked: HashMap<i64, String> = HashMap::new();
         let mut admitted: Vec<(String, i64, UsdE8)> = Vec::new();
-        for (id, chain, token, amount, asset, source, mode, usd, created) in pending {
+        for (id, chain, token, amount, asset, source, mode, usd, created, admitted_by_operator) in
+            pending
+        {
             let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
                 decisions.push((
                     id,
@@ -102,7 +111,7 @@ impl Payouts {
             let limit = u64::try_from(chain)
                 .ok()
                 .and_then(|c| self.governor.get(&c));
-            if let Some(limit) = limit {
+            if let Some(limit) = limit.filter(|_| !admitted_by_operator) {
                 if let Some(first) = blocked.get(&chain) {
                     decisions.push((
                         id,
@@ -112,13 +121,13 @@ impl Payouts {
                     continue;
                 }
                 if usd.0.is_zero() {
-                    // No price, no limit check: fail closed.
+                    // No price, no limit check: fail closed, for this item
+                    // only. An operator admits or rejects it.
                     decisions.push((
                         id.clone(),
                         "held",
-                        Some("governor: no USD price for this asset".into()),
+                        Some(format!("governor: no USD price for this asset: {NEEDS_OPERATOR}")),
                     ));
-                    blocked.insert(chain, id);
                     continue;
                 }
                 if let std::collections::hash_map::Entry::Vacant(e) = flows.entry(chain) {
@@ -126,24 +135,51 @@ impl Payouts {
                 }
                 let f = flows.get(&chain).map(Vec::as_slice).unwrap_or_default();
                 let seen = u64::try_from(created).unwrap_or_default();
-                if let crate::governor::Decision::Wait { why, .. } =
-                    crate::governor::decide(limit, f, now_u, usd, seen)
-                {
-                    decisions.push((id.clone(), "held", Some(format!("governor: {why}"))));
-                    blocked.insert(chain, id);
-                    continue;
+                match crate::governor::decide(limit, f, now_u, usd, seen) {
+                    crate::governor::Decision::Admit => {}
+                    // Larger than the whole budget: it never fits by
+                    // itself, so it waits for an operator and does not
+                    // hold back the items behind it.
+                    crate::governor::Decision::Wait {
+                        until_ms: None,
+                        why,
+                    } => {
+                        decisions.push((
+                            id.clone(),
+                            "held",
+                            Some(format!("governor: {why}: {NEEDS_OPERATOR}")),
+                        ));
+                        continue;
+                    }
+                    crate::governor::Decision::Wait { why, .. } => {
+                        decisions.push((id.clone(), "held", Some(format!("governor: {why}"))));
+                        blocked.insert(chain, id);
+                        continue;
+                    }
                 }
             }
             let key = (chain, token.clone());
             if !left.contains_key(&key) {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
-                let balance = pc.lane.chain.erc20_balance(t, pc.batcher).await?;
-                let committed = self.committed(chain, &token)?;
-                left.insert(key.clone(), balance.saturating_sub(committed));
+                let room = self.float_left(pc, chain, t).await;
+                left.insert(key.clone(), room);
             }
-            let room = left
-                .get_mut(&key)
-                .ok_or_else(|| Error::Corrupt("float".into()))?;
+            let room = match left.get_mut(&key) {
+                Some(Ok(room)) => room,
+                // This chain cannot be read now: its items wait, the
+                // other chains go on.
+                Some(Err(e)) => {
+                    decisions.push((
+                        id,
+                        "held",
+                        Some(format!(
+                            "chain {chain} cannot be read now ({e}); retrying"
+                        )),
+                    ));
+                    continue;
+                }
+                None => return Err(Error::Corrupt("float".into())),
+            };
             if *room >= amount {
                 *room -= amount;
                 if limit.is_some() {
@@ -331,14 +367,74 @@ impl Payouts {
         Ok(())
     }
 
-    /// Sum of items routed, batched or submitted-but-not-final on a chain.
-    fn committed(&self, chain: i64, token: &str) -> Result<U256> {
+    /// What the batcher's float has left for new items, read at one block:
+    /// its balance at the head, less every item that will still be paid
+    /// from it. Items of a batch whose id is already used at that block
+    /// are in the balance already (paid) or will be queued again
+    /// (cancelled), so they are not counted a second time.
+    pub(super) async fn float_left(
+        &self,
+        pc: &PayoutChain,
+        chain: i64,
+        token: EvmAddress,
+    ) -> std::result::Result<U256, String> {
+        let at = async {
+            let head = pc.lane.chain.head().await?.number;
+            let balance = pc.lane.chain.erc20_balance_at(token, pc.batcher, head).await?;
+            Ok::<_, Error>((head, balance))
+        };
+        let (head, balance) = match at.await {
+            Ok(v) => v,
+            Err(e) => {
+                self.chain_failed(
+                    u64::try_from(chain).unwrap_or_default(),
+                    &format!("float: {e}"),
+                );
+                return Err(e.to_string());
+            }
+        };
+        let committed = async {
+            let token = token.to_checksum(None);
+            let mut sum = self.sum_items(
+                "chain_id = ?1 AND token = ?2 AND state IN ('routed', 'batched')",
+                params![chain, token],
+            )?;
+            let open: Vec<String> = {
+                let conn = self.store.conn();
+                let mut stmt = conn.prepare(
+                    "SELECT id FROM payout_batch WHERE chain_id = ?1 AND token = ?2 AND state IN ('submitted', 'voiding')",
+                )?;
+                stmt.query_map(params![chain, token], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for batch in open {
+                let id: B256 = batch.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+                if !pc.lane.chain.executed_at(pc.batcher, id, head).await? {
+                    sum = sum.saturating_add(self.sum_items(
+                        "batch_id = ?1 AND state IN ('submitted', 'confirmed')",
+                        params![batch],
+                    )?);
+                }
+            }
+            Ok::<_, Error>(sum)
+        };
+        match committed.await {
+            Ok(c) => Ok(balance.saturating_sub(c)),
+            Err(e) => {
+                self.chain_failed(
+                    u64::try_from(chain).unwrap_or_default(),
+                    &format!("float: {e}"),
+                );
+                Err(e.to_string())
+            }
+        }
+    }
+
+    fn sum_items(&self, where_sql: &str, args: impl rusqlite::Params) -> Result<U256> {
         let conn = self.store.conn();
-        let mut stmt = conn.prepare(
-            "SELECT amount FROM payout WHERE chain_id = ?1 AND token = ?2 AND state IN ('routed', 'batched', 'submitted', 'confirmed')",
-        )?;
+        let mut stmt = conn.prepare(&format!("SELECT amount FROM payout WHERE {where_sql}"))?;
         let mut sum = U256::ZERO;
-        for a in stmt.query_map(params![chain, token], |r| r.get::<_, String>(0))? {
+        for a in stmt.query_map(args, |r| r.get::<_, String>(0))? {
             let a = U256::from_str_radix(&a?, 10).map_err(|_| Error::Corrupt("amount".into()))?;
             sum = sum.saturating_add(a);
         }

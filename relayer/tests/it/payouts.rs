@@ -1,0 +1,436 @@
+//! Payout batches against real anvil nodes, driven step by step: a batch
+//! that fails is cancelled on chain before its items can be paid again, a
+//! batch executed by someone else settles from its own `Paid` events, a
+//! recipient the token refuses fails alone, the float is not counted
+//! twice, the governor's queue cannot be frozen by one item, and one
+//! failing chain does not stop the others.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, U256, address, keccak256};
+use alloy::providers::{DynProvider, Provider};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolValue;
+use switchyard_chains::evm::EvmChain;
+use switchyard_chains::evm::contracts::{IErc20, blacklist_call, unblacklist_call};
+use switchyard_chains::evm::eip712::Eip712Signer;
+use switchyard_chains::rpc_proxy::{Action, RpcProxy};
+use switchyard_chains::testing::{Anvil, DEV_KEY, deploy};
+use switchyard_core::UsdE8;
+use switchyard_core::finality::Finality;
+use switchyard_relayer::{
+    BatchPolicy, FeePolicy, Lane, LaneHandle, NewPayout, PayoutChain, PayoutView, Payouts, Store,
+};
+
+use crate::common::*;
+
+const DEPLOYER: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+/// anvil's fourth account: a stranger who replays calldata it saw.
+const STRANGER_KEY: &str = "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+const DEPTH: Finality = Finality::Blocks { blocks: 3 };
+
+/// One chain: anvil, TestUSD, a PayoutBatcher with `float`, a lane.
+struct Side {
+    anvil: Anvil,
+    chain_id: u64,
+    token: Address,
+    batcher: Address,
+    deployer: DynProvider,
+    lane: LaneHandle,
+}
+
+struct Rig {
+    sides: Vec<Side>,
+    payouts: Payouts,
+}
+
+fn signer() -> Eip712Signer {
+    Eip712Signer::from_hex("key", &"44".repeat(32)).unwrap()
+}
+
+async fn side(store: &Arc<Store>, chain_id: u64, float: u64) -> Side {
+    let anvil = Anvil::start(chain_id);
+    let deployer = anvil.provider(DEV_KEY);
+    let token = deploy(&deployer, "TestUSD", DEPLOYER.abi_encode()).await;
+    let batcher = deploy(
+        &deployer,
+        "PayoutBatcher",
+        (vec![signer().address()], U256::from(1u8)).abi_encode_params(),
+    )
+    .await;
+    let r = IErc20::new(token, &deployer)
+        .mint(batcher, U256::from(float))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+    let chain = EvmChain::connect(&anvil.url, chain_id, ONE_BLOCK, LANE_KEY).unwrap();
+    let lane = Lane::open(Arc::clone(store), chain_id, LANE, FeePolicy::default()).unwrap();
+    Side {
+        anvil,
+        chain_id,
+        token,
+        batcher,
+        deployer,
+        lane: LaneHandle { lane, chain },
+    }
+}
+
+fn payouts_over(store: &Arc<Store>, sides: &[&Side]) -> Payouts {
+    let chains: HashMap<u64, PayoutChain> = sides
+        .iter()
+        .map(|s| {
+            (
+                s.chain_id,
+                PayoutChain {
+                    lane: s.lane.clone(),
+                    batcher: s.batcher,
+                },
+            )
+        })
+        .collect();
+    Payouts::new(
+        Arc::clone(store),
+        chains,
+        signer(),
+        BatchPolicy {
+            max_items: 200,
+            max_age_ms: 0,
+            ttl_s: 3_600,
+        },
+    )
+}
+
+async fn rig(name: &str, float: u64) -> Rig {
+    let store = Arc::new(Store::open(&db(name)).unwrap());
+    let a = side(&store, 31337, float).await;
+    let payouts = payouts_over(&store, &[&a]);
+    Rig {
+        sides: vec![a],
+        payouts,
+    }
+}
+
+fn recipient(tag: &str, i: u64) -> Address {
+    Address::from_word(keccak256(format!("{tag}/{i}")))
+}
+
+fn item(side: &Side, to: Address, amount: u64, usd: u64) -> NewPayout {
+    NewPayout {
+        asset: format!("chain-{}:TUSD", side.chain_id),
+        chain_id: side.chain_id,
+        token: side.token,
+        recipient: to,
+        amount: U256::from(amount),
+        finality: DEPTH,
+        memo: None,
+        source: None,
+        mode: "cheapest".into(),
+        approvals: 0,
+        usd: UsdE8(U256::from(usd) * U256::from(100_000_000u64)),
+    }
+}
+
+fn submit(rig: &Rig, key: &str, items: &[NewPayout]) -> Vec<String> {
+    rig.payouts
+        .submit("acme", key, keccak256(key), items)
+        .unwrap()
+        .ids
+}
+
+fn view(rig: &Rig, id: &str) -> PayoutView {
+    rig.payouts.get(id).unwrap().unwrap()
+}
+
+/// One step of everything: payouts, every lane, one block on every chain.
+async fn step(rig: &Rig) {
+    let _ = rig.payouts.step().await;
+    for s in &rig.sides {
+        let _ = s.lane.lane.tick(&s.lane.chain).await;
+    }
+    for s in &rig.sides {
+        mine(&s.anvil, 1).await;
+    }
+}
+
+/// Steps until every id is in one of `states`, at most `n` steps.
+async fn until(rig: &Rig, ids: &[String], states: &[&str], n: usize) -> Vec<PayoutView> {
+    for _ in 0..n {
+        let views: Vec<PayoutView> = ids.iter().map(|i| view(rig, i)).collect();
+        if views.iter().all(|v| states.contains(&v.state.as_str())) {
+            return views;
+        }
+        step(rig).await;
+    }
+    let views: Vec<PayoutView> = ids.iter().map(|i| view(rig, i)).collect();
+    panic!("not all in {states:?} after {n} steps: {views:#?}");
+}
+
+async fn balance(s: &Side, who: Address) -> U256 {
+    IErc20::new(s.token, &s.deployer)
+        .balanceOf(who)
+        .call()
+        .await
+        .unwrap()
+}
+
+async fn owner_call(s: &Side, data: Vec<u8>) {
+    let r = s
+        .deployer
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(s.token)
+                .with_input(alloy::primitives::Bytes::from(data)),
+        )
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(r.status());
+}
+
+/// Sends `data` to `to` from the stranger's account; whether it succeeded.
+async fn replay(s: &Side, to: Address, data: Vec<u8>) -> bool {
+    let p = s.anvil.provider(STRANGER_KEY);
+    let tx = TransactionRequest::default()
+        .with_to(to)
+        .with_input(alloy::primitives::Bytes::from(data))
+        .with_gas_limit(3_000_000);
+    match p.send_transaction(tx).await {
+        Ok(pending) => pending.get_receipt().await.unwrap().status(),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test]
+async fn a_failed_batch_is_cancelled_on_chain_so_its_replay_after_a_refill_is_refused() {
+    let rig = rig("replay", 1_000_000_000).await;
+    let a = &rig.sides[0];
+    let to: Vec<Address> = (0..2).map(|i| recipient("replay", i)).collect();
+    // The token freezes the batcher: the batch cannot execute.
+    owner_call(a, blacklist_call(a.batcher)).await;
+    let ids = submit(
+        &rig,
+        "first",
+        &[item(a, to[0], 5_000_000, 5), item(a, to[1], 7_000_000, 7)],
+    );
+    let failed = until(&rig, &ids, &["failed"], 40).await;
+    let batch = failed[0].batch_id.clone().expect("was batched");
+    for f in &failed {
+        let why = f.reason.clone().unwrap_or_default();
+        assert!(why.contains("Blacklisted"), "the token's reason: {why}");
+    }
+    assert!(
+        a.lane
+            .chain
+            .batch_cancelled(a.batcher, batch.parse().unwrap())
+            .await
+            .unwrap(),
+        "failed only once its cancellation is on chain"
+    );
+    let old = a
+        .lane
+        .lane
+        .get(&format!("payout-batch:{batch}"))
+        .unwrap()
+        .unwrap();
+
+    // Unfrozen and paid again under a new request.
+    owner_call(a, unblacklist_call(a.batcher)).await;
+    let again = submit(
+        &rig,
+        "second",
+        &[item(a, to[0], 5_000_000, 5), item(a, to[1], 7_000_000, 7)],
+    );
+    until(&rig, &again, &["final"], 40).await;
+
+    // Anyone replaying the old signed batch is refused.
+    assert!(
+        !replay(a, a.batcher, old.call.data.clone()).await,
+        "the failed batch executed after all"
+    );
+    assert_eq!(balance(a, to[0]).await, U256::from(5_000_000u64), "paid once");
+    assert_eq!(balance(a, to[1]).await, U256::from(7_000_000u64), "paid once");
+}
+
+#[tokio::test]
+async fn a_recipient_the_token_refuses_fails_alone_and_the_rest_of_its_batch_is_paid() {
+    let rig = rig("blacklist", 1_000_000_000).await;
+    let a = &rig.sides[0];
+    let to: Vec<Address> = (0..3).map(|i| recipient("frozen", i)).collect();
+    owner_call(a, blacklist_call(to[1])).await;
+    let ids = submit(
+        &rig,
+        "mixed",
+        &[
+            item(a, to[0], 1_000_000, 1),
+            item(a, to[1], 2_000_000, 2),
+            item(a, to[2], 3_000_000, 3),
+        ],
+    );
+    let views = until(&rig, &ids, &["final", "failed"], 60).await;
+    assert_eq!(views[0].state, "final", "{:?}", views[0]);
+    assert_eq!(views[2].state, "final", "{:?}", views[2]);
+    assert_eq!(views[1].state, "failed");
+    let why = views[1].reason.clone().unwrap_or_default();
+    assert!(why.contains("Blacklisted"), "the token's reason: {why}");
+    assert_eq!(balance(a, to[0]).await, U256::from(1_000_000u64));
+    assert_eq!(balance(a, to[1]).await, U256::ZERO);
+    assert_eq!(balance(a, to[2]).await, U256::from(3_000_000u64));
+}
+
+#[tokio::test]
+async fn a_batch_executed_by_someone_else_settles_from_that_transactions_paid_events() {
+    let rig = rig("frontrun", 1_000_000_000).await;
+    let a = &rig.sides[0];
+    let to: Vec<Address> = (0..2).map(|i| recipient("frontrun", i)).collect();
+    let ids = submit(
+        &rig,
+        "frontrun",
+        &[item(a, to[0], 4_000_000, 4), item(a, to[1], 6_000_000, 6)],
+    );
+    // Batched and reserved on the lane, not yet sent.
+    for _ in 0..5 {
+        let _ = rig.payouts.step().await;
+        if view(&rig, &ids[0]).state == "submitted" {
+            break;
+        }
+    }
+    let batch = view(&rig, &ids[0]).batch_id.unwrap();
+    let ours = a
+        .lane
+        .lane
+        .get(&format!("payout-batch:{batch}"))
+        .unwrap()
+        .unwrap();
+    // A stranger who saw the signed calldata executes it first.
+    let p = a.anvil.provider(STRANGER_KEY);
+    let theirs = p
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(a.batcher)
+                .with_input(alloy::primitives::Bytes::from(ours.call.data.clone()))
+                .with_gas_limit(3_000_000),
+        )
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(theirs.status());
+    let views = until(&rig, &ids, &["final"], 40).await;
+    for v in &views {
+        assert_eq!(
+            v.tx.as_deref(),
+            Some(theirs.transaction_hash.to_string().as_str()),
+            "settled from the transaction that paid it: {v:?}"
+        );
+        assert_eq!(v.block, theirs.block_number);
+    }
+    assert_eq!(balance(a, to[0]).await, U256::from(4_000_000u64));
+    assert_eq!(balance(a, to[1]).await, U256::from(6_000_000u64));
+}
+
+#[tokio::test]
+async fn the_float_is_not_counted_twice_while_a_paid_batch_waits_for_depth() {
+    let rig = rig("float", 1_000_000).await;
+    let a = &rig.sides[0];
+    let first = submit(&rig, "big", &[item(a, recipient("float", 0), 600_000, 1)]);
+    // Paid on chain, not yet at depth.
+    until(&rig, &first, &["confirmed"], 20).await;
+    assert_eq!(balance(a, a.batcher).await, U256::from(400_000u64));
+    // 300k of the 400k left fits.
+    let second = submit(&rig, "small", &[item(a, recipient("float", 1), 300_000, 1)]);
+    let _ = rig.payouts.step().await;
+    let v = view(&rig, &second[0]);
+    assert_ne!(v.state, "held", "{v:?}");
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    until(&rig, &all, &["final"], 40).await;
+    assert_eq!(balance(a, a.batcher).await, U256::from(100_000u64));
+}
+
+#[tokio::test]
+async fn an_item_over_the_whole_budget_waits_for_an_operator_without_holding_back_the_queue() {
+    let mut rig = rig("governor", 1_000_000_000).await;
+    let a = &rig.sides[0];
+    let usd = |n: u64| UsdE8(U256::from(n) * U256::from(100_000_000u64));
+    let limit = switchyard_relayer::governor::Limit {
+        budget: usd(100),
+        window_ms: 3_600_000,
+        large: usd(1_000),
+        large_delay_ms: 0,
+    };
+    rig.payouts = rig
+        .payouts
+        .clone()
+        .with_governor(HashMap::from([(a.chain_id, limit)]));
+    let a = &rig.sides[0];
+    let huge = submit(&rig, "huge", &[item(a, recipient("gov", 0), 150_000_000, 150)]);
+    let unpriced = submit(&rig, "unpriced", &[item(a, recipient("gov", 1), 1_000_000, 0)]);
+    let small = submit(&rig, "small", &[item(a, recipient("gov", 2), 30_000_000, 30)]);
+    let views = until(&rig, &small, &["final"], 40).await;
+    assert_eq!(views[0].state, "final");
+    let h = view(&rig, &huge[0]);
+    assert_eq!(h.state, "held");
+    assert!(
+        h.reason.clone().unwrap_or_default().contains("operator"),
+        "{h:?}"
+    );
+    assert_eq!(view(&rig, &unpriced[0]).state, "held");
+
+    // An operator admits the big one (audited) and rejects the unpriced one.
+    let ok = rig.payouts.approve(&huge[0], "olivia").unwrap().unwrap();
+    assert!(ok.admitted);
+    assert_eq!(ok.audit.action, "admit");
+    let audit = rig
+        .payouts
+        .reject(&unpriced[0], "oscar", "no price feed for this asset")
+        .unwrap()
+        .expect("rejected");
+    assert_eq!(audit.action, "reject");
+    until(&rig, &huge, &["final"], 40).await;
+    let u = view(&rig, &unpriced[0]);
+    assert_eq!(u.state, "failed");
+    assert!(u.reason.unwrap().contains("rejected by oscar"));
+    assert_eq!(balance(a, recipient("gov", 0)).await, U256::from(150_000_000u64));
+    assert_eq!(balance(a, recipient("gov", 1)).await, U256::ZERO);
+}
+
+#[tokio::test]
+async fn one_chain_that_cannot_be_read_does_not_stop_payouts_on_the_others() {
+    let store = Arc::new(Store::open(&db("isolation")).unwrap());
+    let a = side(&store, 31337, 1_000_000_000).await;
+    let mut b = side(&store, 31338, 1_000_000_000).await;
+    // Chain B's node answers heads and nonces but refuses every eth_call
+    // (its balances) the way an overloaded provider does.
+    let proxy = RpcProxy::with_rule(
+        &b.anvil.url,
+        Box::new(|method, _| {
+            if method == "eth_call" {
+                Action::Http(503)
+            } else {
+                Action::Forward
+            }
+        }),
+    );
+    b.lane.chain = EvmChain::connect(&proxy.url, 31338, ONE_BLOCK, LANE_KEY).unwrap();
+    let payouts = payouts_over(&store, &[&a, &b]);
+    let rig = Rig {
+        sides: vec![b, a],
+        payouts,
+    };
+    let (b, a) = (&rig.sides[0], &rig.sides[1]);
+    // B's item first in the queue.
+    let on_b = submit(&rig, "on-b", &[item(b, recipient("iso", 0), 1_000_000, 1)]);
+    let on_a = submit(&rig, "on-a", &[item(a, recipient("iso", 1), 2_000_000, 2)]);
+    until(&rig, &on_a, &["final"], 40).await;
+    let v = view(&rig, &on_b[0]);
+    assert_eq!(v.state, "held", "{v:?}");
+    assert_eq!(balance(a, recipient("iso", 1)).await, U256::from(2_000_000u64));
+}

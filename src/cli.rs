@@ -228,6 +228,9 @@ pub struct DevnetUpArgs {
     /// first asset of the topology) tops it up.
     #[arg(long, default_value_t = 1_000)]
     pub batcher_float: u64,
+    /// Seconds after a deposit before the escrow lets it be refunded.
+    #[arg(long, default_value_t = 60)]
+    pub refund_delay_s: u64,
     /// anvil executable.
     #[arg(long, default_value = "node_modules/.bin/anvil")]
     pub anvil: PathBuf,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use eyre::{WrapErr, eyre};
 use serde_json::json;
-use switchyard_chains::evm::contracts::{mint_call, owner_args, signer_set_args};
+use switchyard_chains::evm::contracts::{escrow_args, mint_call, owner_args, signer_set_args};
 use switchyard_chains::evm::deploy::{call, deploy, has_gas, send_native, wallet_provider};
 use switchyard_chains::evm::eip712::{Eip712Signer, MAINNET_CHAIN_IDS};
 use switchyard_core::U256;
@@ -205,7 +205,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let t = deploy(&p, [tusd.clone(), owner_args(owner)].concat())
             .await
             .map_err(|e| eyre!("deploying TestUSD on {}: {e}", c.id))?;
-        let e = deploy(&p, [escrow.clone(), signer_set.clone()].concat())
+        let e = deploy(
+            &p,
+            [escrow.clone(), escrow_args(&[signer], 1, args.refund_delay_s)].concat(),
+        )
             .await
             .map_err(|e| eyre!("deploying EscrowBridge on {}: {e}", c.id))?;
         let b = deploy(&p, [batcher.clone(), signer_set].concat())
@@ -310,14 +313,14 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 json!({ "id": key.id, "role": role, "token": token }),
             );
         }
-        std::fs::write(
-            dir.join("keys.json"),
-            serde_json::to_string_pretty(&out).unwrap_or_default(),
+        write_private(
+            &dir.join("keys.json"),
+            &serde_json::to_string_pretty(&out).unwrap_or_default(),
         )?;
     }
-    std::fs::write(
-        dir.join("env"),
-        format!(
+    write_private(
+        &dir.join("env"),
+        &format!(
             "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_SIGNER_KEY={signer_key}\n"
         ),
     )?;
@@ -356,6 +359,22 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     crate::serve::wait_for_signal().await;
     drop(anvils);
     Ok(())
+}
+
+/// Writes a file holding secrets (keys, API tokens) readable by its owner
+/// only: created with mode 0600, and set to 0600 if it existed.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    o.mode(0o600);
+    let mut f = o.open(path)?;
+    #[cfg(unix)]
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())
 }
 
 fn wallet_address(key: &str) -> Result<alloy_primitives::Address, Failure> {

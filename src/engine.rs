@@ -60,6 +60,34 @@ pub struct Engine {
     pub approvals: Option<(UsdE8, UsdE8)>,
 }
 
+impl Engine {
+    /// Per lane: chain id, sender, why it is halted (if it is), and the
+    /// open rows whose last step failed.
+    pub fn lane_health(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        for (chain_id, h) in self.transfers.lanes() {
+            let halted = h.lane.halted().unwrap_or_else(|e| Some(format!("unreadable: {e}")));
+            let failing: Vec<serde_json::Value> = h
+                .lane
+                .failing()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(nonce, intent, error)| {
+                    serde_json::json!({ "nonce": nonce, "intent": intent, "error": error })
+                })
+                .collect();
+            out.push(serde_json::json!({
+                "chain_id": chain_id,
+                "sender": h.lane.sender().to_string(),
+                "halted": halted,
+                "failing_rows": failing,
+            }));
+        }
+        out.sort_by_key(|v| v["chain_id"].as_u64());
+        out
+    }
+}
+
 /// The two keys the relayer needs, as hex.
 #[derive(Clone)]
 pub struct Keys {
@@ -230,6 +258,12 @@ pub async fn start(
             vec![attester.clone()],
             cfg.release_ttl_s,
         )
+        .with_release_policy(switchyard_relayer::transfer::ReleasePolicy {
+            ttl_s: cfg.release_ttl_s,
+            alert_ms: cfg.release_alert_ms,
+            refund_after_ms: cfg.refund_after_ms,
+        })
+        .with_drill(Arc::new(drill))
         .with_outcomes(Arc::new(move |bridge: &str, ok: bool, what: &str| {
             if let Some(ix) = t
                 .bridges()
@@ -401,12 +435,21 @@ pub async fn start(
 }
 
 async fn lane_task(name: String, h: LaneHandle, every: Duration, stop: CancellationToken) {
+    let mut was_halted = false;
     loop {
         match h.lane.tick(&h.chain).await {
             Ok(r) => {
                 if r.sent + r.replaced + r.reorged + r.finalized + r.renonced + r.cancelled > 0 {
                     tracing::info!(chain = %name, ?r, "lane step");
                 }
+                match (&r.halted, was_halted) {
+                    (Some(why), false) => {
+                        tracing::error!(chain = %name, reason = %why, "lane halted: it sends nothing until an operator resumes it (ops_lane_resume)");
+                    }
+                    (None, true) => tracing::info!(chain = %name, "lane resumed"),
+                    _ => {}
+                }
+                was_halted = r.halted.is_some();
             }
             Err(e) => {
                 tracing::warn!(chain = %name, error = %e, retryable = e.is_retryable(), "lane step failed")

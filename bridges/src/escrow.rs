@@ -5,10 +5,15 @@
 //! the source chain, the bridge's signer set signs an EIP-712 `Release`
 //! (source chain id, deposit id, token, recipient, amount, deadline) and
 //! anyone submits `release` on the destination escrow, which pays at most
-//! once per (source chain, deposit id).
+//! once per (source chain, deposit id). A deposit never released can be
+//! refunded: [`signed_cancel_release`] on the destination first, then, once
+//! that is final, [`signed_refund`] on the source.
 
 use alloy_primitives::{Address as EvmAddress, B256, U256};
-use switchyard_chains::evm::contracts::{Release, deposit_call, release_call, release_digest};
+use switchyard_chains::evm::contracts::{
+    CancelRelease, Refund, Release, cancel_release_call, deposit_call, digest, refund_call,
+    release_call, release_digest,
+};
 use switchyard_chains::evm::eip712::{Eip712Signer, domain};
 use switchyard_core::Result;
 
@@ -46,6 +51,60 @@ pub struct ReleaseOrder {
     pub deadline: u64,
 }
 
+/// Signs `d` with each signer for `chain_id`, sorted by address and
+/// deduplicated as `SignerSet` requires: (addresses, signatures).
+fn sign_all(
+    d: alloy_primitives::B256,
+    chain_id: u64,
+    signers: &[Eip712Signer],
+    field: &str,
+) -> Result<(Vec<EvmAddress>, Vec<Vec<u8>>)> {
+    let mut sorted: Vec<&Eip712Signer> = signers.iter().collect();
+    sorted.sort_by_key(|s| s.address());
+    sorted.dedup_by_key(|s| s.address());
+    let mut addrs = Vec::with_capacity(sorted.len());
+    let mut sigs = Vec::with_capacity(sorted.len());
+    for s in sorted {
+        s.check_chain(field, chain_id)?;
+        addrs.push(s.address());
+        sigs.push(s.sign_digest(&d)?.to_vec());
+    }
+    Ok((addrs, sigs))
+}
+
+/// Calldata of `cancelRelease` on the destination escrow: after it, no
+/// signed release of (`source_chain_id`, `deposit_id`) can pay.
+pub fn signed_cancel_release(
+    source_chain_id: u64,
+    deposit_id: B256,
+    destination_chain_id: u64,
+    escrow: EvmAddress,
+    signers: &[Eip712Signer],
+    field: &str,
+) -> Result<Vec<u8>> {
+    let c = CancelRelease {
+        sourceChainId: U256::from(source_chain_id),
+        depositId: deposit_id,
+    };
+    let d = digest(&c, &domain(destination_chain_id, escrow));
+    let (addrs, sigs) = sign_all(d, destination_chain_id, signers, field)?;
+    Ok(cancel_release_call(&c, addrs, sigs))
+}
+
+/// Calldata of `refund` on the source escrow (sign it only once the
+/// release's cancellation is final on the destination).
+pub fn signed_refund(
+    deposit_id: B256,
+    source_chain_id: u64,
+    escrow: EvmAddress,
+    signers: &[Eip712Signer],
+    field: &str,
+) -> Result<Vec<u8>> {
+    let d = digest(&Refund { depositId: deposit_id }, &domain(source_chain_id, escrow));
+    let (addrs, sigs) = sign_all(d, source_chain_id, signers, field)?;
+    Ok(refund_call(deposit_id, addrs, sigs))
+}
+
 /// Calldata of `release`, signed by `signers` (sorted by address, as the
 /// contract requires). `field` names the key source in errors.
 pub fn signed_release(
@@ -61,16 +120,7 @@ pub fn signed_release(
         amount: order.amount,
         deadline: order.deadline,
     };
-    let digest = release_digest(&release, &domain(order.destination_chain_id, order.escrow));
-    let mut sorted: Vec<&Eip712Signer> = signers.iter().collect();
-    sorted.sort_by_key(|s| s.address());
-    sorted.dedup_by_key(|s| s.address());
-    let mut addrs = Vec::with_capacity(sorted.len());
-    let mut sigs = Vec::with_capacity(sorted.len());
-    for s in sorted {
-        s.check_chain(field, order.destination_chain_id)?;
-        addrs.push(s.address());
-        sigs.push(s.sign_digest(&digest)?.to_vec());
-    }
+    let d = release_digest(&release, &domain(order.destination_chain_id, order.escrow));
+    let (addrs, sigs) = sign_all(d, order.destination_chain_id, signers, field)?;
     Ok(release_call(&release, addrs, sigs))
 }

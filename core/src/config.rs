@@ -66,6 +66,15 @@ pub struct RelayerConfig {
     /// How long a signed release stays valid, seconds.
     #[serde(default = "default_release_ttl_s")]
     pub release_ttl_s: u64,
+    /// A release that cannot execute yet (the destination escrow is short)
+    /// waits and retries; after this long it also raises an alert.
+    #[serde(default = "default_release_alert_ms")]
+    pub release_alert_ms: u64,
+    /// After this long waiting to be released, a deposit is refunded to
+    /// its depositor on its own (its release cancelled on chain first).
+    /// 0: only when an operator asks (`transfer_refund`).
+    #[serde(default)]
+    pub refund_after_ms: u64,
     /// Pricing and replacement.
     #[serde(default)]
     pub fees: crate::fees::FeePolicy,
@@ -184,6 +193,10 @@ fn default_webhook_timeout_ms() -> u64 {
 
 fn default_reconcile_every_ms() -> u64 {
     5_000
+}
+
+fn default_release_alert_ms() -> u64 {
+    600_000
 }
 
 /// Payout batching: a batch per (chain, token) is flushed when it has

@@ -5,16 +5,34 @@
 //!                    `deposit` reserved on the source lane
 //!      depositing -> the deposit is final at the source chain's depth for
 //!                    the amount: its deposit id is read from the receipt
-//!      deposited  -> a signed `release` reserved on the destination lane
+//!      deposited  -> the destination escrow holds enough to pay: a signed
+//!                    `release` reserved on the destination lane (while it
+//!                    is short, the hop waits, with an alert after
+//!                    `release_alert_ms`)
 //!      releasing  -> the release is final: the hop is done and the next
-//!                    hop deposits what arrived
+//!                    hop deposits what arrived. A release that was not
+//!                    sent or reverted goes back to `deposited` and is
+//!                    signed again: the escrow pays a deposit at most once,
+//!                    so releases can be retried without risk
+//!      refunding  -> an operator (or `refund_after_ms`) gave up: a signed
+//!                    `cancelRelease` marks the deposit used on the
+//!                    destination; once that is final, a signed `refund`
+//!                    returns the deposit to the depositor on the source
+//!      refunded   -> the refund is final; the transfer fails
+//!      failed     -> the deposit was never made (its call reverted)
 //! ```
+//!
+//! A hop is failed only when it can never execute: its deposit was not
+//! sent (the call reverts, so the lane filled its nonce with a no-op), or
+//! its deposit was refunded after its release was cancelled on chain. A
+//! node that cannot answer is retried, never taken for a revert.
 //!
 //! Every transaction is a lane intent named after the transfer and hop, so
 //! a restart at any point finds what was already reserved, signed or sent
 //! instead of making it again. The hop's state is written after the intent
 //! it depends on is durable; a crash between the two replays an idempotent
-//! reservation. The escrow's once-per-deposit guard stands behind this.
+//! reservation. Changes to a hop and its transfer are one SQLite
+//! transaction. The escrow's once-per-deposit guard stands behind this.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +44,7 @@ use switchyard_bridges::escrow::{self, ReleaseOrder};
 use switchyard_chains::evm::EvmChain;
 use switchyard_chains::evm::contracts::approve_call;
 use switchyard_chains::evm::eip712::Eip712Signer;
+use switchyard_core::chain::ChainReader;
 use switchyard_core::finality::Finality;
 
 use crate::error::{Error, Result};
@@ -88,8 +107,11 @@ pub struct HopView {
     /// The plan.
     #[serde(flatten)]
     pub plan: HopPlan,
-    /// `pending`, `depositing`, `deposited`, `releasing`, `done`, `failed`.
+    /// `pending`, `depositing`, `deposited`, `releasing`, `done`,
+    /// `refunding`, `refunded` or `failed`.
     pub state: String,
+    /// What it waits for, when it waits (liquidity, a refund's delay).
+    pub note: Option<String>,
     /// Deposit id once final.
     pub deposit_id: Option<B256>,
     /// Deposit transaction (latest attempt).
@@ -127,14 +149,31 @@ pub struct LaneHandle {
 /// Told each hop's outcome: (bridge id, succeeded, what failed).
 pub type HopOutcome = Arc<dyn Fn(&str, bool, &str) + Send + Sync>;
 
+/// Called with a point name right after that change is committed; the
+/// daemon uses it for crash drills (`hop-failed`, `hop-refunding`).
+pub type Drill = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How long releases wait and when deposits are refunded on their own.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleasePolicy {
+    /// Validity of a signed release, seconds.
+    pub ttl_s: u64,
+    /// A release waiting this long raises an alert.
+    pub alert_ms: u64,
+    /// A release waiting this long is given up and the deposit refunded
+    /// (0: only on an operator's request).
+    pub refund_after_ms: u64,
+}
+
 /// Executes transfers over the lanes of one relayer key.
 #[derive(Clone)]
 pub struct Transfers {
     store: Arc<Store>,
     lanes: HashMap<u64, LaneHandle>,
     attesters: Vec<Eip712Signer>,
-    release_ttl_s: u64,
+    release: ReleasePolicy,
     outcomes: Option<HopOutcome>,
+    drill: Option<Drill>,
 }
 
 impl std::fmt::Debug for Transfers {
@@ -172,8 +211,31 @@ impl Transfers {
             store,
             lanes,
             attesters,
-            release_ttl_s,
+            release: ReleasePolicy {
+                ttl_s: release_ttl_s,
+                alert_ms: 600_000,
+                refund_after_ms: 0,
+            },
             outcomes: None,
+            drill: None,
+        }
+    }
+
+    /// Sets how releases wait and when deposits are refunded on their own.
+    pub fn with_release_policy(mut self, p: ReleasePolicy) -> Self {
+        self.release = p;
+        self
+    }
+
+    /// Installs the crash-drill hook.
+    pub fn with_drill(mut self, d: Drill) -> Self {
+        self.drill = Some(d);
+        self
+    }
+
+    fn at(&self, point: &str) {
+        if let Some(d) = &self.drill {
+            d(point);
         }
     }
 
@@ -181,6 +243,16 @@ impl Transfers {
     pub fn with_outcomes(mut self, f: HopOutcome) -> Self {
         self.outcomes = Some(f);
         self
+    }
+
+    /// Every lane, by EVM chain id.
+    pub fn lanes(&self) -> impl Iterator<Item = (&u64, &LaneHandle)> {
+        self.lanes.iter()
+    }
+
+    /// The lane on `chain_id`, if there is one.
+    pub fn lane_of(&self, chain_id: u64) -> Option<&Lane> {
+        self.lanes.get(&chain_id).map(|l| &l.lane)
     }
 
     /// The relayer's address on `chain_id`, if it has a lane there.
@@ -267,7 +339,7 @@ impl Transfers {
             return Ok(None);
         };
         let mut hops = Vec::new();
-        for (i, (plan, state, deposit_id)) in self.hops(id)?.into_iter().enumerate() {
+        for (i, h) in self.hops(id)?.into_iter().enumerate() {
             let tx = |kind: &str, chain_id: u64| -> Result<Option<B256>> {
                 Ok(match self.lanes.get(&chain_id) {
                     Some(l) => l.lane.get(&intent(id, i, kind))?.and_then(|r| r.hash),
@@ -275,11 +347,12 @@ impl Transfers {
                 })
             };
             hops.push(HopView {
-                deposit_tx: tx("deposit", plan.from.chain_id)?,
-                release_tx: tx("release", plan.to.chain_id)?,
-                plan,
-                state,
-                deposit_id,
+                deposit_tx: tx("deposit", h.plan.from.chain_id)?,
+                release_tx: tx(&release_kind(h.release_seq), h.plan.to.chain_id)?,
+                plan: h.plan,
+                state: h.state,
+                note: h.note,
+                deposit_id: h.deposit,
             });
         }
         Ok(Some(TransferView {
@@ -292,37 +365,82 @@ impl Transfers {
         }))
     }
 
-    fn hops(&self, id: &str) -> Result<Vec<(HopPlan, String, Option<B256>)>> {
+    fn hops(&self, id: &str) -> Result<Vec<HopRow>> {
         let conn = self.store.conn();
         let mut stmt = conn.prepare(
-            "SELECT plan, state, deposit_id FROM hop WHERE transfer_id = ?1 ORDER BY idx",
+            "SELECT plan, state, deposit_id, release_seq, since_ms, note, refund_reason FROM hop WHERE transfer_id = ?1 ORDER BY idx",
         )?;
         let rows = stmt.query_map(params![id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, Option<Vec<u8>>>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
             ))
         })?;
         rows.map(|r| {
-            let (plan, state, dep) = r?;
+            let (plan, state, dep, seq, since, note, refund) = r?;
             let plan: HopPlan =
                 serde_json::from_str(&plan).map_err(|e| Error::Corrupt(e.to_string()))?;
-            let dep = dep
+            let deposit = dep
                 .map(|d| {
                     B256::try_from(d.as_slice()).map_err(|_| Error::Corrupt("deposit id".into()))
                 })
                 .transpose()?;
-            Ok((plan, state, dep))
+            Ok(HopRow {
+                plan,
+                state,
+                deposit,
+                release_seq: u32::try_from(seq).unwrap_or(0),
+                since_ms: since,
+                note,
+                refund_reason: refund,
+            })
         })
         .collect()
     }
 
     fn set_hop(&self, id: &str, idx: usize, state: &str, deposit: Option<B256>) -> Result<()> {
         self.store.conn().execute(
-            "UPDATE hop SET state = ?1, deposit_id = COALESCE(?2, deposit_id) WHERE transfer_id = ?3 AND idx = ?4",
+            "UPDATE hop SET state = ?1, deposit_id = COALESCE(?2, deposit_id), since_ms = NULL, note = NULL WHERE transfer_id = ?3 AND idx = ?4",
             params![state, deposit.map(|d| d.to_vec()), id, i64::try_from(idx).unwrap_or(i64::MAX)],
         )?;
+        Ok(())
+    }
+
+    /// Records what a waiting hop waits for (the first time: since when).
+    fn note(&self, id: &str, idx: usize, note: &str) -> Result<i64> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        t.execute(
+            "UPDATE hop SET note = ?1, since_ms = COALESCE(since_ms, ?2) WHERE transfer_id = ?3 AND idx = ?4",
+            params![note, now_ms(), id, i64::try_from(idx).unwrap_or(i64::MAX)],
+        )?;
+        let since: i64 = t.query_row(
+            "SELECT since_ms FROM hop WHERE transfer_id = ?1 AND idx = ?2",
+            params![id, i64::try_from(idx).unwrap_or(i64::MAX)],
+            |r| r.get(0),
+        )?;
+        t.commit()?;
+        Ok(since)
+    }
+
+    /// Ends a hop and its transfer together, in one SQLite transaction.
+    fn end(&self, id: &str, idx: usize, hop: &str, transfer: &str, error: Option<&str>) -> Result<()> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        t.execute(
+            "UPDATE hop SET state = ?1, note = NULL WHERE transfer_id = ?2 AND idx = ?3",
+            params![hop, id, i64::try_from(idx).unwrap_or(i64::MAX)],
+        )?;
+        t.execute(
+            "UPDATE transfer SET state = ?1, error = ?2, updated_ms = ?3 WHERE id = ?4",
+            params![transfer, error, now_ms(), id],
+        )?;
+        t.commit()?;
         Ok(())
     }
 
@@ -353,20 +471,62 @@ impl Transfers {
         Ok(())
     }
 
+    /// Gives up on releasing transfer `id`'s deposit that is still locked
+    /// in escrow: its release is cancelled on the destination, then the
+    /// deposit is refunded on the source (see the module docs). Audited in
+    /// the same SQLite transaction. `Ok(Err(why))`: nothing to refund.
+    pub fn refund(
+        &self,
+        id: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<std::result::Result<crate::AuditEntry, String>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let state: Option<String> = t
+            .query_row("SELECT state FROM transfer WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match state.as_deref() {
+            None => return Ok(Err("unknown".into())),
+            Some("pending") => {}
+            Some(s) => return Ok(Err(format!("the transfer is {s}"))),
+        }
+        let n = t.execute(
+            "UPDATE hop SET state = 'refunding', refund_reason = ?1, note = NULL, since_ms = NULL
+             WHERE transfer_id = ?2 AND state IN ('deposited', 'releasing')",
+            params![format!("{reason} (by {actor})"), id],
+        )?;
+        if n == 0 {
+            return Ok(Err(
+                "no deposit of it waits in escrow (nothing deposited yet, or released)".into(),
+            ));
+        }
+        let e = crate::ops::Ops::append(&t, actor, "transfer_refund", &format!("transfer:{id}"), reason)?;
+        t.commit()?;
+        drop(conn);
+        self.at("hop-refunding");
+        Ok(Ok(e))
+    }
+
     /// Moves one transfer as far as it can go now.
     pub async fn advance(&self, id: &str) -> Result<()> {
-        for (i, (plan, state, deposit)) in self.hops(id)?.into_iter().enumerate() {
-            let next = match state.as_str() {
+        for (i, h) in self.hops(id)?.into_iter().enumerate() {
+            let plan = &h.plan;
+            let next = match h.state.as_str() {
                 "done" => continue,
-                "failed" => return Ok(()),
-                "pending" => self.start_deposit(id, i, &plan).await?,
-                "depositing" => self.await_deposit(id, i, &plan).await?,
+                "failed" | "refunded" => return Ok(()),
+                "pending" => self.start_deposit(id, i, plan).await?,
+                "depositing" => self.await_deposit(id, i, plan).await?,
                 "deposited" => {
-                    let dep =
-                        deposit.ok_or_else(|| Error::Corrupt("deposited hop without id".into()))?;
-                    self.start_release(id, i, &plan, dep)?
+                    let dep = h
+                        .deposit
+                        .ok_or_else(|| Error::Corrupt("deposited hop without id".into()))?;
+                    self.start_release(id, i, &h, dep).await?
                 }
-                "releasing" => self.await_release(id, i, &plan, deposit).await?,
+                "releasing" => self.await_release(id, i, &h).await?,
+                "refunding" => self.refunding(id, i, &h).await?,
                 other => return Err(Error::Corrupt(format!("unknown hop state {other:?}"))),
             };
             match next {
@@ -375,9 +535,17 @@ impl Transfers {
                     if let Some(f) = &self.outcomes {
                         f(&plan.bridge, false, &why);
                     }
-                    self.set_hop(id, i, "failed", None)?;
-                    self.finish(id, "failed", Some(&why))?;
+                    self.end(id, i, "failed", "failed", Some(&why))?;
+                    self.at("hop-failed");
                     tracing::error!(transfer = %id, hop = i, reason = %why, "transfer failed");
+                    return Ok(());
+                }
+                Step::Refunded(why) => {
+                    if let Some(f) = &self.outcomes {
+                        f(&plan.bridge, false, &why);
+                    }
+                    self.end(id, i, "refunded", "failed", Some(&why))?;
+                    tracing::warn!(transfer = %id, hop = i, reason = %why, "deposit refunded; transfer failed");
                     return Ok(());
                 }
                 Step::Done => {
@@ -442,6 +610,8 @@ impl Transfers {
         let Some(rec) = src.lane.get(&intent(id, i, "deposit"))? else {
             return Err(Error::Corrupt("depositing hop without its deposit".into()));
         };
+        // The deposit call was never sent (it reverts): nothing left the
+        // relayer, and this intent's nonce carried a no-op.
         if let Some(why) = failure(&rec) {
             return Ok(Step::Failed(format!("deposit: {why}")));
         }
@@ -458,20 +628,41 @@ impl Transfers {
             )));
         };
         if dep.amount < plan.amount_in {
-            return Ok(Step::Failed(format!(
-                "escrow received {} of {}",
-                dep.amount, plan.amount_in
-            )));
+            // Deposited but short (a fee-on-transfer token): it is in escrow
+            // and must be released or refunded, never forgotten.
+            tracing::error!(transfer = %id, hop = i, got = %dep.amount, want = %plan.amount_in, "escrow received less than deposited; releasing what arrived is not planned: an operator must refund it");
         }
         self.set_hop(id, i, "deposited", Some(dep.id))?;
         Ok(Step::Wait)
     }
 
-    fn start_release(&self, id: &str, i: usize, plan: &HopPlan, deposit: B256) -> Result<Step> {
+    /// Reserves a release once the destination escrow can pay it; while it
+    /// cannot, waits (alert after `alert_ms`, refund after
+    /// `refund_after_ms` if set).
+    async fn start_release(&self, id: &str, i: usize, h: &HopRow, deposit: B256) -> Result<Step> {
+        let plan = &h.plan;
         let dst = self.lane(plan.to.chain_id)?;
-        let name = intent(id, i, "release");
+        let name = intent(id, i, &release_kind(h.release_seq));
         if dst.lane.get(&name)?.is_none() {
-            let deadline = switchyard_core::now_ms() / 1000 + self.release_ttl_s;
+            if dst
+                .chain
+                .released(plan.to.escrow, plan.from.chain_id, deposit)
+                .await?
+            {
+                // Paid by an earlier release of this deposit.
+                self.set_hop(id, i, "releasing", None)?;
+                return Ok(Step::Wait);
+            }
+            let held = dst.chain.erc20_balance(plan.to.token, plan.to.escrow).await?;
+            if held < plan.amount_out {
+                return self
+                    .wait_for_liquidity(id, i, h, &format!(
+                        "destination escrow {} holds {held} of the {} to release",
+                        plan.to.escrow, plan.amount_out
+                    ))
+                    .await;
+            }
+            let deadline = switchyard_core::now_ms() / 1000 + self.release.ttl_s;
             let data = escrow::signed_release(
                 &ReleaseOrder {
                     source_chain_id: plan.from.chain_id,
@@ -502,43 +693,235 @@ impl Transfers {
         Ok(Step::Wait)
     }
 
-    async fn await_release(
-        &self,
-        id: &str,
-        i: usize,
-        plan: &HopPlan,
-        deposit: Option<B256>,
-    ) -> Result<Step> {
+    async fn wait_for_liquidity(&self, id: &str, i: usize, h: &HopRow, what: &str) -> Result<Step> {
+        let since = self.note(id, i, &format!("waiting: {what}"))?;
+        let waited = now_ms().saturating_sub(since);
+        let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        if self.release.refund_after_ms > 0 && waited >= ms(self.release.refund_after_ms) {
+            let why = format!("not releasable for {} s: {what}", waited / 1000);
+            if let Ok(e) = self.refund(id, "switchyard", &why)? {
+                tracing::warn!(transfer = %id, hop = i, audit = e.seq, "giving up on the release; refunding the deposit");
+            }
+            return Ok(Step::Wait);
+        }
+        if waited >= ms(self.release.alert_ms) {
+            let n = self.store.conn().execute(
+                "INSERT OR IGNORE INTO alert (kind, chain_id, detail, created_ms) VALUES ('release_waiting', ?1, ?2, ?3)",
+                params![
+                    i64::try_from(h.plan.to.chain_id).unwrap_or(i64::MAX),
+                    format!("transfer {id} hop {i}: release waiting since {since}: {what}"),
+                    now_ms()
+                ],
+            )?;
+            if n == 1 {
+                tracing::error!(transfer = %id, hop = i, what, "release waiting too long");
+            }
+        }
+        Ok(Step::Wait)
+    }
+
+    async fn await_release(&self, id: &str, i: usize, h: &HopRow) -> Result<Step> {
+        let plan = &h.plan;
         let dst = self.lane(plan.to.chain_id)?;
-        let Some(rec) = dst.lane.get(&intent(id, i, "release"))? else {
-            return Err(Error::Corrupt("releasing hop without its release".into()));
+        let deposit = h
+            .deposit
+            .ok_or_else(|| Error::Corrupt("releasing hop without its deposit".into()))?;
+        let Some(rec) = dst.lane.get(&intent(id, i, &release_kind(h.release_seq)))? else {
+            // Released by an earlier release of this deposit (see
+            // start_release): settle on the escrow's word, at depth.
+            return self.released_at_depth(id, i, plan, deposit).await;
         };
         if rec.succeeded() {
             self.set_hop(id, i, "done", None)?;
             return Ok(Step::Done);
         }
-        if let Some(why) = failure(&rec) {
-            // Released by an earlier transaction of this deposit? Then it
-            // is paid: the guard refused a second payment, as it should.
-            if let Some(dep) = deposit
-                && dst
-                    .chain
-                    .released(plan.to.escrow, plan.from.chain_id, dep)
-                    .await?
+        if rec.failed() {
+            // Paid by an earlier release of this deposit? Then it is done:
+            // the guard refused a second payment, as it should.
+            if dst
+                .chain
+                .released(plan.to.escrow, plan.from.chain_id, deposit)
+                .await?
             {
-                self.set_hop(id, i, "done", None)?;
-                return Ok(Step::Done);
+                return self.released_at_depth(id, i, plan, deposit).await;
             }
-            return Ok(Step::Failed(format!("release: {why}")));
+            // Not sent, or reverted (the escrow was short, the deadline
+            // passed): sign another. The escrow pays one at most.
+            tracing::warn!(transfer = %id, hop = i, why = ?failure(&rec), "release did not execute; retrying");
+            let mut conn = self.store.conn();
+            let t = conn.transaction()?;
+            t.execute(
+                "UPDATE hop SET state = 'deposited', release_seq = release_seq + 1 WHERE transfer_id = ?1 AND idx = ?2 AND state = 'releasing'",
+                params![id, i64::try_from(i).unwrap_or(i64::MAX)],
+            )?;
+            t.commit()?;
         }
         Ok(Step::Wait)
     }
+
+    /// The escrow says the deposit was used: released (the hop is done),
+    /// or cancelled by a refund in progress (back to refunding).
+    async fn released_at_depth(&self, id: &str, i: usize, plan: &HopPlan, deposit: B256) -> Result<Step> {
+        let dst = self.lane(plan.to.chain_id)?;
+        if dst
+            .chain
+            .release_cancelled(plan.to.escrow, plan.from.chain_id, deposit)
+            .await?
+        {
+            self.store.conn().execute(
+                "UPDATE hop SET state = 'refunding' WHERE transfer_id = ?1 AND idx = ?2",
+                params![id, i64::try_from(i).unwrap_or(i64::MAX)],
+            )?;
+            return Ok(Step::Wait);
+        }
+        self.set_hop(id, i, "done", None)?;
+        Ok(Step::Done)
+    }
+
+    /// Cancels the release on the destination, then, once that is final,
+    /// refunds the deposit on the source; each a lane intent.
+    async fn refunding(&self, id: &str, i: usize, h: &HopRow) -> Result<Step> {
+        let plan = &h.plan;
+        let deposit = h
+            .deposit
+            .ok_or_else(|| Error::Corrupt("refunding hop without its deposit".into()))?;
+        let (src, dst) = (self.lane(plan.from.chain_id)?, self.lane(plan.to.chain_id)?);
+        // 1. The destination escrow must never pay this deposit: our
+        // cancellation, final at the destination's depth.
+        match dst.lane.get(&intent(id, i, "cancel-release"))? {
+            None => {
+                let data = escrow::signed_cancel_release(
+                    plan.from.chain_id,
+                    deposit,
+                    plan.to.chain_id,
+                    plan.to.escrow,
+                    &self.attesters,
+                    "SWITCHYARD_SIGNER_KEY",
+                )
+                .map_err(|e| Error::Config(e.to_string()))?;
+                dst.lane.reserve(
+                    &intent(id, i, "cancel-release"),
+                    &Call {
+                        to: plan.to.escrow,
+                        data,
+                        value: U256::ZERO,
+                        gas_limit: None,
+                    },
+                    plan.to.finality,
+                )?;
+                self.note(id, i, "refunding: cancelling the release on the destination")?;
+                return Ok(Step::Wait);
+            }
+            Some(rec) if rec.succeeded() => {}
+            Some(rec) if rec.failed() => {
+                // Refused: a release got there first (a pending one was
+                // mined before the cancellation). Then it is paid.
+                let released = dst
+                    .chain
+                    .released(plan.to.escrow, plan.from.chain_id, deposit)
+                    .await?;
+                let cancelled = dst
+                    .chain
+                    .release_cancelled(plan.to.escrow, plan.from.chain_id, deposit)
+                    .await?;
+                if released && !cancelled {
+                    tracing::warn!(transfer = %id, hop = i, "released before its cancellation: the hop is done");
+                    self.set_hop(id, i, "done", None)?;
+                    return Ok(Step::Done);
+                }
+                return Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {
+                    code: 0,
+                    message: format!(
+                        "the release cancellation of transfer {id} hop {i} failed ({:?}) and the deposit is neither released nor cancelled: an operator must look",
+                        rec.cancelled
+                    ),
+                }));
+            }
+            Some(_) => {
+                self.note(id, i, "refunding: cancelling the release on the destination")?;
+                return Ok(Step::Wait);
+            }
+        }
+        // 2. Refund on the source once the escrow allows it.
+        let Some(locked) = src.chain.locked(plan.from.escrow, deposit).await? else {
+            return Err(Error::Corrupt(format!("deposit {deposit} unknown to its escrow")));
+        };
+        let refunded = |who: EvmAddress| {
+            Step::Refunded(format!(
+                "deposit refunded to {who} after its release was cancelled: {}",
+                h.refund_reason.clone().unwrap_or_default()
+            ))
+        };
+        match src.lane.get(&intent(id, i, "refund"))? {
+            Some(rec) if rec.succeeded() => Ok(refunded(locked.sender)),
+            Some(rec) if rec.failed() => {
+                if locked.refunded {
+                    Ok(refunded(locked.sender))
+                } else {
+                    Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {
+                        code: 0,
+                        message: format!(
+                            "the refund of transfer {id} hop {i} failed ({:?}): an operator must look",
+                            rec.cancelled
+                        ),
+                    }))
+                }
+            }
+            Some(_) => Ok(Step::Wait),
+            None => {
+                let delay = src.chain.refund_delay(plan.from.escrow).await?;
+                let chain_now = src.chain.head().await?.timestamp_s;
+                let at = locked.at.saturating_add(delay);
+                if chain_now < at {
+                    self.note(
+                        id,
+                        i,
+                        &format!("refunding: refundable from {at} (chain time {chain_now})"),
+                    )?;
+                    return Ok(Step::Wait);
+                }
+                let data = escrow::signed_refund(
+                    deposit,
+                    plan.from.chain_id,
+                    plan.from.escrow,
+                    &self.attesters,
+                    "SWITCHYARD_SIGNER_KEY",
+                )
+                .map_err(|e| Error::Config(e.to_string()))?;
+                src.lane.reserve(
+                    &intent(id, i, "refund"),
+                    &Call {
+                        to: plan.from.escrow,
+                        data,
+                        value: U256::ZERO,
+                        gas_limit: None,
+                    },
+                    plan.from.finality,
+                )?;
+                self.note(id, i, "refunding: refund sent on the source")?;
+                Ok(Step::Wait)
+            }
+        }
+    }
+}
+
+/// A hop as stored.
+struct HopRow {
+    plan: HopPlan,
+    state: String,
+    deposit: Option<B256>,
+    release_seq: u32,
+    #[allow(dead_code)]
+    since_ms: Option<i64>,
+    note: Option<String>,
+    refund_reason: Option<String>,
 }
 
 enum Step {
     Wait,
     Done,
     Failed(String),
+    Refunded(String),
 }
 
 fn failure(rec: &TxRecord) -> Option<String> {
@@ -549,6 +932,16 @@ fn failure(rec: &TxRecord) -> Option<String> {
         Some(why) => format!("not sent, simulation reverted: {why}"),
         None => format!("reverted on chain in {:?}", rec.hash),
     })
+}
+
+/// The intent kind of the `seq`-th release of a hop (the first keeps the
+/// name earlier versions used).
+fn release_kind(seq: u32) -> String {
+    if seq == 0 {
+        "release".to_owned()
+    } else {
+        format!("release#{seq}")
+    }
 }
 
 fn intent(id: &str, hop: usize, kind: &str) -> String {

@@ -103,8 +103,24 @@ impl AppState {
             .collect();
         let alerts = self.engine.as_ref().and_then(|e| e.store.alerts(10).ok());
         let (alert_count, alerts) = alerts.unwrap_or_default();
+        let lanes = self
+            .engine
+            .as_ref()
+            .map(|e| e.lane_health())
+            .unwrap_or_default();
+        let failing: Vec<Value> = self
+            .engine
+            .as_ref()
+            .map(|e| e.payouts.chain_errors())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(c, err, since)| json!({ "chain_id": c, "error": err, "since_ms": since }))
+            .collect();
+        let degraded = lanes.iter().any(|l| !l["halted"].is_null()) || !failing.is_empty();
         json!({
-            "status": if alert_count == 0 { "ok" } else { "alert" },
+            "status": if alert_count > 0 { "alert" } else if degraded { "degraded" } else { "ok" },
+            "lanes": lanes,
+            "failing_chains": failing,
             "alerts": alert_count,
             "latest_alerts": alerts,
             "breakers": breakers,
@@ -449,6 +465,36 @@ pub fn rpc_module(state: Arc<AppState>) -> RpcModule<AppState> {
                     .and_then(|p| state.ops_reject(&caller, p))
             });
         state.metrics.count_call("ops_reject", &outcome(&r));
+        r
+    });
+    let _ = m.register_blocking_method("transfer_refund", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "transfer_refund")
+            .and_then(|caller| {
+                decode_params::<ops::RefundParams>(&params)
+                    .and_then(|p| state.transfer_refund(&caller, p))
+            });
+        state.metrics.count_call("transfer_refund", &outcome(&r));
+        r
+    });
+    let _ = m.register_blocking_method("ops_batch_cancel", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "ops_batch_cancel")
+            .and_then(|caller| {
+                decode_params::<ops::BatchCancelParams>(&params)
+                    .and_then(|p| state.ops_batch_cancel(&caller, p))
+            });
+        state.metrics.count_call("ops_batch_cancel", &outcome(&r));
+        r
+    });
+    let _ = m.register_blocking_method("ops_lane_resume", |params, state, ext| {
+        let r = state
+            .authorize(&ext, Role::Operator, "ops_lane_resume")
+            .and_then(|caller| {
+                decode_params::<ops::LaneResumeParams>(&params)
+                    .and_then(|p| state.ops_lane_resume(&caller, p))
+            });
+        state.metrics.count_call("ops_lane_resume", &outcome(&r));
         r
     });
     let _ = m.register_blocking_method("keys_create", |params, state, ext| {

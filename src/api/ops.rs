@@ -363,6 +363,117 @@ impl AppState {
     }
 }
 
+/// Params of `transfer_refund`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundParams {
+    /// Transfer id.
+    pub id: String,
+    /// Why (1-500 characters).
+    pub reason: String,
+}
+
+/// Params of `ops_batch_cancel`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCancelParams {
+    /// Batch id (0x + 64 hex digits).
+    pub batch_id: String,
+    /// Why (1-500 characters).
+    pub reason: String,
+}
+
+/// Params of `ops_lane_resume`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaneResumeParams {
+    /// Chain (`devnet-a`).
+    pub chain: String,
+    /// Why it is safe now (1-500 characters).
+    pub reason: String,
+}
+
+fn reason_ok(reason: &str) -> Result<(), ErrorObjectOwned> {
+    if reason.trim().is_empty() || reason.len() > 500 {
+        return Err(errors::invalid_field("reason", "1 to 500 characters"));
+    }
+    Ok(())
+}
+
+impl AppState {
+    /// `transfer_refund`: gives up on a deposit waiting in escrow; its
+    /// release is cancelled on chain, then the deposit is refunded.
+    pub fn transfer_refund(
+        &self,
+        caller: &Caller,
+        p: RefundParams,
+    ) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        reason_ok(&p.reason)?;
+        match engine
+            .transfers
+            .refund(&p.id, &caller.name, &p.reason)
+            .map_err(|e| errors::internal(&e.to_string()))?
+        {
+            Ok(audit) => Ok(json!({ "refunding": p.id, "audit": audit })),
+            Err(why) if why == "unknown" => Err(errors::unknown("id", &p.id)),
+            Err(why) => Err(errors::invalid_field("id", &why)),
+        }
+    }
+
+    /// `ops_batch_cancel`: gives up on a submitted payout batch; it is
+    /// cancelled on chain and its items are paid in a new batch.
+    pub fn ops_batch_cancel(
+        &self,
+        caller: &Caller,
+        p: BatchCancelParams,
+    ) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        reason_ok(&p.reason)?;
+        if !engine
+            .payouts
+            .give_up_batch(&p.batch_id, &caller.name, &p.reason)
+            .map_err(|e| errors::internal(&e.to_string()))?
+        {
+            return Err(errors::invalid_field(
+                "batch_id",
+                "unknown, or not a submitted batch",
+            ));
+        }
+        Ok(json!({ "cancelling": p.batch_id }))
+    }
+
+    /// `ops_lane_resume`: lets a lane halted by foreign sends from its key
+    /// run again.
+    pub fn ops_lane_resume(
+        &self,
+        caller: &Caller,
+        p: LaneResumeParams,
+    ) -> Result<Value, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        reason_ok(&p.reason)?;
+        let chain_id = self
+            .model
+            .current()
+            .snapshot
+            .topology
+            .chains()
+            .iter()
+            .find(|c| c.id.as_str() == p.chain)
+            .and_then(|c| c.chain_id)
+            .ok_or_else(|| errors::unknown("chain", &p.chain))?;
+        let lane = engine
+            .transfers
+            .lane_of(chain_id)
+            .ok_or_else(|| errors::invalid_field("chain", "has no relayer lane"))?;
+        let audit = lane
+            .resume(&caller.name, &p.reason)
+            .map_err(|e| errors::internal(&e.to_string()))?
+            .ok_or_else(|| errors::invalid_field("chain", "its lane is not halted"))?;
+        Ok(json!({ "resumed": p.chain, "audit": audit }))
+    }
+}
+
 impl AppState {
     /// The pause of the route `from -> to` (`chain:ASSET` each), if any.
     pub fn route_paused(&self, from: &str, to: &str) -> Option<String> {

@@ -179,8 +179,14 @@ pub fn approve_call(spender: EvmAddress, amount: U256) -> Vec<u8> {
     IErc20::approveCall { spender, amount }.abi_encode()
 }
 
-/// Constructor arguments of `SignerSet` contracts (`EscrowBridge`,
-/// `PayoutBatcher`): `(address[] signers, uint256 threshold)`.
+/// Constructor arguments of `EscrowBridge`: `(address[] signers, uint256
+/// threshold, uint64 refundDelay)`.
+pub fn escrow_args(signers: &[EvmAddress], threshold: u64, refund_delay_s: u64) -> Vec<u8> {
+    (signers.to_vec(), U256::from(threshold), refund_delay_s).abi_encode_params()
+}
+
+/// Constructor arguments of `PayoutBatcher`: `(address[] signers, uint256
+/// threshold)`.
 pub fn signer_set_args(signers: &[EvmAddress], threshold: u64) -> Vec<u8> {
     (signers.to_vec(), U256::from(threshold)).abi_encode_params()
 }

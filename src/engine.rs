@@ -58,6 +58,8 @@ pub struct Engine {
     pub ops: Arc<Ops>,
     /// Approval thresholds in USD: (one operator, two operators).
     pub approvals: Option<(UsdE8, UsdE8)>,
+    /// The store's lock, held while the daemon lives.
+    pub lock: Arc<std::fs::File>,
 }
 
 impl Engine {
@@ -118,6 +120,35 @@ impl Keys {
             signer: get("SWITCHYARD_SIGNER_KEY")?,
         })
     }
+}
+
+/// Takes the store's lock file (`<store>.lock`, an OS lock the kernel
+/// releases when the process dies, however it dies): one daemon per store,
+/// since two would drive the same lanes.
+fn lock_store(store: &std::path::Path) -> Result<std::fs::File, Failure> {
+    use std::io::{Read, Seek, Write};
+    let path = std::path::PathBuf::from(format!("{}.lock", store.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .wrap_err_with(|| format!("opening {}", path.display()))?;
+    if f.try_lock().is_err() {
+        let mut holder = String::new();
+        let _ = f.read_to_string(&mut holder);
+        return Err(Failure::Usage(format!(
+            "relayer.store {}: in use by another switchyard serve (pid {}); one daemon per store",
+            store.display(),
+            holder.trim()
+        )));
+    }
+    f.set_len(0)?;
+    f.rewind()?;
+    write!(f, "{}", std::process::id())?;
+    f.flush()?;
+    Ok(f)
 }
 
 fn kill_self(what: &str) -> ! {
@@ -198,6 +229,7 @@ pub async fn start(
     if let Some(dir) = cfg.store.parent() {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     }
+    let lock = lock_store(&cfg.store)?;
     let store = Arc::new(
         Store::open(&cfg.store)
             .map_err(|e| Failure::Usage(format!("relayer.store {}: {e}", cfg.store.display())))?,
@@ -429,6 +461,7 @@ pub async fn start(
             treasury: cfg.treasury.clone(),
             ops,
             approvals: cfg.approvals.as_ref().map(|a| a.thresholds()).transpose()?,
+            lock: Arc::new(lock),
         },
         tasks,
     ))

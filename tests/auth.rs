@@ -130,18 +130,18 @@ async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() 
     let keys = call(&root, "keys_list", json!({})).await.unwrap();
     assert!(!keys.to_string().contains("sy_"), "tokens are never listed");
 
-    // The audit log has the operator's pause and the admin's key changes.
+    // The audit log has the devnet's six keys, the operator's pause and
+    // the admin's key changes.
     let a = call(&root, "ops_audit", json!({})).await.unwrap();
     assert_eq!(a["verified"], true);
     let actions = audit_pairs(&a, "actor", "action");
-    assert_eq!(
-        actions,
-        [
-            ("olivia".into(), "pause".into()),
-            ("root".into(), "key_create".into()),
-            ("root".into(), "key_revoke".into()),
-        ]
-    );
+    let mut want: Vec<(String, String)> = vec![("devnet".into(), "key_create".into()); 6];
+    want.extend([
+        ("olivia".into(), "pause".into()),
+        ("root".into(), "key_create".into()),
+        ("root".into(), "key_revoke".into()),
+    ]);
+    assert_eq!(actions, want);
     // Refusals are counted per method and code.
     let (_, metrics) = d.get("/metrics");
     assert!(

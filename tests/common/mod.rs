@@ -139,15 +139,29 @@ impl Daemon {
         Self::start_env(devnet, crash_at, &[])
     }
 
+    /// [`Daemon::start`] on another config file of the devnet.
+    pub fn start_config(devnet: &Devnet, config: &Path) -> Self {
+        Self::spawn(devnet, config, None, &[])
+    }
+
     /// [`Daemon::start`] with extra environment variables.
     pub fn start_env(devnet: &Devnet, crash_at: Option<&str>, extra: &[(&str, &str)]) -> Self {
+        Self::spawn(devnet, &devnet.dir.join("switchyard.toml"), crash_at, extra)
+    }
+
+    fn spawn(
+        devnet: &Devnet,
+        config: &Path,
+        crash_at: Option<&str>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let mut cmd = Command::new(BIN);
         for (k, v) in extra {
             cmd.env(k, v);
         }
         cmd.arg("serve")
             .arg("--config")
-            .arg(devnet.dir.join("switchyard.toml"))
+            .arg(config)
             .envs(devnet.env())
             .env("RUST_LOG", "warn")
             .env_remove("SWITCHYARD_CRASH_AT")
@@ -296,4 +310,116 @@ pub fn audit_pairs(audit: &Value, a: &str, b: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// anvil's account 0: deploys and owns TestUSD on the devnet.
+pub const DEPLOYER_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+impl Devnet {
+    /// `devnet.json`'s entry for `chain`.
+    pub fn info_of(&self, chain: &str) -> Value {
+        self.info["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["chain"] == chain)
+            .unwrap()
+            .clone()
+    }
+
+    /// An address field of `chain` (`token`, `escrow`, `payout_batcher`).
+    pub fn addr(&self, chain: &str, field: &str) -> alloy_primitives::Address {
+        self.info_of(chain)[field].as_str().unwrap().parse().unwrap()
+    }
+
+    /// A provider on `chain` that signs with the deployer (TestUSD's owner).
+    pub fn deployer(&self, chain: &str) -> alloy::providers::DynProvider {
+        let url = self.info_of(chain)["rpc_url"].as_str().unwrap().to_owned();
+        switchyard_chains::evm::deploy::wallet_provider(&url, DEPLOYER_KEY).unwrap()
+    }
+
+    /// Sends `data` to `to` on `chain` from the deployer and waits for it.
+    pub async fn send(&self, chain: &str, to: alloy_primitives::Address, data: Vec<u8>) {
+        switchyard_chains::evm::deploy::call(&self.deployer(chain), to, data)
+            .await
+            .unwrap();
+    }
+
+    /// A key from `env` (`SWITCHYARD_SIGNER_KEY`, ...).
+    pub fn env_key(&self, name: &str) -> String {
+        self.env()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap()
+    }
+
+    /// Rewrites the devnet's topology file the daemon reads.
+    pub fn edit_topology(&self, f: impl FnOnce(String) -> String) {
+        let path = self.dir.join("topology.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, f(text)).unwrap();
+    }
+
+    /// Rewrites the devnet's daemon config.
+    pub fn edit_config(&self, f: impl FnOnce(String) -> String) {
+        let path = self.dir.join("switchyard.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, f(text)).unwrap();
+    }
+
+    /// The API token of a devnet `--auth` key (`root`, `olivia`, `acme`, ...).
+    pub fn token(&self, who: &str) -> String {
+        let keys: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.join("keys.json")).unwrap())
+                .unwrap();
+        keys[who]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Drains `chain`'s escrow into `sink` with a release the signer set
+    /// signs for a deposit that never was (the signers are the authority).
+    pub async fn drain_escrow(&self, chain: &str, sink: alloy_primitives::Address) -> U256 {
+        let escrow = self.addr(chain, "escrow");
+        let token = self.addr(chain, "token");
+        let (c, t) = self.chain(chain);
+        let held = c
+            .token_balance(&t, &Address::Evm(escrow))
+            .await
+            .unwrap();
+        let signer = switchyard_chains::evm::eip712::Eip712Signer::from_hex(
+            "key",
+            &self.env_key("SWITCHYARD_SIGNER_KEY"),
+        )
+        .unwrap();
+        let chain_id = self.info_of(chain)["chain_id"].as_u64().unwrap();
+        let data = switchyard_bridges::escrow::signed_release(
+            &switchyard_bridges::escrow::ReleaseOrder {
+                source_chain_id: 999,
+                deposit_id: alloy_primitives::keccak256(format!("drain/{}", held)),
+                destination_chain_id: chain_id,
+                escrow,
+                token,
+                recipient: sink,
+                amount: held,
+                deadline: switchyard_core::now_ms() / 1000 + 3600,
+            },
+            &[signer],
+            "key",
+        )
+        .unwrap();
+        self.send(chain, escrow, data).await;
+        held
+    }
+}
+
+/// A call whose transport may fail (the daemon is killed under it).
+pub async fn fire(c: &HttpClient, method: &str, params: Value) {
+    let Value::Object(map) = params else {
+        panic!("params must be an object")
+    };
+    let mut p = jsonrpsee::core::params::ObjectParams::new();
+    for (k, v) in map {
+        p.insert(&k, v).unwrap();
+    }
+    let _ = c.request::<Value, _>(method, p).await;
 }

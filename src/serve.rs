@@ -34,10 +34,16 @@ pub fn load_config(args: &ServeArgs) -> Result<DaemonConfig, Failure> {
     Ok(cfg)
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). alloy's HTTP
+/// transport records the full RPC URL (credentials and API keys included)
+/// on its debug spans, so those targets stay at `info` whatever `RUST_LOG`
+/// asks; our own logs name endpoints in redacted form.
 pub fn init_tracing() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let base = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "{base},alloy_transport_http=info,alloy_transport=info,alloy_rpc_client=info"
+    ))
+    .unwrap_or_else(|_| "info".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -163,6 +169,7 @@ pub async fn serve_with(
         state,
         cfg.server.max_request_bytes,
         cfg.server.max_connections,
+        cfg.server.allowed_origins.clone(),
     )
     .await
     .wrap_err_with(|| format!("binding {}", cfg.server.listen))?;

@@ -29,8 +29,12 @@ impl Daemon {
     }
 
     fn start_with(extra: &[&str]) -> Self {
+        Self::start_config(CONFIG, extra)
+    }
+
+    fn start_config(config: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["serve", "--config", CONFIG, "--listen", "127.0.0.1:0"])
+            .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -386,5 +390,140 @@ fn probes_publish_live_chain_readings_to_health() {
     };
     assert_eq!(reading["stale"], false);
     assert!(reading["head"].as_u64().is_some());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A config file in a fresh directory: the mainnet topology, plus `extra`.
+fn config_with(name: &str, extra: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sy-edge-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("switchyard.toml");
+    std::fs::write(&path, format!("topology = \"{TOPOLOGY}\"\n{extra}")).unwrap();
+    path
+}
+
+#[test]
+fn without_auth_a_listen_address_beyond_loopback_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--config", CONFIG, "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.listen") && err.contains("[auth]"), "{err}");
+}
+
+fn post_with(addr: &str, origin: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: x\r\n{origin}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn requests_from_a_browser_origin_not_allowed_are_refused_over_http_and_websocket() {
+    let quote = r#"{"jsonrpc":"2.0","id":1,"method":"route_quote","params":{"from":"ethereum:USDT","to":"base:USDC","amount":"100"}}"#;
+    let d = Daemon::start();
+    let (status, body) = post_with(&d.addr, Some("http://evil.example"), quote);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("origin not allowed"), "{body}");
+    let mut headers = jsonrpsee::http_client::HeaderMap::new();
+    headers.insert("Origin", "http://evil.example".parse().unwrap());
+    let ws = WsClientBuilder::default()
+        .set_headers(headers)
+        .build(format!("ws://{}", d.addr))
+        .await;
+    assert!(ws.is_err(), "the WebSocket handshake is refused");
+    // No Origin (not a browser): served.
+    let (status, body) = post_with(&d.addr, None, quote);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"result\""), "{body}");
+    drop(d);
+
+    let cfg = config_with(
+        "origins",
+        "[server]\nallowed_origins = [\"https://console.example\"]\n",
+    );
+    let d = Daemon::start_config(cfg.to_str().unwrap(), &[]);
+    let (status, body) = post_with(&d.addr, Some("https://console.example"), quote);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"result\""), "{body}");
+    let (status, _) = post_with(&d.addr, Some("https://console.example.evil"), quote);
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn an_id_of_the_wrong_type_gets_an_error_with_a_null_id_and_subscriptions_over_http_say_to_use_websocket()
+ {
+    let d = Daemon::start();
+    for id in ["true", "[1]", "{\"a\":1}"] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"route_quote","params":{{}}}}"#);
+        let v = d.post_raw(&body);
+        assert_eq!(v["id"], Value::Null, "{body} -> {v}");
+        assert_eq!(v["error"]["code"], -32600, "{body} -> {v}");
+        assert!(v.get("id").is_some(), "the id member is there: {v}");
+    }
+    let v = d.post_raw(r#"{"jsonrpc":"2.0","id":7,"method":"payout_subscribe","params":{}}"#);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("WebSocket"), "{v}");
+    assert_ne!(v["error"]["code"], -32603, "{v}");
+}
+
+#[test]
+fn rpc_urls_are_redacted_in_logs_errors_and_health() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let secret = format!("http://user:hunter2@127.0.0.1:{port}/v3/SECRETKEY0123?apikey=SECRETQUERY");
+    let devnet = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/topology/devnet.toml"
+    ))
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("sy-redact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let topo = dir.join("topology.toml");
+    std::fs::write(&topo, devnet.replace("http://127.0.0.1:8545", &secret)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["serve", "--config", CONFIG, "--listen", "127.0.0.1:0"])
+        .args(["--topology", topo.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+    // A few failing probe rounds.
+    std::thread::sleep(Duration::from_secs(4));
+    let (_, health) = common::http_get(&addr, "/health");
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    for text in [logs.as_ref(), health.as_str()] {
+        for leak in ["hunter2", "SECRETKEY0123", "SECRETQUERY"] {
+            assert!(!text.contains(leak), "{leak} leaked: {text}");
+        }
+    }
+    assert!(
+        health.contains(&format!("http://127.0.0.1:{port}/…")),
+        "{health}"
+    );
+    assert!(logs.contains("127.0.0.1"), "the endpoint is still named");
     std::fs::remove_dir_all(&dir).unwrap();
 }

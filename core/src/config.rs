@@ -252,6 +252,11 @@ pub struct ServerConfig {
     /// Most concurrent connections.
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
+    /// Browser origins (`https://console.example`) whose pages may call the
+    /// API; a request carrying any other `Origin` header is refused.
+    /// Empty (the default): no browser page may.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -270,6 +275,7 @@ impl Default for ServerConfig {
             listen: default_listen(),
             max_request_bytes: default_max_request_bytes(),
             max_connections: default_max_connections(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -527,6 +533,23 @@ impl DaemonConfig {
                 return Err(Error::invalid(
                     "relayer.release_ttl_s",
                     "must be at least 60",
+                ));
+            }
+        }
+        if self.auth.is_none() && !self.server.listen.ip().is_loopback() {
+            return Err(Error::invalid(
+                "server.listen",
+                format!(
+                    "{} is not a loopback address: without an [auth] section every caller is trusted as the administrator; add [auth] (API keys) or listen on 127.0.0.1",
+                    self.server.listen
+                ),
+            ));
+        }
+        for (i, o) in self.server.allowed_origins.iter().enumerate() {
+            if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+                return Err(Error::invalid(
+                    format!("server.allowed_origins[{i}]"),
+                    "an origin is scheme://host[:port], no path",
                 ));
             }
         }

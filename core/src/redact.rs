@@ -21,7 +21,9 @@ pub fn redact_url(url: &str) -> String {
 }
 
 /// `message` with every occurrence of `url` (with or without a trailing
-/// slash) replaced by its redacted form.
+/// slash) replaced by its redacted form, and every other URL in it too
+/// (HTTP clients quote the URL they failed on in their own spelling:
+/// without the password, with the path and query).
 pub fn redact_in(message: &str, url: &str) -> String {
     let red = redact_url(url);
     let mut out = message.replace(url, &red);
@@ -29,7 +31,31 @@ pub fn redact_in(message: &str, url: &str) -> String {
     if !bare.is_empty() && bare != url {
         out = out.replace(bare, &red);
     }
-    out
+    redact_urls(&out)
+}
+
+/// `text` with every `http(s)://` or `ws(s)://` URL in it redacted; a URL
+/// ends at whitespace or at one of `)"'<>,`.
+pub fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = ["http://", "https://", "ws://", "wss://"]
+            .iter()
+            .filter_map(|s| rest.find(s))
+            .min();
+        let Some(start) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || ")\"'<>,".contains(c))
+            .unwrap_or(tail.len());
+        out.push_str(&redact_url(&tail[..end]));
+        rest = &tail[end..];
+    }
 }
 
 #[cfg(test)]
@@ -50,6 +76,9 @@ mod tests {
         );
         assert_eq!(redact_url("wss://node.example?token=T"), "wss://node.example/…");
         assert_eq!(redact_url("not a url"), "<url>");
+        let msg = "error sending request for url (http://127.0.0.1:9/v3/KEY?apikey=Q)";
+        let red = redact_in(msg, "http://u:p@127.0.0.1:9/v3/KEY?apikey=Q");
+        assert_eq!(red, "error sending request for url (http://127.0.0.1:9/…)");
         let msg = "error sending request for url (https://a.example/key123/)";
         let red = redact_in(msg, "https://a.example/key123/");
         assert!(!red.contains("key123"), "{red}");

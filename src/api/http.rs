@@ -1,28 +1,53 @@
-//! Plain HTTP endpoints on the RPC port: `GET /health` and `GET /metrics`.
-//! Every other request goes on to the JSON-RPC service untouched.
+//! The HTTP edge of the RPC port, before JSON-RPC: `GET /health` and
+//! `GET /metrics`; refusal of browser origins not in
+//! `server.allowed_origins` (HTTP and WebSocket upgrades alike, so a page
+//! on the operator's machine cannot reach a daemon on 127.0.0.1); and two
+//! JSON-RPC conformance fixes jsonrpsee leaves open: a request object
+//! whose `id` is not a string, number or null gets an error with `id:
+//! null` (jsonrpsee would take it for a notification and answer an empty
+//! body), and a subscription method called over plain HTTP gets an error
+//! that says to use WebSocket. Bodies are read up to
+//! `server.max_request_bytes`; everything else goes on to the JSON-RPC
+//! service untouched.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use http_body_util::BodyExt;
 use hyper::http::{Method, StatusCode, header};
 use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use serde_json::json;
+use serde_json::value::RawValue;
 use tower::{Layer, Service};
 
 use super::AppState;
 
-/// Tower layer that answers the plain HTTP endpoints.
+/// Tower layer of the HTTP edge (see the module docs).
 #[derive(Clone)]
 pub struct OpsLayer {
     state: Arc<AppState>,
+    edge: Arc<Edge>,
+}
+
+/// What the edge enforces.
+#[derive(Clone, Debug, Default)]
+pub struct Edge {
+    /// Browser origins allowed to call (exact `scheme://host[:port]`).
+    pub allowed_origins: Vec<String>,
+    /// Largest request body, bytes.
+    pub max_request_bytes: u32,
 }
 
 impl OpsLayer {
-    /// A layer reading from `state`.
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+    /// A layer reading from `state`, enforcing `edge`.
+    pub fn new(state: Arc<AppState>, edge: Edge) -> Self {
+        Self {
+            state,
+            edge: Arc::new(edge),
+        }
     }
 }
 
@@ -33,6 +58,7 @@ impl<S> Layer<S> for OpsLayer {
         OpsService {
             inner,
             state: Arc::clone(&self.state),
+            edge: Arc::clone(&self.edge),
         }
     }
 }
@@ -42,15 +68,80 @@ impl<S> Layer<S> for OpsLayer {
 pub struct OpsService<S> {
     inner: S,
     state: Arc<AppState>,
+    edge: Arc<Edge>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send + 'static>>;
 
+/// Subscription methods: they only work over WebSocket.
+const SUBSCRIPTIONS: [&str; 2] = ["payout_subscribe", "payout_unsubscribe"];
+
+/// Just what the edge looks at in a request object.
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    method: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The JSON-RPC error the edge answers for `body`, if any: an `id` of the
+/// wrong type, or a subscription over plain HTTP.
+fn refusal(body: &[u8]) -> Option<serde_json::Value> {
+    let check = |p: &Peek<'_>| -> Option<serde_json::Value> {
+        if let Some(id) = p.id {
+            let t = id.get().trim_start();
+            let ok = t.starts_with('"') || t.starts_with('-') || t.starts_with("null")
+                || t.starts_with(|c: char| c.is_ascii_digit());
+            if !ok {
+                return Some(json!({
+                    "code": -32600,
+                    "message": "invalid request: id must be a string, a number or null",
+                    "data": { "field": "id" },
+                }));
+            }
+        }
+        if let Some(m) = p.method.as_deref()
+            && SUBSCRIPTIONS.contains(&m)
+        {
+            return Some(json!({
+                "code": -32601,
+                "message": format!("{m} is a subscription: call it over WebSocket (ws:// on this port); plain HTTP cannot carry its notifications"),
+                "data": { "field": "method", "reason": "use WebSocket" },
+            }));
+        }
+        None
+    };
+    let text = std::str::from_utf8(body).ok()?.trim_start();
+    if text.starts_with('[') {
+        let items: Vec<Peek<'_>> = serde_json::from_str(text).ok()?;
+        for (i, p) in items.iter().enumerate() {
+            if let Some(mut e) = check(p) {
+                e["message"] = json!(format!("batch element {i}: {}", e["message"].as_str().unwrap_or("")));
+                return Some(e);
+            }
+        }
+        None
+    } else {
+        check(&serde_json::from_str(text).ok()?)
+    }
+}
+
+fn rpc_error(status: StatusCode, error: serde_json::Value) -> HttpResponse {
+    plain(
+        status,
+        "application/json",
+        json!({ "jsonrpc": "2.0", "id": null, "error": error }).to_string(),
+    )
+}
+
 impl<S, B> Service<HttpRequest<B>> for OpsService<S>
 where
-    S: Service<HttpRequest<B>, Response = HttpResponse>,
+    S: Service<HttpRequest<HttpBody>, Response = HttpResponse> + Clone + Send + 'static,
     S::Error: Into<BoxError> + 'static,
     S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     type Response = HttpResponse;
     type Error = BoxError;
@@ -74,6 +165,25 @@ where
                 return Box::pin(async move { Ok(plain(StatusCode::OK, content_type, body)) });
             }
         }
+        // A browser page may only call from an allowed origin (a
+        // WebSocket handshake carries its Origin too).
+        if let Some(origin) = req.headers().get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            if !self.edge.allowed_origins.iter().any(|o| o == origin) {
+                tracing::warn!(origin, "request from a browser origin that is not allowed refused");
+                self.state.metrics.count_call("http", "origin_refused");
+                return Box::pin(async move {
+                    Ok(rpc_error(
+                        StatusCode::FORBIDDEN,
+                        json!({
+                            "code": -32600,
+                            "message": "origin not allowed: add it to server.allowed_origins",
+                            "data": { "field": "Origin" },
+                        }),
+                    ))
+                });
+            }
+        }
         // The bearer token goes with the request into the RPC methods
         // (and, for a WebSocket upgrade, into every call on it).
         let mut req = req;
@@ -86,8 +196,36 @@ where
             let token = super::auth::Bearer(token.trim().to_owned());
             req.extensions_mut().insert(token);
         }
-        let fut = self.inner.call(req);
-        Box::pin(async move { fut.await.map_err(Into::into) })
+        let upgrade = req.headers().contains_key(header::UPGRADE);
+        let post = req.method() == Method::POST;
+        let max = usize::try_from(self.edge.max_request_bytes).unwrap_or(usize::MAX);
+        // The inner service was polled ready; the clone is not, so swap.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            if upgrade || !post {
+                let req = HttpRequest::from_parts(parts, HttpBody::new(body));
+                return inner.call(req).await.map_err(Into::into);
+            }
+            let bytes = match http_body_util::Limited::new(body, max).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return Ok(rpc_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        json!({
+                            "code": -32600,
+                            "message": format!("request larger than server.max_request_bytes ({max})"),
+                        }),
+                    ));
+                }
+            };
+            if let Some(e) = refusal(&bytes) {
+                return Ok(rpc_error(StatusCode::OK, e));
+            }
+            let req = HttpRequest::from_parts(parts, HttpBody::from(bytes.to_vec()));
+            inner.call(req).await.map_err(Into::into)
+        })
     }
 }
 
@@ -99,4 +237,36 @@ fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpRe
         header::HeaderValue::from_static(content_type),
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_the_wrong_type_and_subscriptions_over_http_are_refused() {
+        for bad in [
+            r#"{"jsonrpc":"2.0","id":true,"method":"route_quote"}"#,
+            r#"{"jsonrpc":"2.0","id":[1],"method":"route_quote"}"#,
+            r#"{"jsonrpc":"2.0","id":{"a":1},"method":"route_quote"}"#,
+        ] {
+            let e = refusal(bad.as_bytes()).expect(bad);
+            assert_eq!(e["code"], -32600, "{bad}");
+        }
+        for good in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"route_quote"}"#,
+            r#"{"jsonrpc":"2.0","id":"x","method":"route_quote"}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"route_quote"}"#,
+            r#"{"jsonrpc":"2.0","id":-3,"method":"route_quote"}"#,
+            r#"{"jsonrpc":"2.0","method":"route_quote"}"#,
+            "not json",
+        ] {
+            assert!(refusal(good.as_bytes()).is_none(), "{good}");
+        }
+        let e = refusal(br#"{"jsonrpc":"2.0","id":1,"method":"payout_subscribe"}"#).unwrap();
+        assert!(e["message"].as_str().unwrap().contains("WebSocket"));
+        let e = refusal(br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":false,"method":"b"}]"#)
+            .unwrap();
+        assert!(e["message"].as_str().unwrap().starts_with("batch element 1"));
+    }
 }

@@ -66,19 +66,12 @@ impl AppState {
             .filter_map(|(c, live)| {
                 live.reading.as_ref().map(|r| {
                     let age = now.saturating_sub(r.observed_at_ms);
-                    let endpoints = self
-                        .endpoints
-                        .iter()
-                        .find(|(id, _)| id == c.id.as_str())
-                        .map(|(_, e)| e.views())
-                        .unwrap_or_default();
                     json!({
                         "chain": c.id.as_str(),
                         "head": r.head,
                         "finalized": r.finalized,
                         "reading_age_ms": age,
                         "stale": age > snap.stale_after_ms,
-                        "endpoints": endpoints,
                     })
                 })
             })
@@ -121,6 +114,11 @@ impl AppState {
             "status": if alert_count > 0 { "alert" } else if degraded { "degraded" } else { "ok" },
             "lanes": lanes,
             "failing_chains": failing,
+            "rpc_endpoints": self
+                .endpoints
+                .iter()
+                .map(|(chain, e)| json!({ "chain": chain, "endpoints": e.views() }))
+                .collect::<Vec<_>>(),
             "alerts": alert_count,
             "latest_alerts": alerts,
             "breakers": breakers,
@@ -538,8 +536,15 @@ pub async fn start(
     state: Arc<AppState>,
     max_request_bytes: u32,
     max_connections: u32,
+    allowed_origins: Vec<String>,
 ) -> eyre::Result<(SocketAddr, ServerHandle)> {
-    let http = tower::ServiceBuilder::new().layer(http::OpsLayer::new(Arc::clone(&state)));
+    let http = tower::ServiceBuilder::new().layer(http::OpsLayer::new(
+        Arc::clone(&state),
+        http::Edge {
+            allowed_origins,
+            max_request_bytes,
+        },
+    ));
     let config = ServerConfig::builder()
         .max_request_body_size(max_request_bytes)
         .max_response_body_size(16 << 20)

@@ -39,6 +39,13 @@ pub struct LaneLabels {
     pub state: String,
 }
 
+/// Labels of per-chain health gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChainLabels {
+    /// EVM chain id.
+    pub chain_id: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 10 µs .. ~0.3 s
     Histogram::new(exponential_buckets(0.000_01, 2.0, 16))
@@ -64,6 +71,12 @@ pub struct Metrics {
     pub transfers: Family<StateLabels, Gauge>,
     /// Differences reconciliation found between the store and the chains.
     pub reconciliation_alerts: Gauge,
+    /// 1 while a lane is halted (foreign sends from its key).
+    pub lane_halted: Family<ChainLabels, Gauge>,
+    /// Open lane rows whose last step failed.
+    pub lane_failing_rows: Family<ChainLabels, Gauge>,
+    /// 1 while a chain's payout step fails.
+    pub payout_chain_failing: Family<ChainLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -123,6 +136,24 @@ impl Metrics {
             "Differences found between the store and the chains (alerts on record)",
             reconciliation_alerts.clone(),
         );
+        let lane_halted = Family::<ChainLabels, Gauge>::default();
+        registry.register(
+            "lane_halted",
+            "1 while the lane is halted: another process sends with its key",
+            lane_halted.clone(),
+        );
+        let lane_failing_rows = Family::<ChainLabels, Gauge>::default();
+        registry.register(
+            "lane_failing_rows",
+            "Open lane transactions whose last step failed (retried every tick)",
+            lane_failing_rows.clone(),
+        );
+        let payout_chain_failing = Family::<ChainLabels, Gauge>::default();
+        registry.register(
+            "payout_chain_failing",
+            "1 while a chain's payout step fails (its items wait; other chains go on)",
+            payout_chain_failing.clone(),
+        );
         Self {
             registry,
             rpc_calls,
@@ -133,6 +164,9 @@ impl Metrics {
             lane_txs,
             transfers,
             reconciliation_alerts,
+            lane_halted,
+            lane_failing_rows,
+            payout_chain_failing,
         }
     }
 

@@ -236,6 +236,14 @@ async fn malformed_payouts_get_typed_errors_naming_the_field_and_store_nothing()
         (
             with(
                 "recipient",
+                json!("0x0000000000000000000000000000000000000000"),
+            ),
+            4001,
+            "items[1].recipient",
+        ),
+        (
+            with(
+                "recipient",
                 json!("0x00000000000000000000000000000000C0FFee00"),
             ),
             4001,

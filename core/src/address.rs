@@ -113,6 +113,33 @@ impl Address {
     }
 }
 
+impl Address {
+    /// Whether this is the all-zero address of its VM (EVM `0x0…0`, Solana
+    /// `1111…1`, TON `0:00…0`, Tron `T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb`):
+    /// tokens sent there are burnt, and USDT and USDC refuse it.
+    pub fn is_zero(&self) -> bool {
+        match self {
+            Self::Evm(a) => a.is_zero(),
+            Self::Solana(b) => b.iter().all(|x| *x == 0),
+            Self::Ton { hash, .. } => hash.iter().all(|x| *x == 0),
+            Self::Tron(b) => b[1..].iter().all(|x| *x == 0),
+        }
+    }
+
+    /// [`Address::parse`] for someone to be paid: the zero address is
+    /// refused, naming `field`.
+    pub fn parse_recipient(kind: ChainKind, field: &str, s: &str) -> Result<Self> {
+        let a = Self::parse(kind, field, s)?;
+        if a.is_zero() {
+            return Err(Error::invalid(
+                field,
+                format!("{s:?} is the zero address: tokens sent there are burnt"),
+            ));
+        }
+        Ok(a)
+    }
+}
+
 fn parse_evm(s: &str) -> std::result::Result<Address, &'static str> {
     let hex = s.strip_prefix("0x").ok_or("missing 0x prefix")?;
     if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -229,5 +256,25 @@ mod tests {
             .is_err()
         );
         assert!(Address::parse(ChainKind::Evm, "a", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").is_err());
+    }
+
+    #[test]
+    fn the_zero_address_is_no_recipient() {
+        let zero = "0x0000000000000000000000000000000000000000";
+        assert!(Address::parse(ChainKind::Evm, "to", zero).unwrap().is_zero());
+        let e = Address::parse_recipient(ChainKind::Evm, "items[0].recipient", zero).unwrap_err();
+        assert!(e.to_string().contains("items[0].recipient"), "{e}");
+        assert!(
+            Address::parse_recipient(
+                ChainKind::Solana,
+                "to",
+                "11111111111111111111111111111111"
+            )
+            .is_err()
+        );
+        assert!(
+            Address::parse_recipient(ChainKind::Evm, "to", "0x00000000000000000000000000000000000000aa")
+                .is_ok()
+        );
     }
 }

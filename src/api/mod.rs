@@ -165,6 +165,30 @@ impl AppState {
             if let Ok((n, _)) = e.store.alerts(0) {
                 self.metrics.reconciliation_alerts.set(n);
             }
+            for l in e.lane_health() {
+                let labels = crate::metrics::ChainLabels {
+                    chain_id: l["chain_id"].to_string(),
+                };
+                self.metrics
+                    .lane_halted
+                    .get_or_create(&labels)
+                    .set(i64::from(!l["halted"].is_null()));
+                let rows = l["failing_rows"].as_array().map_or(0, Vec::len);
+                self.metrics
+                    .lane_failing_rows
+                    .get_or_create(&labels)
+                    .set(i64::try_from(rows).unwrap_or(i64::MAX));
+            }
+            self.metrics.payout_chain_failing.clear();
+            for c in &e.payout_chains {
+                let failing = e.payouts.chain_errors().iter().any(|(id, ..)| id == c);
+                self.metrics
+                    .payout_chain_failing
+                    .get_or_create(&crate::metrics::ChainLabels {
+                        chain_id: c.to_string(),
+                    })
+                    .set(i64::from(failing));
+            }
             if let Ok(counts) = e.store.transfer_counts() {
                 self.metrics.transfers.clear();
                 for (state, n) in counts {

@@ -35,7 +35,8 @@ fn transfer_schema() -> Value {
                     "amount_in": { "type": "string", "description": "base units, decimal" },
                     "amount_out": { "type": "string", "description": "base units, decimal, after the bridge fee" },
                     "recipient": { "type": "string" },
-                    "state": { "type": "string", "enum": ["pending", "depositing", "deposited", "releasing", "done", "failed"] },
+                    "state": { "type": "string", "enum": ["pending", "depositing", "deposited", "releasing", "done", "refunding", "refunded", "failed"] },
+                    "note": { "type": ["string", "null"], "description": "what a waiting hop waits for" },
                     "deposit_id": { "type": ["string", "null"] },
                     "deposit_tx": { "type": ["string", "null"] },
                     "release_tx": { "type": ["string", "null"] }
@@ -320,8 +321,41 @@ pub fn document() -> Value {
                 "errors": transfer_errors()
             },
             {
+                "name": "transfer_refund",
+                "summary": "Operator: give up on a deposit waiting in escrow: its release is cancelled on the destination, then the deposit is refunded on the source; audited",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "id", "required": true, "schema": string("transfer id") },
+                    { "name": "reason", "required": true, "schema": string("1-500 characters") }
+                ],
+                "result": { "name": "outcome", "schema": { "type": "object", "properties": { "refunding": { "type": "string" }, "audit": { "type": "object" } } } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "ops_batch_cancel",
+                "summary": "Operator: give up on a submitted payout batch: it is cancelled on chain (or settles, if it executes first) and its items are paid in a new batch; audited",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "batch_id", "required": true, "schema": string("0x + 64 hex digits") },
+                    { "name": "reason", "required": true, "schema": string("1-500 characters") }
+                ],
+                "result": { "name": "outcome", "schema": { "type": "object" } },
+                "errors": transfer_errors()
+            },
+            {
+                "name": "ops_lane_resume",
+                "summary": "Operator: let a lane halted by sends from its key that it did not make run again; audited",
+                "paramStructure": "by-name",
+                "params": [
+                    { "name": "chain", "required": true, "schema": string("chain id") },
+                    { "name": "reason", "required": true, "schema": string("1-500 characters") }
+                ],
+                "result": { "name": "outcome", "schema": { "type": "object", "properties": { "resumed": { "type": "string" }, "audit": { "type": "object" } } } },
+                "errors": transfer_errors()
+            },
+            {
                 "name": "ops_approve",
-                "summary": "Operator: approve a payout held for approval (distinct operators count)",
+                "summary": "Operator: approve a payout held for approval (distinct operators count), or admit one the governor holds for an operator (over the chain's whole budget, or without a USD price); audited",
                 "paramStructure": "by-name",
                 "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
                 "result": { "name": "outcome", "schema": { "type": "object" } },

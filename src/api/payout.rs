@@ -187,7 +187,7 @@ impl AppState {
                 .map_err(|e| errors::from_core(&e))?;
             let asset = t.asset(asset_ix);
             let chain = t.chain(asset.chain);
-            let recipient = Address::parse(chain.kind, &f("recipient"), &it.recipient)
+            let recipient = Address::parse_recipient(chain.kind, &f("recipient"), &it.recipient)
                 .map_err(|e| errors::from_core(&e))?;
             let amount = Amount::parse_decimal(&f("amount"), &it.amount, asset.decimals)
                 .map_err(|e| errors::from_core(&e))?;

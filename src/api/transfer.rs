@@ -71,7 +71,7 @@ pub fn plan(
         ));
     }
     let dst_kind = t.chain(t.asset(req.to).chain).kind;
-    let recipient = match Address::parse(dst_kind, "recipient", recipient)
+    let recipient = match Address::parse_recipient(dst_kind, "recipient", recipient)
         .map_err(|e| errors::from_core(&e))?
     {
         Address::Evm(a) => a,

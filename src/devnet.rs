@@ -207,10 +207,14 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             .map_err(|e| eyre!("deploying TestUSD on {}: {e}", c.id))?;
         let e = deploy(
             &p,
-            [escrow.clone(), escrow_args(&[signer], 1, args.refund_delay_s)].concat(),
+            [
+                escrow.clone(),
+                escrow_args(&[signer], 1, args.refund_delay_s),
+            ]
+            .concat(),
         )
-            .await
-            .map_err(|e| eyre!("deploying EscrowBridge on {}: {e}", c.id))?;
+        .await
+        .map_err(|e| eyre!("deploying EscrowBridge on {}: {e}", c.id))?;
         let b = deploy(&p, [batcher.clone(), signer_set].concat())
             .await
             .map_err(|e| eyre!("deploying PayoutBatcher on {}: {e}", c.id))?;

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eyre::WrapErr;
-use switchyard_chains::evm::{Endpoints, EvmChain};
 use switchyard_chains::evm::eip712::Eip712Signer;
+use switchyard_chains::evm::{Endpoints, EvmChain};
 use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
@@ -68,7 +68,10 @@ impl Engine {
     pub fn lane_health(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         for (chain_id, h) in self.transfers.lanes() {
-            let halted = h.lane.halted().unwrap_or_else(|e| Some(format!("unreadable: {e}")));
+            let halted = h
+                .lane
+                .halted()
+                .unwrap_or_else(|e| Some(format!("unreadable: {e}")));
             let failing: Vec<serde_json::Value> = h
                 .lane
                 .failing()

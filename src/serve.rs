@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use eyre::WrapErr;
 use switchyard_chains::evm::{Endpoints, EvmChain};
-use switchyard_core::redact::redact_url;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::DaemonConfig;
 use switchyard_core::model::NetworkSnapshot;
+use switchyard_core::redact::redact_url;
 use switchyard_core::topology::{BridgeIx, ChainIx, Topology};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::Breakers;
@@ -219,7 +219,12 @@ fn start_probes(
     shutdown: &CancellationToken,
 ) -> Result<Vec<tokio::task::JoinHandle<()>>, Failure> {
     let topology = Arc::clone(&model.current().snapshot.topology);
-    let of = |ix: ChainIx| endpoints.iter().find(|(i, _)| *i == ix).map(|(_, e)| Arc::clone(e));
+    let of = |ix: ChainIx| {
+        endpoints
+            .iter()
+            .find(|(i, _)| *i == ix)
+            .map(|(_, e)| Arc::clone(e))
+    };
     let mut tasks = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
         let (ChainKind::Evm, Some(eps), Some(chain_id)) =

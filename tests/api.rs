@@ -410,12 +410,17 @@ fn without_auth_a_listen_address_beyond_loopback_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("server.listen") && err.contains("[auth]"), "{err}");
+    assert!(
+        err.contains("server.listen") && err.contains("[auth]"),
+        "{err}"
+    );
 }
 
 fn post_with(addr: &str, origin: Option<&str>, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
         "POST / HTTP/1.1\r\nHost: x\r\n{origin}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -429,7 +434,12 @@ fn post_with(addr: &str, origin: Option<&str>, body: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+    (
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
 }
 
 #[tokio::test]
@@ -486,7 +496,8 @@ fn rpc_urls_are_redacted_in_logs_errors_and_health() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = dead.local_addr().unwrap().port();
     drop(dead);
-    let secret = format!("http://user:hunter2@127.0.0.1:{port}/v3/SECRETKEY0123?apikey=SECRETQUERY");
+    let secret =
+        format!("http://user:hunter2@127.0.0.1:{port}/v3/SECRETKEY0123?apikey=SECRETQUERY");
     let devnet = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/topology/devnet.toml"
@@ -508,7 +519,11 @@ fn rpc_urls_are_redacted_in_logs_errors_and_health() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
     // A few failing probe rounds.
     std::thread::sleep(Duration::from_secs(4));
     let (_, health) = common::http_get(&addr, "/health");

@@ -63,7 +63,8 @@ async fn a_node_that_cannot_answer_a_deposits_simulation_is_asked_again_not_take
     let proxy = RpcProxy::with_rule(
         &a,
         Box::new(move |method, _| {
-            if method == "eth_estimateGas" && s.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 6
+            if method == "eth_estimateGas"
+                && s.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 6
             {
                 Action::Error(-32000, "header not found".into())
             } else {
@@ -74,12 +75,19 @@ async fn a_node_that_cannot_answer_a_deposits_simulation_is_asked_again_not_take
     net.edit_topology(|t| t.replace(&format!("\"{a}\""), &format!("\"{}\"", proxy.url)));
     let daemon = Daemon::start(&net, None);
     let c = daemon.client();
-    let t = call(&c, "transfer_submit", transfer("transient", "devnet-b:TUSD", "40"))
-        .await
-        .unwrap();
+    let t = call(
+        &c,
+        "transfer_submit",
+        transfer("transient", "devnet-b:TUSD", "40"),
+    )
+    .await
+    .unwrap();
     let id = t["transfer"]["id"].as_str().unwrap().to_owned();
     let done = transfer_in(&c, &id, "done", 120).await;
-    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 6, "the failures happened");
+    assert!(
+        seen.load(std::sync::atomic::Ordering::SeqCst) >= 6,
+        "the failures happened"
+    );
     let out = amount(&done["hops"][0]["amount_out"]);
     assert_eq!(net.balance("devnet-b", RECIPIENT).await, out, "paid once");
 }
@@ -89,9 +97,13 @@ async fn a_release_waits_while_the_destination_escrow_is_short_and_pays_once_whe
     let net = Devnet::up("short");
     let daemon = Daemon::start(&net, None);
     let c = daemon.client();
-    let t = call(&c, "transfer_submit", transfer("short", "devnet-b:TUSD", "75"))
-        .await
-        .unwrap();
+    let t = call(
+        &c,
+        "transfer_submit",
+        transfer("short", "devnet-b:TUSD", "75"),
+    )
+    .await
+    .unwrap();
     let id = t["transfer"]["id"].as_str().unwrap().to_owned();
     // Someone empties B's escrow before the deposit on A is final.
     let drained = net.drain_escrow("devnet-b", SINK.parse().unwrap()).await;
@@ -111,8 +123,12 @@ async fn a_release_waits_while_the_destination_escrow_is_short_and_pays_once_whe
     assert_eq!(net.balance("devnet-b", RECIPIENT).await, U256::ZERO);
     // Refilled: released, once.
     let escrow = net.addr("devnet-b", "escrow");
-    net.send("devnet-b", net.addr("devnet-b", "token"), mint_call(escrow, drained))
-        .await;
+    net.send(
+        "devnet-b",
+        net.addr("devnet-b", "token"),
+        mint_call(escrow, drained),
+    )
+    .await;
     let done = transfer_in(&c, &id, "done", 90).await;
     let out = amount(&done["hops"][0]["amount_out"]);
     assert_eq!(net.balance("devnet-b", RECIPIENT).await, out, "paid once");
@@ -125,9 +141,13 @@ async fn a_deposit_that_cannot_be_released_is_refunded_once_its_release_is_cance
     let c = daemon.client();
     let relayer = net.relayer();
     let before = net.balance("devnet-a", &relayer).await;
-    let t = call(&c, "transfer_submit", transfer("stranded", "devnet-b:TUSD", "60"))
-        .await
-        .unwrap();
+    let t = call(
+        &c,
+        "transfer_submit",
+        transfer("stranded", "devnet-b:TUSD", "60"),
+    )
+    .await
+    .unwrap();
     let id = t["transfer"]["id"].as_str().unwrap().to_owned();
     net.drain_escrow("devnet-b", SINK.parse().unwrap()).await;
     wait_for("the deposit to be made", 60, async || {
@@ -153,7 +173,11 @@ async fn a_deposit_that_cannot_be_released_is_refunded_once_its_release_is_cance
         failed["error"].as_str().unwrap().contains("refunded"),
         "{failed:#}"
     );
-    assert_eq!(net.balance("devnet-a", &relayer).await, before, "all of it came back");
+    assert_eq!(
+        net.balance("devnet-a", &relayer).await,
+        before,
+        "all of it came back"
+    );
     let dep: alloy_primitives::B256 = failed["hops"][0]["deposit_id"]
         .as_str()
         .unwrap()
@@ -169,12 +193,19 @@ async fn a_deposit_that_cannot_be_released_is_refunded_once_its_release_is_cance
     );
     assert_eq!(net.balance("devnet-b", RECIPIENT).await, U256::ZERO);
     // A second refund request finds nothing to refund.
-    let again = call(&c, "transfer_refund", json!({ "id": id, "reason": "again" })).await;
+    let again = call(
+        &c,
+        "transfer_refund",
+        json!({ "id": id, "reason": "again" }),
+    )
+    .await;
     assert_eq!(again.unwrap_err().0, 4001);
 }
 
 async fn audit_has(c: &HttpClient, action: &str, target: &str) -> bool {
-    let a = call(c, "ops_audit", json!({ "limit": 1000 })).await.unwrap();
+    let a = call(c, "ops_audit", json!({ "limit": 1000 }))
+        .await
+        .unwrap();
     assert_eq!(a["verified"], true);
     audit_pairs(&a, "action", "target")
         .iter()
@@ -194,9 +225,13 @@ async fn sigkill_right_after_an_operator_action_leaves_it_in_the_audit_log() {
 
     // ops_approve.
     let d = Daemon::start(&net, Some("approve"));
-    let id = call(&d.client_as(&merchant), "payout_submit", payout("approve-me"))
-        .await
-        .unwrap()["ids"][0]
+    let id = call(
+        &d.client_as(&merchant),
+        "payout_submit",
+        payout("approve-me"),
+    )
+    .await
+    .unwrap()["ids"][0]
         .as_str()
         .unwrap()
         .to_owned();
@@ -210,9 +245,13 @@ async fn sigkill_right_after_an_operator_action_leaves_it_in_the_audit_log() {
 
     // ops_reject.
     let d = Daemon::start(&net, Some("reject"));
-    let id = call(&d.client_as(&merchant), "payout_submit", payout("reject-me"))
-        .await
-        .unwrap()["ids"][0]
+    let id = call(
+        &d.client_as(&merchant),
+        "payout_submit",
+        payout("reject-me"),
+    )
+    .await
+    .unwrap()["ids"][0]
         .as_str()
         .unwrap()
         .to_owned();
@@ -227,9 +266,13 @@ async fn sigkill_right_after_an_operator_action_leaves_it_in_the_audit_log() {
     let d = Daemon::start(&net, None);
     assert!(audit_has(&d.client_as(&operator), "reject", &format!("payout:{id}")).await);
     assert_eq!(
-        call(&d.client_as(&merchant), "payout_status", json!({ "id": id }))
-            .await
-            .unwrap()["state"],
+        call(
+            &d.client_as(&merchant),
+            "payout_status",
+            json!({ "id": id })
+        )
+        .await
+        .unwrap()["state"],
         "failed"
     );
     drop(d);
@@ -244,7 +287,9 @@ async fn sigkill_right_after_an_operator_action_leaves_it_in_the_audit_log() {
     .await;
     d.killed();
     let d = Daemon::start(&net, None);
-    let keys = call(&d.client_as(&admin), "keys_list", json!({})).await.unwrap();
+    let keys = call(&d.client_as(&admin), "keys_list", json!({}))
+        .await
+        .unwrap();
     let key = keys["keys"]
         .as_array()
         .unwrap()
@@ -268,12 +313,20 @@ async fn sigkill_right_after_a_hop_fails_leaves_the_hop_and_its_transfer_failed(
     let net = Devnet::up("hopfail");
     // The token freezes the relayer on A: its deposit reverts.
     let relayer: alloy_primitives::Address = net.relayer().parse().unwrap();
-    net.send("devnet-a", net.addr("devnet-a", "token"), blacklist_call(relayer))
-        .await;
+    net.send(
+        "devnet-a",
+        net.addr("devnet-a", "token"),
+        blacklist_call(relayer),
+    )
+    .await;
     let d = Daemon::start(&net, Some("hop-failed"));
-    let t = call(&d.client(), "transfer_submit", transfer("doomed", "devnet-b:TUSD", "10"))
-        .await
-        .unwrap();
+    let t = call(
+        &d.client(),
+        "transfer_submit",
+        transfer("doomed", "devnet-b:TUSD", "10"),
+    )
+    .await
+    .unwrap();
     let id = t["transfer"]["id"].as_str().unwrap().to_owned();
     d.killed();
     let d = Daemon::start(&net, None);
@@ -313,8 +366,10 @@ async fn a_second_daemon_sending_with_the_same_key_halts_the_first_ones_lane_unt
     let other = net.dir.join("other.toml");
     std::fs::write(
         &other,
-        cfg.replace("switchyard.db", "other.db")
-            .replace(&format!("listen = \"{}\"", listen_of(&cfg)), "listen = \"127.0.0.1:0\""),
+        cfg.replace("switchyard.db", "other.db").replace(
+            &format!("listen = \"{}\"", listen_of(&cfg)),
+            "listen = \"127.0.0.1:0\"",
+        ),
     )
     .unwrap();
     let second = Daemon::start_config(&net, &other);
@@ -326,7 +381,9 @@ async fn a_second_daemon_sending_with_the_same_key_halts_the_first_ones_lane_unt
         })
     };
     let r2 = "0x00000000000000000000000000000000000b0b02";
-    let id2 = call(&c2, "payout_submit", item("from-second", r2)).await.unwrap()["ids"][0]
+    let id2 = call(&c2, "payout_submit", item("from-second", r2))
+        .await
+        .unwrap()["ids"][0]
         .as_str()
         .unwrap()
         .to_owned();
@@ -345,16 +402,25 @@ async fn a_second_daemon_sending_with_the_same_key_halts_the_first_ones_lane_unt
     })
     .await;
     assert!(
-        halted["halted"].as_str().unwrap().contains("another process"),
+        halted["halted"]
+            .as_str()
+            .unwrap()
+            .contains("another process"),
         "{halted}"
     );
     let r1 = "0x00000000000000000000000000000000000b0b01";
-    let id1 = call(&c1, "payout_submit", item("from-first", r1)).await.unwrap()["ids"][0]
+    let id1 = call(&c1, "payout_submit", item("from-first", r1))
+        .await
+        .unwrap()["ids"][0]
         .as_str()
         .unwrap()
         .to_owned();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(net.balance("devnet-a", r1).await, U256::ZERO, "a halted lane sends nothing");
+    assert_eq!(
+        net.balance("devnet-a", r1).await,
+        U256::ZERO,
+        "a halted lane sends nothing"
+    );
 
     drop(second);
     let r = call(
@@ -473,7 +539,10 @@ fn devnet_files_holding_keys_are_readable_by_their_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let net = Devnet::up_with("private", &["--auth"]);
     for f in ["env", "keys.json"] {
-        let mode = std::fs::metadata(net.dir.join(f)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(net.dir.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{f} is {mode:o}");
     }
 }

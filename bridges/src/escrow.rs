@@ -100,7 +100,12 @@ pub fn signed_refund(
     signers: &[Eip712Signer],
     field: &str,
 ) -> Result<Vec<u8>> {
-    let d = digest(&Refund { depositId: deposit_id }, &domain(source_chain_id, escrow));
+    let d = digest(
+        &Refund {
+            depositId: deposit_id,
+        },
+        &domain(source_chain_id, escrow),
+    );
     let (addrs, sigs) = sign_all(d, source_chain_id, signers, field)?;
     Ok(refund_call(deposit_id, addrs, sigs))
 }

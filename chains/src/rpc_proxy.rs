@@ -221,8 +221,9 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 /// A JSON-RPC call to `url`, for rules that need to look something up.
 pub fn call(url: &str, method: &str, params: Value) -> Value {
-    let body = serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .unwrap();
+    let body =
+        serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+            .unwrap();
     let v: Value = serde_json::from_slice(&post(url, &body)).unwrap();
     v["result"].clone()
 }

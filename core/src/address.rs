@@ -261,20 +261,24 @@ mod tests {
     #[test]
     fn the_zero_address_is_no_recipient() {
         let zero = "0x0000000000000000000000000000000000000000";
-        assert!(Address::parse(ChainKind::Evm, "to", zero).unwrap().is_zero());
+        assert!(
+            Address::parse(ChainKind::Evm, "to", zero)
+                .unwrap()
+                .is_zero()
+        );
         let e = Address::parse_recipient(ChainKind::Evm, "items[0].recipient", zero).unwrap_err();
         assert!(e.to_string().contains("items[0].recipient"), "{e}");
         assert!(
-            Address::parse_recipient(
-                ChainKind::Solana,
-                "to",
-                "11111111111111111111111111111111"
-            )
-            .is_err()
+            Address::parse_recipient(ChainKind::Solana, "to", "11111111111111111111111111111111")
+                .is_err()
         );
         assert!(
-            Address::parse_recipient(ChainKind::Evm, "to", "0x00000000000000000000000000000000000000aa")
-                .is_ok()
+            Address::parse_recipient(
+                ChainKind::Evm,
+                "to",
+                "0x00000000000000000000000000000000000000aa"
+            )
+            .is_ok()
         );
     }
 }

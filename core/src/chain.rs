@@ -188,6 +188,12 @@ mod tests {
         assert!(!ChainError::Malformed("x".into()).is_retryable());
         assert!(ChainError::WouldRevert("x".into()).is_revert());
         assert!(!ChainError::Transport("x".into()).is_revert());
-        assert!(!ChainError::Rpc { code: -32000, message: "header not found".into() }.is_revert());
+        assert!(
+            !ChainError::Rpc {
+                code: -32000,
+                message: "header not found".into()
+            }
+            .is_revert()
+        );
     }
 }

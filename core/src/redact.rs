@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn keeps_scheme_host_and_port_and_drops_every_secret() {
         assert_eq!(redact_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
-        assert_eq!(redact_url("http://127.0.0.1:8545/"), "http://127.0.0.1:8545");
+        assert_eq!(
+            redact_url("http://127.0.0.1:8545/"),
+            "http://127.0.0.1:8545"
+        );
         assert_eq!(
             redact_url("https://mainnet.infura.io/v3/0123456789abcdef"),
             "https://mainnet.infura.io/…"
@@ -74,7 +77,10 @@ mod tests {
             redact_url("https://user:secret@rpc.example:443/path?apikey=K"),
             "https://rpc.example:443/…"
         );
-        assert_eq!(redact_url("wss://node.example?token=T"), "wss://node.example/…");
+        assert_eq!(
+            redact_url("wss://node.example?token=T"),
+            "wss://node.example/…"
+        );
         assert_eq!(redact_url("not a url"), "<url>");
         let msg = "error sending request for url (http://127.0.0.1:9/v3/KEY?apikey=Q)";
         let red = redact_in(msg, "http://u:p@127.0.0.1:9/v3/KEY?apikey=Q");

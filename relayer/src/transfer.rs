@@ -429,7 +429,14 @@ impl Transfers {
     }
 
     /// Ends a hop and its transfer together, in one SQLite transaction.
-    fn end(&self, id: &str, idx: usize, hop: &str, transfer: &str, error: Option<&str>) -> Result<()> {
+    fn end(
+        &self,
+        id: &str,
+        idx: usize,
+        hop: &str,
+        transfer: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         t.execute(
@@ -484,9 +491,11 @@ impl Transfers {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         let state: Option<String> = t
-            .query_row("SELECT state FROM transfer WHERE id = ?1", params![id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT state FROM transfer WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
             .optional()?;
         match state.as_deref() {
             None => return Ok(Err("unknown".into())),
@@ -503,7 +512,13 @@ impl Transfers {
                 "no deposit of it waits in escrow (nothing deposited yet, or released)".into(),
             ));
         }
-        let e = crate::ops::Ops::append(&t, actor, "transfer_refund", &format!("transfer:{id}"), reason)?;
+        let e = crate::ops::Ops::append(
+            &t,
+            actor,
+            "transfer_refund",
+            &format!("transfer:{id}"),
+            reason,
+        )?;
         t.commit()?;
         drop(conn);
         self.at("hop-refunding");
@@ -653,13 +668,21 @@ impl Transfers {
                 self.set_hop(id, i, "releasing", None)?;
                 return Ok(Step::Wait);
             }
-            let held = dst.chain.erc20_balance(plan.to.token, plan.to.escrow).await?;
+            let held = dst
+                .chain
+                .erc20_balance(plan.to.token, plan.to.escrow)
+                .await?;
             if held < plan.amount_out {
                 return self
-                    .wait_for_liquidity(id, i, h, &format!(
-                        "destination escrow {} holds {held} of the {} to release",
-                        plan.to.escrow, plan.amount_out
-                    ))
+                    .wait_for_liquidity(
+                        id,
+                        i,
+                        h,
+                        &format!(
+                            "destination escrow {} holds {held} of the {} to release",
+                            plan.to.escrow, plan.amount_out
+                        ),
+                    )
                     .await;
             }
             let deadline = switchyard_core::now_ms() / 1000 + self.release.ttl_s;
@@ -761,7 +784,13 @@ impl Transfers {
 
     /// The escrow says the deposit was used: released (the hop is done),
     /// or cancelled by a refund in progress (back to refunding).
-    async fn released_at_depth(&self, id: &str, i: usize, plan: &HopPlan, deposit: B256) -> Result<Step> {
+    async fn released_at_depth(
+        &self,
+        id: &str,
+        i: usize,
+        plan: &HopPlan,
+        deposit: B256,
+    ) -> Result<Step> {
         let dst = self.lane(plan.to.chain_id)?;
         if dst
             .chain
@@ -809,7 +838,11 @@ impl Transfers {
                     },
                     plan.to.finality,
                 )?;
-                self.note(id, i, "refunding: cancelling the release on the destination")?;
+                self.note(
+                    id,
+                    i,
+                    "refunding: cancelling the release on the destination",
+                )?;
                 return Ok(Step::Wait);
             }
             Some(rec) if rec.succeeded() => {}
@@ -838,13 +871,19 @@ impl Transfers {
                 }));
             }
             Some(_) => {
-                self.note(id, i, "refunding: cancelling the release on the destination")?;
+                self.note(
+                    id,
+                    i,
+                    "refunding: cancelling the release on the destination",
+                )?;
                 return Ok(Step::Wait);
             }
         }
         // 2. Refund on the source once the escrow allows it.
         let Some(locked) = src.chain.locked(plan.from.escrow, deposit).await? else {
-            return Err(Error::Corrupt(format!("deposit {deposit} unknown to its escrow")));
+            return Err(Error::Corrupt(format!(
+                "deposit {deposit} unknown to its escrow"
+            )));
         };
         let refunded = |who: EvmAddress| {
             Step::Refunded(format!(

@@ -91,7 +91,9 @@ fn refusal(body: &[u8]) -> Option<serde_json::Value> {
     let check = |p: &Peek<'_>| -> Option<serde_json::Value> {
         if let Some(id) = p.id {
             let t = id.get().trim_start();
-            let ok = t.starts_with('"') || t.starts_with('-') || t.starts_with("null")
+            let ok = t.starts_with('"')
+                || t.starts_with('-')
+                || t.starts_with("null")
                 || t.starts_with(|c: char| c.is_ascii_digit());
             if !ok {
                 return Some(json!({
@@ -117,7 +119,10 @@ fn refusal(body: &[u8]) -> Option<serde_json::Value> {
         let items: Vec<Peek<'_>> = serde_json::from_str(text).ok()?;
         for (i, p) in items.iter().enumerate() {
             if let Some(mut e) = check(p) {
-                e["message"] = json!(format!("batch element {i}: {}", e["message"].as_str().unwrap_or("")));
+                e["message"] = json!(format!(
+                    "batch element {i}: {}",
+                    e["message"].as_str().unwrap_or("")
+                ));
                 return Some(e);
             }
         }
@@ -170,7 +175,10 @@ where
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
             if !self.edge.allowed_origins.iter().any(|o| o == origin) {
-                tracing::warn!(origin, "request from a browser origin that is not allowed refused");
+                tracing::warn!(
+                    origin,
+                    "request from a browser origin that is not allowed refused"
+                );
                 self.state.metrics.count_call("http", "origin_refused");
                 return Box::pin(async move {
                     Ok(rpc_error(
@@ -265,8 +273,15 @@ mod tests {
         }
         let e = refusal(br#"{"jsonrpc":"2.0","id":1,"method":"payout_subscribe"}"#).unwrap();
         assert!(e["message"].as_str().unwrap().contains("WebSocket"));
-        let e = refusal(br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":false,"method":"b"}]"#)
-            .unwrap();
-        assert!(e["message"].as_str().unwrap().starts_with("batch element 1"));
+        let e = refusal(
+            br#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":false,"method":"b"}]"#,
+        )
+        .unwrap();
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("batch element 1")
+        );
     }
 }

@@ -329,7 +329,11 @@ impl Devnet {
 
     /// An address field of `chain` (`token`, `escrow`, `payout_batcher`).
     pub fn addr(&self, chain: &str, field: &str) -> alloy_primitives::Address {
-        self.info_of(chain)[field].as_str().unwrap().parse().unwrap()
+        self.info_of(chain)[field]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     /// A provider on `chain` that signs with the deployer (TestUSD's owner).
@@ -382,10 +386,7 @@ impl Devnet {
         let escrow = self.addr(chain, "escrow");
         let token = self.addr(chain, "token");
         let (c, t) = self.chain(chain);
-        let held = c
-            .token_balance(&t, &Address::Evm(escrow))
-            .await
-            .unwrap();
+        let held = c.token_balance(&t, &Address::Evm(escrow)).await.unwrap();
         let signer = switchyard_chains::evm::eip712::Eip712Signer::from_hex(
             "key",
             &self.env_key("SWITCHYARD_SIGNER_KEY"),

@@ -103,7 +103,11 @@ pub(crate) fn already_known(message: &str) -> bool {
 fn node_error(code: i64, message: &str) -> ChainError {
     let m = message.to_lowercase();
     let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
-    if has(&["nonce too low", "nonce has already been used", "already been mined"]) {
+    if has(&[
+        "nonce too low",
+        "nonce has already been used",
+        "already been mined",
+    ]) {
         ChainError::FenceUsed(message.to_owned())
     } else if has(&[
         "underpriced",
@@ -114,7 +118,12 @@ fn node_error(code: i64, message: &str) -> ChainError {
         ChainError::Underpriced(message.to_owned())
     } else if code == 429
         || code == -32005
-        || has(&["rate limit", "too many requests", "limit exceeded", "capacity"])
+        || has(&[
+            "rate limit",
+            "too many requests",
+            "limit exceeded",
+            "capacity",
+        ])
     {
         ChainError::RateLimited(message.to_owned())
     } else if code == -32603
@@ -333,7 +342,7 @@ impl EvmChain {
                 alloy::network::TransactionResponse::from(*t) == me
                     && alloy::consensus::Transaction::nonce(*t) == nonce
             })
-            .map(|t| alloy::network::TransactionResponse::tx_hash(t));
+            .map(alloy::network::TransactionResponse::tx_hash);
         let at_block = block_ref(&block);
         match found {
             Some(h) => Ok(Some((h, at_block))),
@@ -383,7 +392,12 @@ impl EvmChain {
     /// `eth_call` checks no signature), e.g. a token transfer out of a
     /// contract to see whether the token refuses it. A revert is
     /// [`ChainError::WouldRevert`] with the node's reason.
-    pub async fn call_as(&self, from: EvmAddress, to: EvmAddress, data: Vec<u8>) -> ChainResult<Vec<u8>> {
+    pub async fn call_as(
+        &self,
+        from: EvmAddress,
+        to: EvmAddress,
+        data: Vec<u8>,
+    ) -> ChainResult<Vec<u8>> {
         let req = TransactionRequest::default()
             .from(from)
             .to(to)
@@ -438,7 +452,10 @@ impl EvmChain {
 fn revert_of(e: RpcError<TransportErrorKind>) -> ChainError {
     match e {
         RpcError::ErrorResp(p) => {
-            let data = p.data.as_ref().map(|d| d.get().trim_matches('"').to_owned());
+            let data = p
+                .data
+                .as_ref()
+                .map(|d| d.get().trim_matches('"').to_owned());
             let decoded = data
                 .as_deref()
                 .and_then(|d| alloy::primitives::hex::decode(d).ok())
@@ -640,7 +657,10 @@ mod tests {
     #[test]
     fn node_errors_are_classified_by_what_may_be_done_next() {
         let c = |code, m: &str| node_error(code, m);
-        assert!(matches!(c(-32000, "nonce too low"), ChainError::FenceUsed(_)));
+        assert!(matches!(
+            c(-32000, "nonce too low"),
+            ChainError::FenceUsed(_)
+        ));
         assert!(matches!(
             c(-32000, "replacement transaction underpriced"),
             ChainError::Underpriced(_)
@@ -660,7 +680,10 @@ mod tests {
                 "{transient:?} is transient"
             );
         }
-        assert!(matches!(c(-32005, "limit exceeded"), ChainError::RateLimited(_)));
+        assert!(matches!(
+            c(-32005, "limit exceeded"),
+            ChainError::RateLimited(_)
+        ));
         assert!(matches!(c(429, "slow down"), ChainError::RateLimited(_)));
         let other = c(-32000, "insufficient funds for gas * price + value");
         assert!(!other.is_revert() && !other.is_retryable(), "{other:?}");

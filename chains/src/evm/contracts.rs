@@ -145,6 +145,14 @@ mod errors {
     }
 }
 
+/// `Name { a: 1, b: 2 }` (a derived `Debug`) as `Name(a=1, b=2)`.
+fn readable(debug: &str) -> String {
+    match debug.split_once(" { ") {
+        Some((name, rest)) => format!("{name}({})", rest.trim_end_matches(" }").replace(": ", "=")),
+        None => debug.to_owned(),
+    }
+}
+
 /// A readable reason for revert data: a known custom error with its
 /// arguments, `Error(string)`, `Panic(code)`, or `None`.
 pub fn decode_revert(data: &[u8]) -> Option<String> {
@@ -152,7 +160,7 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
     use errors::*;
     macro_rules! try_each {
         ($($t:ident),*) => {
-            $(if let Ok(e) = $t::abi_decode(data) { return Some(format!("{e:?}").replace(" {", "(").replace(" }", ")").replace(": ", "=")); })*
+            $(if let Ok(e) = $t::abi_decode(data) { return Some(readable(&format!("{e:?}"))); })*
         };
     }
     try_each!(
@@ -167,7 +175,12 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
         InvalidSignature,
         UnknownSigner
     );
-    alloy::sol_types::decode_revert_reason(data)
+    if let Ok(r) = alloy::sol_types::Revert::abi_decode(data) {
+        return Some(format!("Error({:?})", r.reason));
+    }
+    alloy::sol_types::Panic::abi_decode(data)
+        .ok()
+        .map(|p| format!("Panic({:#x})", p.code))
 }
 
 pub use bindings::{
@@ -243,7 +256,11 @@ pub fn release_call(r: &Release, signers: Vec<EvmAddress>, signatures: Vec<Vec<u
 }
 
 /// `cancel(batchId, signers, signatures)` on a `PayoutBatcher`.
-pub fn cancel_batch_call(batch_id: B256, signers: Vec<EvmAddress>, signatures: Vec<Vec<u8>>) -> Vec<u8> {
+pub fn cancel_batch_call(
+    batch_id: B256,
+    signers: Vec<EvmAddress>,
+    signatures: Vec<Vec<u8>>,
+) -> Vec<u8> {
     IPayoutBatcher::cancelCall {
         batchId: batch_id,
         signers,
@@ -268,7 +285,11 @@ pub fn cancel_release_call(
 }
 
 /// `refund(depositId, signers, signatures)`.
-pub fn refund_call(deposit_id: B256, signers: Vec<EvmAddress>, signatures: Vec<Vec<u8>>) -> Vec<u8> {
+pub fn refund_call(
+    deposit_id: B256,
+    signers: Vec<EvmAddress>,
+    signatures: Vec<Vec<u8>>,
+) -> Vec<u8> {
     IEscrowBridge::refundCall {
         depositId: deposit_id,
         signers,
@@ -665,7 +686,12 @@ impl EvmChain {
     }
 
     /// Whether `batcher` had used batch id `id` as of block `number`.
-    pub async fn executed_at(&self, batcher: EvmAddress, id: B256, number: u64) -> ChainResult<bool> {
+    pub async fn executed_at(
+        &self,
+        batcher: EvmAddress,
+        id: B256,
+        number: u64,
+    ) -> ChainResult<bool> {
         self.read(|p| async move {
             IPayoutBatcher::new(batcher, &p)
                 .executed(id)
@@ -675,5 +701,33 @@ impl EvmChain {
                 .map_err(contract_error)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::sol_types::SolError;
+
+    #[test]
+    fn reverts_name_the_contracts_error_and_its_arguments() {
+        let who = EvmAddress::with_last_byte(7);
+        let data = errors::Blacklisted { who }.abi_encode();
+        assert_eq!(
+            decode_revert(&data).unwrap(),
+            format!("Blacklisted(who={who:?})")
+        );
+        let data = errors::ERC20InsufficientBalance {
+            sender: who,
+            balance: U256::from(1u8),
+            needed: U256::from(2u8),
+        }
+        .abi_encode();
+        assert!(
+            decode_revert(&data)
+                .unwrap()
+                .starts_with("ERC20InsufficientBalance(sender=")
+        );
+        assert_eq!(decode_revert(&[1, 2, 3]), None);
     }
 }

@@ -184,3 +184,37 @@ fn larger_amounts_wait_for_their_tier_of_confirmations() {
         Some("chain[0].contracts.payout_batcher")
     );
 }
+
+#[test]
+fn several_rpc_endpoints_are_listed_in_order_and_checked() {
+    let with = |line: &str| {
+        BASE.replacen(
+            "native_usd_price = 3000.0\n",
+            &format!("native_usd_price = 3000.0\n{line}\n"),
+            1,
+        )
+    };
+    let t = Topology::from_toml(&with(
+        r#"rpc_urls = ["http://a.example:8545", "wss://b.example/key"]"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        t.chains()[0].rpc_urls,
+        ["http://a.example:8545", "wss://b.example/key"]
+    );
+    let t = Topology::from_toml(&with(r#"rpc_url = "http://a.example:8545""#)).unwrap();
+    assert_eq!(t.chains()[0].rpc_urls, ["http://a.example:8545"]);
+    let e = err_of(&with(
+        "rpc_url = \"http://a.example\"\nrpc_urls = [\"http://b.example\"]",
+    ));
+    assert_eq!(e.field(), Some("chain[0].rpc_urls"));
+    let e = err_of(&with(
+        r#"rpc_urls = ["http://a.example", "ftp://user:secret@b.example/x"]"#,
+    ));
+    assert_eq!(e.field(), Some("chain[0].rpc_urls[1]"));
+    assert!(!e.to_string().contains("secret"), "{e}");
+    let e = err_of(&with(
+        r#"rpc_urls = ["http://a.example", "http://a.example"]"#,
+    ));
+    assert_eq!(e.field(), Some("chain[0].rpc_urls[1]"));
+}

@@ -159,7 +159,8 @@ impl Payouts {
     fn batch_rule(&self, batch: &str) -> Result<Finality> {
         let mut rule = Finality::Blocks { blocks: 1 };
         for (_, _, _, f) in self.batch_items(batch)? {
-            let f: Finality = serde_json::from_str(&f).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let f: Finality =
+                serde_json::from_str(&f).map_err(|e| Error::Corrupt(e.to_string()))?;
             rule = rule.stricter(f);
         }
         Ok(rule)
@@ -196,10 +197,15 @@ impl Payouts {
             });
         }
         let finality = self.batch_rule(&b.id)?;
-        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+        let id: B256 =
+            b.id.parse()
+                .map_err(|_| Error::Corrupt("batch id".into()))?;
         let pb = PayoutBatch {
             batchId: id,
-            token: b.token.parse().map_err(|_| Error::Corrupt("token".into()))?,
+            token: b
+                .token
+                .parse()
+                .map_err(|_| Error::Corrupt("token".into()))?,
             payouts,
             deadline: b.deadline,
         };
@@ -246,7 +252,10 @@ impl Payouts {
     pub(super) async fn follow(&self) -> Result<()> {
         let (submitted, voiding) = {
             let conn = self.store.conn();
-            (batch_rows(&conn, "submitted")?, batch_rows(&conn, "voiding")?)
+            (
+                batch_rows(&conn, "submitted")?,
+                batch_rows(&conn, "voiding")?,
+            )
         };
         for b in submitted {
             if let Err(e) = self.follow_submitted(&b).await {
@@ -262,7 +271,9 @@ impl Payouts {
     }
 
     async fn batch_use(&self, pc: &PayoutChain, b: &BatchRow) -> Result<Option<BatchUse>> {
-        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+        let id: B256 =
+            b.id.parse()
+                .map_err(|_| Error::Corrupt("batch id".into()))?;
         let head = pc.lane.chain.head().await?.number;
         Ok(pc
             .lane
@@ -334,7 +345,9 @@ impl Payouts {
         if fin.timestamp_s <= b.deadline {
             return Ok(());
         }
-        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+        let id: B256 =
+            b.id.parse()
+                .map_err(|_| Error::Corrupt("batch id".into()))?;
         if pc
             .lane
             .chain
@@ -346,7 +359,10 @@ impl Payouts {
         }
         self.void(
             b,
-            &format!("its deadline {} passed at finalized block {} unexecuted", b.deadline, fin.number),
+            &format!(
+                "its deadline {} passed at finalized block {} unexecuted",
+                b.deadline, fin.number
+            ),
         )
     }
 
@@ -417,7 +433,10 @@ impl Payouts {
     /// token refuses (one simulated transfer each, from the batcher), write
     /// them and `voiding` down, then reserve the signed cancellation.
     async fn start_voiding(&self, pc: &PayoutChain, b: &BatchRow, why: &str) -> Result<()> {
-        let token: EvmAddress = b.token.parse().map_err(|_| Error::Corrupt("token".into()))?;
+        let token: EvmAddress = b
+            .token
+            .parse()
+            .map_err(|_| Error::Corrupt("token".into()))?;
         let mut offenders: Vec<(String, String)> = Vec::new();
         for (id, to, amount, _) in self.batch_items(&b.id)? {
             let to: EvmAddress = to.parse().map_err(|_| Error::Corrupt("recipient".into()))?;
@@ -447,8 +466,13 @@ impl Payouts {
     }
 
     fn reserve_cancel(&self, pc: &PayoutChain, b: &BatchRow, n: u32) -> Result<()> {
-        let id: B256 = b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
-        let d = digest(&CancelBatch { batchId: id }, &domain(b.chain_id, pc.batcher));
+        let id: B256 =
+            b.id.parse()
+                .map_err(|_| Error::Corrupt("batch id".into()))?;
+        let d = digest(
+            &CancelBatch { batchId: id },
+            &domain(b.chain_id, pc.batcher),
+        );
         let sig = self
             .signer
             .sign_digest(&d)
@@ -562,7 +586,13 @@ impl Payouts {
             if n == 0 {
                 return Ok(false);
             }
-            crate::ops::Ops::append(&t, operator, "batch_cancel", &format!("batch:{batch}"), reason)?;
+            crate::ops::Ops::append(
+                &t,
+                operator,
+                "batch_cancel",
+                &format!("batch:{batch}"),
+                reason,
+            )?;
             let chain = t.query_row(
                 "SELECT chain_id FROM payout_batch WHERE id = ?1",
                 params![batch],

@@ -299,7 +299,11 @@ impl Payouts {
     /// Records that a step failed on `chain_id` (kept until a step passes
     /// on that chain without failing).
     pub(crate) fn chain_failed(&self, chain_id: u64, what: &str) {
-        tracing::warn!(chain_id, error = what, "payout step failed on this chain; the others go on");
+        tracing::warn!(
+            chain_id,
+            error = what,
+            "payout step failed on this chain; the others go on"
+        );
         let mut e = self.errors();
         e.this_step.insert(chain_id);
         let since = e.last.get(&chain_id).map_or(now_ms(), |(_, s)| *s);
@@ -532,7 +536,11 @@ impl Payouts {
     /// distinct operators: a second one by the same operator changes
     /// nothing. The audit entry is written in the same SQLite transaction.
     /// Returns the outcome, or an error naming why it cannot be approved.
-    pub fn approve(&self, id: &str, operator: &str) -> Result<std::result::Result<Approval, String>> {
+    pub fn approve(
+        &self,
+        id: &str,
+        operator: &str,
+    ) -> Result<std::result::Result<Approval, String>> {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         let row: Option<(String, i64, String, Option<String>, bool)> = t

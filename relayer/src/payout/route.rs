@@ -126,7 +126,9 @@ impl Payouts {
                     decisions.push((
                         id.clone(),
                         "held",
-                        Some(format!("governor: no USD price for this asset: {NEEDS_OPERATOR}")),
+                        Some(format!(
+                            "governor: no USD price for this asset: {NEEDS_OPERATOR}"
+                        )),
                     ));
                     continue;
                 }
@@ -172,9 +174,7 @@ impl Payouts {
                     decisions.push((
                         id,
                         "held",
-                        Some(format!(
-                            "chain {chain} cannot be read now ({e}); retrying"
-                        )),
+                        Some(format!("chain {chain} cannot be read now ({e}); retrying")),
                     ));
                     continue;
                 }
@@ -380,7 +380,11 @@ impl Payouts {
     ) -> std::result::Result<U256, String> {
         let at = async {
             let head = pc.lane.chain.head().await?.number;
-            let balance = pc.lane.chain.erc20_balance_at(token, pc.batcher, head).await?;
+            let balance = pc
+                .lane
+                .chain
+                .erc20_balance_at(token, pc.batcher, head)
+                .await?;
             Ok::<_, Error>((head, balance))
         };
         let (head, balance) = match at.await {
@@ -408,7 +412,9 @@ impl Payouts {
                     .collect::<rusqlite::Result<Vec<_>>>()?
             };
             for batch in open {
-                let id: B256 = batch.parse().map_err(|_| Error::Corrupt("batch id".into()))?;
+                let id: B256 = batch
+                    .parse()
+                    .map_err(|_| Error::Corrupt("batch id".into()))?;
                 if !pc.lane.chain.executed_at(pc.batcher, id, head).await? {
                     sum = sum.saturating_add(self.sum_items(
                         "batch_id = ?1 AND state IN ('submitted', 'confirmed')",

@@ -285,12 +285,18 @@ async fn a_finalized_tag_tier_waits_for_the_chains_finalized_block_whatever_its_
             );
             break;
         }
-        assert!(finalized < block, "finalized passed the block and it did not settle");
+        assert!(
+            finalized < block,
+            "finalized passed the block and it did not settle"
+        );
         ticks += 1;
         assert!(ticks < 30, "never final");
         mine(&anvil, 1).await;
     }
-    assert!(ticks >= 7, "waited for the tag, not one block ({ticks} ticks)");
+    assert!(
+        ticks >= 7,
+        "waited for the tag, not one block ({ticks} ticks)"
+    );
 }
 
 #[tokio::test]
@@ -301,21 +307,22 @@ async fn a_row_whose_step_fails_does_not_stop_the_rest_of_its_lane() {
     let chain =
         switchyard_chains::evm::EvmChain::connect(&proxy.url, 31337, ONE_BLOCK, LANE_KEY).unwrap();
     let lane = lane(&db("isolated"), 31337, FeePolicy::default());
-    lane.reserve("payout:first", &pay(0xa1, 1), ONE_BLOCK).unwrap();
+    lane.reserve("payout:first", &pay(0xa1, 1), ONE_BLOCK)
+        .unwrap();
     let _ = lane.tick(&chain).await;
     let first = lane.get("payout:first").unwrap().unwrap();
     let hash = format!("{:#x}", first.hash.expect("sent"));
     // From now on the node cannot answer for the first row's receipt.
     proxy.set_rule(Box::new(move |method, req| {
-        if method == "eth_getTransactionReceipt"
-            && req["params"][0].as_str() == Some(hash.as_str())
+        if method == "eth_getTransactionReceipt" && req["params"][0].as_str() == Some(hash.as_str())
         {
             Action::Error(-32000, "receipt index corrupted".into())
         } else {
             Action::Forward
         }
     }));
-    lane.reserve("payout:second", &pay(0xa2, 2), ONE_BLOCK).unwrap();
+    lane.reserve("payout:second", &pay(0xa2, 2), ONE_BLOCK)
+        .unwrap();
     for _ in 0..10 {
         let _ = lane.tick(&chain).await;
         mine(&anvil, 1).await;

@@ -255,8 +255,16 @@ async fn a_failed_batch_is_cancelled_on_chain_so_its_replay_after_a_refill_is_re
         !replay(a, a.batcher, old.call.data.clone()).await,
         "the failed batch executed after all"
     );
-    assert_eq!(balance(a, to[0]).await, U256::from(5_000_000u64), "paid once");
-    assert_eq!(balance(a, to[1]).await, U256::from(7_000_000u64), "paid once");
+    assert_eq!(
+        balance(a, to[0]).await,
+        U256::from(5_000_000u64),
+        "paid once"
+    );
+    assert_eq!(
+        balance(a, to[1]).await,
+        U256::from(7_000_000u64),
+        "paid once"
+    );
 }
 
 #[tokio::test]
@@ -371,9 +379,21 @@ async fn an_item_over_the_whole_budget_waits_for_an_operator_without_holding_bac
         .clone()
         .with_governor(HashMap::from([(a.chain_id, limit)]));
     let a = &rig.sides[0];
-    let huge = submit(&rig, "huge", &[item(a, recipient("gov", 0), 150_000_000, 150)]);
-    let unpriced = submit(&rig, "unpriced", &[item(a, recipient("gov", 1), 1_000_000, 0)]);
-    let small = submit(&rig, "small", &[item(a, recipient("gov", 2), 30_000_000, 30)]);
+    let huge = submit(
+        &rig,
+        "huge",
+        &[item(a, recipient("gov", 0), 150_000_000, 150)],
+    );
+    let unpriced = submit(
+        &rig,
+        "unpriced",
+        &[item(a, recipient("gov", 1), 1_000_000, 0)],
+    );
+    let small = submit(
+        &rig,
+        "small",
+        &[item(a, recipient("gov", 2), 30_000_000, 30)],
+    );
     let views = until(&rig, &small, &["final"], 40).await;
     assert_eq!(views[0].state, "final");
     let h = view(&rig, &huge[0]);
@@ -398,7 +418,10 @@ async fn an_item_over_the_whole_budget_waits_for_an_operator_without_holding_bac
     let u = view(&rig, &unpriced[0]);
     assert_eq!(u.state, "failed");
     assert!(u.reason.unwrap().contains("rejected by oscar"));
-    assert_eq!(balance(a, recipient("gov", 0)).await, U256::from(150_000_000u64));
+    assert_eq!(
+        balance(a, recipient("gov", 0)).await,
+        U256::from(150_000_000u64)
+    );
     assert_eq!(balance(a, recipient("gov", 1)).await, U256::ZERO);
 }
 
@@ -432,5 +455,8 @@ async fn one_chain_that_cannot_be_read_does_not_stop_payouts_on_the_others() {
     until(&rig, &on_a, &["final"], 40).await;
     let v = view(&rig, &on_b[0]);
     assert_eq!(v.state, "held", "{v:?}");
-    assert_eq!(balance(a, recipient("iso", 1)).await, U256::from(2_000_000u64));
+    assert_eq!(
+        balance(a, recipient("iso", 1)).await,
+        U256::from(2_000_000u64)
+    );
 }

@@ -382,7 +382,7 @@ impl Transfers {
             ))
         })?;
         rows.map(|r| {
-            let (plan, state, dep, seq, since, note, refund) = r?;
+            let (plan, state, dep, seq, _since, note, refund) = r?;
             let plan: HopPlan =
                 serde_json::from_str(&plan).map_err(|e| Error::Corrupt(e.to_string()))?;
             let deposit = dep
@@ -395,7 +395,6 @@ impl Transfers {
                 state,
                 deposit,
                 release_seq: u32::try_from(seq).unwrap_or(0),
-                since_ms: since,
                 note,
                 refund_reason: refund,
             })
@@ -643,9 +642,20 @@ impl Transfers {
             )));
         };
         if dep.amount < plan.amount_in {
-            // Deposited but short (a fee-on-transfer token): it is in escrow
-            // and must be released or refunded, never forgotten.
-            tracing::error!(transfer = %id, hop = i, got = %dep.amount, want = %plan.amount_in, "escrow received less than deposited; releasing what arrived is not planned: an operator must refund it");
+            // In escrow, but less than planned (a fee-on-transfer token):
+            // releasing the planned amount would pay out more than arrived.
+            // Refund what arrived instead, in the same write that records
+            // the deposit, so no release of it is ever signed.
+            let why = format!(
+                "escrow received {} of the {} deposited",
+                dep.amount, plan.amount_in
+            );
+            tracing::error!(transfer = %id, hop = i, why, "refunding a short deposit");
+            self.store.conn().execute(
+                "UPDATE hop SET state = 'refunding', deposit_id = ?1, refund_reason = ?2 WHERE transfer_id = ?3 AND idx = ?4",
+                params![dep.id.to_vec(), why, id, i64::try_from(i).unwrap_or(i64::MAX)],
+            )?;
+            return Ok(Step::Wait);
         }
         self.set_hop(id, i, "deposited", Some(dep.id))?;
         Ok(Step::Wait)
@@ -752,7 +762,7 @@ impl Transfers {
         let Some(rec) = dst.lane.get(&intent(id, i, &release_kind(h.release_seq)))? else {
             // Released by an earlier release of this deposit (see
             // start_release): settle on the escrow's word, at depth.
-            return self.released_at_depth(id, i, plan, deposit).await;
+            return self.released_or_cancelled(id, i, plan, deposit).await;
         };
         if rec.succeeded() {
             self.set_hop(id, i, "done", None)?;
@@ -766,7 +776,7 @@ impl Transfers {
                 .released(plan.to.escrow, plan.from.chain_id, deposit)
                 .await?
             {
-                return self.released_at_depth(id, i, plan, deposit).await;
+                return self.released_or_cancelled(id, i, plan, deposit).await;
             }
             // Not sent, or reverted (the escrow was short, the deadline
             // passed): sign another. The escrow pays one at most.
@@ -784,7 +794,7 @@ impl Transfers {
 
     /// The escrow says the deposit was used: released (the hop is done),
     /// or cancelled by a refund in progress (back to refunding).
-    async fn released_at_depth(
+    async fn released_or_cancelled(
         &self,
         id: &str,
         i: usize,
@@ -950,8 +960,6 @@ struct HopRow {
     state: String,
     deposit: Option<B256>,
     release_seq: u32,
-    #[allow(dead_code)]
-    since_ms: Option<i64>,
     note: Option<String>,
     refund_reason: Option<String>,
 }

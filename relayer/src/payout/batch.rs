@@ -576,7 +576,7 @@ impl Payouts {
     /// (or settles, if it executes first) and its items are paid anew.
     /// Audited in the same transaction. `Ok(false)`: not a submitted batch.
     pub fn give_up_batch(&self, batch: &str, operator: &str, reason: &str) -> Result<bool> {
-        let chain: Option<i64> = {
+        {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             let n = t.execute(
@@ -593,21 +593,13 @@ impl Payouts {
                 &format!("batch:{batch}"),
                 reason,
             )?;
-            let chain = t.query_row(
-                "SELECT chain_id FROM payout_batch WHERE id = ?1",
-                params![batch],
-                |r| r.get(0),
-            )?;
             t.commit()?;
-            Some(chain)
-        };
-        if let Some(rows) = chain
-            .map(|_| batch_rows(&self.store.conn(), "voiding"))
-            .transpose()?
-            && let Some(b) = rows.into_iter().find(|b| b.id == batch)
-        {
-            let pc = self.chain(b.chain_id)?;
-            self.reserve_cancel(pc, &b, 0)?;
+        }
+        // The cancellation is reserved now, or by the next step if this
+        // fails or the process dies first (`follow_voiding`).
+        let rows = batch_rows(&self.store.conn(), "voiding")?;
+        if let Some(b) = rows.iter().find(|b| b.id == batch) {
+            self.reserve_cancel(self.chain(b.chain_id)?, b, 0)?;
         }
         Ok(true)
     }

@@ -460,3 +460,41 @@ async fn one_chain_that_cannot_be_read_does_not_stop_payouts_on_the_others() {
         U256::from(2_000_000u64)
     );
 }
+
+#[tokio::test]
+async fn a_batch_an_operator_gives_up_on_that_executes_first_settles_and_pays_once() {
+    let rig = rig("giveup", 1_000_000_000).await;
+    let a = &rig.sides[0];
+    let to = recipient("giveup", 0);
+    let ids = submit(&rig, "giveup", &[item(a, to, 9_000_000, 9)]);
+    for _ in 0..5 {
+        let _ = rig.payouts.step().await;
+        if view(&rig, &ids[0]).state == "submitted" {
+            break;
+        }
+    }
+    let batch = view(&rig, &ids[0]).batch_id.unwrap();
+    assert!(
+        rig.payouts
+            .give_up_batch(&batch, "olivia", "lane looked stuck")
+            .unwrap()
+    );
+    assert!(
+        !rig.payouts
+            .give_up_batch(&batch, "olivia", "twice")
+            .unwrap(),
+        "only a submitted batch"
+    );
+    // The execute is ahead of the cancellation in the lane: it wins, the
+    // cancellation is refused, and the batch settles from its events.
+    let views = until(&rig, &ids, &["final"], 40).await;
+    assert_eq!(views[0].state, "final");
+    assert_eq!(balance(a, to).await, U256::from(9_000_000u64), "paid once");
+    assert!(
+        !a.lane
+            .chain
+            .batch_cancelled(a.batcher, batch.parse().unwrap())
+            .await
+            .unwrap()
+    );
+}

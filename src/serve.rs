@@ -200,7 +200,7 @@ pub async fn connect_chains(
         if c.kind != ChainKind::Evm || c.rpc_urls.is_empty() || c.chain_id.is_none() {
             continue;
         }
-        let e = Endpoints::connect(&c.rpc_urls)
+        let e = Endpoints::connect(&c.rpc_urls, c.chain_id)
             .await
             .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
         out.push((ChainIx(i as u32), e));

@@ -445,7 +445,8 @@ fn listen_of(cfg: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn reads_fail_over_from_a_dead_a_frozen_and_a_lagging_endpoint_and_payouts_are_paid_once() {
+async fn reads_fail_over_from_dead_frozen_lagging_and_wrong_chain_endpoints_and_payouts_are_paid_once()
+ {
     let net = Devnet::up("endpoints");
     let good = url_of(&net, "devnet-b");
     // Dead: nothing listens. Frozen: accepts, never answers. Lagging: a
@@ -470,9 +471,12 @@ async fn reads_fail_over_from_a_dead_a_frozen_and_a_lagging_endpoint_and_payouts
             "--no-mining",
         ],
     );
+    // Another chain entirely, far ahead: never to be believed.
+    let other = switchyard_chains::testing::Anvil::start(4242);
+    switchyard_chains::rpc_proxy::call(&other.url, "anvil_mine", json!(["0x3e8"]));
     let urls = format!(
-        "rpc_urls = [\"{dead}\", \"{}\", \"{}\", \"{good}\"]",
-        frozen.url, lagging.url
+        "rpc_urls = [\"{dead}\", \"{}\", \"{}\", \"{}\", \"{good}\"]",
+        frozen.url, lagging.url, other.url
     );
     net.edit_topology(|t| t.replace(&format!("rpc_url = \"{good}\""), &urls));
     let daemon = Daemon::start(&net, None);
@@ -531,7 +535,8 @@ async fn reads_fail_over_from_a_dead_a_frozen_and_a_lagging_endpoint_and_payouts
     assert_eq!(states[0], "down", "dead: {b:#}");
     assert_eq!(states[1], "down", "frozen: {b:#}");
     assert_eq!(states[2], "lagging", "lagging: {b:#}");
-    assert_eq!(states[3], "ok", "good: {b:#}");
+    assert_eq!(states[3], "wrong_chain", "another chain: {b:#}");
+    assert_eq!(states[4], "ok", "good: {b:#}");
 }
 
 #[test]

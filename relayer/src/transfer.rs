@@ -382,7 +382,7 @@ impl Transfers {
             ))
         })?;
         rows.map(|r| {
-            let (plan, state, dep, seq, _since, note, refund) = r?;
+            let (plan, state, dep, seq, since, note, refund) = r?;
             let plan: HopPlan =
                 serde_json::from_str(&plan).map_err(|e| Error::Corrupt(e.to_string()))?;
             let deposit = dep
@@ -395,6 +395,7 @@ impl Transfers {
                 state,
                 deposit,
                 release_seq: u32::try_from(seq).unwrap_or(0),
+                since_ms: since,
                 note,
                 refund_reason: refund,
             })
@@ -402,12 +403,32 @@ impl Transfers {
         .collect()
     }
 
-    fn set_hop(&self, id: &str, idx: usize, state: &str, deposit: Option<B256>) -> Result<()> {
-        self.store.conn().execute(
-            "UPDATE hop SET state = ?1, deposit_id = COALESCE(?2, deposit_id), since_ms = NULL, note = NULL WHERE transfer_id = ?3 AND idx = ?4",
-            params![state, deposit.map(|d| d.to_vec()), id, i64::try_from(idx).unwrap_or(i64::MAX)],
+    /// Moves hop `idx` from state `from` to `state` (recording its deposit
+    /// id when given). `Ok(false)`: it was not in `from` any more (an
+    /// operator's refund landed meanwhile): nothing changed. The waiting
+    /// clock (`since_ms`) runs across release retries and stops when the
+    /// hop is done or given up.
+    fn set_hop(
+        &self,
+        id: &str,
+        idx: usize,
+        from: &str,
+        state: &str,
+        deposit: Option<B256>,
+    ) -> Result<bool> {
+        let n = self.store.conn().execute(
+            "UPDATE hop SET state = ?1, deposit_id = COALESCE(?2, deposit_id), note = NULL,
+                since_ms = CASE WHEN ?1 IN ('deposited', 'releasing') THEN since_ms ELSE NULL END
+             WHERE transfer_id = ?3 AND idx = ?4 AND state = ?5",
+            params![
+                state,
+                deposit.map(|d| d.to_vec()),
+                id,
+                i64::try_from(idx).unwrap_or(i64::MAX),
+                from
+            ],
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Records what a waiting hop waits for (the first time: since when).
@@ -582,23 +603,39 @@ impl Transfers {
             .allowance(plan.from.token, me, plan.from.escrow)
             .await?;
         if allowance < plan.amount_in {
-            let approve = format!("approve:{}:{}", plan.from.token, plan.from.escrow);
-            if src.lane.get(&approve)?.is_some_and(|r| r.succeeded()) {
-                return Ok(Step::Failed(format!(
-                    "allowance of {me} to escrow {} exhausted",
-                    plan.from.escrow
-                )));
+            // One approval per (token, escrow); another only if the last
+            // one did not execute.
+            let base = format!("approve:{}:{}", plan.from.token, plan.from.escrow);
+            let mut n = 0;
+            let mut last = None;
+            while let Some(rec) = src.lane.get(&numbered(&base, n))? {
+                last = Some(rec);
+                n += 1;
             }
-            src.lane.reserve(
-                &approve,
-                &Call {
-                    to: plan.from.token,
-                    data: approve_call(plan.from.escrow, U256::MAX),
-                    value: U256::ZERO,
-                    gas_limit: None,
-                },
-                plan.from.finality,
-            )?;
+            match last {
+                Some(rec) if rec.succeeded() => {
+                    return Ok(Step::Failed(format!(
+                        "allowance of {me} to escrow {} exhausted",
+                        plan.from.escrow
+                    )));
+                }
+                Some(rec) if !rec.failed() => {}
+                Some(rec) if n >= MAX_TRIES => {
+                    return Err(stuck(id, i, "approval", &rec));
+                }
+                _ => {
+                    src.lane.reserve(
+                        &numbered(&base, n),
+                        &Call {
+                            to: plan.from.token,
+                            data: approve_call(plan.from.escrow, U256::MAX),
+                            value: U256::ZERO,
+                            gas_limit: None,
+                        },
+                        plan.from.finality,
+                    )?;
+                }
+            }
         }
         src.lane.reserve(
             &intent(id, i, "deposit"),
@@ -615,7 +652,7 @@ impl Transfers {
             },
             plan.from.finality,
         )?;
-        self.set_hop(id, i, "depositing", None)?;
+        self.set_hop(id, i, "pending", "depositing", None)?;
         Ok(Step::Wait)
     }
 
@@ -657,7 +694,7 @@ impl Transfers {
             )?;
             return Ok(Step::Wait);
         }
-        self.set_hop(id, i, "deposited", Some(dep.id))?;
+        self.set_hop(id, i, "depositing", "deposited", Some(dep.id))?;
         Ok(Step::Wait)
     }
 
@@ -675,8 +712,13 @@ impl Transfers {
                 .await?
             {
                 // Paid by an earlier release of this deposit.
-                self.set_hop(id, i, "releasing", None)?;
+                self.set_hop(id, i, "deposited", "releasing", None)?;
                 return Ok(Step::Wait);
+            }
+            if h.since_ms.is_some()
+                && let Some(step) = self.waited_too_long(id, i, h)?
+            {
+                return Ok(step);
             }
             let held = dst
                 .chain
@@ -722,20 +764,34 @@ impl Transfers {
                 plan.to.finality,
             )?;
         }
-        self.set_hop(id, i, "releasing", None)?;
+        self.set_hop(id, i, "deposited", "releasing", None)?;
         Ok(Step::Wait)
     }
 
     async fn wait_for_liquidity(&self, id: &str, i: usize, h: &HopRow, what: &str) -> Result<Step> {
-        let since = self.note(id, i, &format!("waiting: {what}"))?;
+        self.note(id, i, &format!("waiting: {what}"))?;
+        let h = HopRow {
+            since_ms: Some(h.since_ms.unwrap_or_else(now_ms)),
+            ..h.clone()
+        };
+        Ok(self.waited_too_long(id, i, &h)?.unwrap_or(Step::Wait))
+    }
+
+    /// A hop waiting to be released since `h.since_ms`: an alert after
+    /// `alert_ms`, given up and refunded after `refund_after_ms` (when set).
+    fn waited_too_long(&self, id: &str, i: usize, h: &HopRow) -> Result<Option<Step>> {
+        let Some(since) = h.since_ms else {
+            return Ok(None);
+        };
         let waited = now_ms().saturating_sub(since);
+        let what = h.note.clone().unwrap_or_default();
         let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         if self.release.refund_after_ms > 0 && waited >= ms(self.release.refund_after_ms) {
-            let why = format!("not releasable for {} s: {what}", waited / 1000);
+            let why = format!("not released for {} s: {what}", waited / 1000);
             if let Ok(e) = self.refund(id, "switchyard", &why)? {
                 tracing::warn!(transfer = %id, hop = i, audit = e.seq, "giving up on the release; refunding the deposit");
             }
-            return Ok(Step::Wait);
+            return Ok(Some(Step::Wait));
         }
         if waited >= ms(self.release.alert_ms) {
             let n = self.store.conn().execute(
@@ -750,7 +806,7 @@ impl Transfers {
                 tracing::error!(transfer = %id, hop = i, what, "release waiting too long");
             }
         }
-        Ok(Step::Wait)
+        Ok(None)
     }
 
     async fn await_release(&self, id: &str, i: usize, h: &HopRow) -> Result<Step> {
@@ -765,8 +821,11 @@ impl Transfers {
             return self.released_or_cancelled(id, i, plan, deposit).await;
         };
         if rec.succeeded() {
-            self.set_hop(id, i, "done", None)?;
-            return Ok(Step::Done);
+            return Ok(if self.set_hop(id, i, "releasing", "done", None)? {
+                Step::Done
+            } else {
+                Step::Wait
+            });
         }
         if rec.failed() {
             // Paid by an earlier release of this deposit? Then it is done:
@@ -781,6 +840,15 @@ impl Transfers {
             // Not sent, or reverted (the escrow was short, the deadline
             // passed): sign another. The escrow pays one at most.
             tracing::warn!(transfer = %id, hop = i, why = ?failure(&rec), "release did not execute; retrying");
+            self.note(
+                id,
+                i,
+                &format!(
+                    "waiting: release {} did not execute ({}); signing another",
+                    h.release_seq,
+                    failure(&rec).unwrap_or_default()
+                ),
+            )?;
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             t.execute(
@@ -794,6 +862,9 @@ impl Transfers {
 
     /// The escrow says the deposit was used: released (the hop is done),
     /// or cancelled by a refund in progress (back to refunding).
+    /// The escrow says the deposit was used: released (the hop is done,
+    /// once the escrow says so at a block final under the destination's
+    /// rule), or cancelled by a refund in progress (back to refunding).
     async fn released_or_cancelled(
         &self,
         id: &str,
@@ -808,17 +879,38 @@ impl Transfers {
             .await?
         {
             self.store.conn().execute(
-                "UPDATE hop SET state = 'refunding' WHERE transfer_id = ?1 AND idx = ?2",
+                "UPDATE hop SET state = 'refunding' WHERE transfer_id = ?1 AND idx = ?2 AND state IN ('deposited', 'releasing')",
                 params![id, i64::try_from(i).unwrap_or(i64::MAX)],
             )?;
             return Ok(Step::Wait);
         }
-        self.set_hop(id, i, "done", None)?;
-        Ok(Step::Done)
+        let head = dst.chain.head().await?;
+        let rule = plan.to.finality.stricter(dst.chain.finality());
+        let at = dst.chain.final_under(rule, &head).await?;
+        if !dst
+            .chain
+            .released_at(plan.to.escrow, plan.from.chain_id, deposit, at)
+            .await?
+        {
+            self.note(
+                id,
+                i,
+                "releasing: an earlier release paid it; waiting for its depth",
+            )?;
+            return Ok(Step::Wait);
+        }
+        for from in ["releasing", "deposited"] {
+            if self.set_hop(id, i, from, "done", None)? {
+                return Ok(Step::Done);
+            }
+        }
+        Ok(Step::Wait)
     }
 
     /// Cancels the release on the destination, then, once that is final,
-    /// refunds the deposit on the source; each a lane intent.
+    /// refunds the deposit on the source; each a lane intent, signed again
+    /// (a few times) if one does not execute. The refund waits until the
+    /// escrow allows it (`refundDelay`, by chain time) and holds enough.
     async fn refunding(&self, id: &str, i: usize, h: &HopRow) -> Result<Step> {
         let plan = &h.plan;
         let deposit = h
@@ -827,8 +919,39 @@ impl Transfers {
         let (src, dst) = (self.lane(plan.from.chain_id)?, self.lane(plan.to.chain_id)?);
         // 1. The destination escrow must never pay this deposit: our
         // cancellation, final at the destination's depth.
-        match dst.lane.get(&intent(id, i, "cancel-release"))? {
-            None => {
+        let (n, cancel) = latest(&dst.lane, id, i, "cancel-release")?;
+        match cancel {
+            Some(rec) if rec.succeeded() => {}
+            Some(rec) if !rec.failed() => {
+                self.note(
+                    id,
+                    i,
+                    "refunding: cancelling the release on the destination",
+                )?;
+                return Ok(Step::Wait);
+            }
+            last => {
+                if let Some(rec) = &last {
+                    // Refused: a release got there first (a pending one
+                    // was mined before the cancellation), or the call
+                    // failed for another reason.
+                    let cancelled = dst
+                        .chain
+                        .release_cancelled(plan.to.escrow, plan.from.chain_id, deposit)
+                        .await?;
+                    if !cancelled
+                        && dst
+                            .chain
+                            .released(plan.to.escrow, plan.from.chain_id, deposit)
+                            .await?
+                    {
+                        tracing::warn!(transfer = %id, hop = i, "released before its cancellation: the hop is done");
+                        return self.released_or_cancelled(id, i, plan, deposit).await;
+                    }
+                    if n >= MAX_TRIES {
+                        return Err(stuck(id, i, "release cancellation", rec));
+                    }
+                }
                 let data = escrow::signed_cancel_release(
                     plan.from.chain_id,
                     deposit,
@@ -839,7 +962,7 @@ impl Transfers {
                 )
                 .map_err(|e| Error::Config(e.to_string()))?;
                 dst.lane.reserve(
-                    &intent(id, i, "cancel-release"),
+                    &intent(id, i, &numbered("cancel-release", n)),
                     &Call {
                         to: plan.to.escrow,
                         data,
@@ -855,39 +978,6 @@ impl Transfers {
                 )?;
                 return Ok(Step::Wait);
             }
-            Some(rec) if rec.succeeded() => {}
-            Some(rec) if rec.failed() => {
-                // Refused: a release got there first (a pending one was
-                // mined before the cancellation). Then it is paid.
-                let released = dst
-                    .chain
-                    .released(plan.to.escrow, plan.from.chain_id, deposit)
-                    .await?;
-                let cancelled = dst
-                    .chain
-                    .release_cancelled(plan.to.escrow, plan.from.chain_id, deposit)
-                    .await?;
-                if released && !cancelled {
-                    tracing::warn!(transfer = %id, hop = i, "released before its cancellation: the hop is done");
-                    self.set_hop(id, i, "done", None)?;
-                    return Ok(Step::Done);
-                }
-                return Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {
-                    code: 0,
-                    message: format!(
-                        "the release cancellation of transfer {id} hop {i} failed ({:?}) and the deposit is neither released nor cancelled: an operator must look",
-                        rec.cancelled
-                    ),
-                }));
-            }
-            Some(_) => {
-                self.note(
-                    id,
-                    i,
-                    "refunding: cancelling the release on the destination",
-                )?;
-                return Ok(Step::Wait);
-            }
         }
         // 2. Refund on the source once the escrow allows it.
         let Some(locked) = src.chain.locked(plan.from.escrow, deposit).await? else {
@@ -895,29 +985,26 @@ impl Transfers {
                 "deposit {deposit} unknown to its escrow"
             )));
         };
-        let refunded = |who: EvmAddress| {
+        let refunded = || {
             Step::Refunded(format!(
-                "deposit refunded to {who} after its release was cancelled: {}",
+                "deposit refunded to {} after its release was cancelled: {}",
+                locked.sender,
                 h.refund_reason.clone().unwrap_or_default()
             ))
         };
-        match src.lane.get(&intent(id, i, "refund"))? {
-            Some(rec) if rec.succeeded() => Ok(refunded(locked.sender)),
-            Some(rec) if rec.failed() => {
+        let (n, refund) = latest(&src.lane, id, i, "refund")?;
+        match refund {
+            Some(rec) if rec.succeeded() => Ok(refunded()),
+            Some(rec) if !rec.failed() => Ok(Step::Wait),
+            last => {
                 if locked.refunded {
-                    Ok(refunded(locked.sender))
-                } else {
-                    Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {
-                        code: 0,
-                        message: format!(
-                            "the refund of transfer {id} hop {i} failed ({:?}): an operator must look",
-                            rec.cancelled
-                        ),
-                    }))
+                    return Ok(refunded());
                 }
-            }
-            Some(_) => Ok(Step::Wait),
-            None => {
+                if let Some(rec) = &last
+                    && n >= MAX_TRIES
+                {
+                    return Err(stuck(id, i, "refund", rec));
+                }
                 let delay = src.chain.refund_delay(plan.from.escrow).await?;
                 let chain_now = src.chain.head().await?.timestamp_s;
                 let at = locked.at.saturating_add(delay);
@@ -926,6 +1013,21 @@ impl Transfers {
                         id,
                         i,
                         &format!("refunding: refundable from {at} (chain time {chain_now})"),
+                    )?;
+                    return Ok(Step::Wait);
+                }
+                let held = src
+                    .chain
+                    .erc20_balance(locked.token, plan.from.escrow)
+                    .await?;
+                if held < locked.amount {
+                    self.note(
+                        id,
+                        i,
+                        &format!(
+                            "refunding: the source escrow holds {held} of the {} to refund",
+                            locked.amount
+                        ),
                     )?;
                     return Ok(Step::Wait);
                 }
@@ -938,7 +1040,7 @@ impl Transfers {
                 )
                 .map_err(|e| Error::Config(e.to_string()))?;
                 src.lane.reserve(
-                    &intent(id, i, "refund"),
+                    &intent(id, i, &numbered("refund", n)),
                     &Call {
                         to: plan.from.escrow,
                         data,
@@ -955,11 +1057,13 @@ impl Transfers {
 }
 
 /// A hop as stored.
+#[derive(Clone)]
 struct HopRow {
     plan: HopPlan,
     state: String,
     deposit: Option<B256>,
     release_seq: u32,
+    since_ms: Option<i64>,
     note: Option<String>,
     refund_reason: Option<String>,
 }
@@ -981,14 +1085,44 @@ fn failure(rec: &TxRecord) -> Option<String> {
     })
 }
 
+/// Tries of a refund's cancellation or refund before an operator is asked.
+const MAX_TRIES: u32 = 5;
+
+/// `kind`, then `kind#1`, `kind#2`, ...
+fn numbered(kind: &str, n: u32) -> String {
+    if n == 0 {
+        kind.to_owned()
+    } else {
+        format!("{kind}#{n}")
+    }
+}
+
+/// The latest of `kind`, `kind#1`, ... reserved for hop `hop` of transfer
+/// `id` on `lane`: (how many there are, the last one).
+fn latest(lane: &Lane, id: &str, hop: usize, kind: &str) -> Result<(u32, Option<TxRecord>)> {
+    let mut n = 0;
+    let mut last = None;
+    while let Some(rec) = lane.get(&intent(id, hop, &numbered(kind, n)))? {
+        last = Some(rec);
+        n += 1;
+    }
+    Ok((n, last))
+}
+
+fn stuck(id: &str, hop: usize, what: &str, rec: &TxRecord) -> Error {
+    Error::Chain(switchyard_core::chain::ChainError::Rpc {
+        code: 0,
+        message: format!(
+            "the {what} of transfer {id} hop {hop} failed {MAX_TRIES} times (last: {}): an operator must look",
+            failure(rec).unwrap_or_default()
+        ),
+    })
+}
+
 /// The intent kind of the `seq`-th release of a hop (the first keeps the
 /// name earlier versions used).
 fn release_kind(seq: u32) -> String {
-    if seq == 0 {
-        "release".to_owned()
-    } else {
-        format!("release#{seq}")
-    }
+    numbered("release", seq)
 }
 
 fn intent(id: &str, hop: usize, kind: &str) -> String {

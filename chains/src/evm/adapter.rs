@@ -203,7 +203,12 @@ fn tag_of(tag: BlockTag) -> BlockNumberOrTag {
 impl EvmChain {
     /// Connects to `url` for chain `chain_id`, signing with `key` (hex).
     pub fn connect(url: &str, chain_id: u64, finality: Finality, key: &str) -> ChainResult<Self> {
-        Self::with_endpoints(Endpoints::http(&[url.to_owned()])?, chain_id, finality, key)
+        Self::with_endpoints(
+            Endpoints::http(&[url.to_owned()], Some(chain_id))?,
+            chain_id,
+            finality,
+            key,
+        )
     }
 
     /// Over the shared `endpoints` of the chain.
@@ -228,14 +233,18 @@ impl EvmChain {
         finality: Finality,
         key: &str,
     ) -> ChainResult<Self> {
-        let endpoints = Endpoints::connect(&[url.to_owned()]).await?;
+        let endpoints = Endpoints::connect(&[url.to_owned()], Some(chain_id)).await?;
         Self::with_endpoints(endpoints, chain_id, finality, key)
     }
 
     /// A read-only adapter (probes): it holds a throwaway key that never
     /// signs anything that is sent.
     pub fn reader(url: &str, chain_id: u64, finality: Finality) -> ChainResult<Self> {
-        Self::reader_over(Endpoints::http(&[url.to_owned()])?, chain_id, finality)
+        Self::reader_over(
+            Endpoints::http(&[url.to_owned()], Some(chain_id))?,
+            chain_id,
+            finality,
+        )
     }
 
     /// [`EvmChain::reader`] over shared endpoints.
@@ -302,29 +311,22 @@ impl EvmChain {
     }
 
     /// The transaction that used the sender's `nonce`, if that happened in
-    /// a block at or below `at` (a finalized block): its hash, the block
-    /// that holds it, and whether it is one of `ours`. `None`: the nonce is
+    /// a block at or below block `at` (a block final under the caller's
+    /// rule): its hash and the block that holds it. `None`: the nonce is
     /// not used as of `at`. Proven from block contents (see the module
     /// docs); a node that cannot show the transaction in the block where
-    /// the nonce moved is an error to retry, never an answer.
+    /// the nonce moved is an error to retry, never an answer. The search
+    /// walks back from `at` in growing steps, so it reads recent state
+    /// (which full nodes keep) when the nonce was used recently.
     pub async fn nonce_consumer(
         &self,
         nonce: u64,
-        at: &BlockRef,
+        at: u64,
     ) -> ChainResult<Option<(B256, BlockRef)>> {
-        if self.nonce_at(at.number).await? <= nonce {
+        if self.nonce_at(at).await? <= nonce {
             return Ok(None);
         }
-        // The lowest block after which the nonce is past `nonce`.
-        let (mut lo, mut hi) = (0u64, at.number);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.nonce_at(mid).await? > nonce {
-                hi = mid;
-            } else {
-                lo = mid + 1;
-            }
-        }
+        let lo = lowest_block(at, |n| async move { Ok(self.nonce_at(n).await? > nonce) }).await?;
         let me = self.sender();
         let block = self
             .read(|p| async move {
@@ -342,14 +344,39 @@ impl EvmChain {
                 alloy::network::TransactionResponse::from(*t) == me
                     && alloy::consensus::Transaction::nonce(*t) == nonce
             })
-            .map(alloy::network::TransactionResponse::tx_hash);
+            .map(|t| {
+                (
+                    alloy::network::TransactionResponse::tx_hash(t),
+                    alloy::consensus::Transaction::to(t),
+                    alloy::consensus::Transaction::input(t).to_vec(),
+                    alloy::consensus::Transaction::value(t),
+                )
+            });
         let at_block = block_ref(&block);
         match found {
-            Some(h) => Ok(Some((h, at_block))),
+            Some((h, _, _, _)) => Ok(Some((h, at_block))),
             None => Err(ChainError::Transport(format!(
                 "nonce {nonce} of {me} moved in block {lo}, which does not show its transaction"
             ))),
         }
+    }
+
+    /// What transaction `hash` calls: (to, input, value).
+    pub async fn call_of(&self, hash: B256) -> ChainResult<(Option<EvmAddress>, Vec<u8>, U256)> {
+        let t = self
+            .read(|p| async move { p.get_transaction_by_hash(hash).await.map_err(classify) })
+            .await?
+            .ok_or_else(|| ChainError::Transport(format!("transaction {hash} not available")))?;
+        Ok((
+            alloy::consensus::Transaction::to(&t),
+            alloy::consensus::Transaction::input(&t).to_vec(),
+            alloy::consensus::Transaction::value(&t),
+        ))
+    }
+
+    /// The chain's base finality rule (the topology's `finality`).
+    pub fn finality(&self) -> Finality {
+        self.finality
     }
 
     /// Signs `tx` without sending it: its id and its raw EIP-2718 bytes.
@@ -449,6 +476,44 @@ impl EvmChain {
 
 /// A revert, with its reason decoded from the revert data when the
 /// contract's error is known (`Blacklisted(who=0x..)`).
+/// The lowest block `b <= hi` with `pred(b)` true, given `pred(hi)` is
+/// true and `pred` is monotone (false, then true for good): steps back
+/// from `hi` in growing strides, then bisects the last stride.
+pub(crate) async fn lowest_block<F, Fut>(hi: u64, pred: F) -> ChainResult<u64>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = ChainResult<bool>>,
+{
+    // Invariant: pred(top) is true; pred(bottom) is false or bottom is -1.
+    let mut top = hi;
+    let mut stride = 1u64;
+    let bottom = loop {
+        let probe = top.saturating_sub(stride);
+        if probe == top {
+            return Ok(top);
+        }
+        if pred(probe).await? {
+            top = probe;
+            if probe == 0 {
+                return Ok(0);
+            }
+            stride = stride.saturating_mul(2);
+        } else {
+            break probe;
+        }
+    };
+    let (mut lo, mut hi) = (bottom + 1, top);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid).await? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
+}
+
 fn revert_of(e: RpcError<TransportErrorKind>) -> ChainError {
     match e {
         RpcError::ErrorResp(p) => {
@@ -653,6 +718,21 @@ impl TxSubmitter for EvmChain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn lowest_block_finds_where_a_monotone_reading_turns() {
+        for flip in [0u64, 1, 2, 3, 7, 8, 9, 500, 999, 1000] {
+            let calls = std::sync::atomic::AtomicU32::new(0);
+            let got = lowest_block(1000, |n| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move { Ok(n >= flip) }
+            })
+            .await
+            .unwrap();
+            assert_eq!(got, flip);
+            assert!(calls.into_inner() < 40);
+        }
+    }
 
     #[test]
     fn node_errors_are_classified_by_what_may_be_done_next() {

@@ -409,10 +409,15 @@ impl EvmChain {
         Ok(r.inner.logs().to_vec())
     }
 
-    /// How batch `id` was used on `batcher` in blocks `from..=to`: the
+    /// How batch `id` was used on `batcher` as of block `to`: the
     /// transaction that executed it (with its `Paid` events) or cancelled
-    /// it, found from the contract's logs, whoever sent it. `None`: not
-    /// used in that range.
+    /// it, whoever sent it. `None`: the contract's state at `to` says the
+    /// id is unused. Decided from contract state, not from log searches
+    /// (a node may answer `[]` for logs it has not indexed yet): the block
+    /// where `executed(id)` turned true is found by stepping back from
+    /// `to` (recent state, which full nodes keep; `from` is where the
+    /// batch could first have been used), and only that block's logs are
+    /// read. A block whose logs do not show the use is an error to retry.
     pub async fn batch_use(
         &self,
         batcher: EvmAddress,
@@ -420,6 +425,16 @@ impl EvmChain {
         from: u64,
         to: u64,
     ) -> ChainResult<Option<BatchUse>> {
+        if !self.executed_at(batcher, id, to).await? {
+            return Ok(None);
+        }
+        let at = super::adapter::lowest_block(to, |n| async move {
+            if n < from {
+                return Ok(false);
+            }
+            self.executed_at(batcher, id, n).await
+        })
+        .await?;
         let filter = alloy::rpc::types::Filter::new()
             .address(batcher)
             .event_signature(vec![
@@ -427,8 +442,8 @@ impl EvmChain {
                 IPayoutBatcher::Cancelled::SIGNATURE_HASH,
             ])
             .topic1(id)
-            .from_block(from)
-            .to_block(to);
+            .from_block(at)
+            .to_block(at);
         let logs = self
             .read(|p| {
                 let filter = filter.clone();
@@ -436,7 +451,9 @@ impl EvmChain {
             })
             .await?;
         let Some(first) = logs.first() else {
-            return Ok(None);
+            return Err(ChainError::Transport(format!(
+                "batch {id} was used in block {at}, whose logs are not available yet"
+            )));
         };
         let (Some(tx), Some(number), Some(hash)) =
             (first.transaction_hash, first.block_number, first.block_hash)
@@ -467,6 +484,27 @@ impl EvmChain {
             paid,
             cancelled,
         }))
+    }
+
+    /// Whether `escrow` had released (or cancelled) deposit `id` from
+    /// `source_chain_id` as of block `number`.
+    pub async fn released_at(
+        &self,
+        escrow: EvmAddress,
+        source_chain_id: u64,
+        id: B256,
+        number: u64,
+    ) -> ChainResult<bool> {
+        let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
+        self.read(|p| async move {
+            IEscrowBridge::new(escrow, &p)
+                .released(key)
+                .block(alloy::eips::BlockId::number(number))
+                .call()
+                .await
+                .map_err(contract_error)
+        })
+        .await
     }
 
     /// Deposit `id` as the source `escrow` holds it (`None`: unknown).

@@ -11,8 +11,11 @@
 //!   elsewhere: only failures to answer are.
 //! - **Heads** are asked of every endpoint at once; the highest answer is
 //!   the chain's head, and an endpoint more than [`MAX_LAG`] blocks behind
-//!   it (or one whose head stopped while the others moved on) is
+//!   it (a frozen node falls behind as soon as the others move on) is
 //!   *lagging*: reads skip it while a better one answers.
+//! - **Chain id**: before an endpoint's first head counts, it must answer
+//!   `eth_chainId` with the chain's id; one serving another chain is never
+//!   used again (`wrong_chain`).
 //! - **Broadcasts** go to every endpoint that is up; one acceptance is
 //!   enough. A refusal from one node does not hide another's acceptance.
 //!
@@ -49,11 +52,13 @@ const MAX_BACKOFF_MS: u64 = 30_000;
 #[derive(Clone, Debug, Default)]
 struct Health {
     head: Option<u64>,
-    /// When `head` last moved, unix ms.
-    head_moved_ms: u64,
     failures: u32,
     down_until_ms: u64,
     last_error: Option<String>,
+    /// It answered `eth_chainId` with the chain's id.
+    verified: bool,
+    /// It serves another chain: never used.
+    wrong_chain: bool,
 }
 
 #[derive(Debug)]
@@ -86,10 +91,35 @@ impl Endpoint {
     }
 
     fn saw_head(&self, head: u64) {
+        self.health().head = Some(head);
+    }
+
+    /// Checks once that the endpoint serves `chain_id`.
+    async fn verify(&self, chain_id: Option<u64>) -> ChainResult<()> {
+        let Some(want) = chain_id else {
+            return Ok(());
+        };
+        if self.health().verified {
+            return Ok(());
+        }
+        let got = self
+            .provider
+            .get_chain_id()
+            .await
+            .map_err(|e| scrub(super::adapter::classify(e), &self.url))?;
         let mut h = self.health();
-        if h.head != Some(head) {
-            h.head = Some(head);
-            h.head_moved_ms = switchyard_core::now_ms();
+        if got == want {
+            h.verified = true;
+            Ok(())
+        } else {
+            h.wrong_chain = true;
+            let e = ChainError::Malformed(format!(
+                "{} serves chain id {got}, not {want}: never used",
+                self.shown
+            ));
+            h.last_error = Some(e.to_string());
+            tracing::error!(endpoint = %self.shown, got, want, "endpoint serves another chain");
+            Err(e)
         }
     }
 }
@@ -99,7 +129,7 @@ impl Endpoint {
 pub struct EndpointView {
     /// Redacted URL.
     pub url: String,
-    /// `ok`, `lagging` or `down`.
+    /// `ok`, `lagging`, `down` or `wrong_chain`.
     pub state: &'static str,
     /// Last head it reported.
     pub head: Option<u64>,
@@ -116,6 +146,7 @@ pub struct EndpointView {
 #[derive(Debug)]
 pub struct Endpoints {
     list: Vec<Endpoint>,
+    chain_id: Option<u64>,
 }
 
 fn http_provider(url: &str) -> ChainResult<DynProvider> {
@@ -155,8 +186,10 @@ fn scrub(e: ChainError, url: &str) -> ChainError {
 }
 
 impl Endpoints {
-    /// Endpoints over HTTP only (no connection is made yet).
-    pub fn http(urls: &[String]) -> ChainResult<Arc<Self>> {
+    /// Endpoints over HTTP only (no connection is made yet), for the chain
+    /// with EVM id `chain_id` (checked against each endpoint's
+    /// `eth_chainId` before its first head counts; `None`: unchecked).
+    pub fn http(urls: &[String], chain_id: Option<u64>) -> ChainResult<Arc<Self>> {
         let mut list = Vec::with_capacity(urls.len());
         for u in urls {
             list.push(Endpoint {
@@ -166,14 +199,14 @@ impl Endpoints {
                 health: Mutex::default(),
             });
         }
-        Self::from_list(list)
+        Self::from_list(list, chain_id)
     }
 
     /// Endpoints by scheme: HTTP(S), or WebSocket (`ws://`, `wss://`: one
     /// connection each, which alloy re-establishes after a drop). A
     /// WebSocket endpoint that cannot be reached now is left out with a
     /// warning while another endpoint remains.
-    pub async fn connect(urls: &[String]) -> ChainResult<Arc<Self>> {
+    pub async fn connect(urls: &[String], chain_id: Option<u64>) -> ChainResult<Arc<Self>> {
         let mut list = Vec::with_capacity(urls.len());
         let mut last = None;
         for u in urls {
@@ -206,14 +239,14 @@ impl Endpoints {
         {
             return Err(e);
         }
-        Self::from_list(list)
+        Self::from_list(list, chain_id)
     }
 
-    fn from_list(list: Vec<Endpoint>) -> ChainResult<Arc<Self>> {
+    fn from_list(list: Vec<Endpoint>, chain_id: Option<u64>) -> ChainResult<Arc<Self>> {
         if list.is_empty() {
             return Err(ChainError::Malformed("no RPC endpoint".into()));
         }
-        Ok(Arc::new(Self { list }))
+        Ok(Arc::new(Self { list, chain_id }))
     }
 
     /// How many endpoints there are.
@@ -227,11 +260,18 @@ impl Endpoints {
     }
 
     fn best_head(&self) -> Option<u64> {
-        self.list.iter().filter_map(|e| e.health().head).max()
+        self.list
+            .iter()
+            .filter_map(|e| {
+                let h = e.health();
+                (!h.wrong_chain).then_some(h.head).flatten()
+            })
+            .max()
     }
 
     /// Indexes in the order reads try them: up before down, not lagging
-    /// before lagging, higher head first, then the order given.
+    /// before lagging, higher head first, then the order given. An
+    /// endpoint serving another chain is never tried.
     fn order(&self) -> Vec<usize> {
         let now = switchyard_core::now_ms();
         let best = self.best_head();
@@ -239,6 +279,7 @@ impl Endpoints {
             .list
             .iter()
             .enumerate()
+            .filter(|(_, e)| !e.health().wrong_chain)
             .map(|(i, e)| {
                 let h = e.health();
                 let down = h.down_until_ms > now;
@@ -293,6 +334,12 @@ impl Endpoints {
     {
         if self.list.len() == 1 {
             let ep = &self.list[0];
+            if let Err(e) = ep.verify(self.chain_id).await {
+                if e.is_retryable() {
+                    ep.failed(&e);
+                }
+                return Err(e);
+            }
             return match f(ep.provider.clone()).await {
                 Ok((n, v)) => {
                     ep.succeeded();
@@ -309,14 +356,15 @@ impl Endpoints {
             };
         }
         let now = switchyard_core::now_ms();
-        let up: Vec<usize> = (0..self.list.len())
+        let usable: Vec<usize> = (0..self.list.len())
+            .filter(|&i| !self.list[i].health().wrong_chain)
+            .collect();
+        let up: Vec<usize> = usable
+            .iter()
+            .copied()
             .filter(|&i| self.list[i].health().down_until_ms <= now)
             .collect();
-        let ask = if up.is_empty() {
-            (0..self.list.len()).collect()
-        } else {
-            up
-        };
+        let ask = if up.is_empty() { usable } else { up };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         for i in &ask {
             let fut = f(self.list[*i].provider.clone());
@@ -324,8 +372,11 @@ impl Endpoints {
             let tx = tx.clone();
             let i = *i;
             tokio::spawn(async move {
-                let r = fut.await;
                 let ep = &me.list[i];
+                let r = match ep.verify(me.chain_id).await {
+                    Ok(()) => fut.await,
+                    Err(e) => Err(e),
+                };
                 let r = match r {
                     Ok((n, v)) => {
                         ep.succeeded();
@@ -380,13 +431,18 @@ impl Endpoints {
     /// transport failure).
     pub(crate) async fn broadcast(&self, raw: &[u8]) -> ChainResult<()> {
         let now = switchyard_core::now_ms();
-        let mut targets: Vec<&Endpoint> = self
+        let usable: Vec<&Endpoint> = self
             .list
             .iter()
+            .filter(|e| !e.health().wrong_chain)
+            .collect();
+        let mut targets: Vec<&Endpoint> = usable
+            .iter()
+            .copied()
             .filter(|e| e.health().down_until_ms <= now)
             .collect();
         if targets.is_empty() {
-            targets = self.list.iter().collect();
+            targets = usable;
         }
         let sends = targets.iter().map(|ep| async move {
             let r = match ep.provider.send_raw_transaction(raw).await {
@@ -438,7 +494,9 @@ impl Endpoints {
                     (Some(b), Some(x)) => Some(b.saturating_sub(x)),
                     _ => None,
                 };
-                let state = if h.down_until_ms > now {
+                let state = if h.wrong_chain {
+                    "wrong_chain"
+                } else if h.down_until_ms > now {
                     "down"
                 } else if lag.is_some_and(|l| l > MAX_LAG) {
                     "lagging"

@@ -82,7 +82,16 @@ async fn signs_before_broadcast_and_tracks_the_transaction() {
         "not broadcast yet"
     );
     chain.broadcast(&raw).await.unwrap();
-    match chain.status(&id).await.unwrap() {
+    // anvil mines on arrival; its receipt index may trail by a moment.
+    let mut status = chain.status(&id).await.unwrap();
+    for _ in 0..40 {
+        if matches!(status, TxStatus::Included { .. }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        status = chain.status(&id).await.unwrap();
+    }
+    match status {
         TxStatus::Included { success, block } => {
             assert!(success);
             assert_eq!(

@@ -498,7 +498,7 @@ impl Lane {
         .collect()
     }
 
-    fn attempt_raw(&self, hash: &B256) -> Result<Vec<u8>> {
+    pub(crate) fn attempt_raw(&self, hash: &B256) -> Result<Vec<u8>> {
         Ok(self.store.conn().query_row(
             "SELECT raw FROM attempt WHERE hash = ?1",
             params![hash.to_vec()],

@@ -11,8 +11,12 @@ enum Fence {
     Open,
     /// One of the row's attempts used it, in this block.
     Ours(B256, BlockRef),
-    /// Another transaction used it: none of the row's attempts can ever be
-    /// mined.
+    /// A transaction that is none of the row's attempts but makes the same
+    /// call (another process with a copy of this store sent it): the call
+    /// executed; sending it again would execute it twice.
+    SameCall(B256, BlockRef),
+    /// Another transaction, with another call, used it: none of the row's
+    /// attempts can ever be mined.
     Foreign(B256),
 }
 
@@ -126,10 +130,13 @@ impl Lane {
         Ok(None)
     }
 
-    /// Who used the nonce of `rec`, proven at the chain's finalized head.
-    async fn fence(&self, chain: &EvmChain, rec: &TxRecord) -> Result<Fence> {
-        let fin = chain.finalized_head().await?;
-        let Some((hash, block)) = chain.nonce_consumer(rec.nonce, &fin).await? else {
+    /// Who used the nonce of `rec`, proven at a block final under both
+    /// the row's own rule and the chain's (a larger amount's tier is
+    /// stricter than the chain's base rule, and so is the proof).
+    async fn fence(&self, chain: &EvmChain, rec: &TxRecord, head: &BlockRef) -> Result<Fence> {
+        let rule = rec.finality.stricter(chain.finality());
+        let at = chain.final_under(rule, head).await?;
+        let Some((hash, block)) = chain.nonce_consumer(rec.nonce, at).await? else {
             return Ok(Fence::Open);
         };
         let ours: Vec<B256> = {
@@ -145,11 +152,23 @@ impl Lane {
             })
             .collect::<Result<_>>()?
         };
-        Ok(if ours.contains(&hash) {
-            Fence::Ours(hash, block)
+        if ours.contains(&hash) {
+            return Ok(Fence::Ours(hash, block));
+        }
+        // What the row would have sent: its call, or the no-op filler.
+        let (to, data, value) = if rec.cancelled.is_some() {
+            (self.sender, Vec::new(), U256::ZERO)
         } else {
-            Fence::Foreign(hash)
-        })
+            (rec.call.to, rec.call.data.clone(), rec.call.value)
+        };
+        let (their_to, their_data, their_value) = chain.call_of(hash).await?;
+        Ok(
+            if their_to == Some(to) && their_data == data && their_value == value {
+                Fence::SameCall(hash, block)
+            } else {
+                Fence::Foreign(hash)
+            },
+        )
     }
 
     /// The chain's nonce passed `rec`'s and no receipt of ours was found:
@@ -158,12 +177,34 @@ impl Lane {
         &self,
         chain: &EvmChain,
         rec: &TxRecord,
+        head: &BlockRef,
         report: &mut TickReport,
     ) -> Result<()> {
-        match self.fence(chain, rec).await? {
+        let forgiven = self.lane_row()?.forgive_below;
+        match self.fence(chain, rec, head).await? {
             // Maybe ours in a block the receipt source has not seen yet,
             // maybe not: wait until a finalized block says.
             Fence::Open => Ok(()),
+            Fence::SameCall(hash, block) => {
+                tracing::error!(chain_id = self.chain_id, nonce = rec.nonce, tx = %hash, "another process sent this row's very call; taking its transaction as the row's");
+                if rec.nonce >= forgiven {
+                    self.halt(&format!(
+                        "nonce {} of {} was used by {hash}, which this lane did not sign (the same call: another process with a copy of this store?)",
+                        rec.nonce, self.sender
+                    ))?;
+                }
+                match chain.status(&TxId(hash.to_vec())).await? {
+                    TxStatus::Included { block, success } => {
+                        self.mark_included(rec.id, hash, &block, success)?;
+                        report.included += 1;
+                        Ok(())
+                    }
+                    _ => Err(Error::Chain(ChainError::Transport(format!(
+                        "{hash} is in block {} but its receipt is not available yet",
+                        block.number
+                    )))),
+                }
+            }
             Fence::Ours(hash, block) => {
                 // Ours is mined; its outcome needs its receipt.
                 match chain.status(&TxId(hash.to_vec())).await? {
@@ -178,15 +219,18 @@ impl Lane {
                     )))),
                 }
             }
+            // Re-nonced only once an operator has accepted the foreign
+            // sends as the key's history (`resume`); until then the lane is
+            // halted and the row keeps its nonce.
+            Fence::Foreign(hash) if rec.nonce >= forgiven => {
+                self.halt(&format!(
+                    "nonce {} of {} was used by {hash}, which this lane did not send",
+                    rec.nonce, self.sender
+                ))?;
+                Ok(())
+            }
             Fence::Foreign(hash) => {
-                tracing::warn!(chain_id = self.chain_id, nonce = rec.nonce, foreign = %hash, "nonce used by a transaction that is not ours; re-noncing");
-                let forgiven = self.lane_row()?.forgive_below;
-                if rec.nonce >= forgiven {
-                    self.halt(&format!(
-                        "nonce {} of {} was used by {hash}, which this lane did not send",
-                        rec.nonce, self.sender
-                    ))?;
-                }
+                tracing::warn!(chain_id = self.chain_id, nonce = rec.nonce, foreign = %hash, "nonce used by a transaction accepted as the key's history; re-noncing");
                 self.renonce(rec.id)?;
                 report.renonced += 1;
                 Ok(())
@@ -195,7 +239,8 @@ impl Lane {
     }
 
     fn mark_included(&self, id: i64, hash: B256, block: &BlockRef, success: bool) -> Result<()> {
-        let raw = self.attempt_raw(&hash)?;
+        // Not ours when another process sent the same call: no bytes.
+        let raw = self.attempt_raw(&hash).ok();
         self.store.conn().execute(
             "UPDATE tx SET state = 'included', hash = ?1, raw = ?2, reverted = ?3, block_number = ?4, block_hash = ?5, updated_ms = ?6 WHERE id = ?7",
             params![hash.to_vec(), raw, !success, to_i64(block.number, "block number")?, block.hash.to_vec(), now_ms(), id],
@@ -233,11 +278,13 @@ impl Lane {
         })
     }
 
-    /// First tick of a new lane: the key's nonce on chain (pending
-    /// included) is where this lane starts; rows reserved before that
-    /// (never signed, no attempt exists) are numbered from it.
+    /// First tick of a new lane: the key's mined nonce is where this lane
+    /// starts; rows reserved before that (never signed, no attempt exists)
+    /// are numbered from it. (Not the pending nonce: a pooled transaction
+    /// of someone else's that is later dropped would leave a gap below
+    /// every row. One that is mined instead shows as a foreign send.)
     async fn adopt(&self, chain: &EvmChain) -> Result<()> {
-        let pending = chain.nonce(true).await?;
+        let pending = chain.nonce(false).await?;
         let (c, s) = self.key()?;
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
@@ -317,8 +364,11 @@ impl Lane {
             halted: lane.halted.clone(),
             ..TickReport::default()
         };
-        // Whether a row of lower nonce is not yet in a block.
+        // Whether a row of lower nonce is not yet in a block, and whether
+        // one is not even signed (a gap: nothing above it can be mined,
+        // so nothing above it is sent or re-priced until it is).
         let mut ahead = false;
+        let mut gap = false;
         for rec in self.open_records()? {
             let waiting = rec.state != TxState::Included;
             let id = rec.id;
@@ -329,8 +379,9 @@ impl Lane {
                 ahead |= waiting;
                 continue;
             }
+            let below = Below { ahead, gap };
             match self
-                .step(chain, rec, &head, mined, ahead, &mut report)
+                .step(chain, rec, &head, mined, below, &mut report)
                 .await
             {
                 Ok(()) if had_error => self.set_error(id, None)?,
@@ -342,6 +393,7 @@ impl Lane {
                 }
             }
             ahead |= waiting;
+            gap |= self.by_id(id)?.state == TxState::Reserved;
         }
         report.halted = self.halted()?;
         Ok(report)
@@ -353,13 +405,17 @@ impl Lane {
         rec: TxRecord,
         head: &BlockRef,
         mined: u64,
-        ahead: bool,
+        below: Below,
         report: &mut TickReport,
     ) -> Result<()> {
+        let ahead = below.ahead;
         match rec.state {
             TxState::Reserved => {
                 if rec.nonce < mined {
-                    return self.nonce_passed(chain, &rec, report).await;
+                    return self.nonce_passed(chain, &rec, head, report).await;
+                }
+                if below.gap {
+                    return Ok(());
                 }
                 let mut rec = rec;
                 let mut gas = 21_000;
@@ -398,13 +454,13 @@ impl Lane {
                     return Ok(());
                 }
                 if rec.nonce < mined {
-                    return self.nonce_passed(chain, &rec, report).await;
+                    return self.nonce_passed(chain, &rec, head, report).await;
                 }
                 let waited = head
                     .number
                     .saturating_sub(rec.sent_head.unwrap_or(head.number));
                 let gas = rec.call.gas_limit.unwrap_or(21_000);
-                if waited >= self.policy.replace_after_blocks {
+                if waited >= self.policy.replace_after_blocks && !below.gap {
                     let (base, tip) = self.market(chain).await?;
                     let old = rec.fees.ok_or_else(|| corrupt("sent row without fees"))?;
                     if let Some(new) = self.policy.bump(old, base, tip) {
@@ -514,6 +570,15 @@ impl Lane {
         )?;
         Ok(())
     }
+}
+
+/// What the rows of lower nonce are like.
+#[derive(Clone, Copy)]
+struct Below {
+    /// One is not yet in a block.
+    ahead: bool,
+    /// One is not even signed.
+    gap: bool,
 }
 
 /// The lane's row in the store.

@@ -68,6 +68,9 @@ fn batch_rows(t: &rusqlite::Connection, state: &str) -> Result<Vec<BatchRow>> {
         .collect()
 }
 
+/// Cancellations tried per batch before it waits for its deadline.
+const MAX_CANCELS: u32 = 5;
+
 fn cancel_intent(batch: &str, n: u32) -> String {
     format!("payout-cancel:{batch}:{n}")
 }
@@ -166,17 +169,14 @@ impl Payouts {
         Ok(rule)
     }
 
-    /// Written batches -> signed and reserved on their lane. Each batch
-    /// on its own: one that cannot be submitted now is recorded and the
-    /// others go on.
+    /// Written batches -> signed and reserved on their lane. Each batch on
+    /// its own: one that cannot be submitted (a chain that cannot be read,
+    /// a config problem) is recorded and retried, and the others go on.
     pub(super) async fn submit_batches(&self) -> Result<()> {
         let written = batch_rows(&self.store.conn(), "written")?;
         for b in written {
             if let Err(e) = self.submit_batch(&b).await {
                 self.chain_failed(b.chain_id, &format!("batch {}: {e}", b.id));
-                if !e.is_retryable() && !matches!(e, Error::Chain(_)) {
-                    return Err(e);
-                }
             }
         }
         Ok(())
@@ -218,8 +218,10 @@ impl Payouts {
             .sign_digest(&digest)
             .map_err(|e| Error::Config(e.to_string()))?;
         let data = execute_call(&pb, vec![self.signer.address()], vec![sig.to_vec()]);
+        // Written once, before the call can exist anywhere: a crash after
+        // the reservation must not move it past a block that used the id.
         self.store.conn().execute(
-            "UPDATE payout_batch SET from_block = ?1 WHERE id = ?2 AND state = 'written'",
+            "UPDATE payout_batch SET from_block = ?1 WHERE id = ?2 AND state = 'written' AND from_block = 0",
             params![i64::try_from(from).unwrap_or(i64::MAX), b.id],
         )?;
         pc.lane.lane.reserve(
@@ -232,6 +234,7 @@ impl Payouts {
             },
             finality,
         )?;
+        self.at("reserved", &b.id);
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         t.execute(
@@ -290,7 +293,10 @@ impl Payouts {
             return Ok(());
         };
         match rec.state {
-            TxState::Included => {
+            // Our transaction executed in a block not yet deep enough (a
+            // reverted one says nothing about the batch id: wait for the
+            // chain's record of it).
+            TxState::Included if !rec.reverted => {
                 self.set_items(
                     "batch_id = ?4 AND state = 'submitted'",
                     "confirmed",
@@ -298,6 +304,7 @@ impl Payouts {
                     &b.id,
                 )?;
             }
+            TxState::Included => {}
             TxState::Final => {
                 // Whatever our transaction did, the contract's logs say how
                 // the batch id was used (maybe by someone else first).
@@ -335,32 +342,34 @@ impl Payouts {
         Ok(())
     }
 
-    /// A batch whose deadline passed at a finalized block, with its id
-    /// unused, can never execute: void, no cancellation needed.
+    /// A batch whose deadline passed at a block final under its own rule
+    /// (and the chain's), with the contract saying at that block that the
+    /// id is unused, can never execute (every later block is past the
+    /// deadline): void, no cancellation needed.
     async fn expire_if_dead(&self, pc: &PayoutChain, b: &BatchRow) -> Result<()> {
         if switchyard_core::now_ms() / 1000 <= b.deadline {
             return Ok(());
         }
-        let fin = pc.lane.chain.finalized_head().await?;
+        let chain = &pc.lane.chain;
+        let head = chain.head().await?;
+        let rule = self.batch_rule(&b.id)?.stricter(chain.finality());
+        let at = chain.final_under(rule, &head).await?;
+        let Some(fin) = chain.block_at(at).await? else {
+            return Ok(());
+        };
         if fin.timestamp_s <= b.deadline {
             return Ok(());
         }
         let id: B256 =
             b.id.parse()
                 .map_err(|_| Error::Corrupt("batch id".into()))?;
-        if pc
-            .lane
-            .chain
-            .batch_use(pc.batcher, id, b.from_block, fin.number)
-            .await?
-            .is_some()
-        {
+        if chain.executed_at(pc.batcher, id, fin.number).await? {
             return Ok(());
         }
         self.void(
             b,
             &format!(
-                "its deadline {} passed at finalized block {} unexecuted",
+                "its deadline {} passed at final block {} with the id unused",
                 b.deadline, fin.number
             ),
         )
@@ -376,7 +385,7 @@ impl Payouts {
             // Reorged away: the next step looks again.
             return Ok(());
         }
-        let rule = self.batch_rule(&b.id)?;
+        let rule = self.batch_rule(&b.id)?.stricter(chain.finality());
         if chain.final_under(rule, &head).await? < u.block.number {
             if !u.cancelled {
                 let mut conn = self.store.conn();
@@ -430,28 +439,48 @@ impl Payouts {
     }
 
     /// Our transaction failed and the id is unused: find the items the
-    /// token refuses (one simulated transfer each, from the batcher), write
-    /// them and `voiding` down, then reserve the signed cancellation.
+    /// token refuses *for their recipient* (a simulated transfer out of the
+    /// batcher fails for it and succeeds for an ordinary account), write
+    /// them and `voiding` down, then reserve the signed cancellation. A
+    /// refusal that is not about the recipient (the float is short, the
+    /// batcher is frozen, the token is paused) fails nobody: the chain's
+    /// payouts are held until the token lets the batcher pay again.
     async fn start_voiding(&self, pc: &PayoutChain, b: &BatchRow, why: &str) -> Result<()> {
+        use switchyard_core::chain::ChainError;
         let token: EvmAddress = b
             .token
             .parse()
             .map_err(|_| Error::Corrupt("token".into()))?;
+        let control = pc.lane.lane.sender();
+        let chain = &pc.lane.chain;
         let mut offenders: Vec<(String, String)> = Vec::new();
+        let mut batch_wide: Option<String> = None;
         for (id, to, amount, _) in self.batch_items(&b.id)? {
             let to: EvmAddress = to.parse().map_err(|_| Error::Corrupt("recipient".into()))?;
             let amount =
                 U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
-            match pc
-                .lane
-                .chain
+            match chain
                 .call_as(pc.batcher, token, transfer_call(to, amount))
                 .await
             {
                 Ok(_) => {}
-                Err(switchyard_core::chain::ChainError::WouldRevert(r)) => offenders.push((id, r)),
+                Err(ChainError::WouldRevert(r)) => {
+                    match chain
+                        .call_as(pc.batcher, token, transfer_call(control, amount))
+                        .await
+                    {
+                        Ok(_) => offenders.push((id, r)),
+                        Err(ChainError::WouldRevert(all)) => {
+                            batch_wide.get_or_insert(all);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
+        }
+        if let Some(r) = &batch_wide {
+            self.hold_batcher(b.chain_id, &b.token, r);
         }
         tracing::warn!(batch = %b.id, reason = why, refused = offenders.len(), "payout batch failed; cancelling it on chain");
         self.store.conn().execute(
@@ -510,14 +539,24 @@ impl Payouts {
             // Written `voiding`, then crashed before the reservation.
             None => self.reserve_cancel(pc, b, 0),
             Some(rec) if rec.failed() => {
-                // Refused and the id is still unused (so not because it was
-                // executed): dead by deadline, or try again.
+                // Refused and the id is still unused (the contract's state
+                // says so, so not because it was executed): dead by
+                // deadline, or try again, a few times.
                 self.expire_if_dead(pc, b).await?;
-                if self.batch_state(&b.id)?.as_deref() == Some("voiding") {
-                    tracing::error!(batch = %b.id, why = ?rec.cancelled, "cancellation failed; reserving another");
-                    self.reserve_cancel(pc, b, n)?;
+                if self.batch_state(&b.id)?.as_deref() != Some("voiding") {
+                    return Ok(());
                 }
-                Ok(())
+                if n < MAX_CANCELS {
+                    tracing::error!(batch = %b.id, why = ?rec.cancelled, "cancellation failed; reserving another");
+                    return self.reserve_cancel(pc, b, n);
+                }
+                Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {
+                    code: 0,
+                    message: format!(
+                        "batch {} could not be cancelled in {MAX_CANCELS} tries (last: {:?}); it becomes void once its deadline {} passes at a final block",
+                        b.id, rec.cancelled, b.deadline
+                    ),
+                }))
             }
             Some(_) => self.expire_if_dead(pc, b).await,
         }
@@ -580,7 +619,7 @@ impl Payouts {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             let n = t.execute(
-                "UPDATE payout_batch SET state = 'voiding', reason = ?1, offenders = '[]' WHERE id = ?2 AND state = 'submitted'",
+                "UPDATE payout_batch SET state = 'voiding', reason = ?1, offenders = '[]' WHERE id = ?2 AND state IN ('written', 'submitted')",
                 params![format!("given up by {operator}: {reason}"), batch],
             )?;
             if n == 0 {

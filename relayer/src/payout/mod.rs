@@ -197,6 +197,7 @@ pub struct Payouts {
     gate: Option<ChainGate>,
     governor: HashMap<u64, crate::governor::Limit>,
     failing: Arc<std::sync::Mutex<ChainErrors>>,
+    holds: Arc<std::sync::Mutex<HashMap<(u64, String), String>>>,
 }
 
 /// Chains whose last step failed, and those that failed in this step.
@@ -287,7 +288,38 @@ impl Payouts {
             gate: None,
             governor: HashMap::new(),
             failing: Arc::default(),
+            holds: Arc::default(),
         }
+    }
+
+    /// The token refuses transfers out of a chain's batcher for every
+    /// recipient: its items wait until it does not (see `route`).
+    pub(crate) fn hold_batcher(&self, chain_id: u64, token: &str, why: &str) {
+        tracing::error!(
+            chain_id,
+            token,
+            why,
+            "the token refuses transfers out of the batcher; holding the chain's payouts"
+        );
+        self.holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((chain_id, token.to_owned()), why.to_owned());
+    }
+
+    fn batcher_hold(&self, chain_id: u64, token: &str) -> Option<String> {
+        self.holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(chain_id, token.to_owned()))
+            .cloned()
+    }
+
+    fn release_batcher(&self, chain_id: u64, token: &str) {
+        self.holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(chain_id, token.to_owned()));
     }
 
     fn errors(&self) -> std::sync::MutexGuard<'_, ChainErrors> {

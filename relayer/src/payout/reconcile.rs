@@ -10,10 +10,26 @@ impl Payouts {
     /// recipient or amount differs (`payout_mismatch`), or one the store
     /// does not count as paid (`paid_but_not_settled`). Returns how many
     /// new alerts it recorded.
+    /// Each chain on its own: one whose node cannot answer is retried at
+    /// the next round, the others go on.
     pub async fn reconcile(&self) -> Result<usize> {
-        use switchyard_core::chain::ChainReader;
         let mut new = 0;
         for (chain_id, pc) in &self.chains {
+            match self.reconcile_chain(chain_id, pc).await {
+                Ok(n) => new += n,
+                Err(e @ Error::Store(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(chain_id, error = %e, "reconciliation of this chain failed; retrying next round");
+                }
+            }
+        }
+        Ok(new)
+    }
+
+    async fn reconcile_chain(&self, chain_id: &u64, pc: &PayoutChain) -> Result<usize> {
+        use switchyard_core::chain::ChainReader;
+        let mut new = 0;
+        {
             let chain = i64::try_from(*chain_id).map_err(|_| Error::Corrupt("chain".into()))?;
             let final_head = pc.lane.chain.finalized_head().await?.number;
             let from: i64 = self
@@ -28,7 +44,7 @@ impl Payouts {
                 .unwrap_or(0);
             let from = u64::try_from(from).unwrap_or(0);
             if from > final_head {
-                continue;
+                return Ok(0);
             }
             // At most 5,000 blocks per call, so one call stays small.
             let to = final_head.min(from.saturating_add(4_999));

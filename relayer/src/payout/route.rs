@@ -38,7 +38,7 @@ impl Payouts {
         if !awaiting.is_empty() {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "UPDATE payout SET state = 'held', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND (state != 'held' OR reason IS NOT ?1)",
+                "UPDATE payout SET state = 'held', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ('queued', 'held') AND (state != 'held' OR reason IS NOT ?1)",
             )?;
             for (id, need, by) in &awaiting {
                 let have: Vec<String> = serde_json::from_str(by).unwrap_or_default();
@@ -163,7 +163,10 @@ impl Payouts {
             let key = (chain, token.clone());
             if !left.contains_key(&key) {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
-                let room = self.float_left(pc, chain, t).await;
+                let room = match self.still_held(pc, chain, t, &token).await {
+                    Some(why) => Err(why),
+                    None => self.float_left(pc, chain, t).await,
+                };
                 left.insert(key.clone(), room);
             }
             let room = match left.get_mut(&key) {
@@ -365,6 +368,33 @@ impl Payouts {
             params![state, transfer_id],
         )?;
         Ok(())
+    }
+
+    /// Why a chain's batcher cannot pay anyone now, if a failed batch showed
+    /// that and a simulated 1-unit transfer out of it still fails.
+    async fn still_held(
+        &self,
+        pc: &PayoutChain,
+        chain: i64,
+        token: EvmAddress,
+        token_text: &str,
+    ) -> Option<String> {
+        let chain_id = u64::try_from(chain).unwrap_or_default();
+        let why = self.batcher_hold(chain_id, token_text)?;
+        let probe = switchyard_chains::evm::contracts::transfer_call(
+            pc.lane.lane.sender(),
+            U256::from(1u8),
+        );
+        match pc.lane.chain.call_as(pc.batcher, token, probe).await {
+            Ok(_) => {
+                tracing::info!(chain_id, "the token lets the batcher pay again");
+                self.release_batcher(chain_id, token_text);
+                None
+            }
+            Err(e) => Some(format!(
+                "the token refuses transfers out of the PayoutBatcher ({why}; now: {e}); retrying"
+            )),
+        }
     }
 
     /// What the batcher's float has left for new items, read at one block:

@@ -152,8 +152,10 @@ async fn a_foreign_send_from_the_lanes_key_halts_it_until_an_operator_resumes() 
     }
     let why = halted.expect("the lane halts");
     assert!(why.contains("did not send"), "{why}");
+    // Halted, the row keeps its nonce: whether to send it again is the
+    // operator's call.
     let ours = lane.get("payout:halt").unwrap().unwrap();
-    assert_eq!((ours.nonce, ours.state), (1, TxState::Reserved));
+    assert_eq!((ours.nonce, ours.state), (0, TxState::Reserved));
 
     // Halted: nothing goes out, however often it ticks.
     for _ in 0..3 {
@@ -170,7 +172,12 @@ async fn a_foreign_send_from_the_lanes_key_halts_it_until_an_operator_resumes() 
     assert_eq!(audit.action, "lane_resume");
     assert!(lane.resume("olivia", "again").unwrap().is_none());
     tick_until(&lane, &chain, |r| r.finalized == 1).await;
-    assert!(lane.get("payout:halt").unwrap().unwrap().succeeded());
+    let ours = lane.get("payout:halt").unwrap().unwrap();
+    assert!(ours.succeeded());
+    assert_eq!(
+        ours.nonce, 1,
+        "re-nonced once the operator accepted the foreign send"
+    );
     assert_eq!(
         p.get_balance(Address::with_last_byte(0xd2)).await.unwrap(),
         U256::from(2_000u64),
@@ -275,4 +282,78 @@ async fn a_crash_between_signing_and_broadcast_sends_the_same_transaction_once()
     );
     assert_eq!(chain.nonce(false).await.unwrap(), 1);
     assert_eq!(chain.head().await.unwrap().number, 1);
+}
+
+#[tokio::test]
+async fn a_copy_of_the_store_sending_the_same_call_is_taken_for_the_row_and_never_sent_again() {
+    let anvil = Anvil::start(31337);
+    let chain = chain(&anvil);
+    let here = db("copy-a");
+    let lane_a = lane(&here, 31337, FeePolicy::default());
+    assert_eq!(lane_a.tick(&chain).await.unwrap().halted, None);
+    lane_a
+        .reserve("deposit:once", &pay(0xd5, 5_555), ONE_BLOCK)
+        .unwrap();
+    // A standby host restored from a copy of the store sends the row.
+    switchyard_relayer::Store::open(&here)
+        .unwrap()
+        .checkpoint()
+        .unwrap();
+    let there = db("copy-b");
+    std::fs::copy(&here, &there).unwrap();
+    let lane_b = lane(&there, 31337, FeePolicy::default());
+    tick_until(&lane_b, &chain, |r| r.finalized == 1).await;
+    // The first host finds its nonce used by a transaction it did not
+    // sign, making its very call: that is the row's, executed once.
+    for _ in 0..5 {
+        let _ = lane_a.tick(&chain).await.unwrap();
+        mine(&anvil, 1).await;
+    }
+    assert!(lane_a.halted().unwrap().is_some(), "another process sends");
+    lane_a.resume("olivia", "the standby is stopped").unwrap();
+    for _ in 0..10 {
+        let _ = lane_a.tick(&chain).await.unwrap();
+        mine(&anvil, 1).await;
+    }
+    let row = lane_a.get("deposit:once").unwrap().unwrap();
+    assert!(row.succeeded(), "{row:?}");
+    assert_eq!(row.nonce, 0, "never re-nonced");
+    let p = anvil.provider(LANE_KEY);
+    assert_eq!(
+        p.get_balance(Address::with_last_byte(0xd5)).await.unwrap(),
+        U256::from(5_555u64),
+        "executed once"
+    );
+    assert_eq!(chain.nonce(false).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_foreign_use_of_a_nonce_is_proven_at_the_rows_own_finality_not_the_chains_base_rule() {
+    // The node's finalized block is 8 behind its head; the chain's base
+    // rule is one block, the row's (a large amount's tier) the tag.
+    let anvil = Anvil::start_with(31337, &["--slots-in-an-epoch", "4"]);
+    let chain = chain(&anvil);
+    let lane = lane(&db("tier-proof"), 31337, FeePolicy::default());
+    assert_eq!(lane.tick(&chain).await.unwrap().halted, None);
+    let rule = switchyard_core::finality::Finality::Tag {
+        tag: switchyard_core::finality::BlockTag::Finalized,
+    };
+    lane.reserve("payout:large", &pay(0xd6, 6), rule).unwrap();
+    let p = anvil.provider(LANE_KEY);
+    foreign_send(&p, 0xee).await;
+    // Three blocks on: final under the base rule, not under the row's.
+    for _ in 0..3 {
+        let r = lane.tick(&chain).await.unwrap();
+        assert_eq!(r.halted, None, "proven too early");
+        mine(&anvil, 1).await;
+    }
+    let mut halted = false;
+    for _ in 0..12 {
+        if lane.tick(&chain).await.unwrap().halted.is_some() {
+            halted = true;
+            break;
+        }
+        mine(&anvil, 1).await;
+    }
+    assert!(halted, "proven once the tag passed the foreign transaction");
 }

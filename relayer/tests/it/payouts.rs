@@ -213,26 +213,26 @@ async fn a_failed_batch_is_cancelled_on_chain_so_its_replay_after_a_refill_is_re
     let rig = rig("replay", 1_000_000_000).await;
     let a = &rig.sides[0];
     let to: Vec<Address> = (0..2).map(|i| recipient("replay", i)).collect();
-    // The token freezes the batcher: the batch cannot execute.
-    owner_call(a, blacklist_call(a.batcher)).await;
+    // The token refuses the second recipient: the batch reverts.
+    owner_call(a, blacklist_call(to[1])).await;
     let ids = submit(
         &rig,
         "first",
         &[item(a, to[0], 5_000_000, 5), item(a, to[1], 7_000_000, 7)],
     );
-    let failed = until(&rig, &ids, &["failed"], 40).await;
-    let batch = failed[0].batch_id.clone().expect("was batched");
-    for f in &failed {
-        let why = f.reason.clone().unwrap_or_default();
-        assert!(why.contains("Blacklisted"), "the token's reason: {why}");
-    }
+    let done = until(&rig, &ids, &["final", "failed"], 60).await;
+    assert_eq!(done[0].state, "final", "paid in a new batch: {:?}", done[0]);
+    assert_eq!(done[1].state, "failed");
+    let why = done[1].reason.clone().unwrap_or_default();
+    assert!(why.contains("Blacklisted"), "the token's reason: {why}");
+    let batch = done[1].batch_id.clone().expect("was batched");
     assert!(
         a.lane
             .chain
             .batch_cancelled(a.batcher, batch.parse().unwrap())
             .await
             .unwrap(),
-        "failed only once its cancellation is on chain"
+        "failed only once its batch's cancellation is on chain"
     );
     let old = a
         .lane
@@ -241,13 +241,9 @@ async fn a_failed_batch_is_cancelled_on_chain_so_its_replay_after_a_refill_is_re
         .unwrap()
         .unwrap();
 
-    // Unfrozen and paid again under a new request.
-    owner_call(a, unblacklist_call(a.batcher)).await;
-    let again = submit(
-        &rig,
-        "second",
-        &[item(a, to[0], 5_000_000, 5), item(a, to[1], 7_000_000, 7)],
-    );
+    // The token lets the recipient be paid again; the merchant resubmits.
+    owner_call(a, unblacklist_call(to[1])).await;
+    let again = submit(&rig, "second", &[item(a, to[1], 7_000_000, 7)]);
     until(&rig, &again, &["final"], 40).await;
 
     // Anyone replaying the old signed batch is refused.
@@ -265,6 +261,224 @@ async fn a_failed_batch_is_cancelled_on_chain_so_its_replay_after_a_refill_is_re
         U256::from(7_000_000u64),
         "paid once"
     );
+}
+
+#[tokio::test]
+async fn a_batcher_the_token_freezes_holds_its_payouts_and_pays_them_once_when_unfrozen() {
+    let rig = rig("frozen-batcher", 1_000_000_000).await;
+    let a = &rig.sides[0];
+    let to: Vec<Address> = (0..2).map(|i| recipient("frozen-batcher", i)).collect();
+    owner_call(a, blacklist_call(a.batcher)).await;
+    let ids = submit(
+        &rig,
+        "frozen",
+        &[item(a, to[0], 1_000_000, 1), item(a, to[1], 2_000_000, 2)],
+    );
+    // Not the recipients' fault: nobody fails; the batch is cancelled on
+    // chain and the items wait.
+    let mut batch = None;
+    for _ in 0..60 {
+        step(&rig).await;
+        let v = view(&rig, &ids[0]);
+        assert_ne!(v.state, "failed", "{v:?}");
+        if v.state == "held"
+            && v.reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("refuses transfers out")
+        {
+            batch = Some(());
+            break;
+        }
+    }
+    assert!(batch.is_some(), "held: {:?}", view(&rig, &ids[0]));
+    for _ in 0..5 {
+        step(&rig).await;
+        assert_eq!(
+            view(&rig, &ids[0]).state,
+            "held",
+            "nothing is re-sent while it refuses"
+        );
+    }
+    owner_call(a, unblacklist_call(a.batcher)).await;
+    until(&rig, &ids, &["final"], 60).await;
+    assert_eq!(
+        balance(a, to[0]).await,
+        U256::from(1_000_000u64),
+        "paid once"
+    );
+    assert_eq!(
+        balance(a, to[1]).await,
+        U256::from(2_000_000u64),
+        "paid once"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_after_the_batch_is_on_its_lane_does_not_lose_where_its_use_is_found() {
+    let store_path = db("reserved-crash");
+    let store = Arc::new(Store::open(&store_path).unwrap());
+    let a = side(&store, 31337, 1_000_000_000).await;
+    let crashing = payouts_over(&store, &[&a]).with_hook(Arc::new(|stage, _| {
+        if stage == "reserved" {
+            panic!("crash drill: killed after the batch's call is on its lane");
+        }
+    }));
+    let to = recipient("reserved", 0);
+    let ids = crashing
+        .submit(
+            "acme",
+            "reserved",
+            keccak256("reserved"),
+            &[item(&a, to, 3_000_000, 3)],
+        )
+        .unwrap()
+        .ids;
+    let p = crashing.clone();
+    assert!(
+        tokio::spawn(async move { p.step().await })
+            .await
+            .unwrap_err()
+            .is_panic()
+    );
+    // The lane (its own task) sends the call meanwhile, and it is mined.
+    for _ in 0..3 {
+        let _ = a.lane.lane.tick(&a.lane.chain).await;
+        mine(&a.anvil, 1).await;
+    }
+    // Restart: a fresh Payouts on the same store.
+    let rig = Rig {
+        payouts: payouts_over(&store, &[&a]),
+        sides: vec![a],
+    };
+    let views = until(&rig, &ids, &["final"], 30).await;
+    assert!(views[0].tx.is_some());
+    assert_eq!(balance(&rig.sides[0], to).await, U256::from(3_000_000u64));
+}
+
+#[tokio::test]
+async fn a_node_that_answers_no_logs_never_makes_an_executed_batch_look_dead() {
+    let store = Arc::new(Store::open(&db("no-logs")).unwrap());
+    let mut a = side(&store, 31337, 1_000_000_000).await;
+    // Logs are never indexed on this node, as behind some load balancers.
+    let proxy = RpcProxy::with_rule(
+        &a.anvil.url,
+        Box::new(|method, _| {
+            if method == "eth_getLogs" {
+                Action::Rewrite(Box::new(|mut v| {
+                    v["result"] = serde_json::json!([]);
+                    v
+                }))
+            } else {
+                Action::Forward
+            }
+        }),
+    );
+    a.lane.chain = EvmChain::connect(&proxy.url, 31337, ONE_BLOCK, LANE_KEY).unwrap();
+    // Short-lived batches, so their deadline passes within the test.
+    let payouts = Payouts::new(
+        Arc::clone(&store),
+        HashMap::from([(
+            a.chain_id,
+            PayoutChain {
+                lane: a.lane.clone(),
+                batcher: a.batcher,
+            },
+        )]),
+        signer(),
+        BatchPolicy {
+            max_items: 200,
+            max_age_ms: 0,
+            ttl_s: 3,
+        },
+    );
+    let rig = Rig {
+        sides: vec![a],
+        payouts,
+    };
+    let a = &rig.sides[0];
+    let to = recipient("no-logs", 0);
+    let ids = submit(&rig, "no-logs", &[item(a, to, 4_000_000, 4)]);
+    for _ in 0..5 {
+        let _ = rig.payouts.step().await;
+        if view(&rig, &ids[0]).state == "submitted" {
+            break;
+        }
+    }
+    let batch = view(&rig, &ids[0]).batch_id.unwrap();
+    let ours = a
+        .lane
+        .lane
+        .get(&format!("payout-batch:{batch}"))
+        .unwrap()
+        .unwrap();
+    // A stranger executes it first; ours then cannot.
+    assert!(replay(a, a.batcher, ours.call.data.clone()).await);
+    // Past its deadline, at depth, with no logs to be found anywhere.
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(8) {
+        step(&rig).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let v = view(&rig, &ids[0]);
+    assert_ne!(v.state, "queued", "re-queued for a second payment: {v:?}");
+    assert_ne!(v.state, "failed", "{v:?}");
+    assert_eq!(balance(a, to).await, U256::from(4_000_000u64), "paid once");
+    // Logs come back: it settles from the stranger's events.
+    proxy.set_rule(Box::new(|_, _| Action::Forward));
+    let views = until(&rig, &ids, &["final"], 40).await;
+    assert!(views[0].tx.is_some());
+    assert_eq!(balance(a, to).await, U256::from(4_000_000u64), "paid once");
+}
+
+#[tokio::test]
+async fn a_batch_that_cannot_be_submitted_any_more_does_not_stop_the_other_chains() {
+    let store = Arc::new(Store::open(&db("gone-chain")).unwrap());
+    let a = side(&store, 31337, 1_000_000_000).await;
+    let b = side(&store, 31338, 1_000_000_000).await;
+    // B's batch is written, then the process dies before submitting it.
+    let crashing = payouts_over(&store, &[&a, &b]).with_hook(Arc::new(|stage, _| {
+        if stage == "written" {
+            panic!("crash drill: killed after writing the batch");
+        }
+    }));
+    let on_b = crashing
+        .submit(
+            "acme",
+            "on-b",
+            keccak256("on-b"),
+            &[item(&b, recipient("gone", 0), 1_000_000, 1)],
+        )
+        .unwrap()
+        .ids;
+    let p = crashing.clone();
+    assert!(
+        tokio::spawn(async move { p.step().await })
+            .await
+            .unwrap_err()
+            .is_panic()
+    );
+    // Restarted with B taken out of the config: A goes on.
+    let rig = Rig {
+        payouts: payouts_over(&store, &[&a]),
+        sides: vec![a],
+    };
+    assert_eq!(view(&rig, &on_b[0]).state, "batched");
+    let on_a = submit(
+        &rig,
+        "on-a",
+        &[item(&rig.sides[0], recipient("gone", 1), 2_000_000, 2)],
+    );
+    until(&rig, &on_a, &["final"], 40).await;
+    assert_eq!(view(&rig, &on_b[0]).state, "batched", "waits for its chain");
+    let errors = rig.payouts.chain_errors();
+    assert!(
+        errors
+            .iter()
+            .any(|(c, e, _)| *c == 31338 && e.contains("no payout lane")),
+        "{errors:?}"
+    );
+    drop(b);
 }
 
 #[tokio::test]

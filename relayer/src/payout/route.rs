@@ -371,7 +371,9 @@ impl Payouts {
     }
 
     /// Why a chain's batcher cannot pay anyone now, if a failed batch showed
-    /// that and a simulated 1-unit transfer out of it still fails.
+    /// that and a simulated transfer of 0 out of it still fails (0: a
+    /// freeze or a pause refuses it, a short float does not; the float
+    /// check handles that, with a top-up).
     async fn still_held(
         &self,
         pc: &PayoutChain,
@@ -383,7 +385,7 @@ impl Payouts {
         let why = self.batcher_hold(chain_id, token_text)?;
         let probe = switchyard_chains::evm::contracts::transfer_call(
             pc.lane.lane.sender(),
-            U256::from(1u8),
+            U256::ZERO,
         );
         match pc.lane.chain.call_as(pc.batcher, token, probe).await {
             Ok(_) => {

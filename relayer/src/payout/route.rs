@@ -383,10 +383,8 @@ impl Payouts {
     ) -> Option<String> {
         let chain_id = u64::try_from(chain).unwrap_or_default();
         let why = self.batcher_hold(chain_id, token_text)?;
-        let probe = switchyard_chains::evm::contracts::transfer_call(
-            pc.lane.lane.sender(),
-            U256::ZERO,
-        );
+        let probe =
+            switchyard_chains::evm::contracts::transfer_call(pc.lane.lane.sender(), U256::ZERO);
         match pc.lane.chain.call_as(pc.batcher, token, probe).await {
             Ok(_) => {
                 tracing::info!(chain_id, "the token lets the batcher pay again");

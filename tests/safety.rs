@@ -551,3 +551,45 @@ fn devnet_files_holding_keys_are_readable_by_their_owner_only() {
         assert_eq!(mode & 0o777, 0o600, "{f} is {mode:o}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refund_asked_while_the_release_is_on_its_way_ends_done_when_the_release_wins() {
+    let net = Devnet::up("race");
+    let d = Daemon::start(&net, None);
+    let c = d.client();
+    let relayer = net.relayer();
+    let before = net.balance("devnet-a", &relayer).await;
+    let t = call(
+        &c,
+        "transfer_submit",
+        transfer("race", "devnet-b:TUSD", "20"),
+    )
+    .await
+    .unwrap();
+    let id = t["transfer"]["id"].as_str().unwrap().to_owned();
+    // The moment the release is on the destination lane, the operator
+    // gives up; the release is ahead of the cancellation and wins.
+    wait_for("the release on its way", 60, async || {
+        let t = status(&c, &id).await;
+        (t["hops"][0]["state"] == "releasing").then_some(t)
+    })
+    .await;
+    let r = call(
+        &c,
+        "transfer_refund",
+        json!({ "id": id, "reason": "looked stuck" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r["audit"]["action"], "transfer_refund");
+    let done = transfer_in(&c, &id, "done", 90).await;
+    assert_eq!(done["hops"][0]["state"], "done", "{done:#}");
+    let out = amount(&done["hops"][0]["amount_out"]);
+    assert_eq!(net.balance("devnet-b", RECIPIENT).await, out, "paid once");
+    let spent = before - net.balance("devnet-a", &relayer).await;
+    assert_eq!(
+        spent,
+        U256::from(20_000_000u64),
+        "deposited once, not refunded"
+    );
+}

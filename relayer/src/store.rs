@@ -24,6 +24,14 @@ ALTER TABLE lane ADD COLUMN adopted INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE lane ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE lane ADD COLUMN forgive_below INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tx ADD COLUMN last_error TEXT;
+ALTER TABLE tx ADD COLUMN fence_kind TEXT;
+ALTER TABLE tx ADD COLUMN fence_tx BLOB;
+ALTER TABLE tx ADD COLUMN fence_block INTEGER;
+ALTER TABLE tx ADD COLUMN fence_hash BLOB;
+ALTER TABLE payout ADD COLUMN voids INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payout_batch ADD COLUMN used_tx BLOB;
+ALTER TABLE payout_batch ADD COLUMN used_block INTEGER;
+ALTER TABLE payout_batch ADD COLUMN used_hash BLOB;
 ALTER TABLE payout ADD COLUMN paid_tx TEXT;
 ALTER TABLE payout ADD COLUMN paid_block INTEGER;
 ALTER TABLE payout ADD COLUMN gov_override INTEGER NOT NULL DEFAULT 0;
@@ -77,6 +85,12 @@ CREATE TABLE IF NOT EXISTS tx (
     created_ms   INTEGER NOT NULL,
     updated_ms   INTEGER NOT NULL,
     last_error   TEXT,
+    -- Who used this row's nonce, found while recent (ours, same call,
+    -- foreign): kept until its block is final, or leaves the chain.
+    fence_kind   TEXT,
+    fence_tx     BLOB,
+    fence_block  INTEGER,
+    fence_hash   BLOB,
     UNIQUE (chain_id, sender, intent)
 );
 CREATE INDEX IF NOT EXISTS tx_lane_state ON tx (chain_id, sender, state, nonce);
@@ -156,7 +170,9 @@ CREATE TABLE IF NOT EXISTS payout (
     paid_tx     TEXT,
     paid_block  INTEGER,
     -- An operator admitted it past the governor (over budget, no price).
-    gov_override INTEGER NOT NULL DEFAULT 0
+    gov_override INTEGER NOT NULL DEFAULT 0,
+    -- Batches of it proven dead (it was queued again after each).
+    voids       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
@@ -247,7 +263,11 @@ CREATE TABLE IF NOT EXISTS payout_batch (
     from_block INTEGER NOT NULL DEFAULT 0,
     -- Why it was given up, and the items the token refuses (JSON).
     reason     TEXT,
-    offenders  TEXT
+    offenders  TEXT,
+    -- The transaction that used the batch id, once found, and its block.
+    used_tx    BLOB,
+    used_block INTEGER,
+    used_hash  BLOB
 );
 ";
 

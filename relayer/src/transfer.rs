@@ -621,7 +621,12 @@ impl Transfers {
                 }
                 Some(rec) if !rec.failed() => {}
                 Some(rec) if n >= MAX_TRIES => {
-                    return Err(stuck(id, i, "approval", &rec));
+                    // Nothing of this hop was sent: it can fail.
+                    return Ok(Step::Failed(format!(
+                        "the approval of escrow {} failed {MAX_TRIES} times (last: {})",
+                        plan.from.escrow,
+                        failure(&rec).unwrap_or_default()
+                    )));
                 }
                 _ => {
                     src.lane.reserve(
@@ -862,9 +867,61 @@ impl Transfers {
 
     /// The escrow says the deposit was used: released (the hop is done),
     /// or cancelled by a refund in progress (back to refunding).
-    /// The escrow says the deposit was used: released (the hop is done,
-    /// once the escrow says so at a block final under the destination's
-    /// rule), or cancelled by a refund in progress (back to refunding).
+    /// The escrow says the deposit was used: released (the hop is done),
+    /// or cancelled (the hop refunds), each once its event is in a
+    /// canonical block final under the destination's rule (and the
+    /// chain's). `Ok(Some(cancelled))` when that is proven; `Ok(None)` to
+    /// wait.
+    async fn use_of_deposit(
+        &self,
+        id: &str,
+        i: usize,
+        plan: &HopPlan,
+        deposit: B256,
+    ) -> Result<Option<bool>> {
+        let dst = self.lane(plan.to.chain_id)?;
+        let head = dst.chain.head().await?;
+        let Some((cancelled, _tx, block)) = dst
+            .chain
+            .release_event(
+                plan.to.escrow,
+                plan.from.chain_id,
+                deposit,
+                head.number,
+                EVENT_SPAN,
+            )
+            .await?
+        else {
+            return Err(Error::Chain(switchyard_core::chain::ChainError::Transport(
+                format!(
+                    "deposit {deposit} is used on the destination but its event is not indexed yet"
+                ),
+            )));
+        };
+        let canonical = dst
+            .chain
+            .block_at(block.number)
+            .await?
+            .is_some_and(|b| b.hash == block.hash);
+        let rule = plan.to.finality.stricter(dst.chain.finality());
+        if !canonical || dst.chain.final_under(rule, &head).await? < block.number {
+            self.note(
+                id,
+                i,
+                &format!(
+                    "waiting for the depth of the deposit's {} in block {}",
+                    if cancelled { "cancellation" } else { "release" },
+                    block.number
+                ),
+            )?;
+            return Ok(None);
+        }
+        Ok(Some(cancelled))
+    }
+
+    /// The escrow says the deposit was used: released (the hop is done) or
+    /// cancelled (the hop refunds), once proven at depth; from whatever
+    /// state the hop is in.
     async fn released_or_cancelled(
         &self,
         id: &str,
@@ -872,86 +929,57 @@ impl Transfers {
         plan: &HopPlan,
         deposit: B256,
     ) -> Result<Step> {
-        let dst = self.lane(plan.to.chain_id)?;
-        if dst
-            .chain
-            .release_cancelled(plan.to.escrow, plan.from.chain_id, deposit)
-            .await?
-        {
-            self.store.conn().execute(
-                "UPDATE hop SET state = 'refunding' WHERE transfer_id = ?1 AND idx = ?2 AND state IN ('deposited', 'releasing')",
-                params![id, i64::try_from(i).unwrap_or(i64::MAX)],
-            )?;
-            return Ok(Step::Wait);
-        }
-        let head = dst.chain.head().await?;
-        let rule = plan.to.finality.stricter(dst.chain.finality());
-        let at = dst.chain.final_under(rule, &head).await?;
-        if !dst
-            .chain
-            .released_at(plan.to.escrow, plan.from.chain_id, deposit, at)
-            .await?
-        {
-            self.note(
-                id,
-                i,
-                "releasing: an earlier release paid it; waiting for its depth",
-            )?;
-            return Ok(Step::Wait);
-        }
-        for from in ["releasing", "deposited"] {
-            if self.set_hop(id, i, from, "done", None)? {
-                return Ok(Step::Done);
+        match self.use_of_deposit(id, i, plan, deposit).await? {
+            None => Ok(Step::Wait),
+            Some(true) => {
+                self.store.conn().execute(
+                    "UPDATE hop SET state = 'refunding', note = NULL WHERE transfer_id = ?1 AND idx = ?2 AND state IN ('deposited', 'releasing')",
+                    params![id, i64::try_from(i).unwrap_or(i64::MAX)],
+                )?;
+                Ok(Step::Wait)
+            }
+            Some(false) => {
+                for from in ["releasing", "deposited", "refunding"] {
+                    if self.set_hop(id, i, from, "done", None)? {
+                        return Ok(Step::Done);
+                    }
+                }
+                Ok(Step::Wait)
             }
         }
-        Ok(Step::Wait)
     }
 
-    /// Cancels the release on the destination, then, once that is final,
-    /// refunds the deposit on the source; each a lane intent, signed again
-    /// (a few times) if one does not execute. The refund waits until the
-    /// escrow allows it (`refundDelay`, by chain time) and holds enough.
+    /// Cancels the release on the destination, then, once the escrow's
+    /// cancellation is final, refunds the deposit on the source; each a
+    /// lane intent, signed again (with a growing pause) if one does not
+    /// execute. Driven by what the escrows say, not by our transactions'
+    /// fate: a release that got there first (a pending one mined before the
+    /// cancellation, or an old signed one submitted by anyone) makes the
+    /// hop done instead. The refund waits until the escrow allows it
+    /// (`refundDelay`, by chain time) and holds enough.
     async fn refunding(&self, id: &str, i: usize, h: &HopRow) -> Result<Step> {
         let plan = &h.plan;
         let deposit = h
             .deposit
             .ok_or_else(|| Error::Corrupt("refunding hop without its deposit".into()))?;
         let (src, dst) = (self.lane(plan.from.chain_id)?, self.lane(plan.to.chain_id)?);
-        // 1. The destination escrow must never pay this deposit: our
-        // cancellation, final at the destination's depth.
-        let (n, cancel) = latest(&dst.lane, id, i, "cancel-release")?;
-        match cancel {
-            Some(rec) if rec.succeeded() => {}
-            Some(rec) if !rec.failed() => {
-                self.note(
-                    id,
-                    i,
-                    "refunding: cancelling the release on the destination",
-                )?;
-                return Ok(Step::Wait);
-            }
-            last => {
-                if let Some(rec) = &last {
-                    // Refused: a release got there first (a pending one
-                    // was mined before the cancellation), or the call
-                    // failed for another reason.
-                    let cancelled = dst
-                        .chain
-                        .release_cancelled(plan.to.escrow, plan.from.chain_id, deposit)
-                        .await?;
-                    if !cancelled
-                        && dst
-                            .chain
-                            .released(plan.to.escrow, plan.from.chain_id, deposit)
-                            .await?
-                    {
-                        tracing::warn!(transfer = %id, hop = i, "released before its cancellation: the hop is done");
-                        return self.released_or_cancelled(id, i, plan, deposit).await;
-                    }
-                    if n >= MAX_TRIES {
-                        return Err(stuck(id, i, "release cancellation", rec));
-                    }
+        // 1. The destination escrow must never pay this deposit.
+        if dst
+            .chain
+            .released(plan.to.escrow, plan.from.chain_id, deposit)
+            .await?
+        {
+            match self.use_of_deposit(id, i, plan, deposit).await? {
+                None => return Ok(Step::Wait),
+                Some(false) => {
+                    tracing::warn!(transfer = %id, hop = i, "released before its cancellation: the hop is done");
+                    return self.released_or_cancelled(id, i, plan, deposit).await;
                 }
+                Some(true) => {}
+            }
+        } else {
+            let (n, last) = latest(&dst.lane, id, i, "cancel-release")?;
+            if due(n, last.as_ref()) {
                 let data = escrow::signed_cancel_release(
                     plan.from.chain_id,
                     deposit,
@@ -971,13 +999,13 @@ impl Transfers {
                     },
                     plan.to.finality,
                 )?;
-                self.note(
-                    id,
-                    i,
-                    "refunding: cancelling the release on the destination",
-                )?;
-                return Ok(Step::Wait);
             }
+            self.note(
+                id,
+                i,
+                "refunding: cancelling the release on the destination",
+            )?;
+            return Ok(Step::Wait);
         }
         // 2. Refund on the source once the escrow allows it.
         let Some(locked) = src.chain.locked(plan.from.escrow, deposit).await? else {
@@ -992,67 +1020,67 @@ impl Transfers {
                 h.refund_reason.clone().unwrap_or_default()
             ))
         };
-        let (n, refund) = latest(&src.lane, id, i, "refund")?;
-        match refund {
-            Some(rec) if rec.succeeded() => Ok(refunded()),
-            Some(rec) if !rec.failed() => Ok(Step::Wait),
-            last => {
-                if locked.refunded {
-                    return Ok(refunded());
-                }
-                if let Some(rec) = &last
-                    && n >= MAX_TRIES
-                {
-                    return Err(stuck(id, i, "refund", rec));
-                }
-                let delay = src.chain.refund_delay(plan.from.escrow).await?;
-                let chain_now = src.chain.head().await?.timestamp_s;
-                let at = locked.at.saturating_add(delay);
-                if chain_now < at {
-                    self.note(
-                        id,
-                        i,
-                        &format!("refunding: refundable from {at} (chain time {chain_now})"),
-                    )?;
-                    return Ok(Step::Wait);
-                }
-                let held = src
-                    .chain
-                    .erc20_balance(locked.token, plan.from.escrow)
-                    .await?;
-                if held < locked.amount {
-                    self.note(
-                        id,
-                        i,
-                        &format!(
-                            "refunding: the source escrow holds {held} of the {} to refund",
-                            locked.amount
-                        ),
-                    )?;
-                    return Ok(Step::Wait);
-                }
-                let data = escrow::signed_refund(
-                    deposit,
-                    plan.from.chain_id,
-                    plan.from.escrow,
-                    &self.attesters,
-                    "SWITCHYARD_SIGNER_KEY",
-                )
-                .map_err(|e| Error::Config(e.to_string()))?;
-                src.lane.reserve(
-                    &intent(id, i, &numbered("refund", n)),
-                    &Call {
-                        to: plan.from.escrow,
-                        data,
-                        value: U256::ZERO,
-                        gas_limit: None,
-                    },
-                    plan.from.finality,
-                )?;
-                self.note(id, i, "refunding: refund sent on the source")?;
-                Ok(Step::Wait)
-            }
+        let (n, last) = latest(&src.lane, id, i, "refund")?;
+        if last.as_ref().is_some_and(TxRecord::succeeded) {
+            return Ok(refunded());
         }
+        if locked.refunded {
+            // Refunded by a transaction of someone else's (our signed
+            // refund is public once sent); ours then waits or failed.
+            if last.as_ref().is_none_or(|r| r.failed()) {
+                return Ok(refunded());
+            }
+            return Ok(Step::Wait);
+        }
+        if !due(n, last.as_ref()) {
+            return Ok(Step::Wait);
+        }
+        let delay = src.chain.refund_delay(plan.from.escrow).await?;
+        let chain_now = src.chain.head().await?.timestamp_s;
+        let at = locked.at.saturating_add(delay);
+        if chain_now < at {
+            self.note(
+                id,
+                i,
+                &format!("refunding: refundable from {at} (chain time {chain_now})"),
+            )?;
+            return Ok(Step::Wait);
+        }
+        let held = src
+            .chain
+            .erc20_balance(locked.token, plan.from.escrow)
+            .await?;
+        if held < locked.amount {
+            self.note(
+                id,
+                i,
+                &format!(
+                    "refunding: the source escrow holds {held} of the {} to refund",
+                    locked.amount
+                ),
+            )?;
+            return Ok(Step::Wait);
+        }
+        let data = escrow::signed_refund(
+            deposit,
+            plan.from.chain_id,
+            plan.from.escrow,
+            &self.attesters,
+            "SWITCHYARD_SIGNER_KEY",
+        )
+        .map_err(|e| Error::Config(e.to_string()))?;
+        src.lane.reserve(
+            &intent(id, i, &numbered("refund", n)),
+            &Call {
+                to: plan.from.escrow,
+                data,
+                value: U256::ZERO,
+                gas_limit: None,
+            },
+            plan.from.finality,
+        )?;
+        self.note(id, i, "refunding: refund sent on the source")?;
+        Ok(Step::Wait)
     }
 }
 
@@ -1085,8 +1113,25 @@ fn failure(rec: &TxRecord) -> Option<String> {
     })
 }
 
-/// Tries of a refund's cancellation or refund before an operator is asked.
+/// Approvals tried per (token, escrow) before a hop needing one fails.
 const MAX_TRIES: u32 = 5;
+
+/// How far back the event of a deposit's use is looked for, blocks.
+const EVENT_SPAN: u64 = 200_000;
+
+/// Whether the next of a numbered intent is due: there is none yet, or
+/// the last one failed and has waited its pause (30 s, doubling, at most
+/// an hour) since.
+fn due(n: u32, last: Option<&TxRecord>) -> bool {
+    match last {
+        None => true,
+        Some(r) if r.failed() => {
+            let pause = 30_000i64.saturating_mul(1 << n.min(7)).min(3_600_000);
+            now_ms().saturating_sub(r.updated_ms) >= pause
+        }
+        Some(_) => false,
+    }
+}
 
 /// `kind`, then `kind#1`, `kind#2`, ...
 fn numbered(kind: &str, n: u32) -> String {
@@ -1107,16 +1152,6 @@ fn latest(lane: &Lane, id: &str, hop: usize, kind: &str) -> Result<(u32, Option<
         n += 1;
     }
     Ok((n, last))
-}
-
-fn stuck(id: &str, hop: usize, what: &str, rec: &TxRecord) -> Error {
-    Error::Chain(switchyard_core::chain::ChainError::Rpc {
-        code: 0,
-        message: format!(
-            "the {what} of transfer {id} hop {hop} failed {MAX_TRIES} times (last: {}): an operator must look",
-            failure(rec).unwrap_or_default()
-        ),
-    })
 }
 
 /// The intent kind of the `seq`-th release of a hop (the first keeps the

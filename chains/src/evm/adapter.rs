@@ -78,6 +78,22 @@ pub struct EvmTx {
     pub max_priority_fee_per_gas: u128,
 }
 
+/// The transaction that used a nonce: what [`EvmChain::nonce_consumer`]
+/// finds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consumer {
+    /// Its hash.
+    pub tx: B256,
+    /// The block holding it.
+    pub block: BlockRef,
+    /// What it calls.
+    pub to: Option<EvmAddress>,
+    /// Its calldata.
+    pub input: Vec<u8>,
+    /// Wei it sends.
+    pub value: U256,
+}
+
 /// One EVM chain seen by one signer.
 #[derive(Clone, Debug)]
 pub struct EvmChain {
@@ -310,23 +326,20 @@ impl EvmChain {
         .await
     }
 
-    /// The transaction that used the sender's `nonce`, if that happened in
-    /// a block at or below block `at` (a block final under the caller's
-    /// rule): its hash and the block that holds it. `None`: the nonce is
-    /// not used as of `at`. Proven from block contents (see the module
-    /// docs); a node that cannot show the transaction in the block where
-    /// the nonce moved is an error to retry, never an answer. The search
-    /// walks back from `at` in growing steps, so it reads recent state
-    /// (which full nodes keep) when the nonce was used recently.
-    pub async fn nonce_consumer(
-        &self,
-        nonce: u64,
-        at: u64,
-    ) -> ChainResult<Option<(B256, BlockRef)>> {
-        if self.nonce_at(at).await? <= nonce {
+    /// The transaction that used the sender's `nonce`, as of block `hi`
+    /// (normally the head): its hash, its block, and the call it makes.
+    /// `None`: the nonce is not used as of `hi`. Proven from block
+    /// contents (see the module docs): the block where the sender's nonce
+    /// moved past `nonce` is found by stepping back from `hi` through
+    /// recent state (which full nodes keep: callers look right after the
+    /// nonce moves and remember the answer, then only check later that its
+    /// block is canonical and final), and the transaction is read from
+    /// that block. A node that cannot show it is an error to retry.
+    pub async fn nonce_consumer(&self, nonce: u64, hi: u64) -> ChainResult<Option<Consumer>> {
+        if self.nonce_at(hi).await? <= nonce {
             return Ok(None);
         }
-        let lo = lowest_block(at, |n| async move { Ok(self.nonce_at(n).await? > nonce) }).await?;
+        let lo = lowest_block(hi, |n| async move { Ok(self.nonce_at(n).await? > nonce) }).await?;
         let me = self.sender();
         let block = self
             .read(|p| async move {
@@ -337,7 +350,8 @@ impl EvmChain {
             })
             .await?
             .ok_or_else(|| ChainError::Transport(format!("block {lo} not available")))?;
-        let found = block
+        let at = block_ref(&block);
+        block
             .transactions
             .txns()
             .find(|t| {
@@ -345,33 +359,19 @@ impl EvmChain {
                     && alloy::consensus::Transaction::nonce(*t) == nonce
             })
             .map(|t| {
-                (
-                    alloy::network::TransactionResponse::tx_hash(t),
-                    alloy::consensus::Transaction::to(t),
-                    alloy::consensus::Transaction::input(t).to_vec(),
-                    alloy::consensus::Transaction::value(t),
-                )
-            });
-        let at_block = block_ref(&block);
-        match found {
-            Some((h, _, _, _)) => Ok(Some((h, at_block))),
-            None => Err(ChainError::Transport(format!(
-                "nonce {nonce} of {me} moved in block {lo}, which does not show its transaction"
-            ))),
-        }
-    }
-
-    /// What transaction `hash` calls: (to, input, value).
-    pub async fn call_of(&self, hash: B256) -> ChainResult<(Option<EvmAddress>, Vec<u8>, U256)> {
-        let t = self
-            .read(|p| async move { p.get_transaction_by_hash(hash).await.map_err(classify) })
-            .await?
-            .ok_or_else(|| ChainError::Transport(format!("transaction {hash} not available")))?;
-        Ok((
-            alloy::consensus::Transaction::to(&t),
-            alloy::consensus::Transaction::input(&t).to_vec(),
-            alloy::consensus::Transaction::value(&t),
-        ))
+                Some(Consumer {
+                    tx: alloy::network::TransactionResponse::tx_hash(t),
+                    block: at.clone(),
+                    to: alloy::consensus::Transaction::to(t),
+                    input: alloy::consensus::Transaction::input(t).to_vec(),
+                    value: alloy::consensus::Transaction::value(t),
+                })
+            })
+            .ok_or_else(|| {
+                ChainError::Transport(format!(
+                    "nonce {nonce} of {me} moved in block {lo}, which does not show its transaction"
+                ))
+            })
     }
 
     /// The chain's base finality rule (the topology's `finality`).

@@ -38,6 +38,7 @@ mod bindings {
             event Released(
                 uint256 indexed sourceChainId, bytes32 indexed depositId, address indexed recipient, address token, uint256 amount
             );
+            event ReleaseCancelled(uint256 indexed sourceChainId, bytes32 indexed depositId);
             function deposit(address token, uint256 amount, uint256 destinationChainId, address recipient)
                 external returns (bytes32 depositId);
             function release(
@@ -369,6 +370,43 @@ pub struct Paid {
     pub amount: U256,
 }
 
+/// Blocks per `eth_getLogs` call: within what providers accept.
+const LOG_RANGE: u64 = 2_000;
+
+/// The use of batch `id` among `logs` of transaction `tx` in `block`.
+fn use_in(
+    logs: &[alloy::rpc::types::Log],
+    batcher: EvmAddress,
+    id: B256,
+    tx: B256,
+    block: switchyard_core::chain::BlockRef,
+) -> Option<BatchUse> {
+    let mut paid = Vec::new();
+    let mut cancelled = false;
+    for log in logs.iter().filter(|l| l.address() == batcher) {
+        if let Ok(e) = IPayoutBatcher::Paid::decode_log(&log.inner) {
+            if e.batchId == id {
+                paid.push(Paid {
+                    batch_id: e.batchId,
+                    index: e.index,
+                    to: e.to,
+                    amount: e.amount,
+                });
+            }
+        } else if let Ok(e) = IPayoutBatcher::Cancelled::decode_log(&log.inner)
+            && e.batchId == id
+        {
+            cancelled = true;
+        }
+    }
+    (cancelled || !paid.is_empty()).then_some(BatchUse {
+        tx,
+        block,
+        paid,
+        cancelled,
+    })
+}
+
 /// A deposit as its source escrow holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Locked {
@@ -409,81 +447,142 @@ impl EvmChain {
         Ok(r.inner.logs().to_vec())
     }
 
-    /// How batch `id` was used on `batcher` as of block `to`: the
-    /// transaction that executed it (with its `Paid` events) or cancelled
-    /// it, whoever sent it. `None`: the contract's state at `to` says the
-    /// id is unused. Decided from contract state, not from log searches
-    /// (a node may answer `[]` for logs it has not indexed yet): the block
-    /// where `executed(id)` turned true is found by stepping back from
-    /// `to` (recent state, which full nodes keep; `from` is where the
-    /// batch could first have been used), and only that block's logs are
-    /// read. A block whose logs do not show the use is an error to retry.
-    pub async fn batch_use(
+    /// How transaction `tx` used batch `id` on `batcher` (its `Paid` or
+    /// `Cancelled` events, from its receipt), or `None` if it did not.
+    pub async fn batch_use_in(
+        &self,
+        tx: B256,
+        batcher: EvmAddress,
+        id: B256,
+    ) -> ChainResult<Option<BatchUse>> {
+        let r = self
+            .read(|p| async move { p.get_transaction_receipt(tx).await.map_err(rpc_err) })
+            .await?
+            .ok_or_else(|| ChainError::Transport(format!("no receipt for {tx} yet")))?;
+        let (Some(number), Some(hash)) = (r.block_number, r.block_hash) else {
+            return Err(ChainError::Malformed("receipt without its block".into()));
+        };
+        Ok(use_in(
+            r.inner.logs(),
+            batcher,
+            id,
+            tx,
+            switchyard_core::chain::BlockRef {
+                number,
+                hash: hash.0,
+                timestamp_s: 0,
+            },
+        ))
+    }
+
+    /// The transaction that used batch `id` on `batcher` in blocks
+    /// `from..=to`, whoever sent it, from the contract's logs, searched
+    /// back from `to` in bounded ranges (providers cap `eth_getLogs`).
+    /// Callers ask only once `executed(id)` says the id is used, so an
+    /// empty answer means "not indexed yet", never "unused".
+    pub async fn find_batch_use(
         &self,
         batcher: EvmAddress,
         id: B256,
         from: u64,
         to: u64,
     ) -> ChainResult<Option<BatchUse>> {
-        if !self.executed_at(batcher, id, to).await? {
-            return Ok(None);
-        }
-        let at = super::adapter::lowest_block(to, |n| async move {
-            if n < from {
-                return Ok(false);
+        let mut hi = to;
+        loop {
+            let lo = hi.saturating_sub(LOG_RANGE - 1).max(from);
+            let filter = alloy::rpc::types::Filter::new()
+                .address(batcher)
+                .event_signature(vec![
+                    IPayoutBatcher::Paid::SIGNATURE_HASH,
+                    IPayoutBatcher::Cancelled::SIGNATURE_HASH,
+                ])
+                .topic1(id)
+                .from_block(lo)
+                .to_block(hi);
+            let logs = self
+                .read(|p| {
+                    let filter = filter.clone();
+                    async move { p.get_logs(&filter).await.map_err(rpc_err) }
+                })
+                .await?;
+            if let Some(first) = logs.first() {
+                let (Some(tx), Some(number), Some(hash)) =
+                    (first.transaction_hash, first.block_number, first.block_hash)
+                else {
+                    return Err(ChainError::Malformed("log without its transaction".into()));
+                };
+                let block = switchyard_core::chain::BlockRef {
+                    number,
+                    hash: hash.0,
+                    timestamp_s: 0,
+                };
+                let inner: Vec<alloy::rpc::types::Log> = logs
+                    .into_iter()
+                    .filter(|l| l.transaction_hash == Some(tx))
+                    .collect();
+                return Ok(use_in(&inner, batcher, id, tx, block));
             }
-            self.executed_at(batcher, id, n).await
-        })
-        .await?;
-        let filter = alloy::rpc::types::Filter::new()
-            .address(batcher)
-            .event_signature(vec![
-                IPayoutBatcher::Paid::SIGNATURE_HASH,
-                IPayoutBatcher::Cancelled::SIGNATURE_HASH,
-            ])
-            .topic1(id)
-            .from_block(at)
-            .to_block(at);
-        let logs = self
-            .read(|p| {
-                let filter = filter.clone();
-                async move { p.get_logs(&filter).await.map_err(rpc_err) }
-            })
-            .await?;
-        let Some(first) = logs.first() else {
-            return Err(ChainError::Transport(format!(
-                "batch {id} was used in block {at}, whose logs are not available yet"
-            )));
-        };
-        let (Some(tx), Some(number), Some(hash)) =
-            (first.transaction_hash, first.block_number, first.block_hash)
-        else {
-            return Err(ChainError::Malformed("log without its transaction".into()));
-        };
-        let mut paid = Vec::new();
-        let mut cancelled = false;
-        for log in logs.iter().filter(|l| l.transaction_hash == Some(tx)) {
-            if let Ok(e) = IPayoutBatcher::Paid::decode_log(&log.inner) {
-                paid.push(Paid {
-                    batch_id: e.batchId,
-                    index: e.index,
-                    to: e.to,
-                    amount: e.amount,
-                });
-            } else if IPayoutBatcher::Cancelled::decode_log(&log.inner).is_ok() {
-                cancelled = true;
+            if lo <= from {
+                return Ok(None);
             }
+            hi = lo - 1;
         }
-        Ok(Some(BatchUse {
-            tx,
-            block: switchyard_core::chain::BlockRef {
-                number,
-                hash: hash.0,
-                timestamp_s: first.block_timestamp.unwrap_or(0),
-            },
-            paid,
-            cancelled,
-        }))
+    }
+
+    /// The `Released` or `ReleaseCancelled` event of deposit `id` from
+    /// `source_chain_id` on `escrow`, searched back from block `to` over
+    /// at most `span` blocks: (cancelled, transaction, block).
+    pub async fn release_event(
+        &self,
+        escrow: EvmAddress,
+        source_chain_id: u64,
+        id: B256,
+        to: u64,
+        span: u64,
+    ) -> ChainResult<Option<(bool, B256, switchyard_core::chain::BlockRef)>> {
+        let from = to.saturating_sub(span);
+        let mut hi = to;
+        loop {
+            let lo = hi.saturating_sub(LOG_RANGE - 1).max(from);
+            let filter = alloy::rpc::types::Filter::new()
+                .address(escrow)
+                .event_signature(vec![
+                    IEscrowBridge::Released::SIGNATURE_HASH,
+                    IEscrowBridge::ReleaseCancelled::SIGNATURE_HASH,
+                ])
+                .topic1(B256::from(U256::from(source_chain_id)))
+                .topic2(id)
+                .from_block(lo)
+                .to_block(hi);
+            let logs = self
+                .read(|p| {
+                    let filter = filter.clone();
+                    async move { p.get_logs(&filter).await.map_err(rpc_err) }
+                })
+                .await?;
+            if let Some(l) = logs.first() {
+                let (Some(tx), Some(number), Some(hash)) =
+                    (l.transaction_hash, l.block_number, l.block_hash)
+                else {
+                    return Err(ChainError::Malformed("log without its transaction".into()));
+                };
+                let cancelled =
+                    l.topic0() == Some(&IEscrowBridge::ReleaseCancelled::SIGNATURE_HASH);
+                return Ok(Some((
+                    cancelled,
+                    tx,
+                    switchyard_core::chain::BlockRef {
+                        number,
+                        hash: hash.0,
+                        timestamp_s: 0,
+                    },
+                )));
+            }
+            if lo <= from {
+                return Ok(None);
+            }
+            hi = lo - 1;
+        }
     }
 
     /// Whether `escrow` had released (or cancelled) deposit `id` from

@@ -302,6 +302,14 @@ impl Endpoints {
         let mut last = None;
         for i in self.order() {
             let ep = &self.list[i];
+            // Never read from a node not shown to serve this chain.
+            if let Err(e) = ep.verify(self.chain_id).await {
+                if e.is_retryable() {
+                    ep.failed(&e);
+                }
+                last = Some(e);
+                continue;
+            }
             match f(ep.provider.clone()).await {
                 Ok(v) => {
                     ep.succeeded();
@@ -444,7 +452,10 @@ impl Endpoints {
         if targets.is_empty() {
             targets = usable;
         }
+        let chain_id = self.chain_id;
         let sends = targets.iter().map(|ep| async move {
+            // Never broadcast to a node not shown to serve this chain.
+            ep.verify(chain_id).await?;
             let r = match ep.provider.send_raw_transaction(raw).await {
                 Ok(_) => Ok(()),
                 Err(e) => match super::adapter::classify(e) {

@@ -7,5 +7,5 @@ pub mod deploy;
 pub mod eip712;
 pub mod endpoints;
 
-pub use adapter::{EvmChain, EvmTx};
+pub use adapter::{Consumer, EvmChain, EvmTx};
 pub use endpoints::{EndpointView, Endpoints};

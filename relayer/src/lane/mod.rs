@@ -150,6 +150,8 @@ pub struct TxRecord {
     pub block: Option<(u64, B256)>,
     /// Why the row's last step failed (cleared by the next one that works).
     pub last_error: Option<String>,
+    /// When the row last changed, unix ms.
+    pub updated_ms: i64,
 }
 
 impl TxRecord {
@@ -232,7 +234,7 @@ fn corrupt(what: &str) -> Error {
     Error::Corrupt(what.to_owned())
 }
 
-const COLUMNS: &str = "id, intent, nonce, to_addr, data, value, gas_limit, finality, state, cancelled, reverted, hash, raw, max_fee, tip, sent_head, block_number, block_hash, last_error";
+const COLUMNS: &str = "id, intent, nonce, to_addr, data, value, gas_limit, finality, state, cancelled, reverted, hash, raw, max_fee, tip, sent_head, block_number, block_hash, last_error, updated_ms";
 
 fn to_u64(v: Option<i64>, what: &str) -> Result<Option<u64>> {
     v.map(|n| u64::try_from(n).map_err(|_| corrupt(what)))
@@ -269,6 +271,7 @@ struct RawRow {
     block_number: Option<i64>,
     block_hash: Option<Vec<u8>>,
     last_error: Option<String>,
+    updated_ms: i64,
 }
 
 fn row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
@@ -292,6 +295,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
         block_number: r.get(16)?,
         block_hash: r.get(17)?,
         last_error: r.get(18)?,
+        updated_ms: r.get(19)?,
     })
 }
 
@@ -327,6 +331,7 @@ fn decode(r: RawRow) -> Result<TxRecord> {
         sent_head: to_u64(r.sent_head, "negative sent_head")?,
         block,
         last_error: r.last_error,
+        updated_ms: r.updated_ms,
     })
 }
 
@@ -498,12 +503,17 @@ impl Lane {
         .collect()
     }
 
-    pub(crate) fn attempt_raw(&self, hash: &B256) -> Result<Vec<u8>> {
-        Ok(self.store.conn().query_row(
-            "SELECT raw FROM attempt WHERE hash = ?1",
-            params![hash.to_vec()],
-            |r| r.get(0),
-        )?)
+    /// The bytes of our attempt `hash`; `None` if it is not one of ours.
+    pub(crate) fn attempt_raw(&self, hash: &B256) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .store
+            .conn()
+            .query_row(
+                "SELECT raw FROM attempt WHERE hash = ?1",
+                params![hash.to_vec()],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Why the lane is halted (it sends nothing), if it is.

@@ -109,6 +109,10 @@ impl Lane {
             params![c, s, now_ms(), id],
         )?;
         t.execute(
+            "UPDATE tx SET fence_kind = NULL, fence_tx = NULL, fence_block = NULL, fence_hash = NULL WHERE id = ?1",
+            params![id],
+        )?;
+        t.execute(
             "UPDATE lane SET next_nonce = next_nonce + 1 WHERE chain_id = ?1 AND sender = ?2",
             params![c, s],
         )?;
@@ -132,28 +136,86 @@ impl Lane {
 
     /// Who used the nonce of `rec`, proven at a block final under both
     /// the row's own rule and the chain's (a larger amount's tier is
-    /// stricter than the chain's base rule, and so is the proof).
+    /// stricter than the chain's base rule, and so is the proof). The
+    /// consumer is looked up while recent (the lookup reads recent state)
+    /// and remembered on the row; later ticks only check that its block is
+    /// still canonical and, once it is final, act on it. A remembered block
+    /// that left the chain is forgotten and looked up again.
     async fn fence(&self, chain: &EvmChain, rec: &TxRecord, head: &BlockRef) -> Result<Fence> {
+        let remembered: Option<(String, Vec<u8>, i64, Vec<u8>)> = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT fence_kind, fence_tx, fence_block, fence_hash FROM tx WHERE id = ?1 AND fence_kind IS NOT NULL",
+                params![rec.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let known = match remembered {
+            Some((kind, tx, number, hash)) => {
+                let number = u64::try_from(number).map_err(|_| corrupt("negative fence block"))?;
+                let hash: [u8; 32] = hash.try_into().map_err(|_| corrupt("bad fence hash"))?;
+                let canonical = chain
+                    .block_at(number)
+                    .await?
+                    .is_some_and(|b| b.hash == hash);
+                if canonical {
+                    let tx = B256::try_from(tx.as_slice()).map_err(|_| corrupt("bad fence tx"))?;
+                    Some((kind, tx, number, hash))
+                } else {
+                    self.store.conn().execute(
+                        "UPDATE tx SET fence_kind = NULL, fence_tx = NULL, fence_block = NULL, fence_hash = NULL WHERE id = ?1",
+                        params![rec.id],
+                    )?;
+                    None
+                }
+            }
+            None => None,
+        };
+        let (kind, tx, number, hash) = match known {
+            Some(k) => k,
+            None => {
+                let Some(c) = chain.nonce_consumer(rec.nonce, head.number).await? else {
+                    return Ok(Fence::Open);
+                };
+                let kind = self.consumer_kind(rec, &c)?;
+                self.store.conn().execute(
+                    "UPDATE tx SET fence_kind = ?1, fence_tx = ?2, fence_block = ?3, fence_hash = ?4 WHERE id = ?5",
+                    params![kind, c.tx.to_vec(), to_i64(c.block.number, "block")?, c.block.hash.to_vec(), rec.id],
+                )?;
+                (kind.to_owned(), c.tx, c.block.number, c.block.hash)
+            }
+        };
         let rule = rec.finality.stricter(chain.finality());
-        let at = chain.final_under(rule, head).await?;
-        let Some((hash, block)) = chain.nonce_consumer(rec.nonce, at).await? else {
+        if chain.final_under(rule, head).await? < number {
             return Ok(Fence::Open);
+        }
+        let block = BlockRef {
+            number,
+            hash,
+            timestamp_s: 0,
         };
-        let ours: Vec<B256> = {
-            let conn = self.store.conn();
-            let mut stmt =
-                conn.prepare("SELECT hash FROM attempt WHERE tx_id = ?1 AND nonce = ?2")?;
-            let rows = stmt.query_map(params![rec.id, to_i64(rec.nonce, "nonce")?], |r| {
-                r.get::<_, Vec<u8>>(0)
-            })?;
-            rows.map(|h| {
-                let h = h?;
-                B256::try_from(h.as_slice()).map_err(|_| corrupt("bad attempt hash"))
-            })
-            .collect::<Result<_>>()?
-        };
-        if ours.contains(&hash) {
-            return Ok(Fence::Ours(hash, block));
+        Ok(match kind.as_str() {
+            "ours" => Fence::Ours(tx, block),
+            "same" => Fence::SameCall(tx, block),
+            _ => Fence::Foreign(tx),
+        })
+    }
+
+    /// Whether transaction `c` that used `rec`'s nonce is one of its
+    /// attempts (`ours`), makes its very call (`same`), or neither.
+    fn consumer_kind(
+        &self,
+        rec: &TxRecord,
+        c: &switchyard_chains::evm::Consumer,
+    ) -> Result<&'static str> {
+        let ours: i64 = self.store.conn().query_row(
+            "SELECT COUNT(*) FROM attempt WHERE tx_id = ?1 AND hash = ?2",
+            params![rec.id, c.tx.to_vec()],
+            |r| r.get(0),
+        )?;
+        if ours > 0 {
+            return Ok("ours");
         }
         // What the row would have sent: its call, or the no-op filler.
         let (to, data, value) = if rec.cancelled.is_some() {
@@ -161,14 +223,11 @@ impl Lane {
         } else {
             (rec.call.to, rec.call.data.clone(), rec.call.value)
         };
-        let (their_to, their_data, their_value) = chain.call_of(hash).await?;
-        Ok(
-            if their_to == Some(to) && their_data == data && their_value == value {
-                Fence::SameCall(hash, block)
-            } else {
-                Fence::Foreign(hash)
-            },
-        )
+        Ok(if c.to == Some(to) && c.input == data && c.value == value {
+            "same"
+        } else {
+            "foreign"
+        })
     }
 
     /// The chain's nonce passed `rec`'s and no receipt of ours was found:
@@ -240,7 +299,7 @@ impl Lane {
 
     fn mark_included(&self, id: i64, hash: B256, block: &BlockRef, success: bool) -> Result<()> {
         // Not ours when another process sent the same call: no bytes.
-        let raw = self.attempt_raw(&hash).ok();
+        let raw = self.attempt_raw(&hash)?;
         self.store.conn().execute(
             "UPDATE tx SET state = 'included', hash = ?1, raw = ?2, reverted = ?3, block_number = ?4, block_hash = ?5, updated_ms = ?6 WHERE id = ?7",
             params![hash.to_vec(), raw, !success, to_i64(block.number, "block number")?, block.hash.to_vec(), now_ms(), id],
@@ -248,8 +307,9 @@ impl Lane {
         Ok(())
     }
 
-    /// Whether `block` is final under `rule`: deep enough under the head,
-    /// and (for a tag) at or below the chain's own tagged block.
+    /// Whether `block` is final under `rule` and the chain's own rule
+    /// (a tier never weakens the chain's): deep enough under the head, and
+    /// (for a tag) at or below the chain's own tagged block.
     async fn is_final(
         &self,
         chain: &EvmChain,
@@ -257,6 +317,7 @@ impl Lane {
         block: u64,
         head: &BlockRef,
     ) -> Result<bool> {
+        let rule = rule.stricter(chain.finality());
         Ok(chain.final_under(rule, head).await? >= block)
     }
 
@@ -493,6 +554,15 @@ impl Lane {
                     );
                     if let Some((h, block, ok)) = self.find_included(chain, rec.id).await? {
                         self.mark_included(rec.id, h, &block, ok)?;
+                        return Ok(());
+                    }
+                    // Not ours (another process sent the same call): the
+                    // row goes back to waiting for its nonce's fate.
+                    if rec.raw.is_none() {
+                        self.store.conn().execute(
+                            "UPDATE tx SET state = 'reserved', hash = NULL, block_number = NULL, block_hash = NULL, reverted = 0, updated_ms = ?1 WHERE id = ?2",
+                            params![now_ms(), rec.id],
+                        )?;
                         return Ok(());
                     }
                     // Back to sent, write-ahead, then the same bytes again.

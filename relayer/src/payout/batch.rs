@@ -68,6 +68,13 @@ fn batch_rows(t: &rusqlite::Connection, state: &str) -> Result<Vec<BatchRow>> {
         .collect()
 }
 
+/// An ordinary account no token has reason to refuse (no key is known for
+/// it; only ever used in simulations): the control recipient that tells a
+/// refusal of one recipient from a refusal of every transfer.
+pub(super) fn control_recipient() -> EvmAddress {
+    EvmAddress::from_word(keccak256("switchyard/control-recipient"))
+}
+
 /// Cancellations tried per batch before it waits for its deadline.
 const MAX_CANCELS: u32 = 5;
 
@@ -237,14 +244,17 @@ impl Payouts {
         self.at("reserved", &b.id);
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
-        t.execute(
-            "UPDATE payout_batch SET state = 'submitted' WHERE id = ?1",
+        // Only if still written: an operator may have given it up meanwhile.
+        let n = t.execute(
+            "UPDATE payout_batch SET state = 'submitted' WHERE id = ?1 AND state = 'written'",
             params![b.id],
         )?;
-        t.execute(
-            "UPDATE payout SET state = 'submitted', updated_ms = ?1 WHERE batch_id = ?2 AND state = 'batched'",
-            params![now_ms(), b.id],
-        )?;
+        if n == 1 {
+            t.execute(
+                "UPDATE payout SET state = 'submitted', updated_ms = ?1 WHERE batch_id = ?2 AND state = 'batched'",
+                params![now_ms(), b.id],
+            )?;
+        }
         t.commit()?;
         drop(conn);
         self.at("submitted", &b.id);
@@ -273,16 +283,97 @@ impl Payouts {
         Ok(())
     }
 
+    /// How the batch id was used, if it was: decided from the contract's
+    /// state at the head (`executed(id)`), never from a log search that came
+    /// back empty. The using transaction is our own (its receipt), or found
+    /// in the contract's logs; once found it is remembered on the batch
+    /// and only checked to still be canonical (forgotten, and looked for
+    /// again, if its block left the chain).
     async fn batch_use(&self, pc: &PayoutChain, b: &BatchRow) -> Result<Option<BatchUse>> {
+        let chain = &pc.lane.chain;
         let id: B256 =
             b.id.parse()
                 .map_err(|_| Error::Corrupt("batch id".into()))?;
-        let head = pc.lane.chain.head().await?.number;
-        Ok(pc
-            .lane
-            .chain
-            .batch_use(pc.batcher, id, b.from_block, head)
-            .await?)
+        let known: Option<(Vec<u8>, i64, Vec<u8>)> = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT used_tx, used_block, used_hash FROM payout_batch WHERE id = ?1 AND used_tx IS NOT NULL",
+                params![b.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if let Some((tx, number, hash)) = known {
+            let number = u64::try_from(number).map_err(|_| Error::Corrupt("used block".into()))?;
+            let hash: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| Error::Corrupt("used hash".into()))?;
+            if chain
+                .block_at(number)
+                .await?
+                .is_some_and(|blk| blk.hash == hash)
+            {
+                let tx =
+                    B256::try_from(tx.as_slice()).map_err(|_| Error::Corrupt("used tx".into()))?;
+                if let Some(u) = chain.batch_use_in(tx, pc.batcher, id).await?
+                    && u.block.hash == hash
+                {
+                    return Ok(Some(u));
+                }
+            }
+            self.store.conn().execute(
+                "UPDATE payout_batch SET used_tx = NULL, used_block = NULL, used_hash = NULL WHERE id = ?1",
+                params![b.id],
+            )?;
+        }
+        if !chain.executed(pc.batcher, id).await? {
+            return Ok(None);
+        }
+        // Used: by one of our own transactions (the execute, a cancel)?
+        let mut ours: Vec<B256> = Vec::new();
+        if let Some(rec) = pc.lane.lane.get(&batch_intent(&b.id))?
+            && let Some(h) = rec.hash
+        {
+            ours.push(h);
+        }
+        let mut n = 0;
+        while let Some(rec) = pc.lane.lane.get(&cancel_intent(&b.id, n))? {
+            if let Some(h) = rec.hash {
+                ours.push(h);
+            }
+            n += 1;
+        }
+        let mut found = None;
+        for h in ours {
+            if let Ok(Some(u)) = chain.batch_use_in(h, pc.batcher, id).await {
+                found = Some(u);
+                break;
+            }
+        }
+        if found.is_none() {
+            let head = chain.head().await?.number;
+            found = chain
+                .find_batch_use(pc.batcher, id, b.from_block, head)
+                .await?;
+        }
+        let Some(u) = found else {
+            return Err(Error::Chain(switchyard_core::chain::ChainError::Transport(
+                format!(
+                    "batch {} is used on chain but its transaction is not indexed yet",
+                    b.id
+                ),
+            )));
+        };
+        self.store.conn().execute(
+            "UPDATE payout_batch SET used_tx = ?1, used_block = ?2, used_hash = ?3 WHERE id = ?4",
+            params![
+                u.tx.to_vec(),
+                i64::try_from(u.block.number).unwrap_or(i64::MAX),
+                u.block.hash.to_vec(),
+                b.id
+            ],
+        )?;
+        Ok(Some(u))
     }
 
     async fn follow_submitted(&self, b: &BatchRow) -> Result<()> {
@@ -343,9 +434,8 @@ impl Payouts {
     }
 
     /// A batch whose deadline passed at a block final under its own rule
-    /// (and the chain's), with the contract saying at that block that the
-    /// id is unused, can never execute (every later block is past the
-    /// deadline): void, no cancellation needed.
+    /// (and the chain's), with the contract saying at the head that the id
+    /// is unused, can never execute: void, no cancellation needed.
     async fn expire_if_dead(&self, pc: &PayoutChain, b: &BatchRow) -> Result<()> {
         if switchyard_core::now_ms() / 1000 <= b.deadline {
             return Ok(());
@@ -363,7 +453,10 @@ impl Payouts {
         let id: B256 =
             b.id.parse()
                 .map_err(|_| Error::Corrupt("batch id".into()))?;
-        if chain.executed_at(pc.batcher, id, fin.number).await? {
+        // Unused at the head, past the deadline at a final block: no block
+        // can ever use it (later ones are past the deadline, earlier ones
+        // are final and, by the head's state, did not).
+        if chain.executed(pc.batcher, id).await? {
             return Ok(());
         }
         self.void(
@@ -451,7 +544,7 @@ impl Payouts {
             .token
             .parse()
             .map_err(|_| Error::Corrupt("token".into()))?;
-        let control = pc.lane.lane.sender();
+        let control = control_recipient();
         let chain = &pc.lane.chain;
         let mut offenders: Vec<(String, String)> = Vec::new();
         let mut batch_wide: Option<String> = None;
@@ -598,7 +691,7 @@ impl Payouts {
             )?;
         }
         t.execute(
-            "UPDATE payout SET state = 'queued', batch_id = NULL, batch_pos = NULL, paid_tx = NULL, paid_block = NULL, reason = ?1, updated_ms = ?2
+            "UPDATE payout SET state = 'queued', batch_id = NULL, batch_pos = NULL, paid_tx = NULL, paid_block = NULL, reason = ?1, voids = voids + 1, updated_ms = ?2
              WHERE batch_id = ?3 AND state IN ('batched', 'submitted', 'confirmed')",
             params![format!("batch {} can never execute ({why}); paid in a new batch", b.id), now, b.id],
         )?;

@@ -197,7 +197,7 @@ pub struct Payouts {
     gate: Option<ChainGate>,
     governor: HashMap<u64, crate::governor::Limit>,
     failing: Arc<std::sync::Mutex<ChainErrors>>,
-    holds: Arc<std::sync::Mutex<HashMap<(u64, String), String>>>,
+    holds: Arc<std::sync::Mutex<HashMap<(u64, String), (String, i64)>>>,
 }
 
 /// Chains whose last step failed, and those that failed in this step.
@@ -304,15 +304,26 @@ impl Payouts {
         self.holds
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert((chain_id, token.to_owned()), why.to_owned());
+            .insert((chain_id, token.to_owned()), (why.to_owned(), now_ms()));
     }
 
+    /// Why the chain's batcher is held, if it is; a hold older than ten
+    /// minutes lapses, so a real batch tries again (a token that refuses
+    /// even a zero transfer would otherwise hold it for good).
     fn batcher_hold(&self, chain_id: u64, token: &str) -> Option<String> {
-        self.holds
+        let mut holds = self
+            .holds
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&(chain_id, token.to_owned()))
-            .cloned()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (chain_id, token.to_owned());
+        match holds.get(&key) {
+            Some((_, since)) if now_ms().saturating_sub(*since) > 600_000 => {
+                holds.remove(&key);
+                None
+            }
+            Some((why, _)) => Some(why.clone()),
+            None => None,
+        }
     }
 
     fn release_batcher(&self, chain_id: u64, token: &str) {
@@ -592,6 +603,9 @@ impl Payouts {
         let waits_for_operator = reason
             .as_deref()
             .is_some_and(|r| r.starts_with("governor:") && r.ends_with(route::NEEDS_OPERATOR));
+        let waits_for_retry = reason
+            .as_deref()
+            .is_some_and(|r| r.ends_with(route::RETRY_BY_OPERATOR));
         let now = now_ms();
         let (action, admitted) = if usize::try_from(need).unwrap_or(0) > have.len() {
             if !have.iter().any(|h| h == operator) {
@@ -606,6 +620,12 @@ impl Payouts {
                 ],
             )?;
             ("approve", false)
+        } else if waits_for_retry {
+            t.execute(
+                "UPDATE payout SET voids = 0, state = 'queued', reason = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![format!("retried by {operator}"), now, id],
+            )?;
+            ("retry", true)
         } else if waits_for_operator && !overridden {
             t.execute(
                 "UPDATE payout SET gov_override = 1, reason = ?1, updated_ms = ?2 WHERE id = ?3",

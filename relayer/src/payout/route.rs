@@ -5,6 +5,13 @@
 use super::*;
 use switchyard_core::chain::ChainReader;
 
+/// Batches of one item proven dead before it waits for an operator.
+pub(crate) const MAX_VOIDS: i64 = 3;
+
+/// How an item held after failing batches says what moves it.
+pub(crate) const RETRY_BY_OPERATOR: &str =
+    "needs an operator: ops_approve retries it, ops_reject fails it";
+
 /// How a held item that only an operator can move says so.
 pub(crate) const NEEDS_OPERATOR: &str =
     "needs an operator: ops_approve admits it, ops_reject fails it";
@@ -54,10 +61,25 @@ impl Payouts {
                 stmt.execute(params![why, now_ms(), id])?;
             }
         }
+        // Items whose batches were proven dead again and again (every
+        // batch of theirs fails for a reason that is not their recipient's)
+        // stop costing transactions and wait for an operator.
+        {
+            let conn = self.store.conn();
+            conn.execute(
+                &format!(
+                    "UPDATE payout SET state = 'held', reason = ?1, updated_ms = ?2 WHERE state IN ('queued', 'held') AND voids >= {MAX_VOIDS} AND (state != 'held' OR reason IS NOT ?1)"
+                ),
+                params![
+                    format!("its batches failed {MAX_VOIDS} times on chain: {RETRY_BY_OPERATOR}"),
+                    now_ms()
+                ],
+            )?;
+        }
         let pending: Vec<Pending> = {
             let conn = self.store.conn();
-            let mut stmt = conn.prepare(
-                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) ORDER BY seq",
+            let mut stmt = conn.prepare(&format!(
+                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) AND voids < {MAX_VOIDS} ORDER BY seq"),
             )?;
             stmt.query_map([], |r| {
                 Ok((
@@ -383,8 +405,10 @@ impl Payouts {
     ) -> Option<String> {
         let chain_id = u64::try_from(chain).unwrap_or_default();
         let why = self.batcher_hold(chain_id, token_text)?;
-        let probe =
-            switchyard_chains::evm::contracts::transfer_call(pc.lane.lane.sender(), U256::ZERO);
+        let probe = switchyard_chains::evm::contracts::transfer_call(
+            batch::control_recipient(),
+            U256::ZERO,
+        );
         match pc.lane.chain.call_as(pc.batcher, token, probe).await {
             Ok(_) => {
                 tracing::info!(chain_id, "the token lets the batcher pay again");

@@ -197,8 +197,11 @@ pub struct Payouts {
     gate: Option<ChainGate>,
     governor: HashMap<u64, crate::governor::Limit>,
     failing: Arc<std::sync::Mutex<ChainErrors>>,
-    holds: Arc<std::sync::Mutex<HashMap<(u64, String), (String, i64)>>>,
+    holds: Arc<std::sync::Mutex<Holds>>,
 }
+
+/// Batchers the token refuses to let pay: (chain id, token) -> (why, since ms).
+type Holds = HashMap<(u64, String), (String, i64)>;
 
 /// Chains whose last step failed, and those that failed in this step.
 #[derive(Debug, Default)]

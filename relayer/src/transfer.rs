@@ -631,12 +631,7 @@ impl Transfers {
                 _ => {
                     src.lane.reserve(
                         &numbered(&base, n),
-                        &Call {
-                            to: plan.from.token,
-                            data: approve_call(plan.from.escrow, U256::MAX),
-                            value: U256::ZERO,
-                            gas_limit: None,
-                        },
+                        &Call::contract(plan.from.token, approve_call(plan.from.escrow, U256::MAX)),
                         plan.from.finality,
                     )?;
                 }
@@ -644,17 +639,15 @@ impl Transfers {
         }
         src.lane.reserve(
             &intent(id, i, "deposit"),
-            &Call {
-                to: plan.from.escrow,
-                data: escrow::deposit(
+            &Call::contract(
+                plan.from.escrow,
+                escrow::deposit(
                     plan.from.token,
                     plan.amount_in,
                     plan.to.chain_id,
                     plan.recipient,
                 ),
-                value: U256::ZERO,
-                gas_limit: None,
-            },
+            ),
             plan.from.finality,
         )?;
         self.set_hop(id, i, "pending", "depositing", None)?;
@@ -760,12 +753,7 @@ impl Transfers {
             .map_err(|e| Error::Config(e.to_string()))?;
             dst.lane.reserve(
                 &name,
-                &Call {
-                    to: plan.to.escrow,
-                    data,
-                    value: U256::ZERO,
-                    gas_limit: None,
-                },
+                &Call::contract(plan.to.escrow, data),
                 plan.to.finality,
             )?;
         }
@@ -991,12 +979,7 @@ impl Transfers {
                 .map_err(|e| Error::Config(e.to_string()))?;
                 dst.lane.reserve(
                     &intent(id, i, &numbered("cancel-release", n)),
-                    &Call {
-                        to: plan.to.escrow,
-                        data,
-                        value: U256::ZERO,
-                        gas_limit: None,
-                    },
+                    &Call::contract(plan.to.escrow, data),
                     plan.to.finality,
                 )?;
             }
@@ -1071,12 +1054,7 @@ impl Transfers {
         .map_err(|e| Error::Config(e.to_string()))?;
         src.lane.reserve(
             &intent(id, i, &numbered("refund", n)),
-            &Call {
-                to: plan.from.escrow,
-                data,
-                value: U256::ZERO,
-                gas_limit: None,
-            },
+            &Call::contract(plan.from.escrow, data),
             plan.from.finality,
         )?;
         self.note(id, i, "refunding: refund sent on the source")?;

@@ -74,6 +74,18 @@ pub struct Call {
     pub gas_limit: Option<u64>,
 }
 
+impl Call {
+    /// A call of `data` on contract `to`, no value, gas estimated.
+    pub fn contract(to: EvmAddress, data: Vec<u8>) -> Self {
+        Self {
+            to,
+            data,
+            value: U256::ZERO,
+            gas_limit: None,
+        }
+    }
+}
+
 /// Where a lane transaction stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TxState {

@@ -233,12 +233,7 @@ impl Payouts {
         )?;
         pc.lane.lane.reserve(
             &batch_intent(&b.id),
-            &Call {
-                to: pc.batcher,
-                data,
-                value: U256::ZERO,
-                gas_limit: None,
-            },
+            &Call::contract(pc.batcher, data),
             finality,
         )?;
         self.at("reserved", &b.id);

@@ -252,31 +252,13 @@ impl Lane {
                         rec.nonce, self.sender
                     ))?;
                 }
-                match chain.status(&TxId(hash.to_vec())).await? {
-                    TxStatus::Included { block, success } => {
-                        self.mark_included(rec.id, hash, &block, success)?;
-                        report.included += 1;
-                        Ok(())
-                    }
-                    _ => Err(Error::Chain(ChainError::Transport(format!(
-                        "{hash} is in block {} but its receipt is not available yet",
-                        block.number
-                    )))),
-                }
+                self.include_mined(chain, rec.id, hash, &block, report)
+                    .await
             }
+            // Ours is mined; its outcome needs its receipt.
             Fence::Ours(hash, block) => {
-                // Ours is mined; its outcome needs its receipt.
-                match chain.status(&TxId(hash.to_vec())).await? {
-                    TxStatus::Included { block, success } => {
-                        self.mark_included(rec.id, hash, &block, success)?;
-                        report.included += 1;
-                        Ok(())
-                    }
-                    _ => Err(Error::Chain(ChainError::Transport(format!(
-                        "{hash} is in block {} but its receipt is not available yet",
-                        block.number
-                    )))),
-                }
+                self.include_mined(chain, rec.id, hash, &block, report)
+                    .await
             }
             // Re-nonced only once an operator has accepted the foreign
             // sends as the key's history (`resume`); until then the lane is
@@ -294,6 +276,30 @@ impl Lane {
                 report.renonced += 1;
                 Ok(())
             }
+        }
+    }
+
+    /// Row `id`'s nonce was used by `hash` in `block`: included, with the
+    /// outcome its receipt gives (a node without the receipt yet is asked
+    /// again next tick).
+    async fn include_mined(
+        &self,
+        chain: &EvmChain,
+        id: i64,
+        hash: B256,
+        block: &BlockRef,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        match chain.status(&TxId(hash.to_vec())).await? {
+            TxStatus::Included { block, success } => {
+                self.mark_included(id, hash, &block, success)?;
+                report.included += 1;
+                Ok(())
+            }
+            _ => Err(Error::Chain(ChainError::Transport(format!(
+                "{hash} is in block {} but its receipt is not available yet",
+                block.number
+            )))),
         }
     }
 

@@ -31,6 +31,12 @@ fn transfer(key: &str, to: &str, amount: &str) -> Value {
     })
 }
 
+/// Submits a transfer and returns its id.
+async fn submit_transfer(c: &HttpClient, params: Value) -> String {
+    let t = call(c, "transfer_submit", params).await.unwrap();
+    t["transfer"]["id"].as_str().unwrap().to_owned()
+}
+
 async fn status(c: &HttpClient, id: &str) -> Value {
     call(c, "transfer_status", json!({ "transfer_id": id }))
         .await
@@ -75,14 +81,7 @@ async fn a_node_that_cannot_answer_a_deposits_simulation_is_asked_again_not_take
     net.edit_topology(|t| t.replace(&format!("\"{a}\""), &format!("\"{}\"", proxy.url)));
     let daemon = Daemon::start(&net, None);
     let c = daemon.client();
-    let t = call(
-        &c,
-        "transfer_submit",
-        transfer("transient", "devnet-b:TUSD", "40"),
-    )
-    .await
-    .unwrap();
-    let id = t["transfer"]["id"].as_str().unwrap().to_owned();
+    let id = submit_transfer(&c, transfer("transient", "devnet-b:TUSD", "40")).await;
     let done = transfer_in(&c, &id, "done", 120).await;
     assert!(
         seen.load(std::sync::atomic::Ordering::SeqCst) >= 6,
@@ -97,14 +96,7 @@ async fn a_release_waits_while_the_destination_escrow_is_short_and_pays_once_whe
     let net = Devnet::up("short");
     let daemon = Daemon::start(&net, None);
     let c = daemon.client();
-    let t = call(
-        &c,
-        "transfer_submit",
-        transfer("short", "devnet-b:TUSD", "75"),
-    )
-    .await
-    .unwrap();
-    let id = t["transfer"]["id"].as_str().unwrap().to_owned();
+    let id = submit_transfer(&c, transfer("short", "devnet-b:TUSD", "75")).await;
     // Someone empties B's escrow before the deposit on A is final.
     let drained = net.drain_escrow("devnet-b", SINK.parse().unwrap()).await;
     assert!(drained > U256::ZERO);
@@ -141,14 +133,7 @@ async fn a_deposit_that_cannot_be_released_is_refunded_once_its_release_is_cance
     let c = daemon.client();
     let relayer = net.relayer();
     let before = net.balance("devnet-a", &relayer).await;
-    let t = call(
-        &c,
-        "transfer_submit",
-        transfer("stranded", "devnet-b:TUSD", "60"),
-    )
-    .await
-    .unwrap();
-    let id = t["transfer"]["id"].as_str().unwrap().to_owned();
+    let id = submit_transfer(&c, transfer("stranded", "devnet-b:TUSD", "60")).await;
     net.drain_escrow("devnet-b", SINK.parse().unwrap()).await;
     wait_for("the deposit to be made", 60, async || {
         let t = status(&c, &id).await;
@@ -559,14 +544,7 @@ async fn a_refund_asked_while_the_release_is_on_its_way_ends_done_when_the_relea
     let c = d.client();
     let relayer = net.relayer();
     let before = net.balance("devnet-a", &relayer).await;
-    let t = call(
-        &c,
-        "transfer_submit",
-        transfer("race", "devnet-b:TUSD", "20"),
-    )
-    .await
-    .unwrap();
-    let id = t["transfer"]["id"].as_str().unwrap().to_owned();
+    let id = submit_transfer(&c, transfer("race", "devnet-b:TUSD", "20")).await;
     // The moment the release is on the destination lane, the operator
     // gives up; the release is ahead of the cancellation and wins.
     wait_for("the release on its way", 60, async || {

@@ -116,13 +116,54 @@ pub async fn deploy(p: &DynProvider, contract: &str, args: Vec<u8>) -> Address {
     let mut code = bytecode(contract);
     code.extend(args);
     let tx = TransactionRequest::default().with_deploy_code(Bytes::from(code));
-    let receipt = p
-        .send_transaction(tx)
+    let receipt = mined(p, tx).await;
+    assert!(receipt.status(), "deploying {contract} reverted");
+    receipt.contract_address.unwrap()
+}
+
+/// Sends `tx` from `p`'s key and waits for its receipt.
+async fn mined(p: &DynProvider, tx: TransactionRequest) -> alloy::rpc::types::TransactionReceipt {
+    p.send_transaction(tx)
         .await
         .unwrap()
         .get_receipt()
         .await
-        .unwrap();
-    assert!(receipt.status(), "deploying {contract} reverted");
-    receipt.contract_address.unwrap()
+        .unwrap()
+}
+
+/// anvil's account 0: deploys TestUSD and owns it in tests.
+pub const DEPLOYER: Address =
+    alloy::primitives::address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+
+/// Sends `data` to `to` from `p`'s key and asserts it succeeded.
+pub async fn send(p: &DynProvider, to: Address, data: Vec<u8>) {
+    let tx = TransactionRequest::default()
+        .with_to(to)
+        .with_input(Bytes::from(data));
+    assert!(mined(p, tx).await.status(), "call to {to} reverted");
+}
+
+/// Mints `amount` TestUSD base units to `to` (`p` signs as the owner).
+pub async fn mint(p: &DynProvider, token: Address, to: Address, amount: alloy::primitives::U256) {
+    send(p, token, crate::evm::contracts::mint_call(to, amount)).await;
+}
+
+/// Deploys TestUSD (owned by [`DEPLOYER`], which `p` must sign as) and a
+/// `PayoutBatcher` of `signers` at `threshold` holding `float` base units:
+/// (token, batcher).
+pub async fn deploy_batcher(
+    p: &DynProvider,
+    signers: &[Address],
+    threshold: u64,
+    float: alloy::primitives::U256,
+) -> (Address, Address) {
+    let token = deploy(p, "TestUSD", crate::evm::contracts::owner_args(DEPLOYER)).await;
+    let batcher = deploy(
+        p,
+        "PayoutBatcher",
+        crate::evm::contracts::signer_set_args(signers, threshold),
+    )
+    .await;
+    mint(p, token, batcher, float).await;
+    (token, batcher)
 }

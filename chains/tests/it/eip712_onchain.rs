@@ -1,15 +1,14 @@
 //! A batch signed in Rust verifies on chain; the same signatures are
 //! refused by an identical deployment on another chain.
 
-use alloy::primitives::{Address, B256, U256, address, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::sol;
-use alloy::sol_types::SolValue;
 use switchyard_chains::evm::eip712::{
     Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
 };
 
-use switchyard_chains::testing::{Anvil, DEV_KEY, deploy};
+use switchyard_chains::testing::{Anvil, DEV_KEY, deploy_batcher};
 
 sol! {
     #[sol(rpc)]
@@ -22,7 +21,6 @@ sol! {
 
     #[sol(rpc)]
     interface ITestUSD {
-        function mint(address to, uint256 amount) external;
         function balanceOf(address who) external view returns (uint256);
     }
 }
@@ -39,24 +37,7 @@ struct Deployment {
 }
 
 async fn deploy_all(p: &DynProvider, signers: &[Address]) -> Deployment {
-    let owner = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
-    let token = deploy(p, "TestUSD", owner.abi_encode()).await;
-    let batcher = deploy(
-        p,
-        "PayoutBatcher",
-        (signers.to_vec(), U256::from(2u8)).abi_encode_params(),
-    )
-    .await;
-    let t = ITestUSD::new(token, p);
-    let r = t
-        .mint(batcher, U256::from(1_000_000_000_000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
+    let (token, batcher) = deploy_batcher(p, signers, 2, U256::from(1_000_000_000_000u64)).await;
     Deployment { token, batcher }
 }
 

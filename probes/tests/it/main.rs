@@ -7,7 +7,7 @@ use std::time::Duration;
 use alloy::primitives::{Address as EvmAddress, U256, address};
 use alloy::sol_types::SolValue;
 use switchyard_chains::evm::EvmChain;
-use switchyard_chains::testing::{Anvil, DEV_KEY, deploy};
+use switchyard_chains::testing::{Anvil, DEPLOYER, DEV_KEY, deploy, mint};
 use switchyard_core::UsdE8;
 use switchyard_core::address::Address;
 use switchyard_core::finality::Finality;
@@ -113,22 +113,9 @@ async fn chain_readings_reach_the_model_and_a_dead_node_goes_stale() {
 async fn live_liquidity_caps_what_a_bridge_may_carry() {
     let anvil = Anvil::start(31338);
     let p = anvil.provider(DEV_KEY);
-    let owner = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
-    let token = deploy(&p, "TestUSD", owner.abi_encode()).await;
+    let token = deploy(&p, "TestUSD", DEPLOYER.abi_encode()).await;
     let holder: EvmAddress = address!("000000000000000000000000000000000000e5c0");
-    alloy::sol! {
-        #[sol(rpc)]
-        interface IMint { function mint(address to, uint256 amount) external; }
-    }
-    let r = IMint::new(token, &p)
-        .mint(holder, U256::from(1_000_000_000u64))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
+    mint(&p, token, holder, U256::from(1_000_000_000u64)).await;
 
     let m = model(60_000);
     let probe = LiquidityProbe {

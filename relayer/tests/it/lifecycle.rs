@@ -1,18 +1,15 @@
-use alloy::primitives::{Address, B256, U256, address, keccak256};
+use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::{DynProvider, Provider};
-use alloy::sol_types::SolValue;
 use switchyard_chains::evm::contracts::{IErc20, execute_call};
 use switchyard_chains::evm::eip712::{
     Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
 };
-use switchyard_chains::testing::{Anvil, DEV_KEY, deploy};
+use switchyard_chains::testing::{Anvil, DEV_KEY};
 use switchyard_core::chain::{ChainReader, TxId, TxStatus, TxSubmitter};
 use switchyard_core::finality::Finality;
 use switchyard_relayer::{Call, FeePolicy, TxState};
 
 use crate::common::*;
-
-const DEPLOYER: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
 
 struct Batcher {
     token: Address,
@@ -22,22 +19,13 @@ struct Batcher {
 
 async fn deploy_batcher(p: &DynProvider) -> Batcher {
     let signer = Eip712Signer::from_hex("key", &"44".repeat(32)).unwrap();
-    let token = deploy(p, "TestUSD", DEPLOYER.abi_encode()).await;
-    let batcher = deploy(
+    let (token, batcher) = switchyard_chains::testing::deploy_batcher(
         p,
-        "PayoutBatcher",
-        (vec![signer.address()], U256::from(1u8)).abi_encode_params(),
+        &[signer.address()],
+        1,
+        U256::from(10u64.pow(15)),
     )
     .await;
-    let r = IErc20::new(token, p)
-        .mint(batcher, U256::from(10u64.pow(15)))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
     Batcher {
         token,
         batcher,

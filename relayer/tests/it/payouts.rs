@@ -9,15 +9,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, U256, address, keccak256};
+use alloy::primitives::{Address, U256, keccak256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
-use alloy::sol_types::SolValue;
 use switchyard_chains::evm::EvmChain;
 use switchyard_chains::evm::contracts::{IErc20, blacklist_call, unblacklist_call};
 use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_chains::rpc_proxy::{Action, RpcProxy};
-use switchyard_chains::testing::{Anvil, DEV_KEY, deploy};
+use switchyard_chains::testing::{Anvil, DEV_KEY, deploy_batcher};
 use switchyard_core::UsdE8;
 use switchyard_core::finality::Finality;
 use switchyard_relayer::{
@@ -26,7 +25,6 @@ use switchyard_relayer::{
 
 use crate::common::*;
 
-const DEPLOYER: Address = address!("f39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
 /// anvil's fourth account: a stranger who replays calldata it saw.
 const STRANGER_KEY: &str = "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
 const DEPTH: Finality = Finality::Blocks { blocks: 3 };
@@ -53,22 +51,8 @@ fn signer() -> Eip712Signer {
 async fn side(store: &Arc<Store>, chain_id: u64, float: u64) -> Side {
     let anvil = Anvil::start(chain_id);
     let deployer = anvil.provider(DEV_KEY);
-    let token = deploy(&deployer, "TestUSD", DEPLOYER.abi_encode()).await;
-    let batcher = deploy(
-        &deployer,
-        "PayoutBatcher",
-        (vec![signer().address()], U256::from(1u8)).abi_encode_params(),
-    )
-    .await;
-    let r = IErc20::new(token, &deployer)
-        .mint(batcher, U256::from(float))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
+    let (token, batcher) =
+        deploy_batcher(&deployer, &[signer().address()], 1, U256::from(float)).await;
     let chain = EvmChain::connect(&anvil.url, chain_id, ONE_BLOCK, LANE_KEY).unwrap();
     let lane = Lane::open(Arc::clone(store), chain_id, LANE, FeePolicy::default()).unwrap();
     Side {
@@ -179,20 +163,17 @@ async fn balance(s: &Side, who: Address) -> U256 {
         .unwrap()
 }
 
+/// `who` holds exactly `amount` on `s`'s token: paid once.
+async fn paid_once(s: &Side, who: Address, amount: u64) {
+    assert_eq!(
+        balance(s, who).await,
+        U256::from(amount),
+        "paid once to {who}"
+    );
+}
+
 async fn owner_call(s: &Side, data: Vec<u8>) {
-    let r = s
-        .deployer
-        .send_transaction(
-            TransactionRequest::default()
-                .with_to(s.token)
-                .with_input(alloy::primitives::Bytes::from(data)),
-        )
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(r.status());
+    switchyard_chains::testing::send(&s.deployer, s.token, data).await;
 }
 
 /// Sends `data` to `to` from the stranger's account; whether it succeeded.
@@ -251,16 +232,8 @@ async fn a_failed_batch_is_cancelled_on_chain_so_its_replay_after_a_refill_is_re
         !replay(a, a.batcher, old.call.data.clone()).await,
         "the failed batch executed after all"
     );
-    assert_eq!(
-        balance(a, to[0]).await,
-        U256::from(5_000_000u64),
-        "paid once"
-    );
-    assert_eq!(
-        balance(a, to[1]).await,
-        U256::from(7_000_000u64),
-        "paid once"
-    );
+    paid_once(a, to[0], 5_000_000).await;
+    paid_once(a, to[1], 7_000_000).await;
 }
 
 #[tokio::test]
@@ -302,16 +275,8 @@ async fn a_batcher_the_token_freezes_holds_its_payouts_and_pays_them_once_when_u
     }
     owner_call(a, unblacklist_call(a.batcher)).await;
     until(&rig, &ids, &["final"], 60).await;
-    assert_eq!(
-        balance(a, to[0]).await,
-        U256::from(1_000_000u64),
-        "paid once"
-    );
-    assert_eq!(
-        balance(a, to[1]).await,
-        U256::from(2_000_000u64),
-        "paid once"
-    );
+    paid_once(a, to[0], 1_000_000).await;
+    paid_once(a, to[1], 2_000_000).await;
 }
 
 #[tokio::test]
@@ -423,12 +388,12 @@ async fn a_node_that_answers_no_logs_never_makes_an_executed_batch_look_dead() {
     let v = view(&rig, &ids[0]);
     assert_ne!(v.state, "queued", "re-queued for a second payment: {v:?}");
     assert_ne!(v.state, "failed", "{v:?}");
-    assert_eq!(balance(a, to).await, U256::from(4_000_000u64), "paid once");
+    paid_once(a, to, 4_000_000).await;
     // Logs come back: it settles from the stranger's events.
     proxy.set_rule(Box::new(|_, _| Action::Forward));
     let views = until(&rig, &ids, &["final"], 40).await;
     assert!(views[0].tx.is_some());
-    assert_eq!(balance(a, to).await, U256::from(4_000_000u64), "paid once");
+    paid_once(a, to, 4_000_000).await;
 }
 
 #[tokio::test]
@@ -703,7 +668,7 @@ async fn a_batch_an_operator_gives_up_on_that_executes_first_settles_and_pays_on
     // cancellation is refused, and the batch settles from its events.
     let views = until(&rig, &ids, &["final"], 40).await;
     assert_eq!(views[0].state, "final");
-    assert_eq!(balance(a, to).await, U256::from(9_000_000u64), "paid once");
+    paid_once(a, to, 9_000_000).await;
     assert!(
         !a.lane
             .chain

@@ -5,6 +5,38 @@
 // The parent module's types and imports; these are more of its methods.
 use super::*;
 
+/// One view call of a contract, through the chain's endpoints (with
+/// failover), at the latest block or `at` block number `n`:
+/// `view!(self, IErc20(token).balanceOf(owner) at n)`. Arguments are
+/// `Copy` (addresses, ids), so each endpoint tried gets its own.
+macro_rules! view {
+    ($chain:expr, $contract:ident($addr:expr).$method:ident($($arg:expr),*)) => {{
+        let addr = $addr;
+        $chain
+            .read(|p| async move {
+                $contract::new(addr, &p)
+                    .$method($($arg),*)
+                    .call()
+                    .await
+                    .map_err(contract_error)
+            })
+            .await
+    }};
+    ($chain:expr, $contract:ident($addr:expr).$method:ident($($arg:expr),*) at $n:expr) => {{
+        let (addr, n) = ($addr, $n);
+        $chain
+            .read(|p| async move {
+                $contract::new(addr, &p)
+                    .$method($($arg),*)
+                    .block(alloy::eips::BlockId::number(n))
+                    .call()
+                    .await
+                    .map_err(contract_error)
+            })
+            .await
+    }};
+}
+
 impl EvmChain {
     async fn receipt_logs(&self, tx: B256) -> ChainResult<Vec<alloy::rpc::types::Log>> {
         let r = self
@@ -56,27 +88,47 @@ impl EvmChain {
         from: u64,
         to: u64,
     ) -> ChainResult<Option<BatchUse>> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(batcher)
+            .event_signature(vec![
+                IPayoutBatcher::Paid::SIGNATURE_HASH,
+                IPayoutBatcher::Cancelled::SIGNATURE_HASH,
+            ])
+            .topic1(id);
+        let Some((tx, block, logs)) = self.latest_logs(filter, from, to).await? else {
+            return Ok(None);
+        };
+        Ok(use_in(&logs, batcher, id, tx, block))
+    }
+
+    /// The newest transaction with logs matching `filter` in blocks
+    /// `from..=to`, searched back from `to` in ranges of [`LOG_RANGE`]
+    /// blocks: its hash, block and matching logs.
+    async fn latest_logs(
+        &self,
+        filter: alloy::rpc::types::Filter,
+        from: u64,
+        to: u64,
+    ) -> ChainResult<
+        Option<(
+            B256,
+            switchyard_core::chain::BlockRef,
+            Vec<alloy::rpc::types::Log>,
+        )>,
+    > {
         let mut hi = to;
         loop {
             let lo = hi.saturating_sub(LOG_RANGE - 1).max(from);
-            let filter = alloy::rpc::types::Filter::new()
-                .address(batcher)
-                .event_signature(vec![
-                    IPayoutBatcher::Paid::SIGNATURE_HASH,
-                    IPayoutBatcher::Cancelled::SIGNATURE_HASH,
-                ])
-                .topic1(id)
-                .from_block(lo)
-                .to_block(hi);
+            let range = filter.clone().from_block(lo).to_block(hi);
             let logs = self
                 .read(|p| {
-                    let filter = filter.clone();
-                    async move { p.get_logs(&filter).await.map_err(rpc_err) }
+                    let range = range.clone();
+                    async move { p.get_logs(&range).await.map_err(rpc_err) }
                 })
                 .await?;
-            if let Some(first) = logs.first() {
+            if let Some(last) = logs.last() {
                 let (Some(tx), Some(number), Some(hash)) =
-                    (first.transaction_hash, first.block_number, first.block_hash)
+                    (last.transaction_hash, last.block_number, last.block_hash)
                 else {
                     return Err(ChainError::Malformed("log without its transaction".into()));
                 };
@@ -85,11 +137,11 @@ impl EvmChain {
                     hash: hash.0,
                     timestamp_s: 0,
                 };
-                let inner: Vec<alloy::rpc::types::Log> = logs
+                let mine = logs
                     .into_iter()
                     .filter(|l| l.transaction_hash == Some(tx))
                     .collect();
-                return Ok(use_in(&inner, batcher, id, tx, block));
+                return Ok(Some((tx, block, mine)));
             }
             if lo <= from {
                 return Ok(None);
@@ -109,49 +161,23 @@ impl EvmChain {
         to: u64,
         span: u64,
     ) -> ChainResult<Option<(bool, B256, switchyard_core::chain::BlockRef)>> {
-        let from = to.saturating_sub(span);
-        let mut hi = to;
-        loop {
-            let lo = hi.saturating_sub(LOG_RANGE - 1).max(from);
-            let filter = alloy::rpc::types::Filter::new()
-                .address(escrow)
-                .event_signature(vec![
-                    IEscrowBridge::Released::SIGNATURE_HASH,
-                    IEscrowBridge::ReleaseCancelled::SIGNATURE_HASH,
-                ])
-                .topic1(B256::from(U256::from(source_chain_id)))
-                .topic2(id)
-                .from_block(lo)
-                .to_block(hi);
-            let logs = self
-                .read(|p| {
-                    let filter = filter.clone();
-                    async move { p.get_logs(&filter).await.map_err(rpc_err) }
-                })
-                .await?;
-            if let Some(l) = logs.first() {
-                let (Some(tx), Some(number), Some(hash)) =
-                    (l.transaction_hash, l.block_number, l.block_hash)
-                else {
-                    return Err(ChainError::Malformed("log without its transaction".into()));
-                };
-                let cancelled =
-                    l.topic0() == Some(&IEscrowBridge::ReleaseCancelled::SIGNATURE_HASH);
-                return Ok(Some((
-                    cancelled,
-                    tx,
-                    switchyard_core::chain::BlockRef {
-                        number,
-                        hash: hash.0,
-                        timestamp_s: 0,
-                    },
-                )));
-            }
-            if lo <= from {
-                return Ok(None);
-            }
-            hi = lo - 1;
-        }
+        let filter = alloy::rpc::types::Filter::new()
+            .address(escrow)
+            .event_signature(vec![
+                IEscrowBridge::Released::SIGNATURE_HASH,
+                IEscrowBridge::ReleaseCancelled::SIGNATURE_HASH,
+            ])
+            .topic1(B256::from(U256::from(source_chain_id)))
+            .topic2(id);
+        let found = self
+            .latest_logs(filter, to.saturating_sub(span), to)
+            .await?;
+        Ok(found.map(|(tx, block, logs)| {
+            let cancelled = logs
+                .iter()
+                .any(|l| l.topic0() == Some(&IEscrowBridge::ReleaseCancelled::SIGNATURE_HASH));
+            (cancelled, tx, block)
+        }))
     }
 
     /// Whether `escrow` had released (or cancelled) deposit `id` from
@@ -164,28 +190,12 @@ impl EvmChain {
         number: u64,
     ) -> ChainResult<bool> {
         let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
-        self.read(|p| async move {
-            IEscrowBridge::new(escrow, &p)
-                .released(key)
-                .block(alloy::eips::BlockId::number(number))
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IEscrowBridge(escrow).released(key) at number)
     }
 
     /// Deposit `id` as the source `escrow` holds it (`None`: unknown).
     pub async fn locked(&self, escrow: EvmAddress, id: B256) -> ChainResult<Option<Locked>> {
-        let d = self
-            .read(|p| async move {
-                IEscrowBridge::new(escrow, &p)
-                    .deposits(id)
-                    .call()
-                    .await
-                    .map_err(contract_error)
-            })
-            .await?;
+        let d = view!(self, IEscrowBridge(escrow).deposits(id))?;
         if d.sender == EvmAddress::ZERO {
             return Ok(None);
         }
@@ -200,26 +210,12 @@ impl EvmChain {
 
     /// `refundDelay` of `escrow`, seconds.
     pub async fn refund_delay(&self, escrow: EvmAddress) -> ChainResult<u64> {
-        self.read(|p| async move {
-            IEscrowBridge::new(escrow, &p)
-                .refundDelay()
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IEscrowBridge(escrow).refundDelay())
     }
 
     /// Whether `batcher` cancelled batch `id`.
     pub async fn batch_cancelled(&self, batcher: EvmAddress, id: B256) -> ChainResult<bool> {
-        self.read(|p| async move {
-            IPayoutBatcher::new(batcher, &p)
-                .cancelled(id)
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IPayoutBatcher(batcher).cancelled(id))
     }
 
     /// Whether `escrow` cancelled the release of deposit `id` from `source_chain_id`.
@@ -230,14 +226,7 @@ impl EvmChain {
         id: B256,
     ) -> ChainResult<bool> {
         let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
-        self.read(|p| async move {
-            IEscrowBridge::new(escrow, &p)
-                .releaseCancelled(key)
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IEscrowBridge(escrow).releaseCancelled(key))
     }
 
     /// The `Deposited` events transaction `tx` emitted.
@@ -316,14 +305,7 @@ impl EvmChain {
 
     /// ERC-20 balance of `owner`.
     pub async fn erc20_balance(&self, token: EvmAddress, owner: EvmAddress) -> ChainResult<U256> {
-        self.read(|p| async move {
-            IErc20::new(token, &p)
-                .balanceOf(owner)
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IErc20(token).balanceOf(owner))
     }
 
     /// ERC-20 balance of `owner` after block `number`.
@@ -333,15 +315,7 @@ impl EvmChain {
         owner: EvmAddress,
         number: u64,
     ) -> ChainResult<U256> {
-        self.read(|p| async move {
-            IErc20::new(token, &p)
-                .balanceOf(owner)
-                .block(alloy::eips::BlockId::number(number))
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IErc20(token).balanceOf(owner) at number)
     }
 
     /// ERC-20 allowance `owner` gave `spender`.
@@ -351,14 +325,7 @@ impl EvmChain {
         owner: EvmAddress,
         spender: EvmAddress,
     ) -> ChainResult<U256> {
-        self.read(|p| async move {
-            IErc20::new(token, &p)
-                .allowance(owner, spender)
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IErc20(token).allowance(owner, spender))
     }
 
     /// Whether `escrow` has released deposit `id` made on `source_chain_id`.
@@ -369,26 +336,12 @@ impl EvmChain {
         id: B256,
     ) -> ChainResult<bool> {
         let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
-        self.read(|p| async move {
-            IEscrowBridge::new(escrow, &p)
-                .released(key)
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IEscrowBridge(escrow).released(key))
     }
 
     /// Whether `batcher` has used batch id `id` (executed or cancelled).
     pub async fn executed(&self, batcher: EvmAddress, id: B256) -> ChainResult<bool> {
-        self.read(|p| async move {
-            IPayoutBatcher::new(batcher, &p)
-                .executed(id)
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IPayoutBatcher(batcher).executed(id))
     }
 
     /// Whether `batcher` had used batch id `id` as of block `number`.
@@ -398,14 +351,6 @@ impl EvmChain {
         id: B256,
         number: u64,
     ) -> ChainResult<bool> {
-        self.read(|p| async move {
-            IPayoutBatcher::new(batcher, &p)
-                .executed(id)
-                .block(alloy::eips::BlockId::number(number))
-                .call()
-                .await
-                .map_err(contract_error)
-        })
-        .await
+        view!(self, IPayoutBatcher(batcher).executed(id) at number)
     }
 }

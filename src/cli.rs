@@ -9,22 +9,92 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "switchyard", version, about)]
 pub struct Cli {
+    /// Log format on stderr: `text` (coloured only on a terminal) or
+    /// `json` (one object per line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Prints a command-line error as one line and returns exit code 2; help
-/// and version requests print in full and return 0.
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people: one line per event, ANSI colours only on a terminal.
+    Text,
+    /// For machines: one JSON object per line.
+    Json,
+}
+
+/// Prints a command-line error and returns exit code 2; help and version
+/// requests print in full and return 0. clap's message is kept whole
+/// (the missing arguments, the allowed values, its "a similar ... exists"
+/// tip) on one line, followed by where to read more. A command given
+/// without its subcommand prints that command's help (which lists them).
+/// With `--json` among the arguments the error is a JSON object on stdout.
 pub fn report_parse_error(e: &clap::Error) -> std::process::ExitCode {
     if !e.use_stderr() {
         let _ = e.print();
         return std::process::ExitCode::SUCCESS;
     }
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or("error: invalid command line");
-    eprintln!("{first} (see --help)");
-    std::process::ExitCode::from(crate::EXIT_USAGE)
+    let code = std::process::ExitCode::from(crate::EXIT_USAGE);
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        eprint!("{e}");
+        return code;
+    }
+    let line = one_line(&e.to_string());
+    if std::env::args().any(|a| a == "--json") {
+        let message = line.strip_prefix("error: ").unwrap_or(&line);
+        println!("{}", crate::json_error("usage", None, message));
+    } else {
+        eprintln!("{line}");
+    }
+    code
+}
+
+/// clap's multi-line error as one line: its lines joined, the usage line
+/// replaced by a pointer to the `--help` of the command the arguments name.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty()
+            || line.starts_with("For more information")
+            || line.starts_with("Usage: ")
+        {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') || line.starts_with('[') {
+                " "
+            } else {
+                "; "
+            });
+        }
+        out.push_str(line);
+    }
+    format!(
+        "{out} (see '{} --help')",
+        command_path(std::env::args().skip(1))
+    )
+}
+
+/// `switchyard` and the subcommands among `args`, as far as they name
+/// real ones (`switchyard keys create`), for pointing at the right help.
+fn command_path(args: impl Iterator<Item = String>) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut path = vec!["switchyard".to_owned()];
+    for a in args.filter(|a| !a.starts_with('-')) {
+        match cmd.find_subcommand(&a) {
+            Some(sub) => {
+                path.push(a.clone());
+                cmd = sub.clone();
+            }
+            None => continue,
+        }
+    }
+    path.join(" ")
 }
 
 /// Top-level commands.
@@ -32,6 +102,8 @@ pub fn report_parse_error(e: &clap::Error) -> std::process::ExitCode {
 pub enum Command {
     /// Quote routes for moving an amount between two chain:asset pairs.
     Quote(QuoteArgs),
+    /// List a topology's chains, assets and bridges (what `quote` accepts).
+    Topology(TopologyArgs),
     /// Run the daemon: JSON-RPC over HTTP and WebSocket on one port.
     Serve(ServeArgs),
     /// Produce domain-separated signatures for Switchyard's contracts.
@@ -54,6 +126,38 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+}
+
+/// `--listen`: see [`switchyard_core::config::parse_listen`].
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    switchyard_core::config::parse_listen("--listen", s).map_err(|e| match e {
+        switchyard_core::Error::Invalid { reason, .. } => reason,
+        other => other.to_string(),
+    })
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (`--json`), so that
+    /// its errors are JSON too.
+    pub fn prints_json(&self) -> bool {
+        match self {
+            Self::Quote(a) => a.json,
+            Self::Topology(a) => a.json,
+            Self::Sign {
+                what: SignCommand::PayoutBatch(a),
+            } => a.json,
+            Self::Bench {
+                what: BenchCommand::Router(a),
+            } => a.json,
+            Self::Bench {
+                what: BenchCommand::Relayer(a),
+            } => a.json,
+            Self::Bench {
+                what: BenchCommand::Intake(a),
+            } => a.json,
+            Self::Serve(_) | Self::Keys(_) | Self::Devnet { .. } => false,
+        }
+    }
 }
 
 /// Route modes as flags.
@@ -95,6 +199,10 @@ pub struct QuoteArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// List every excluded bridge with its reason (the table summarises
+    /// them by reason).
+    #[arg(long, visible_alias = "verbose")]
+    pub explain: bool,
     /// Weighted mode: multiplier of the fee in USD.
     #[arg(long)]
     pub weight_fee: Option<f64>,
@@ -115,14 +223,26 @@ pub struct QuoteArgs {
     pub min_success_p: Option<f64>,
 }
 
+/// `switchyard topology`.
+#[derive(Debug, Args)]
+pub struct TopologyArgs {
+    /// Topology file (TOML).
+    #[arg(long, default_value = "config/topology/mainnet.toml")]
+    pub topology: PathBuf,
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// `switchyard serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Daemon config file (TOML).
     #[arg(long, default_value = "config/switchyard.toml")]
     pub config: PathBuf,
-    /// Override the listen address (HOST:PORT; port 0 picks a free one).
-    #[arg(long)]
+    /// Override the listen address (HOST:PORT, the host a name or an IP;
+    /// port 0 picks a free one).
+    #[arg(long, value_parser = parse_listen)]
     pub listen: Option<SocketAddr>,
     /// Override the topology file.
     #[arg(long)]
@@ -157,8 +277,9 @@ pub struct SignPayoutBatchArgs {
 /// `switchyard keys`.
 #[derive(Debug, Args)]
 pub struct KeysArgs {
-    /// Daemon config file (its [relayer] store holds the keys).
-    #[arg(long, default_value = "config/switchyard.toml")]
+    /// Daemon config file (its [relayer] store holds the keys); before or
+    /// after the key operation.
+    #[arg(long, global = true, default_value = "config/switchyard.toml")]
     pub config: PathBuf,
     /// What to do.
     #[command(subcommand)]
@@ -223,6 +344,10 @@ pub struct DevnetUpArgs {
     /// from 500 TUSD two.
     #[arg(long)]
     pub auth: bool,
+    /// With --auth: print the API keys in full (by default only their
+    /// first characters; DIR/keys.json always holds them).
+    #[arg(long)]
+    pub show_keys: bool,
     /// TestUSD minted to each chain's PayoutBatcher (the payout float);
     /// payouts beyond it are held until a transfer from the treasury (the
     /// first asset of the topology) tops it up.

@@ -166,6 +166,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 .ok_or_else(|| Failure::Usage(format!("chain[{i}].rpc_url: no port")))?
         };
         let block_time = format!("{}", c.block_time_ms as f64 / 1000.0);
+        tracing::info!(
+            "{}: starting anvil (chain id {chain_id}, block time {block_time} s)",
+            c.id
+        );
         let mut child = Command::new(&anvil)
             .args([
                 "--port",
@@ -202,6 +206,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let p = wallet_provider(&url, DEPLOYER_KEY).map_err(|e| eyre!("{e}"))?;
         let owner = wallet_address(DEPLOYER_KEY)?;
         let signer_set = signer_set_args(&[signer], 1);
+        tracing::info!(
+            "{}: anvil on {url}; deploying TestUSD, EscrowBridge and PayoutBatcher",
+            c.id
+        );
         let t = deploy(&p, [tusd.clone(), owner_args(owner)].concat())
             .await
             .map_err(|e| eyre!("deploying TestUSD on {}: {e}", c.id))?;
@@ -239,6 +247,11 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let unit = U256::from(10u8).pow(U256::from(asset.decimals));
         let fund = U256::from(FUND_TUSD) * unit;
         let float = U256::from(args.batcher_float) * unit;
+        tracing::info!(
+            "{}: funding the relayer and the escrow with {FUND_TUSD} TUSD each, the batcher with {} TUSD",
+            c.id,
+            args.batcher_float
+        );
         for (who, amount) in [(relayer, fund), (e, fund), (b, float)] {
             call(&p, t, mint_call(who, amount))
                 .await
@@ -311,7 +324,12 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             let (key, token, _) = keys
                 .create(r, name, 50, "devnet")
                 .map_err(|e| eyre!("creating a key: {e}"))?;
-            println!("key {name:7} {role:9} {token}");
+            let shown = if args.show_keys {
+                token.clone()
+            } else {
+                switchyard_core::redact::redact_secret(&token)
+            };
+            println!("key {name:7} {role:9} {shown}");
             out.insert(
                 name.to_owned(),
                 json!({ "id": key.id, "role": role, "token": token }),
@@ -337,6 +355,12 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         dir.join("devnet.json"),
         serde_json::to_string_pretty(&info).unwrap_or_default(),
     )?;
+    if args.auth && !args.show_keys {
+        println!(
+            "keys: in full in {} (mode 0600); --show-keys prints them here",
+            dir.join("keys.json").display()
+        );
+    }
     println!("devnet ready: {}", dir.display());
     use std::io::Write;
     let _ = std::io::stdout().flush();

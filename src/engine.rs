@@ -321,6 +321,13 @@ pub async fn start(
             ttl_s: cfg.batch.ttl_s,
         },
     );
+    payouts = payouts.with_decimals(
+        topology
+            .assets()
+            .iter()
+            .map(|a| (a.key.to_string(), a.decimals))
+            .collect(),
+    );
     if let Some(h) = batch_hook() {
         payouts = payouts.with_hook(h);
     }
@@ -476,7 +483,17 @@ async fn lane_task(name: String, h: LaneHandle, every: Duration, stop: Cancellat
         match h.lane.tick(&h.chain).await {
             Ok(r) => {
                 if r.sent + r.replaced + r.reorged + r.finalized + r.renonced + r.cancelled > 0 {
-                    tracing::info!(chain = %name, ?r, "lane step");
+                    tracing::info!(
+                        chain = %name,
+                        head = r.head,
+                        sent = r.sent,
+                        replaced = r.replaced,
+                        reorged = r.reorged,
+                        finalized = r.finalized,
+                        renonced = r.renonced,
+                        cancelled = r.cancelled,
+                        "lane step"
+                    );
                 }
                 match (&r.halted, was_halted) {
                     (Some(why), false) => {

@@ -16,20 +16,48 @@ pub mod metrics;
 mod quote_cmd;
 pub mod serve;
 mod sign_cmd;
+mod table;
+mod topology_cmd;
 pub mod webhook;
 
 use std::process::ExitCode;
 
-use cli::{BenchCommand, Cli, Command, DevnetCommand, SignCommand};
+use cli::{BenchCommand, Cli, Command, DevnetCommand, LogFormat, SignCommand};
 
 /// Exit code for bad input (flags, files, values): the caller must fix it.
 pub const EXIT_USAGE: u8 = 2;
 
+/// Exit code of `quote` when no route satisfies the request (the answer,
+/// with every excluded bridge and why, is still printed).
+pub const EXIT_NO_ROUTE: u8 = 3;
+
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// The `--log-format` the command line asked for.
+pub fn log_format() -> LogFormat {
+    LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text)
+}
+
+/// `{"error": {"kind", "field"?, "message"}}`, how a `--json` command
+/// reports a failure on stdout.
+pub fn json_error(kind: &str, field: Option<&str>, message: &str) -> serde_json::Value {
+    let mut e = serde_json::json!({ "kind": kind, "message": message });
+    if let Some(f) = field {
+        e["field"] = f.into();
+    }
+    serde_json::json!({ "error": e })
+}
+
 /// Runs one command and returns the process exit code: 0 on success, 2 on
-/// bad input (with a one-line `error:` on stderr), 1 on any other failure.
+/// bad input (with a one-line `error:` on stderr, or with `--json` a JSON
+/// error object on stdout), 3 when `quote` finds no route, 1 on any other
+/// failure.
 pub fn run(cli: Cli) -> ExitCode {
+    let _ = LOG_FORMAT.set(cli.log_format);
+    let json = cli.command.prints_json();
     let result = match cli.command {
         Command::Quote(args) => quote_cmd::run(&args),
+        Command::Topology(args) => topology_cmd::run(&args),
         Command::Serve(args) => serve::run_blocking(&args),
         Command::Sign {
             what: SignCommand::PayoutBatch(args),
@@ -48,14 +76,26 @@ pub fn run(cli: Cli) -> ExitCode {
             what: BenchCommand::Intake(args),
         } => bench_intake::run(&args),
     };
+    let report = |kind: &str, field: Option<&str>, message: &str| {
+        if json {
+            println!("{}", json_error(kind, field, message));
+        } else {
+            eprintln!("error: {message}");
+        }
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
+            report("usage", None, &msg);
             ExitCode::from(EXIT_USAGE)
         }
+        Err(Failure::Input { field, message }) => {
+            report("usage", field.as_deref(), &message);
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::NoRoute) => ExitCode::from(EXIT_NO_ROUTE),
         Err(Failure::Runtime(e)) => {
-            eprintln!("error: {e:#}");
+            report("failure", None, &format!("{e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -66,13 +106,25 @@ pub fn run(cli: Cli) -> ExitCode {
 pub enum Failure {
     /// Bad input; the message names what to fix.
     Usage(String),
+    /// Bad input about a named field (a flag or a file's field).
+    Input {
+        /// The field, as a request or file names it.
+        field: Option<String>,
+        /// What to fix, naming it.
+        message: String,
+    },
+    /// The command ran and printed its answer, which is "no route".
+    NoRoute,
     /// Anything else.
     Runtime(eyre::Report),
 }
 
 impl From<switchyard_core::Error> for Failure {
     fn from(e: switchyard_core::Error) -> Self {
-        Self::Usage(e.to_string())
+        Self::Input {
+            field: e.field().map(str::to_owned),
+            message: e.to_string(),
+        }
     }
 }
 

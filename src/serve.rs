@@ -38,16 +38,26 @@ pub fn load_config(args: &ServeArgs) -> Result<DaemonConfig, Failure> {
 /// transport records the full RPC URL (credentials and API keys included)
 /// on its debug spans, so those targets stay at `info` whatever `RUST_LOG`
 /// asks; our own logs name endpoints in redacted form.
+///
+/// `--log-format text` (the default) writes one line per event, with ANSI
+/// colours only when stderr is a terminal and `NO_COLOR` is unset;
+/// `--log-format json` writes one JSON object per line.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     let base = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
         "{base},alloy_transport_http=info,alloy_transport=info,alloy_rpc_client=info"
     ))
     .unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match crate::log_format() {
+        crate::cli::LogFormat::Json => builder.json().try_init(),
+        crate::cli::LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .try_init(),
+    };
 }
 
 /// Entry point of `switchyard serve`.
@@ -240,7 +250,7 @@ fn start_probes(
             every,
         };
         let shown: Vec<String> = c.rpc_urls.iter().map(|u| redact_url(u)).collect();
-        tracing::info!(chain = %c.id, endpoints = ?shown, "probing");
+        tracing::info!(chain = %c.id, endpoints = %shown.join(", "), "probing");
         let frozen = if frozen_head_ms > 0 {
             frozen_head_ms
         } else {

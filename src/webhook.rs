@@ -115,7 +115,7 @@ impl Webhooks {
         let outcome = (|| self.attempt(d))
             .retry(policy)
             .notify(|e: &(Option<u16>, String), wait: Duration| {
-                tracing::info!(delivery = d.id, error = %e.1, ?wait, "webhook attempt failed; retrying");
+                tracing::info!(delivery = d.id, error = %e.1, wait_ms = wait.as_millis(), "webhook attempt failed; retrying");
                 if let Err(err) = self.outbox.record(d.id, Err(e.clone()), false) {
                     tracing::warn!(error = %err, "recording a webhook attempt");
                 }

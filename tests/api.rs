@@ -206,18 +206,43 @@ async fn errors_have_stable_codes_and_name_the_field() {
         (
             json!({"from": "mars:USDT", "to": "solana:USDC", "amount": "1"}),
             4002,
-            "from chain",
+            "from.chain",
         ),
         (
             json!({"from": "ethereum:USDT", "to": "solana:DAI", "amount": "1"}),
             4002,
-            "to asset",
+            "to.asset",
         ),
     ];
     for (params, code, field) in cases {
         let (got_code, data) = error_of(call(params.clone()).await.unwrap_err());
         assert_eq!(got_code, code, "{params}");
         assert_eq!(data["field"], field, "{params}");
+    }
+    // A typo, or the wrong case, is answered with the closest known names.
+    for (from, field, value) in [
+        ("etherum:USDT", "from.chain", "etherum"),
+        ("ethereum:usdt", "from.asset", "usdt"),
+        ("Ethereum:USDT", "from.chain", "Ethereum"),
+    ] {
+        let e = call(json!({"from": from, "to": "solana:USDC", "amount": "1"}))
+            .await
+            .unwrap_err();
+        let message = match &e {
+            jsonrpsee::core::client::Error::Call(obj) => obj.message().to_owned(),
+            other => panic!("{other}"),
+        };
+        let (code, data) = error_of(e);
+        assert_eq!(code, 4002, "{from}");
+        assert_eq!(data["field"], field, "{from}");
+        assert_eq!(data["value"], value, "{from}");
+        assert_eq!(data["suggestions"][0], "ethereum:USDT", "{from}: {data}");
+        assert!(
+            message.starts_with(&format!(
+                "unknown {field}: {value}; did you mean ethereum:USDT"
+            )),
+            "{message}"
+        );
     }
 }
 

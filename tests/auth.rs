@@ -32,6 +32,23 @@ fn payout(key: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() {
     let net = Devnet::up_with("auth", &["--auth"]);
+    // The keys are in DIR/keys.json (mode 0600); stdout shows each only by
+    // its role prefix and four characters.
+    for who in ["root", "olivia", "oscar", "acme", "globex", "wally"] {
+        let t = token(&net, who);
+        assert!(
+            !net.said.contains(&t),
+            "{who}'s key printed in full:\n{}",
+            net.said
+        );
+        assert!(
+            net.said
+                .contains(&format!("{}…", &t[..t.rfind('_').unwrap() + 5])),
+            "{}",
+            net.said
+        );
+    }
+    assert!(net.said.contains("keys.json"), "{}", net.said);
     let d = Daemon::start(&net, None);
     let anonymous = d.client();
     let [root, olivia, acme, globex, wally] =

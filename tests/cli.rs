@@ -156,8 +156,23 @@ fn human_output_is_a_table() {
     ]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("Route 1: receive "), "{text}");
-    assert!(text.contains("polygon:USDC"));
+    assert!(
+        text.starts_with("100 bsc:USDT -> polygon:USDC, mode pareto: "),
+        "{text}"
+    );
+    let header = text.lines().nth(2).unwrap();
+    for col in [
+        "#",
+        "RECEIVE polygon:USDC",
+        "FEE USDT",
+        "FEE USD",
+        "ETA",
+        "SUCCESS",
+        "LEGS",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(text.contains("BRIDGE"), "{text}");
 }
 
 fn fails_naming(args: &[&str], needle: &str) {

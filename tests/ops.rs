@@ -135,7 +135,7 @@ async fn a_frozen_chain_trips_its_breaker_payouts_wait_and_settle_after_it_recov
     assert_eq!(
         net.balance("devnet-c", "0x00000000000000000000000000000000000c0c0c")
             .await,
-        amount(&s["amount"])
+        amount(&s["amount_base"])
     );
     eprintln!(
         "breaker tripped {:.1} s after the chain froze",

@@ -73,7 +73,7 @@ async fn paid_exactly_once(net: &Devnet, items: &[Value]) {
     for it in items {
         let chain = it["to"].as_str().unwrap().split(':').next().unwrap();
         let got = net.balance(chain, it["recipient"].as_str().unwrap()).await;
-        assert_eq!(got, amount(&it["amount"]), "recipient of {}", it["id"]);
+        assert_eq!(got, amount(&it["amount_base"]), "recipient of {}", it["id"]);
     }
 }
 
@@ -260,12 +260,12 @@ async fn malformed_payouts_get_typed_errors_naming_the_field_and_store_nothing()
         (
             with("to", json!("devnet-z:TUSD")),
             4002,
-            "items[1].to chain",
+            "items[1].to.chain",
         ),
         (
             with("to", json!("devnet-a:USDC")),
             4002,
-            "items[1].to asset",
+            "items[1].to.asset",
         ),
         (with("to", json!("nonsense")), 4001, "items[1].to"),
         (with("memo", json!("x".repeat(300))), 4001, "items[1].memo"),
@@ -358,6 +358,40 @@ async fn malformed_payouts_get_typed_errors_naming_the_field_and_store_nothing()
     .await
     .unwrap();
     assert_eq!(ok["created"], true);
+    // By position too, as route_quote is: the id alone.
+    use jsonrpsee::core::client::ClientT;
+    let id = ok["ids"][0].as_str().unwrap().to_owned();
+    let v: Value = c
+        .request("payout_status", jsonrpsee::rpc_params![id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(v["id"], id.as_str());
+    // The amount in both units: human as submitted, and base units.
+    assert_eq!(v["amount"], "1.5");
+    assert_eq!(v["amount_base"], "1500000");
+    // A wrong shape is answered in the API's words, no Rust type names.
+    for params in [
+        jsonrpsee::rpc_params![id.clone(), 2],
+        jsonrpsee::rpc_params![json!(["nested"])],
+    ] {
+        let e = c
+            .request::<Value, _>("payout_status", params)
+            .await
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            !text.contains("IdParams") && !text.contains("struct"),
+            "{text}"
+        );
+    }
+    let e = c
+        .request::<Value, _>("payout_status", jsonrpsee::rpc_params![id.clone(), 2])
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("an object {id} or an array [id]"),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

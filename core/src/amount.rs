@@ -133,6 +133,25 @@ impl Amount {
     }
 }
 
+impl Amount {
+    /// Human units with every decimal place (`1250.500000` for 6
+    /// decimals), so that amounts of one asset line up in a column.
+    pub fn fixed(&self) -> String {
+        let digits = self.raw.to_string();
+        let d = usize::from(self.decimals);
+        if d == 0 {
+            return digits;
+        }
+        let padded = if digits.len() <= d {
+            format!("{}{}", "0".repeat(d + 1 - digits.len()), digits)
+        } else {
+            digits
+        };
+        let (int_part, frac_part) = padded.split_at(padded.len() - d);
+        format!("{int_part}.{frac_part}")
+    }
+}
+
 impl fmt::Display for Amount {
     /// Human units with no trailing zeros: `1250.5`, `0.000001`, `7`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -217,6 +236,9 @@ mod tests {
             "7"
         );
         assert_eq!(Amount::from_raw(U256::from(1u8), 6).to_string(), "0.000001");
+        assert_eq!(Amount::from_raw(U256::from(1u8), 6).fixed(), "0.000001");
+        assert_eq!(a.fixed(), "1250.500000");
+        assert_eq!(Amount::from_raw(U256::from(7u8), 0).fixed(), "7");
     }
 
     #[test]

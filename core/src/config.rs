@@ -243,8 +243,9 @@ fn default_release_ttl_s() -> u64 {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Listen address; loopback by default.
-    #[serde(default = "default_listen")]
+    /// Listen address (`HOST:PORT`, the host an IP or a name such as
+    /// `localhost`); loopback by default.
+    #[serde(default = "default_listen", deserialize_with = "listen_of")]
     pub listen: SocketAddr,
     /// Largest request body accepted, bytes.
     #[serde(default = "default_max_request_bytes")]
@@ -257,6 +258,29 @@ pub struct ServerConfig {
     /// Empty (the default): no browser page may.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+}
+
+/// Parses a listen address `HOST:PORT`; a host name is resolved and its
+/// first address used (`localhost:0` is the loopback with a free port).
+pub fn parse_listen(field: &str, s: &str) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    s.to_socket_addrs()
+        .map_err(|e| {
+            Error::invalid(
+                field,
+                format!("{s:?} is not HOST:PORT with a known host: {e}"),
+            )
+        })?
+        .next()
+        .ok_or_else(|| Error::invalid(field, format!("{s:?} resolves to no address")))
+}
+
+fn listen_of<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_listen("server.listen", &s).map_err(serde::de::Error::custom)
 }
 
 fn default_listen() -> SocketAddr {
@@ -440,9 +464,7 @@ impl DaemonConfig {
         for (k, v) in env {
             match k.as_str() {
                 "SWITCHYARD_LISTEN" => {
-                    self.server.listen = v.parse().map_err(|_| {
-                        Error::invalid("SWITCHYARD_LISTEN", format!("{v:?} is not HOST:PORT"))
-                    })?;
+                    self.server.listen = parse_listen("SWITCHYARD_LISTEN", &v)?;
                 }
                 "SWITCHYARD_TOPOLOGY" => self.topology = PathBuf::from(v),
                 "SWITCHYARD_STORE" => match self.relayer.as_mut() {

@@ -18,12 +18,14 @@ pub enum Error {
         reason: String,
     },
     /// A reference to a chain, asset or bridge that does not exist.
-    #[error("unknown {field}: {value}")]
+    #[error("unknown {field}: {value}{}", did_you_mean(suggestions))]
     Unknown {
         /// The field that holds the reference.
         field: String,
         /// The value that matched nothing.
         value: String,
+        /// The closest known names, best first (may be empty).
+        suggestions: Vec<String>,
     },
     /// A file could not be read or parsed.
     #[error("cannot load {path}: {reason}")]
@@ -49,6 +51,20 @@ impl Error {
         Self::Unknown {
             field: field.into(),
             value: value.into(),
+            suggestions: Vec::new(),
+        }
+    }
+
+    /// [`Error::Unknown`] with the closest known names to offer.
+    pub fn unknown_near(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        suggestions: Vec<String>,
+    ) -> Self {
+        Self::Unknown {
+            field: field.into(),
+            value: value.into(),
+            suggestions,
         }
     }
 
@@ -68,9 +84,14 @@ impl Error {
                 field: join_field(prefix, &field),
                 reason,
             },
-            Self::Unknown { field, value } => Self::Unknown {
+            Self::Unknown {
+                field,
+                value,
+                suggestions,
+            } => Self::Unknown {
                 field: join_field(prefix, &field),
                 value,
+                suggestions,
             },
             other => other,
         }
@@ -80,6 +101,45 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         false
     }
+}
+
+/// `; did you mean a, b or c?`, or nothing without suggestions.
+fn did_you_mean(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => format!("; did you mean {one}?"),
+        [init @ .., last] => format!("; did you mean {} or {last}?", init.join(", ")),
+    }
+}
+
+/// The known names closest to `given`, best first: an exact match ignoring
+/// case alone if there is one, else up to three whose edit distance
+/// (ignoring case) is small against their length and close to the best.
+pub fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let g = given.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = known
+        .into_iter()
+        .map(|k| {
+            (
+                strsim::normalized_damerau_levenshtein(&g, &k.to_lowercase()),
+                k,
+            )
+        })
+        .filter(|(score, _)| *score >= 0.6)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    if let Some((score, k)) = scored.first()
+        && *score >= 1.0
+    {
+        return vec![(*k).to_owned()];
+    }
+    let best = scored.first().map_or(0.0, |(score, _)| *score);
+    scored
+        .into_iter()
+        .take_while(|(score, _)| *score >= best - 0.1)
+        .take(3)
+        .map(|(_, k)| k.to_owned())
+        .collect()
 }
 
 fn join_field(prefix: &str, field: &str) -> String {

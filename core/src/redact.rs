@@ -6,6 +6,32 @@
 //! says that something was cut; [`redact_in`] scrubs a URL out of a
 //! message (transport errors often quote the URL they failed on).
 
+/// A secret token shortened for display: up to its last `_` (for
+/// `sy_<role>_<hex>` API keys, the prefix that names the role) and 4 more
+/// characters, then `…`; enough to tell keys apart, useless to a reader.
+/// Tokens of 16 characters or fewer show only `…`.
+pub fn redact_secret(token: &str) -> String {
+    if token.chars().count() <= 16 {
+        return "…".to_owned();
+    }
+    let prefix = token.rfind('_').map_or(0, |i| i + 1).min(16);
+    let head: String = token.chars().take(prefix + 4).collect();
+    format!("{head}…")
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::redact_secret;
+
+    #[test]
+    fn a_token_shows_its_role_prefix_and_four_characters_only() {
+        let t = format!("sy_merchant_{}", "ab".repeat(32));
+        assert_eq!(redact_secret(&t), "sy_merchant_abab…");
+        assert_eq!(redact_secret("short"), "…");
+        assert!(!redact_secret(&t).contains(&"ab".repeat(3)));
+    }
+}
+
 /// `scheme://host[:port]`, followed by `/…` when the URL had a path,
 /// query or fragment beyond `/`. Credentials never survive.
 pub fn redact_url(url: &str) -> String {

@@ -544,13 +544,31 @@ impl Topology {
 
     /// Resolves user input `chain:SYMBOL` to an asset, with an error that
     /// says whether the chain or the asset is unknown.
+    ///
+    /// A name that matches nothing (a typo, or the wrong case) is refused
+    /// as unknown `FIELD.chain` or `FIELD.asset`, with the closest known
+    /// `CHAIN:ASSET` names as suggestions.
     pub fn resolve_asset(&self, field: &str, text: &str) -> Result<AssetIx> {
-        let key = AssetKey::parse(field, text)?;
-        if self.chain_ix(&key.chain).is_none() {
-            return Err(Error::unknown(format!("{field} chain"), key.chain.as_str()));
+        let Some((chain, symbol)) = text.split_once(':') else {
+            return Err(Error::invalid(
+                field,
+                format!("expected CHAIN:ASSET (e.g. ethereum:USDT), got {text:?}"),
+            ));
+        };
+        let found = self
+            .assets
+            .iter()
+            .position(|a| a.key.chain.as_str() == chain && a.key.symbol.as_str() == symbol);
+        if let Some(ix) = found {
+            return Ok(AssetIx(ix as u32));
         }
-        self.asset_ix(&key)
-            .ok_or_else(|| Error::unknown(format!("{field} asset"), key.to_string()))
+        let keys: Vec<String> = self.assets.iter().map(|a| a.key.to_string()).collect();
+        let near = crate::error::closest(text, keys.iter().map(String::as_str));
+        if self.chains.iter().any(|c| c.id.as_str() == chain) {
+            Err(Error::unknown_near(format!("{field}.asset"), symbol, near))
+        } else {
+            Err(Error::unknown_near(format!("{field}.chain"), chain, near))
+        }
     }
 }
 

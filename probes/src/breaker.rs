@@ -210,7 +210,20 @@ impl Breakers {
     }
 
     fn publish(&self, s: Subject, state: BreakerState) {
-        tracing::warn!(subject = ?s, ?state, "breaker changed");
+        let topology = Arc::clone(&self.model.current().snapshot.topology);
+        let subject = match s {
+            Subject::Chain(c) => format!("chain {}", topology.chain(c).id),
+            Subject::Bridge(b) => format!("bridge {}", topology.bridge(b).id),
+        };
+        match &state {
+            BreakerState::Open { reason } => {
+                tracing::warn!(%subject, %reason, "breaker open: its bridges leave routing");
+            }
+            BreakerState::HalfOpen => {
+                tracing::warn!(%subject, "breaker half-open: probing");
+            }
+            BreakerState::Closed => tracing::warn!(%subject, "breaker closed"),
+        }
         self.model.update(|snap| match s {
             Subject::Chain(c) => {
                 if let Some(l) = snap.chains.get_mut(c.ix()) {

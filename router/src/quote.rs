@@ -223,11 +223,15 @@ impl QuoteRequest {
             min_success_p: p.min_success_p,
         };
         if mode != Mode::Weighted && (p.weights.is_some() || limits != Limits::default()) {
-            let field = if p.weights.is_some() {
-                "weights"
-            } else {
-                "max_fee"
-            };
+            let field = [
+                ("weights", p.weights.is_some()),
+                ("max_fee", p.max_fee.is_some()),
+                ("max_eta_s", p.max_eta_s.is_some()),
+                ("min_success_p", p.min_success_p.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(name, given)| given.then_some(name))
+            .unwrap_or("weights");
             return Err(Error::invalid(
                 field,
                 "weights and limits apply to mode \"weighted\" only",
@@ -350,6 +354,7 @@ pub struct LegView {
     /// Leg ETA.
     pub eta_s: u64,
     /// Leg success probability.
+    #[serde(serialize_with = "round6")]
     pub success_p: f64,
 }
 
@@ -362,8 +367,16 @@ pub struct RouteView {
     pub amount_out: String,
     /// Total ETA.
     pub eta_s: u64,
-    /// Success probability.
+    /// Success probability, rounded to 6 decimals (a product of leg
+    /// probabilities carries float noise beyond that, and nothing below
+    /// one in a million is meaningful for a prior).
+    #[serde(serialize_with = "round6")]
     pub success_p: f64,
+}
+
+/// Serializes a probability rounded to 6 decimal places.
+fn round6<S: serde::Serializer>(p: &f64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_f64((p * 1e6).round() / 1e6)
 }
 
 /// Wire form of an exclusion.

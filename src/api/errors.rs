@@ -43,10 +43,14 @@ pub fn from_core(e: &switchyard_core::Error) -> ErrorObjectOwned {
             e.to_string(),
             Some(json!({ "field": field, "reason": reason })),
         ),
-        E::Unknown { field, value } => ErrorObjectOwned::owned(
+        E::Unknown {
+            field,
+            value,
+            suggestions,
+        } => ErrorObjectOwned::owned(
             UNKNOWN_REFERENCE,
             e.to_string(),
-            Some(json!({ "field": field, "value": value })),
+            Some(json!({ "field": field, "value": value, "suggestions": suggestions })),
         ),
         E::Load { .. } => ErrorObjectOwned::owned(INVALID_FIELD, e.to_string(), None::<()>),
     }

@@ -3,8 +3,9 @@
 //! Methods: `route_quote`, `transfer_submit`, `transfer_status`,
 //! `payout_submit`, `payout_status`, `payout_list`, `payout_cancel`,
 //! `rpc.discover`. Plain endpoints: `GET /health`,
-//! `GET /metrics`. Params may be given by name (`{"from": ...}`) or as a
-//! one-element array holding that object. Errors carry stable codes, see
+//! `GET /metrics`. Params may be given by name (`{"from": ...}`), as a
+//! one-element array holding that object, or by position (`["po_…"]`),
+//! see [`params`]. Errors carry stable codes, see
 //! [`errors`].
 
 pub mod auth;
@@ -12,16 +13,18 @@ pub mod errors;
 pub mod http;
 pub mod openrpc;
 pub mod ops;
+pub mod params;
 pub mod payout;
 pub mod transfer;
+
+pub use params::decode_params;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use jsonrpsee::server::{RpcModule, Server, ServerConfig, ServerHandle};
-use jsonrpsee::types::{ErrorObjectOwned, Params};
-use serde::de::DeserializeOwned;
+use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{Value, json};
 use switchyard_probes::ModelHandle;
 use switchyard_relayer::Role;
@@ -252,46 +255,6 @@ impl AppState {
         }
         Ok(v)
     }
-}
-
-/// Decodes by-name params (or a one-element array of them), naming the
-/// offending field on failure.
-pub fn decode_params<T: DeserializeOwned>(params: &Params<'_>) -> Result<T, ErrorObjectOwned> {
-    // No params at all reads as `{}`: optional fields default, required
-    // ones are named as missing.
-    let raw = params.as_str().unwrap_or("{}");
-    let value: Value =
-        serde_json::from_str(raw).map_err(|e| errors::invalid_params("params", &e.to_string()))?;
-    let object = match value {
-        Value::Array(mut items) if items.len() == 1 => items.remove(0),
-        Value::Array(_) => {
-            return Err(errors::invalid_params(
-                "params",
-                "expected an object or a one-element array",
-            ));
-        }
-        v => v,
-    };
-    serde_path_to_error::deserialize(object).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let field = match (path.as_str(), unknown_field_name(&inner)) {
-            (".", Some(name)) => name,
-            (".", None) => "params".to_owned(),
-            (_, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path,
-            // An unknown or missing field inside an item: name it in full.
-            (_, Some(name)) => format!("{path}.{name}"),
-            (_, None) => path,
-        };
-        errors::invalid_params(&field, &inner)
-    })
-}
-
-fn unknown_field_name(msg: &str) -> Option<String> {
-    let rest = msg
-        .strip_prefix("unknown field `")
-        .or_else(|| msg.strip_prefix("missing field `"))?;
-    rest.split('`').next().map(str::to_owned)
 }
 
 fn outcome<T>(r: &Result<T, ErrorObjectOwned>) -> String {
@@ -582,27 +545,4 @@ pub async fn start(
     let bound = server.local_addr()?;
     let handle = server.start(rpc_module(state));
     Ok((bound, handle))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_and_missing_fields_are_named() {
-        let p = Params::new(Some(
-            r#"{"from":"a:X","to":"b:Y","amount":"1","colour":"red"}"#,
-        ));
-        let e = decode_params::<QuoteParams>(&p).unwrap_err();
-        assert_eq!(e.code(), errors::INVALID_PARAMS);
-        assert_eq!(e.data().unwrap().get(), r#"{"field":"colour"}"#);
-        let p = Params::new(Some(r#"{"from":"a:X","to":"b:Y"}"#));
-        let e = decode_params::<QuoteParams>(&p).unwrap_err();
-        assert_eq!(e.data().unwrap().get(), r#"{"field":"amount"}"#);
-        let p = Params::new(Some(r#"[{"from":"a:X","to":"b:Y","amount":5}]"#));
-        let e = decode_params::<QuoteParams>(&p).unwrap_err();
-        assert_eq!(e.data().unwrap().get(), r#"{"field":"amount"}"#);
-        let p = Params::new(Some(r#"[1, 2]"#));
-        assert!(decode_params::<QuoteParams>(&p).is_err());
-    }
 }

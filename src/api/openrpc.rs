@@ -49,14 +49,15 @@ fn transfer_schema() -> Value {
 fn payout_schema() -> Value {
     json!({
         "type": "object",
-        "required": ["id", "idempotency_key", "index", "to", "recipient", "amount", "state", "created_ms"],
+        "required": ["id", "idempotency_key", "index", "to", "recipient", "amount", "amount_base", "state", "created_ms"],
         "properties": {
             "id": { "type": "string", "description": "po_ + 16 hex digits" },
             "idempotency_key": { "type": "string" },
             "index": { "type": "integer", "description": "position in the request" },
             "to": { "type": "string", "description": "chain:ASSET" },
             "recipient": { "type": "string" },
-            "amount": { "type": "string", "description": "base units, decimal" },
+            "amount": { "type": ["string", "null"], "description": "human units of the asset, decimal (as submitted)" },
+            "amount_base": { "type": "string", "description": "base units, decimal" },
             "memo": { "type": ["string", "null"] },
             "state": { "type": "string", "enum": ["queued", "routed", "held", "batched", "submitted", "confirmed", "final", "failed", "cancelled"] },
             "confirmations": { "type": ["integer", "null"], "description": "while confirmed" },

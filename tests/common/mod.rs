@@ -24,6 +24,8 @@ pub struct Devnet {
     child: Child,
     pub dir: PathBuf,
     pub info: Value,
+    /// What `devnet up` printed on stdout up to `devnet ready`.
+    pub said: String,
 }
 
 impl Devnet {
@@ -53,19 +55,26 @@ impl Devnet {
             .spawn()
             .expect("spawn devnet");
         let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut said = String::new();
         loop {
             let mut line = String::new();
             assert!(
                 out.read_line(&mut line).unwrap() > 0,
                 "devnet exited before it was ready"
             );
+            said.push_str(&line);
             if line.starts_with("devnet ready") {
                 break;
             }
         }
         let info = serde_json::from_str(&std::fs::read_to_string(dir.join("devnet.json")).unwrap())
             .unwrap();
-        Self { child, dir, info }
+        Self {
+            child,
+            dir,
+            info,
+            said,
+        }
     }
 
     pub fn env(&self) -> Vec<(String, String)> {

@@ -635,7 +635,7 @@ impl Payouts {
                     return Ok(());
                 }
                 if n < MAX_CANCELS {
-                    tracing::error!(batch = %b.id, why = ?rec.cancelled, "cancellation failed; reserving another");
+                    tracing::error!(batch = %b.id, why = rec.cancelled.as_deref().unwrap_or("it did not execute"), "cancellation failed; reserving another");
                     return self.reserve_cancel(pc, b, n);
                 }
                 Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {

@@ -129,8 +129,11 @@ pub struct PayoutView {
     pub to: String,
     /// Recipient.
     pub recipient: String,
+    /// Human units of the asset, decimal (as submitted); null only if
+    /// the asset has left the topology.
+    pub amount: Option<String>,
     /// Base units, decimal.
-    pub amount: String,
+    pub amount_base: String,
     /// Memo.
     pub memo: Option<String>,
     /// See the module docs.
@@ -198,6 +201,7 @@ pub struct Payouts {
     governor: HashMap<u64, crate::governor::Limit>,
     failing: Arc<std::sync::Mutex<ChainErrors>>,
     holds: Arc<std::sync::Mutex<Holds>>,
+    decimals: HashMap<String, u8>,
 }
 
 /// Batchers the token refuses to let pay: (chain id, token) -> (why, since ms).
@@ -292,7 +296,15 @@ impl Payouts {
             governor: HashMap::new(),
             failing: Arc::default(),
             holds: Arc::default(),
+            decimals: HashMap::new(),
         }
+    }
+
+    /// Installs the decimals of each `chain:ASSET`, so that views show
+    /// amounts in human units next to base units.
+    pub fn with_decimals(mut self, decimals: HashMap<String, u8>) -> Self {
+        self.decimals = decimals;
+        self
     }
 
     /// The token refuses transfers out of a chain's batcher for every
@@ -486,13 +498,19 @@ impl Payouts {
             .strip_prefix(&format!("{owner}/"))
             .map(str::to_owned)
             .unwrap_or(key);
+        let human = self.decimals.get(&asset).and_then(|d| {
+            switchyard_core::Amount::parse_raw("amount", &amount, *d)
+                .ok()
+                .map(|a| a.to_string())
+        });
         let mut v = PayoutView {
             id,
             idempotency_key: key,
             index: u32::try_from(idx).unwrap_or(u32::MAX),
             to: asset,
             recipient,
-            amount,
+            amount: human,
+            amount_base: amount,
             memo,
             state,
             confirmations: None,

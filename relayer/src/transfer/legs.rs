@@ -249,7 +249,7 @@ impl Transfers {
             }
             // Not sent, or reverted (the escrow was short, the deadline
             // passed): sign another. The escrow pays one at most.
-            tracing::warn!(transfer = %id, hop = i, why = ?failure(&rec), "release did not execute; retrying");
+            tracing::warn!(transfer = %id, hop = i, why = failure(&rec).as_deref().unwrap_or("not sent"), "release did not execute; retrying");
             self.note(
                 id,
                 i,

@@ -399,7 +399,7 @@ fn serve(args: &[&str]) -> (std::process::Child, String) {
     (child, addr)
 }
 
-fn stop(mut child: std::process::Child) -> String {
+fn stop(child: std::process::Child) -> String {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

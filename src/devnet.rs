@@ -277,6 +277,11 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         }));
     }
     let dir = &args.dir;
+    // Fresh chains, so a fresh store: one written against earlier chains
+    // would take their transactions for these chains' history.
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("switchyard.db{ext}")));
+    }
     std::fs::write(
         dir.join("topology.toml"),
         toml::to_string(&doc).map_err(|e| eyre!("{e}"))?,
@@ -302,10 +307,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             f,
             "\n[auth]\ndefault_rate_per_s = 50\n\n[relayer.approvals]\nsingle_usd = \"100\"\ndual_usd = \"500\""
         )?;
-        // A fresh store for a fresh devnet, then one key per role.
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(dir.join(format!("switchyard.db{ext}")));
-        }
+        // One key per role, in the fresh store.
         let store = std::sync::Arc::new(
             switchyard_relayer::Store::open(&dir.join("switchyard.db"))
                 .map_err(|e| eyre!("opening the store: {e}"))?,

@@ -88,7 +88,11 @@ fn render(t: &Topology) -> String {
             c.kind.to_string(),
             c.chain_id.map(|i| i.to_string()).unwrap_or_default(),
             c.finality.to_string(),
-            format!("{} ms", c.block_time_ms),
+            if c.block_time_ms % 1000 == 0 {
+                format!("{} s", c.block_time_ms / 1000)
+            } else {
+                format!("{} ms", c.block_time_ms)
+            },
             if c.escrow.is_some() || c.payout_batcher.is_some() {
                 "yes".into()
             } else {

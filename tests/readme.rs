@@ -10,9 +10,11 @@
 //! with `; echo "exit $?"`). A command ending in `&` runs in the
 //! background, as in a terminal: the lines given for it must appear on its
 //! stdout, in order, before the next command runs; it is stopped at the end
-//! of its block. Commands of one block share one shell state (working
-//! directory, exported variables); every block starts in the repository
-//! root with the binary under test first on `PATH`.
+//! of its section. The commands of one section (the blocks between two
+//! headings, as a reader follows them) share one shell state (working
+//! directory, exported variables, functions); every section starts in the
+//! repository root with the binary under test first on `PATH`. A tab in the output is
+//! compared as one space (`keys create` separates its fields by tabs).
 //!
 //! Two commands are not run, for a reason: `scripts/test` is the command
 //! that runs this test, and `cargo install --path . --locked` would build
@@ -39,7 +41,7 @@ const NOT_RUN: &[(&str, &str)] = &[
 ];
 
 /// Longest a foreground command may take (the demo is the longest).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(900);
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest a background command may take to print its expected lines.
 const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -53,14 +55,20 @@ struct Step {
 #[derive(Debug)]
 struct Block {
     line: usize,
+    /// Which section (heading) of the README the block is in.
+    section: usize,
     steps: Vec<Step>,
 }
 
 /// The console blocks of `text`; an error for any other shell block.
 fn parse(text: &str) -> Result<Vec<Block>, String> {
     let mut blocks = Vec::new();
+    let mut section = 0;
     let mut lines = text.lines().enumerate().peekable();
     while let Some((n, l)) = lines.next() {
+        if l.starts_with('#') {
+            section += 1;
+        }
         let fence = l.trim_start();
         let Some(lang) = fence.strip_prefix("```") else {
             continue;
@@ -109,7 +117,11 @@ fn parse(text: &str) -> Result<Vec<Block>, String> {
                 return Err(format!("README.md:{m}: output before any `$ ` command"));
             }
         }
-        blocks.push(Block { line: n + 1, steps });
+        blocks.push(Block {
+            line: n + 1,
+            section,
+            steps,
+        });
     }
     Ok(blocks)
 }
@@ -196,7 +208,7 @@ impl Session {
         let state = self.state.display().to_string();
         let script = if save {
             format!(
-                ". {state:?}\n{command}\nrc=$?\n{{ export -p; printf 'cd %q\\n' \"$PWD\"; }} > {state:?}\nexit $rc\n"
+                ". {state:?}\n{command}\nrc=$?\n{{ export -p; declare -f; printf 'cd %q\\n' \"$PWD\"; }} > {state:?}\nexit $rc\n"
             )
         } else {
             format!(". {state:?}\n{command}\n")
@@ -229,7 +241,11 @@ impl Session {
         let mut child = child;
         let out = child.stdout.take().unwrap();
         std::thread::spawn(move || {
-            let lines: Vec<String> = BufReader::new(out).lines().map_while(Result::ok).collect();
+            let lines: Vec<String> = BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .map(|l| l.replace('\t', " "))
+                .collect();
             let _ = tx.send(lines);
         });
         let lines = match rx.recv_timeout(COMMAND_TIMEOUT) {
@@ -334,8 +350,20 @@ fn every_command_in_the_readme_runs_and_prints_what_the_readme_says() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut failures = Vec::new();
     let mut ran = 0;
+    let mut session: Option<(usize, Session)> = None;
+    let mut broken = None;
     for (n, block) in blocks.iter().enumerate() {
-        let mut session = Session::new(&dir, n);
+        if session.as_ref().is_none_or(|(s, _)| *s != block.section) {
+            // Stop the previous section's background commands first.
+            drop(session.take());
+            session = Some((block.section, Session::new(&dir, n)));
+        }
+        if broken == Some(block.section) {
+            continue;
+        }
+        let Some((_, session)) = session.as_mut() else {
+            continue;
+        };
         for step in &block.steps {
             if let Some((_, why)) = NOT_RUN.iter().find(|(c, _)| *c == step.command.trim()) {
                 eprintln!("README.md:{}: not run ({why}): {}", step.line, step.command);
@@ -348,11 +376,13 @@ fn every_command_in_the_readme_runs_and_prints_what_the_readme_says() {
                     "README.md:{} (block at line {}): $ {}\n{e}",
                     step.line, block.line, step.command
                 ));
-                // Later commands of the block build on this one.
+                // Later commands of the section build on this one.
+                broken = Some(block.section);
                 break;
             }
         }
     }
+    drop(session);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(
         failures.is_empty(),
@@ -361,6 +391,41 @@ fn every_command_in_the_readme_runs_and_prints_what_the_readme_says() {
         failures.join("\n\n")
     );
     assert!(ran > 0);
+}
+
+#[test]
+fn the_readme_shows_the_shipped_config_verbatim() {
+    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    let shipped = std::fs::read_to_string(Path::new(REPO).join("config/switchyard.toml")).unwrap();
+    let marker = "<!-- the shipped config/switchyard.toml, verbatim (tests/readme.rs checks) -->";
+    let after = readme
+        .split_once(marker)
+        .expect("the README marks the shipped config")
+        .1;
+    let block = after
+        .split_once("```toml\n")
+        .and_then(|(_, b)| b.split_once("```"))
+        .expect("a toml block after the marker")
+        .0;
+    assert_eq!(
+        block, shipped,
+        "README's config block differs from config/switchyard.toml"
+    );
+    // Every environment variable the daemon reads is in the README.
+    for var in [
+        "SWITCHYARD_LISTEN",
+        "SWITCHYARD_TOPOLOGY",
+        "SWITCHYARD_STORE",
+        "SWITCHYARD_STALE_AFTER_MS",
+        "SWITCHYARD_RELAYER_KEY",
+        "SWITCHYARD_SIGNER_KEY",
+        "SWITCHYARD_WEBHOOK_SECRET",
+        "SWITCHYARD_CRASH_AT",
+        "RUST_LOG",
+        "NO_COLOR",
+    ] {
+        assert!(readme.contains(&format!("`{var}`")), "{var} undocumented");
+    }
 }
 
 #[test]

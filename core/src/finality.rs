@@ -84,11 +84,25 @@ impl std::fmt::Display for Finality {
             BlockTag::Safe => "safe",
             BlockTag::Finalized => "finalized",
         };
+        let n = |blocks: u32| {
+            if blocks == 1 {
+                "1 block".to_owned()
+            } else {
+                format!("{blocks} blocks")
+            }
+        };
         match *self {
-            Self::Blocks { blocks } => write!(f, "{blocks} blocks"),
+            Self::Blocks { blocks } => f.write_str(&n(blocks)),
             Self::Tag { tag: t } => write!(f, "the {} block", tag(t)),
-            Self::Both { blocks, tag: t } => write!(f, "{blocks} blocks and the {} block", tag(t)),
-            Self::Commitment { commitment } => write!(f, "{commitment:?} commitment"),
+            Self::Both { blocks, tag: t } => write!(f, "{} and the {} block", n(blocks), tag(t)),
+            Self::Commitment { commitment } => write!(
+                f,
+                "{} commitment",
+                match commitment {
+                    Commitment::Confirmed => "confirmed",
+                    Commitment::Finalized => "finalized",
+                }
+            ),
         }
     }
 }

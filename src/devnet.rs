@@ -278,9 +278,13 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     }
     let dir = &args.dir;
     // Fresh chains, so a fresh store: one written against earlier chains
-    // would take their transactions for these chains' history.
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.join(format!("switchyard.db{ext}")));
+    // would take their transactions for these chains' history. Never under
+    // a daemon still running on it: its lock is taken first.
+    {
+        let _lock = crate::engine::lock_store(&dir.join("switchyard.db"))?;
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("switchyard.db{ext}")));
+        }
     }
     std::fs::write(
         dir.join("topology.toml"),

@@ -128,7 +128,7 @@ impl Keys {
 /// Takes the store's lock file (`<store>.lock`, an OS lock the kernel
 /// releases when the process dies, however it dies): one daemon per store,
 /// since two would drive the same lanes.
-fn lock_store(store: &std::path::Path) -> Result<std::fs::File, Failure> {
+pub(crate) fn lock_store(store: &std::path::Path) -> Result<std::fs::File, Failure> {
     use std::io::{Read, Seek, Write};
     let path = std::path::PathBuf::from(format!("{}.lock", store.display()));
     let mut f = std::fs::OpenOptions::new()

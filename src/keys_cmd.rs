@@ -11,6 +11,12 @@ use crate::cli::{KeysArgs, KeysCommand};
 
 fn open(config: &std::path::Path) -> Result<Keys, Failure> {
     let cfg = DaemonConfig::load(config, std::env::vars())?;
+    if cfg.auth.is_none() {
+        eprintln!(
+            "note: {} has no [auth] section: the daemon trusts every caller of its loopback port and checks no key until [auth] is added",
+            config.display()
+        );
+    }
     let r = cfg.relayer.ok_or_else(|| {
         Failure::Usage("--config: no [relayer] section, so no store for keys".into())
     })?;

@@ -38,6 +38,17 @@ pub fn log_format() -> LogFormat {
     LOG_FORMAT.get().copied().unwrap_or(LogFormat::Text)
 }
 
+/// Writes `text` to stdout. A reader that went away (`| head`) ends the
+/// output quietly rather than with a panic.
+pub fn emit(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(Failure::from),
+    }
+}
+
 /// `{"error": {"kind", "field"?, "message"}}`, how a `--json` command
 /// reports a failure on stdout.
 pub fn json_error(kind: &str, field: Option<&str>, message: &str) -> serde_json::Value {

@@ -16,20 +16,33 @@ pub(crate) fn run(args: &QuoteArgs) -> Result<(), Failure> {
     let topology = Topology::load(&args.topology)?;
     let graph = Graph::compile(Arc::new(NetworkSnapshot::offline(Arc::new(topology))));
     let params = params_of(args);
-    let req =
-        QuoteRequest::resolve(&graph, &params, 4, crate::now_ms()).map_err(|e| Failure::Input {
+    let req = QuoteRequest::resolve(&graph, &params, 4, crate::now_ms()).map_err(|e| {
+        // The request has one `weights` object; the command line has three
+        // flags: name the one given.
+        let weight_flag = [
+            ("--weight-fee", args.weight_fee),
+            ("--weight-time", args.weight_time),
+            ("--weight-risk", args.weight_risk),
+        ]
+        .into_iter()
+        .find_map(|(flag, v)| v.map(|_| flag))
+        .unwrap_or("--weight-fee");
+        Failure::Input {
             field: e.field().map(str::to_owned),
-            message: flag_names(&e.to_string()),
-        })?;
+            message: flag_names(&e.to_string()).replacen("--weight-*", weight_flag, 1),
+        }
+    })?;
     let view = quote(&graph, &req).view(&graph);
     if args.json {
         let text = serde_json::to_string(&view).map_err(|e| Failure::Runtime(e.into()))?;
-        println!("{text}");
+        crate::emit(&format!("{text}\n"))?;
     } else {
-        print!(
-            "{}",
-            render_table(graph.topology(), &params, &view, args.explain)
-        );
+        crate::emit(&render_table(
+            graph.topology(),
+            &params,
+            &view,
+            args.explain,
+        ))?;
     }
     if view.routes.is_empty() {
         return Err(Failure::NoRoute);

@@ -13,11 +13,10 @@ use crate::table::Table;
 pub(crate) fn run(args: &TopologyArgs) -> Result<(), Failure> {
     let t = Topology::load(&args.topology)?;
     if args.json {
-        println!("{}", to_json(&t));
+        crate::emit(&format!("{}\n", to_json(&t)))
     } else {
-        print!("{}", render(&t));
+        crate::emit(&render(&t))
     }
-    Ok(())
 }
 
 fn to_json(t: &Topology) -> serde_json::Value {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -40,15 +40,7 @@ impl Daemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn daemon");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_owned();
+        let addr = common::listening_addr(&mut child);
         Self { child, addr }
     }
 
@@ -204,6 +196,21 @@ async fn errors_have_stable_codes_and_name_the_field() {
             "max_hops",
         ),
         (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_eta_s": 60}),
+            4001,
+            "max_eta_s",
+        ),
+        (
+            json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "min_success_p": 0.9}),
+            4001,
+            "min_success_p",
+        ),
+        (
+            json!({"from": "ethereum:", "to": "solana:USDC", "amount": "1"}),
+            4001,
+            "from",
+        ),
+        (
             json!({"from": "mars:USDT", "to": "solana:USDC", "amount": "1"}),
             4002,
             "from.chain",
@@ -219,6 +226,14 @@ async fn errors_have_stable_codes_and_name_the_field() {
         assert_eq!(got_code, code, "{params}");
         assert_eq!(data["field"], field, "{params}");
     }
+    // A wrong JSON type is said in the API's words, not Rust's.
+    let e =
+        call(json!({"from": "ethereum:USDT", "to": "solana:USDC", "amount": "1", "max_hops": "4"}))
+            .await
+            .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("expected a whole number"), "{text}");
+    assert!(!text.contains("u64"), "{text}");
     // A typo, or the wrong case, is answered with the closest known names.
     for (from, field, value) in [
         ("etherum:USDT", "from.chain", "etherum"),
@@ -543,15 +558,7 @@ fn rpc_urls_are_redacted_in_logs_errors_and_health() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
+    let addr = common::listening_addr(&mut child);
     // A few failing probe rounds.
     std::thread::sleep(Duration::from_secs(4));
     let (_, health) = common::http_get(&addr, "/health");

@@ -1,23 +1,9 @@
 //! End to end: the `switchyard quote` command as a user runs it.
 
-use std::process::{Command, Output};
+mod common;
 
+use common::{quote, switchyard};
 use serde_json::Value;
-
-const TOPOLOGY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topology/mainnet.toml");
-
-fn switchyard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(args)
-        .output()
-        .expect("run switchyard")
-}
-
-fn quote(extra: &[&str]) -> Output {
-    let mut args = vec!["quote", "--topology", TOPOLOGY];
-    args.extend_from_slice(extra);
-    switchyard(&args)
-}
 
 fn is_decimal(s: &str) -> bool {
     !s.is_empty()

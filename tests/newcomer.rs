@@ -5,28 +5,20 @@
 //! `switchyard topology`, `keys` taking `--config` where the README puts
 //! it, logs without ANSI codes off a terminal, and `--listen` host names.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::{BIN, MAINNET as TOPOLOGY, listening_addr, quote, switchyard};
 use serde_json::Value;
 use switchyard_core::{Amount, U256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
-const TOPOLOGY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topology/mainnet.toml");
-
-fn switchyard(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run switchyard")
-}
-
-fn quote(extra: &[&str]) -> Output {
-    let mut args = vec!["quote", "--topology", TOPOLOGY];
+/// `quote --from FROM --to TO --amount AMOUNT EXTRA...`.
+fn quote_of(from: &str, to: &str, amount: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--from", from, "--to", to, "--amount", amount];
     args.extend_from_slice(extra);
-    switchyard(&args)
+    quote(&args)
 }
 
 /// Exit code 2 and exactly one line on stderr, returned.
@@ -53,16 +45,12 @@ fn a_missing_flag_is_named_with_where_to_read_more() {
 
 #[test]
 fn a_wrong_value_lists_the_allowed_ones_and_the_closest() {
-    let e = usage_error(&quote(&[
-        "--from",
+    let e = usage_error(&quote_of(
         "ethereum:USDT",
-        "--to",
         "base:USDC",
-        "--amount",
         "1",
-        "--mode",
-        "cheap",
-    ]));
+        &["--mode", "cheap"],
+    ));
     assert!(
         e.starts_with("error: invalid value 'cheap' for '--mode <MODE>'"),
         "{e}"
@@ -113,14 +101,9 @@ fn a_weighted_only_limit_outside_weighted_mode_names_itself() {
         let mut args = base.to_vec();
         args.extend([flag, value]);
         let e = usage_error(&quote(&args));
-        let named = if flag == "--weight-time" {
-            "--weight-*"
-        } else {
-            flag
-        };
         assert_eq!(
             e,
-            format!("error: invalid {named}: weights and limits apply to mode \"weighted\" only"),
+            format!("error: invalid {flag}: weights and limits apply to mode \"weighted\" only"),
         );
     }
 }
@@ -132,27 +115,26 @@ fn a_typo_in_a_chain_or_asset_gets_one_message_with_the_closest_names() {
         ("ethereum:usdt", "asset", "usdt"),
         ("Ethereum:USDT", "chain", "Ethereum"),
     ] {
-        let e = usage_error(&quote(&[
-            "--from",
-            given,
-            "--to",
-            "base:USDC",
-            "--amount",
-            "1",
-        ]));
+        let e = usage_error(&quote_of(given, "base:USDC", "1", &[]));
         let head = format!("error: unknown --from {field}: {value}; did you mean ethereum:USDT");
         assert!(e.starts_with(&head), "{given}: {e}");
         assert!(e.ends_with('?'), "{e}");
     }
-    let out = quote(&[
-        "--from",
-        "ethereum:USDT",
-        "--to",
-        "base:usdc",
-        "--amount",
-        "1",
-        "--json",
-    ]);
+    // A short form finds the chain it starts; a half-written name is not
+    // taken for a chain or asset at all.
+    let e = usage_error(&quote_of("arb:USDC", "base:USDC", "1", &[]));
+    assert!(
+        e.starts_with("error: unknown --from chain: arb; did you mean arbitrum:USDC"),
+        "{e}"
+    );
+    for half in ["ethereum:", ":USDT", "ethereum: USDT"] {
+        let e = usage_error(&quote_of(half, "base:USDC", "1", &[]));
+        assert!(
+            e.starts_with("error: invalid --from: expected CHAIN:ASSET (e.g. ethereum:USDT)"),
+            "{half}: {e}"
+        );
+    }
+    let out = quote_of("ethereum:USDT", "base:usdc", "1", &["--json"]);
     assert_eq!(out.status.code(), Some(2));
     let v: Value = serde_json::from_slice(&out.stdout).expect("a JSON error on stdout");
     assert_eq!(v["error"]["field"], "to.asset");
@@ -210,14 +192,7 @@ fn decimal(s: &str, d: u8) -> U256 {
 
 #[test]
 fn the_quote_table_has_headers_a_fee_and_aligned_amounts() {
-    let out = quote(&[
-        "--from",
-        "ethereum:USDT",
-        "--to",
-        "solana:USDC",
-        "--amount",
-        "2500",
-    ]);
+    let out = quote_of("ethereum:USDT", "solana:USDC", "2500", &[]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -236,15 +211,7 @@ fn the_quote_table_has_headers_a_fee_and_aligned_amounts() {
             "LEGS"
         ]
     );
-    let json = quote(&[
-        "--from",
-        "ethereum:USDT",
-        "--to",
-        "solana:USDC",
-        "--amount",
-        "2500",
-        "--json",
-    ]);
+    let json = quote_of("ethereum:USDT", "solana:USDC", "2500", &["--json"]);
     let v: Value = serde_json::from_slice(&json.stdout).unwrap();
     let routes = v["routes"].as_array().unwrap();
     let rows = &lines[3..3 + routes.len()];
@@ -273,15 +240,7 @@ fn the_quote_table_has_headers_a_fee_and_aligned_amounts() {
     );
     assert!(last.ends_with("(--explain lists each)"), "{last}");
     // ...and --explain lists every one.
-    let out = quote(&[
-        "--from",
-        "ethereum:USDT",
-        "--to",
-        "solana:USDC",
-        "--amount",
-        "2500",
-        "--explain",
-    ]);
+    let out = quote_of("ethereum:USDT", "solana:USDC", "2500", &["--explain"]);
     let text = String::from_utf8(out.stdout).unwrap();
     for x in v["excluded"].as_array().unwrap() {
         assert!(text.contains(x["bridge"].as_str().unwrap()), "{x}");
@@ -290,15 +249,7 @@ fn the_quote_table_has_headers_a_fee_and_aligned_amounts() {
 
 #[test]
 fn json_success_probabilities_are_rounded_to_six_decimals() {
-    let out = quote(&[
-        "--from",
-        "ethereum:USDT",
-        "--to",
-        "solana:USDC",
-        "--amount",
-        "2500",
-        "--json",
-    ]);
+    let out = quote_of("ethereum:USDT", "solana:USDC", "2500", &["--json"]);
     let text = String::from_utf8(out.stdout).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
     for r in v["routes"].as_array().unwrap() {
@@ -334,7 +285,7 @@ fn topology_lists_what_quote_accepts() {
         } else {
             "ethereum:USDC"
         };
-        let out = quote(&["--from", a, "--to", to, "--amount", "1"]);
+        let out = quote_of(a, to, "1", &[]);
         assert_ne!(
             out.status.code(),
             Some(2),
@@ -387,15 +338,7 @@ fn serve(args: &[&str]) -> (std::process::Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("serve said {line:?}"))
-        .to_owned();
+    let addr = listening_addr(&mut child);
     (child, addr)
 }
 

@@ -167,6 +167,37 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
 
     // Pausing a bridge: the next quote routes around it, saying why.
     let pause = |kind: &str, target: &str, reason: &str| json!({ "kind": kind, "target": target, "reason": reason, "actor": "alice" });
+    // A mistyped chain is answered like a mistyped asset: the field, the
+    // value, the closest names.
+    for (method, params, field, value, near) in [
+        (
+            "ops_pause",
+            pause("chain", "devnet-q", "x"),
+            "target",
+            "devnet-q",
+            "devnet-a",
+        ),
+        (
+            "ops_pause",
+            pause("route", "devnet-a:TUSD->devnet-cc:TUSD", "x"),
+            "target.to.chain",
+            "devnet-cc",
+            "devnet-c:TUSD",
+        ),
+        (
+            "ops_lane_resume",
+            json!({"chain": "Devnet-B", "reason": "x"}),
+            "chain",
+            "Devnet-B",
+            "devnet-b",
+        ),
+    ] {
+        let (code, data) = call(&c, method, params.clone()).await.unwrap_err();
+        assert_eq!(code, 4002, "{params}: {data}");
+        assert_eq!(data["field"], field, "{params}: {data}");
+        assert_eq!(data["value"], value, "{params}: {data}");
+        assert_eq!(data["suggestions"][0], near, "{params}: {data}");
+    }
     let r = call(
         &c,
         "ops_pause",

@@ -112,36 +112,6 @@ fn did_you_mean(names: &[String]) -> String {
     }
 }
 
-/// The known names closest to `given`, best first: an exact match ignoring
-/// case alone if there is one, else up to three whose edit distance
-/// (ignoring case) is small against their length and close to the best.
-pub fn closest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let g = given.to_lowercase();
-    let mut scored: Vec<(f64, &str)> = known
-        .into_iter()
-        .map(|k| {
-            (
-                strsim::normalized_damerau_levenshtein(&g, &k.to_lowercase()),
-                k,
-            )
-        })
-        .filter(|(score, _)| *score >= 0.6)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    if let Some((score, k)) = scored.first()
-        && *score >= 1.0
-    {
-        return vec![(*k).to_owned()];
-    }
-    let best = scored.first().map_or(0.0, |(score, _)| *score);
-    scored
-        .into_iter()
-        .take_while(|(score, _)| *score >= best - 0.1)
-        .take(3)
-        .map(|(_, k)| k.to_owned())
-        .collect()
-}
-
 fn join_field(prefix: &str, field: &str) -> String {
     if field.is_empty() {
         prefix.to_owned()

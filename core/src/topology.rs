@@ -547,9 +547,13 @@ impl Topology {
     ///
     /// A name that matches nothing (a typo, or the wrong case) is refused
     /// as unknown `FIELD.chain` or `FIELD.asset`, with the closest known
-    /// `CHAIN:ASSET` names as suggestions.
+    /// `CHAIN:ASSET` names as suggestions; text that is not `CHAIN:ASSET`
+    /// at all is invalid.
     pub fn resolve_asset(&self, field: &str, text: &str) -> Result<AssetIx> {
-        let Some((chain, symbol)) = text.split_once(':') else {
+        let parts = text
+            .split_once(':')
+            .filter(|(c, s)| !c.is_empty() && !s.is_empty() && !text.contains(char::is_whitespace));
+        let Some((chain, symbol)) = parts else {
             return Err(Error::invalid(
                 field,
                 format!("expected CHAIN:ASSET (e.g. ethereum:USDT), got {text:?}"),
@@ -562,14 +566,70 @@ impl Topology {
         if let Some(ix) = found {
             return Ok(AssetIx(ix as u32));
         }
-        let keys: Vec<String> = self.assets.iter().map(|a| a.key.to_string()).collect();
-        let near = crate::error::closest(text, keys.iter().map(String::as_str));
+        let near = nearest(
+            self.assets.iter().map(|a| {
+                let score = 0.6 * name_score(chain, a.key.chain.as_str())
+                    + 0.4 * name_score(symbol, a.key.symbol.as_str());
+                (score, a.key.to_string())
+            }),
+            |k| k.eq_ignore_ascii_case(text),
+        );
         if self.chains.iter().any(|c| c.id.as_str() == chain) {
             Err(Error::unknown_near(format!("{field}.asset"), symbol, near))
         } else {
             Err(Error::unknown_near(format!("{field}.chain"), chain, near))
         }
     }
+
+    /// Resolves a chain id; an unknown one is refused naming `field`, with
+    /// the closest known chain ids as suggestions.
+    pub fn resolve_chain(&self, field: &str, text: &str) -> Result<ChainIx> {
+        if let Some(ix) = self.chains.iter().position(|c| c.id.as_str() == text) {
+            return Ok(ChainIx(ix as u32));
+        }
+        let near = nearest(
+            self.chains
+                .iter()
+                .map(|c| (name_score(text, c.id.as_str()), c.id.to_string())),
+            |k| k.eq_ignore_ascii_case(text),
+        );
+        Err(Error::unknown_near(field, text, near))
+    }
+}
+
+/// How close a given name is to a known one, in [0, 1], ignoring case: 1
+/// when equal, 0.95 when the given one starts the known one (`arb` for
+/// `arbitrum`), else Jaro-Winkler similarity (which weighs a shared
+/// start).
+fn name_score(given: &str, known: &str) -> f64 {
+    let (g, k) = (given.to_lowercase(), known.to_lowercase());
+    if g == k {
+        1.0
+    } else if g.chars().count() >= 2 && k.starts_with(&g) {
+        0.95
+    } else {
+        strsim::jaro_winkler(&g, &k)
+    }
+}
+
+/// The suggestions among scored names: the one equal ignoring case alone
+/// if there is one, else up to three scoring at least 0.75 and within 0.08
+/// of the best, best first.
+fn nearest(
+    scored: impl Iterator<Item = (f64, String)>,
+    same: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut v: Vec<(f64, String)> = scored.filter(|(s, _)| *s >= 0.75).collect();
+    if let Some((_, k)) = v.iter().find(|(_, k)| same(k)) {
+        return vec![k.clone()];
+    }
+    v.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let best = v.first().map_or(0.0, |(s, _)| *s);
+    v.into_iter()
+        .take_while(|(s, _)| *s >= best - 0.08)
+        .take(3)
+        .map(|(_, k)| k)
+        .collect()
 }
 
 #[cfg(test)]

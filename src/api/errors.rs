@@ -76,13 +76,10 @@ pub fn invalid_field(field: &str, reason: &str) -> ErrorObjectOwned {
     )
 }
 
-/// A field names something unknown.
+/// A field names something unknown (an id): the same shape as an unknown
+/// chain or asset, without suggestions (ids are not guessed).
 pub fn unknown(field: &str, value: &str) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(
-        UNKNOWN_REFERENCE,
-        format!("unknown {field} {value:?}"),
-        Some(json!({ "field": field, "value": value })),
-    )
+    from_core(&switchyard_core::Error::unknown(field, value))
 }
 
 /// The daemon was started without a relayer.

@@ -153,7 +153,7 @@ pub fn document() -> Value {
             {
                 "name": "route_quote",
                 "summary": "Ranked routes for moving an amount from one chain:asset to another",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "from", "required": true, "schema": string("source, CHAIN:ASSET") },
                     { "name": "to", "required": true, "schema": string("destination, CHAIN:ASSET") },
@@ -172,7 +172,7 @@ pub fn document() -> Value {
             {
                 "name": "transfer_submit",
                 "summary": "Route and execute a transfer; the same idempotency key returns the same transfer",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "idempotency_key", "required": true, "schema": string("1-128 printable ASCII characters") },
                     { "name": "from", "required": true, "schema": string("source, CHAIN:ASSET") },
@@ -191,7 +191,7 @@ pub fn document() -> Value {
             {
                 "name": "transfer_status",
                 "summary": "A transfer and each of its hops",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "transfer_id", "required": true, "schema": string("id from transfer_submit") }
                 ],
@@ -201,7 +201,7 @@ pub fn document() -> Value {
             {
                 "name": "payout_submit",
                 "summary": "Store a merchant's payouts durably, then batch and pay them; the same idempotency key and body return the same ids",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "idempotency_key", "required": true, "schema": string("1-128 printable ASCII characters") },
                     { "name": "items", "required": true, "schema": { "type": "array", "minItems": 1, "maxItems": 5000, "items": {
@@ -212,7 +212,9 @@ pub fn document() -> Value {
                             "amount": string("decimal, human units, > 0, within the asset's decimals"),
                             "memo": string("up to 256 bytes")
                         }
-                    }}}
+                    }}},
+                    { "name": "source", "schema": string("CHAIN:ASSET that tops up short floats; default relayer.treasury") },
+                    { "name": "mode", "schema": { "type": "string", "enum": ["cheapest", "fastest", "safest"], "default": "cheapest" } }
                 ],
                 "result": { "name": "submitted", "schema": { "type": "object", "properties": {
                     "created": { "type": "boolean" }, "ids": { "type": "array", "items": { "type": "string" } } } } },
@@ -221,7 +223,7 @@ pub fn document() -> Value {
             {
                 "name": "payout_status",
                 "summary": "One payout",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
                 "result": { "name": "payout", "schema": payout_schema() },
                 "errors": transfer_errors()
@@ -229,7 +231,7 @@ pub fn document() -> Value {
             {
                 "name": "payout_list",
                 "summary": "Payouts oldest first, optionally in one state, paged",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "state", "schema": string("one of the payout states") },
                     { "name": "cursor", "schema": string("next_cursor of the previous page") },
@@ -243,7 +245,7 @@ pub fn document() -> Value {
             {
                 "name": "payout_cancel",
                 "summary": "Cancel a payout not yet in a batch",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
                 "result": { "name": "outcome", "schema": { "type": "object", "properties": {
                     "cancelled": { "type": "boolean" }, "state": { "type": "string" } } } },
@@ -252,7 +254,7 @@ pub fn document() -> Value {
             {
                 "name": "payout_deliveries",
                 "summary": "The webhook deliveries of one payout, every attempt counted",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
                 "result": { "name": "deliveries", "schema": { "type": "object", "properties": { "deliveries": { "type": "array", "items": {
                     "type": "object",
@@ -271,7 +273,7 @@ pub fn document() -> Value {
             {
                 "name": "payout_subscribe",
                 "summary": "WebSocket only: a payout_event notification {event: payout.updated, payout} at every state change; unsubscribe with payout_unsubscribe",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [ { "name": "idempotency_key", "schema": string("only events of this request") } ],
                 "result": { "name": "subscription", "schema": { "type": "string" } },
                 "errors": transfer_errors()
@@ -279,7 +281,7 @@ pub fn document() -> Value {
             {
                 "name": "ops_pause",
                 "summary": "Pause a chain or a bridge: the next quote routes around it, payouts for a paused chain wait; audited",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "kind", "required": true, "schema": { "type": "string", "enum": ["chain", "bridge", "route"] } },
                     { "name": "target", "required": true, "schema": string("chain id, bridge id, or FROM_CHAIN:ASSET->TO_CHAIN:ASSET") },
@@ -292,7 +294,7 @@ pub fn document() -> Value {
             {
                 "name": "ops_resume",
                 "summary": "Lift a pause; audited",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "kind", "required": true, "schema": { "type": "string", "enum": ["chain", "bridge"] } },
                     { "name": "target", "required": true, "schema": string("chain id or bridge id") },
@@ -312,7 +314,7 @@ pub fn document() -> Value {
             {
                 "name": "ops_audit",
                 "summary": "The audit log (oldest first, paged) and whether its hash chain verifies",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "after", "schema": { "type": "integer", "description": "sequence number" } },
                     { "name": "limit", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
@@ -324,7 +326,7 @@ pub fn document() -> Value {
             {
                 "name": "transfer_refund",
                 "summary": "Operator: give up on a deposit waiting in escrow: its release is cancelled on the destination, then the deposit is refunded on the source; audited",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "id", "required": true, "schema": string("transfer id") },
                     { "name": "reason", "required": true, "schema": string("1-500 characters") }
@@ -335,7 +337,7 @@ pub fn document() -> Value {
             {
                 "name": "ops_batch_cancel",
                 "summary": "Operator: give up on a submitted payout batch: it is cancelled on chain (or settles, if it executes first) and its items are paid in a new batch; audited",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "batch_id", "required": true, "schema": string("0x + 64 hex digits") },
                     { "name": "reason", "required": true, "schema": string("1-500 characters") }
@@ -346,7 +348,7 @@ pub fn document() -> Value {
             {
                 "name": "ops_lane_resume",
                 "summary": "Operator: let a lane halted by sends from its key that it did not make run again; audited",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "chain", "required": true, "schema": string("chain id") },
                     { "name": "reason", "required": true, "schema": string("1-500 characters") }
@@ -357,7 +359,7 @@ pub fn document() -> Value {
             {
                 "name": "ops_approve",
                 "summary": "Operator: approve a payout held for approval (distinct operators count), or admit one the governor holds for an operator (over the chain's whole budget, or without a USD price); audited",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [ { "name": "id", "required": true, "schema": string("payout id") } ],
                 "result": { "name": "outcome", "schema": { "type": "object" } },
                 "errors": transfer_errors()
@@ -365,7 +367,7 @@ pub fn document() -> Value {
             {
                 "name": "ops_reject",
                 "summary": "Operator: fail a payout not yet in a batch, with a reason",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "id", "required": true, "schema": string("payout id") },
                     { "name": "reason", "required": true, "schema": string("why") }
@@ -376,7 +378,7 @@ pub fn document() -> Value {
             {
                 "name": "keys_create",
                 "summary": "Admin: create an API key; the token is in this answer only (stored hashed)",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [
                     { "name": "role", "required": true, "schema": { "type": "string", "enum": ["wallet", "merchant", "operator", "admin"] } },
                     { "name": "name", "required": true, "schema": string("whose key: merchant or operator name") },
@@ -388,7 +390,7 @@ pub fn document() -> Value {
             {
                 "name": "keys_revoke",
                 "summary": "Admin: revoke an API key",
-                "paramStructure": "by-name",
+                "paramStructure": "either",
                 "params": [ { "name": "id", "required": true, "schema": string("key id") } ],
                 "result": { "name": "outcome", "schema": { "type": "object" } },
                 "errors": transfer_errors()

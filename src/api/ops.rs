@@ -80,9 +80,8 @@ impl AppState {
         let t = &cur.snapshot.topology;
         match p.kind.as_str() {
             "chain" => {
-                if !t.chains().iter().any(|c| c.id.as_str() == p.target) {
-                    return Err(errors::unknown("target", &p.target));
-                }
+                t.resolve_chain("target", &p.target)
+                    .map_err(|e| errors::from_core(&e))?;
             }
             "bridge" => {
                 if !t.bridges().iter().any(|b| b.id.as_str() == p.target) {
@@ -96,9 +95,9 @@ impl AppState {
                         "a route is FROM_CHAIN:ASSET->TO_CHAIN:ASSET",
                     ));
                 };
-                t.resolve_asset("target", from.trim())
+                t.resolve_asset("target.from", from.trim())
                     .map_err(|e| errors::from_core(&e))?;
-                t.resolve_asset("target", to.trim())
+                t.resolve_asset("target.to", to.trim())
                     .map_err(|e| errors::from_core(&e))?;
             }
             _ => return Err(errors::invalid_field("kind", "chain, bridge or route")),
@@ -452,16 +451,15 @@ impl AppState {
     ) -> Result<Value, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         reason_ok(&p.reason)?;
-        let chain_id = self
-            .model
-            .current()
-            .snapshot
-            .topology
-            .chains()
-            .iter()
-            .find(|c| c.id.as_str() == p.chain)
-            .and_then(|c| c.chain_id)
-            .ok_or_else(|| errors::unknown("chain", &p.chain))?;
+        let cur = self.model.current();
+        let t = &cur.snapshot.topology;
+        let ix = t
+            .resolve_chain("chain", &p.chain)
+            .map_err(|e| errors::from_core(&e))?;
+        let chain_id = t
+            .chain(ix)
+            .chain_id
+            .ok_or_else(|| errors::invalid_field("chain", "has no relayer lane"))?;
         let lane = engine
             .transfers
             .lane_of(chain_id)

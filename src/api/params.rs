@@ -75,30 +75,53 @@ fn shape(names: &[&str]) -> String {
     format!("an object {{{list}}} or an array [{list}]")
 }
 
-/// serde's message without Rust type names: `expected struct Weights`
-/// reads `expected an object`.
+/// serde's message without Rust type names: what follows its last
+/// `expected ` (serde's own words, never the caller's input) has `struct X`
+/// read `an object`, `u64` read `a whole number`, `f64` read `a number`,
+/// and so on.
 fn plain(msg: &str) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut rest = msg;
-    while let Some(i) = rest.find("struct ") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + "struct ".len()..];
-        let end = after
-            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .unwrap_or(after.len());
-        out.push_str("an object");
-        // `struct X with 2 elements` speaks of positions: drop the count.
-        let tail = &after[end..];
-        rest = tail
-            .strip_prefix(" with ")
-            .and_then(|t| t.find("element").map(|j| &t[j..]))
-            .map_or(tail, |t| {
-                t.trim_start_matches("elements")
-                    .trim_start_matches("element")
-            });
+    let Some(at) = msg.rfind("expected ") else {
+        return msg.to_owned();
+    };
+    let (head, tail) = msg.split_at(at + "expected ".len());
+    let words: Vec<String> = tail
+        .split(' ')
+        .map(|w| {
+            let core = w.trim_end_matches([',', '.', ')']);
+            let rest = &w[core.len()..];
+            let plain = match core {
+                "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number",
+                "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer",
+                "f32" | "f64" => "a number",
+                "struct" | "enum" => "\u{0}",
+                _ => core,
+            };
+            format!("{plain}{rest}")
+        })
+        .collect();
+    // `struct X` / `enum X`: the marker and the name after it become words.
+    let mut out = Vec::new();
+    let mut it = words.into_iter().peekable();
+    while let Some(w) = it.next() {
+        if w == "\u{0}" {
+            let name = it.next().unwrap_or_default();
+            let punct: String = name
+                .chars()
+                .rev()
+                .take_while(|c| matches!(c, ',' | '.' | ')'))
+                .collect();
+            out.push(format!("an object{punct}"));
+            // `with 2 elements` speaks of positions: drop it.
+            if it.peek().map(String::as_str) == Some("with") {
+                it.next();
+                it.next();
+                it.next();
+            }
+        } else {
+            out.push(w);
+        }
     }
-    out.push_str(rest);
-    out
+    format!("{head}{}", out.join(" "))
 }
 
 fn unknown_field_name(msg: &str) -> Option<String> {
@@ -110,7 +133,7 @@ fn unknown_field_name(msg: &str) -> Option<String> {
 
 /// The field names of a params struct, in declaration order (serde's
 /// derive hands them to `deserialize_struct`).
-fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     let mut names = Names(&[]);
     let _ = T::deserialize(&mut names);
     names.0
@@ -224,6 +247,53 @@ mod tests {
         assert!(!e.message().contains("Weights"), "{}", e.message());
     }
 
+    /// Positional params follow the struct's field order, and the OpenRPC
+    /// document is what a client reads that order from: they must agree.
+    #[test]
+    fn the_openrpc_document_lists_every_methods_params_in_positional_order() {
+        use crate::api::{ops, payout, transfer};
+        let doc = crate::api::openrpc::document();
+        let listed = |method: &str| -> Vec<String> {
+            let m = doc["methods"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == method)
+                .unwrap_or_else(|| panic!("{method} not in the document"));
+            m["params"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let cases: Vec<(&str, &[&str])> = vec![
+            ("route_quote", field_names::<QuoteParams>()),
+            ("transfer_submit", field_names::<transfer::TransferParams>()),
+            ("transfer_status", field_names::<transfer::StatusParams>()),
+            ("payout_submit", field_names::<payout::SubmitParams>()),
+            ("payout_status", field_names::<IdParams>()),
+            ("payout_cancel", field_names::<IdParams>()),
+            ("payout_deliveries", field_names::<IdParams>()),
+            ("payout_list", field_names::<payout::ListParams>()),
+            ("payout_subscribe", field_names::<payout::SubscribeParams>()),
+            ("ops_pause", field_names::<ops::PauseParams>()),
+            ("ops_resume", field_names::<ops::PauseParams>()),
+            ("ops_audit", field_names::<ops::AuditParams>()),
+            ("ops_approve", field_names::<ops::ApproveParams>()),
+            ("ops_reject", field_names::<ops::RejectParams>()),
+            ("transfer_refund", field_names::<ops::RefundParams>()),
+            ("ops_batch_cancel", field_names::<ops::BatchCancelParams>()),
+            ("ops_lane_resume", field_names::<ops::LaneResumeParams>()),
+            ("keys_create", field_names::<ops::KeyCreateParams>()),
+            ("keys_revoke", field_names::<ops::KeyRevokeParams>()),
+        ];
+        for (method, fields) in cases {
+            assert!(!fields.is_empty(), "{method}: no fields read");
+            assert_eq!(listed(method), fields, "{method}");
+        }
+    }
+
     #[test]
     fn a_type_name_in_serdes_message_becomes_plain_words() {
         assert_eq!(
@@ -233,6 +303,19 @@ mod tests {
         assert_eq!(
             plain("invalid length 0, expected struct X with 2 elements"),
             "invalid length 0, expected an object"
+        );
+        assert_eq!(
+            plain("invalid type: string \"4\", expected u64"),
+            "invalid type: string \"4\", expected a whole number"
+        );
+        assert_eq!(
+            plain("invalid type: string \"x\", expected f64"),
+            "invalid type: string \"x\", expected a number"
+        );
+        // The caller's own words are never rewritten.
+        assert_eq!(
+            plain("invalid type: string \"struct Weights u64\", expected a string"),
+            "invalid type: string \"struct Weights u64\", expected a string"
         );
     }
 }

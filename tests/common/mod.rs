@@ -19,6 +19,35 @@ use switchyard_core::finality::Finality;
 
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
+pub const MAINNET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/topology/mainnet.toml");
+
+/// Runs the binary with `args` from the repository's root.
+pub fn switchyard(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(REPO)
+        .output()
+        .expect("run switchyard")
+}
+
+/// `switchyard quote --topology <mainnet> EXTRA...`.
+pub fn quote(extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["quote", "--topology", MAINNET];
+    args.extend_from_slice(extra);
+    switchyard(&args)
+}
+
+/// The address of a daemon's first line on stdout, `listening on ADDR`.
+pub fn listening_addr(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout piped"))
+        .read_line(&mut line)
+        .expect("read the daemon's stdout");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("the daemon said {line:?}"))
+        .to_owned()
+}
 
 pub struct Devnet {
     child: Child,

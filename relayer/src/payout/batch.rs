@@ -641,8 +641,10 @@ impl Payouts {
                 Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {
                     code: 0,
                     message: format!(
-                        "batch {} could not be cancelled in {MAX_CANCELS} tries (last: {:?}); it becomes void once its deadline {} passes at a final block",
-                        b.id, rec.cancelled, b.deadline
+                        "batch {} could not be cancelled in {MAX_CANCELS} tries (last: {}); it becomes void once its deadline {} passes at a final block",
+                        b.id,
+                        rec.cancelled.as_deref().unwrap_or("it did not execute"),
+                        b.deadline
                     ),
                 }))
             }

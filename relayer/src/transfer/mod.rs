@@ -623,7 +623,10 @@ fn failure(rec: &TxRecord) -> Option<String> {
     }
     Some(match &rec.cancelled {
         Some(why) => format!("not sent, simulation reverted: {why}"),
-        None => format!("reverted on chain in {:?}", rec.hash),
+        None => match rec.hash {
+            Some(h) => format!("reverted on chain in {h}"),
+            None => "reverted on chain".to_owned(),
+        },
     })
 }
 

@@ -32,7 +32,8 @@ pub enum LogFormat {
 /// (the missing arguments, the allowed values, its "a similar ... exists"
 /// tip) on one line, followed by where to read more. A command given
 /// without its subcommand prints that command's help (which lists them).
-/// With `--json` among the arguments the error is a JSON object on stdout.
+/// With `--json` among the arguments the error is also a JSON object on
+/// stdout.
 pub fn report_parse_error(e: &clap::Error) -> std::process::ExitCode {
     if !e.use_stderr() {
         let _ = e.print();
@@ -47,9 +48,8 @@ pub fn report_parse_error(e: &clap::Error) -> std::process::ExitCode {
     if std::env::args().any(|a| a == "--json") {
         let message = line.strip_prefix("error: ").unwrap_or(&line);
         println!("{}", crate::json_error("usage", None, message));
-    } else {
-        eprintln!("{line}");
     }
+    eprintln!("{line}");
     code
 }
 

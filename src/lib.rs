@@ -60,9 +60,9 @@ pub fn json_error(kind: &str, field: Option<&str>, message: &str) -> serde_json:
 }
 
 /// Runs one command and returns the process exit code: 0 on success, 2 on
-/// bad input (with a one-line `error:` on stderr, or with `--json` a JSON
-/// error object on stdout), 3 when `quote` finds no route, 1 on any other
-/// failure.
+/// bad input (with a one-line `error:` on stderr, and with `--json` a JSON
+/// error object on stdout too), 3 when `quote` finds no route, 1 on any
+/// other failure.
 pub fn run(cli: Cli) -> ExitCode {
     let _ = LOG_FORMAT.set(cli.log_format);
     let json = cli.command.prints_json();
@@ -87,12 +87,13 @@ pub fn run(cli: Cli) -> ExitCode {
             what: BenchCommand::Intake(args),
         } => bench_intake::run(&args),
     };
+    // With `--json` the error is also a JSON object on stdout, for the
+    // program reading it; the line on stderr is for the person.
     let report = |kind: &str, field: Option<&str>, message: &str| {
         if json {
             println!("{}", json_error(kind, field, message));
-        } else {
-            eprintln!("error: {message}");
         }
+        eprintln!("error: {message}");
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

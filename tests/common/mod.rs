@@ -79,6 +79,7 @@ impl Devnet {
             .args(extra)
             .env_remove("SWITCHYARD_RELAYER_KEY")
             .env_remove("SWITCHYARD_SIGNER_KEY")
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -324,11 +324,11 @@ fn bad_requests_name_their_field() {
     };
     assert_eq!(
         field(params("x:USDT", "b:USDT", "1", "pareto")).as_deref(),
-        Some("from chain")
+        Some("from.chain")
     );
     assert_eq!(
         field(params("a:DAI", "b:USDT", "1", "pareto")).as_deref(),
-        Some("from asset")
+        Some("from.asset")
     );
     assert_eq!(
         field(params("a:USDT", "a:USDT", "1", "pareto")).as_deref(),
@@ -357,7 +357,7 @@ fn bad_requests_name_their_field() {
     assert_eq!(field(p.clone()).as_deref(), Some("max_hops"));
     p.max_hops = None;
     p.max_eta_s = Some(5);
-    assert_eq!(field(p).as_deref(), Some("max_fee"));
+    assert_eq!(field(p).as_deref(), Some("max_eta_s"));
     let mut p = params("a:USDT", "b:USDT", "1", "weighted");
     p.weights = Some(crate::Weights {
         fee: -1.0,

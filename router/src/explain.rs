@@ -24,6 +24,7 @@ pub(crate) fn explain(
     routes: &[Route],
     flags: &[u8],
     pruned: bool,
+    pruned_at: &[(u32, u8)],
     over_limits: &[u32],
 ) -> Vec<Exclusion> {
     let src_chain = g.node_chain[req.from.ix()];
@@ -37,6 +38,9 @@ pub(crate) fn explain(
     limited.sort_unstable();
     let request_usd = g.usd_value(req.from, req.amount);
     let to_dst = g.hops_to(req.to.0);
+    // Pruned labels per node, fewest legs first: made only if an amount
+    // reason needs checking against them.
+    let mut pruned_nodes: Option<Vec<(u32, u8)>> = None;
     let mut out = Vec::new();
     let leaving = g.chain_out[src_chain.ix()].iter();
     // Edges both leaving the source chain and entering the destination
@@ -55,13 +59,25 @@ pub(crate) fn explain(
                 Some(r) => r,
                 None => {
                     let dist = distances(g, req, i, &to_dst);
+                    let f = flags[i];
+                    let amount_reason = f & flag::CROSSED == 0
+                        && f & (flag::BELOW_MIN | flag::FEE | flag::OVERFLOW) != 0;
+                    let unsure = pruned
+                        && amount_reason
+                        && could_have_reached(
+                            g,
+                            req,
+                            i,
+                            &to_dst,
+                            pruned_nodes.get_or_insert_with(|| by_node(pruned_at)),
+                        );
                     dynamic_reason(
                         req,
-                        g,
-                        i,
-                        flags[i],
+                        &g.edges[i],
+                        f,
                         limited.binary_search(&e).is_ok(),
                         pruned,
+                        unsure,
                         dist,
                     )
                 }
@@ -76,6 +92,38 @@ pub(crate) fn explain(
     out
 }
 
+/// One entry per node, with the fewest legs of a label pruned there.
+fn by_node(pruned_at: &[(u32, u8)]) -> Vec<(u32, u8)> {
+    let mut v = pruned_at.to_vec();
+    v.sort_unstable();
+    v.dedup_by_key(|(node, _)| *node);
+    v
+}
+
+/// Whether a pruned label could have gone on to edge `i` and through it to
+/// the destination within the hop budget: then the labels that reached
+/// `i` too small for its minimum or fee were not the only ones that could,
+/// and no amount reason is sure. At the source there is only the request's
+/// own amount (simple routes never come back to it), so the answer is no.
+fn could_have_reached(
+    g: &Graph,
+    req: &QuoteRequest,
+    i: usize,
+    to_dst: &[u8],
+    pruned: &[(u32, u8)],
+) -> bool {
+    let edge = &g.edges[i];
+    if edge.from == req.from.0 {
+        return false;
+    }
+    let to_edge = g.hops_to(edge.from);
+    let after = u64::from(to_dst[edge.to as usize]);
+    pruned.iter().any(|&(node, hops)| {
+        let d = to_edge[node as usize];
+        d != FAR && u64::from(hops) + u64::from(d) + 1 + after <= u64::from(req.max_hops)
+    })
+}
+
 /// Lower bounds on the legs from the source to the edge and from the edge
 /// to the destination, over all edges.
 fn distances(g: &Graph, req: &QuoteRequest, i: usize, to_dst: &[u8]) -> (u8, u8) {
@@ -85,14 +133,13 @@ fn distances(g: &Graph, req: &QuoteRequest, i: usize, to_dst: &[u8]) -> (u8, u8)
 
 fn dynamic_reason(
     req: &QuoteRequest,
-    g: &Graph,
-    i: usize,
+    edge: &crate::graph::Edge,
     f: u8,
     limited: bool,
     pruned: bool,
+    amount_unsure: bool,
     (ds, dt): (u8, u8),
 ) -> Reason {
-    let edge = &g.edges[i];
     if edge.to == req.from.0 || edge.from == req.to.0 || ds == FAR || dt == FAR {
         return Reason::NoRoute;
     }
@@ -107,6 +154,11 @@ fn dynamic_reason(
             return beaten(req.mode);
         }
         return Reason::DeadEnd;
+    }
+    if amount_unsure {
+        // A label pruned because a returned route beats everything it
+        // could lead to might have brought enough: beaten, not too small.
+        return beaten(req.mode);
     }
     if f & flag::BELOW_MIN != 0 {
         return Reason::BelowMin;

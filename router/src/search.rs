@@ -104,6 +104,9 @@ pub(crate) struct SearchOutput {
     pub flags: Vec<u8>,
     /// Whether any label was pruned by dominance or by a better route.
     pub pruned_any: bool,
+    /// Where pruned labels were (node, legs so far), the destination
+    /// aside: funds that could have gone on from there.
+    pub pruned_at: Vec<(u32, u8)>,
     pub stats: SearchStats,
 }
 
@@ -193,6 +196,7 @@ fn search_in(
     let mut frontier = vec![start];
     let hops = usize::from(req.max_hops).min(MAX_HOPS);
     let mut pruned_any = false;
+    let mut pruned_at: Vec<(u32, u8)> = Vec::new();
 
     for round in 1..=hops {
         for l in &frontier {
@@ -250,6 +254,9 @@ fn search_in(
                         {
                             mark(&mut flags, &next, flag::PRUNED);
                             pruned_any = true;
+                            if edge.to != dst {
+                                pruned_at.push((edge.to, next.hops));
+                            }
                             continue;
                         }
                     }
@@ -268,6 +275,7 @@ fn search_in(
                     {
                         mark(&mut flags, &next, flag::PRUNED);
                         pruned_any = true;
+                        pruned_at.push((edge.to, next.hops));
                         continue;
                     }
                 }
@@ -275,12 +283,18 @@ fn search_in(
                 if bag.iter().any(|o| o.weakly_dominates(&next)) {
                     mark(&mut flags, &next, flag::PRUNED);
                     pruned_any = true;
+                    if edge.to != dst {
+                        pruned_at.push((edge.to, next.hops));
+                    }
                     continue;
                 }
                 bag.retain(|o| {
                     let keep = !next.weakly_dominates(o);
                     if !keep {
                         pruned_any = true;
+                        if edge.to != dst {
+                            pruned_at.push((edge.to, o.hops));
+                        }
                         for &pe in o.edge_list() {
                             flags[pe as usize] |= flag::PRUNED;
                         }
@@ -317,6 +331,7 @@ fn search_in(
                 if beaten {
                     mark(&mut flags, l, flag::PRUNED);
                     pruned_any = true;
+                    pruned_at.push((t, l.hops));
                 } else {
                     frontier.push(*l);
                 }
@@ -336,6 +351,7 @@ fn search_in(
         target,
         flags,
         pruned_any,
+        pruned_at,
         stats,
     }
 }

@@ -119,54 +119,119 @@ proptest! {
 
     #[test]
     fn search_matches_brute_force_in_every_mode(c in case(), w in (0.0f64..3.0, 0.0f64..50.0, 0.0f64..3.0), cap in prop::option::of(0u32..50)) {
-        let net = build(&c);
-        let g = net.graph();
-        let t = g.topology();
-        for mode in Mode::ALL {
-            let mut p = QuoteParams {
-                from: t.assets()[c.from].key.to_string(),
-                to: t.assets()[c.to].key.to_string(),
-                amount: c.amount.to_string(),
-                mode: Some(mode.as_str().into()),
-                max_hops: Some(c.max_hops),
-                ..Default::default()
-            };
-            if mode == Mode::Weighted {
-                p.weights = Some(Weights { fee: w.0, time: w.1, risk: w.2 });
-                p.max_fee = cap.map(|x| x.to_string());
+        check(&c, w, cap)?;
+    }
+}
+
+/// The search against brute force, for one case in every mode; and every
+/// returned route and every exclusion checked for soundness.
+fn check(c: &Case, w: (f64, f64, f64), cap: Option<u32>) -> Result<(), TestCaseError> {
+    let net = build(c);
+    let g = net.graph();
+    let t = g.topology();
+    for mode in Mode::ALL {
+        let mut p = QuoteParams {
+            from: t.assets()[c.from].key.to_string(),
+            to: t.assets()[c.to].key.to_string(),
+            amount: c.amount.to_string(),
+            mode: Some(mode.as_str().into()),
+            max_hops: Some(c.max_hops),
+            ..Default::default()
+        };
+        if mode == Mode::Weighted {
+            p.weights = Some(Weights {
+                fee: w.0,
+                time: w.1,
+                risk: w.2,
+            });
+            p.max_fee = cap.map(|x| x.to_string());
+        }
+        let req = QuoteRequest::resolve(&g, &p, 4, 0).unwrap();
+        let q = quote(&g, &req);
+        let all = brute::all_routes(&g, &req);
+        let got: Vec<(U256, u64, f64)> = q
+            .routes
+            .iter()
+            .map(|r| (r.amount_out(), r.eta_s, r.success_p))
+            .collect();
+        match mode {
+            Mode::Pareto => prop_assert_eq!(&got, &brute::pareto(&all), "mode {:?}", mode),
+            _ => prop_assert_eq!(
+                got.first().copied(),
+                brute::best(&g, &req, &all),
+                "mode {:?}",
+                mode
+            ),
+        }
+        // Every returned route is real: replaying its legs gives its numbers.
+        for r in &q.routes {
+            prop_assert!(r.bridges.len() <= c.max_hops as usize);
+            let mut a = req.amount;
+            let (mut eta, mut pr) = (0u64, 1.0f64);
+            for (i, b) in r.bridges.iter().enumerate() {
+                let e = g.edge(*b);
+                prop_assert_eq!(a, r.amounts[i]);
+                a = e.leg.output(a).unwrap();
+                eta += e.eta_s;
+                pr *= e.success_p;
             }
-            let req = QuoteRequest::resolve(&g, &p, 4, 0).unwrap();
-            let q = quote(&g, &req);
-            let all = brute::all_routes(&g, &req);
-            let got: Vec<(U256, u64, f64)> = q.routes.iter().map(|r| (r.amount_out(), r.eta_s, r.success_p)).collect();
-            match mode {
-                Mode::Pareto => prop_assert_eq!(&got, &brute::pareto(&all), "mode {:?}", mode),
-                _ => prop_assert_eq!(got.first().copied(), brute::best(&g, &req, &all), "mode {:?}", mode),
-            }
-            // Every returned route is real: replaying its legs gives its numbers.
-            for r in &q.routes {
-                prop_assert!(r.bridges.len() <= c.max_hops as usize);
-                let mut a = req.amount;
-                let (mut eta, mut pr) = (0u64, 1.0f64);
-                for (i, b) in r.bridges.iter().enumerate() {
-                    let e = g.edge(*b);
-                    prop_assert_eq!(a, r.amounts[i]);
-                    a = e.leg.output(a).unwrap();
-                    eta += e.eta_s;
-                    pr *= e.success_p;
-                }
-                prop_assert_eq!((a, eta, pr), (r.amount_out(), r.eta_s, r.success_p));
-            }
-            // Explanations are sound: shape and amount reasons mean no route
-            // through the bridge exists; used bridges are never excluded.
-            for x in &q.excluded {
-                prop_assert!(q.routes.iter().all(|r| !r.bridges.contains(&x.bridge)));
-                if matches!(x.reason, Reason::HopBudget | Reason::NoRoute | Reason::BelowMin | Reason::FeeExceedsAmount
-                    | Reason::OverMax | Reason::NoFeasiblePath) {
-                    prop_assert!(all.iter().all(|f| !f.edges.contains(&x.bridge.0)), "{:?} has a route", x);
-                }
+            prop_assert_eq!((a, eta, pr), (r.amount_out(), r.eta_s, r.success_p));
+        }
+        // Explanations are sound: shape and amount reasons mean no route
+        // through the bridge exists; used bridges are never excluded.
+        for x in &q.excluded {
+            prop_assert!(q.routes.iter().all(|r| !r.bridges.contains(&x.bridge)));
+            if matches!(
+                x.reason,
+                Reason::HopBudget
+                    | Reason::NoRoute
+                    | Reason::BelowMin
+                    | Reason::FeeExceedsAmount
+                    | Reason::OverMax
+                    | Reason::NoFeasiblePath
+            ) {
+                prop_assert!(
+                    all.iter().all(|f| !f.edges.contains(&x.bridge.0)),
+                    "{:?} has a route",
+                    x
+                );
             }
         }
+    }
+    Ok(())
+}
+
+/// Found by the property test: a label that would cross a bridge is pruned
+/// (a returned route beats it) before it gets there, and a weaker label
+/// that does get there cannot pay the bridge's fixed fee. The bridge is on
+/// a feasible route, so "fee exceeds amount" would be false: it is beaten.
+#[test]
+fn a_bridge_reached_only_by_a_pruned_label_is_not_blamed_on_its_fee() {
+    let e = |from, to, fixed, bps, eta| RandEdge {
+        from,
+        to,
+        fixed,
+        bps,
+        eta,
+        p: 1.0,
+        min: 0,
+        max_usd: 1_000_000,
+    };
+    let c = Case {
+        decimals: vec![0; 6],
+        edges: vec![
+            e(3, 0, 0, 1, 1),
+            e(3, 0, 1, 1, 0),
+            e(0, 2, 2, 0, 0),
+            e(3, 2, 0, 0, 1),
+        ],
+        amount: 4,
+        max_hops: 2,
+        from: 3,
+        to: 2,
+    };
+    if let Err(e) = check(&c, (0.0, 0.0, 0.0), None) {
+        panic!("{e}");
     }
 }
 

@@ -38,9 +38,6 @@ pub(crate) fn explain(
     limited.sort_unstable();
     let request_usd = g.usd_value(req.from, req.amount);
     let to_dst = g.hops_to(req.to.0);
-    // Pruned labels per node, fewest legs first: made only if an amount
-    // reason needs checking against them.
-    let mut pruned_nodes: Option<Vec<(u32, u8)>> = None;
     let mut out = Vec::new();
     let leaving = g.chain_out[src_chain.ix()].iter();
     // Edges both leaving the source chain and entering the destination
@@ -64,13 +61,7 @@ pub(crate) fn explain(
                         && f & (flag::BELOW_MIN | flag::FEE | flag::OVERFLOW) != 0;
                     let unsure = pruned
                         && amount_reason
-                        && could_have_reached(
-                            g,
-                            req,
-                            i,
-                            &to_dst,
-                            pruned_nodes.get_or_insert_with(|| by_node(pruned_at)),
-                        );
+                        && could_have_reached(g, req, i, &to_dst, pruned_at);
                     dynamic_reason(
                         req,
                         &g.edges[i],
@@ -90,14 +81,6 @@ pub(crate) fn explain(
     }
     out.sort_by_key(|x| x.bridge);
     out
-}
-
-/// One entry per node, with the fewest legs of a label pruned there.
-fn by_node(pruned_at: &[(u32, u8)]) -> Vec<(u32, u8)> {
-    let mut v = pruned_at.to_vec();
-    v.sort_unstable();
-    v.dedup_by_key(|(node, _)| *node);
-    v
 }
 
 /// Whether a pruned label could have gone on to edge `i` and through it to

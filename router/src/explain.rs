@@ -24,7 +24,6 @@ pub(crate) fn explain(
     routes: &[Route],
     flags: &[u8],
     pruned: bool,
-    pruned_at: &[(u32, u8)],
     over_limits: &[u32],
 ) -> Vec<Exclusion> {
     let src_chain = g.node_chain[req.from.ix()];
@@ -38,7 +37,6 @@ pub(crate) fn explain(
     limited.sort_unstable();
     let request_usd = g.usd_value(req.from, req.amount);
     let to_dst = g.hops_to(req.to.0);
-    let mut reach: Option<Vec<u8>> = None;
     let mut out = Vec::new();
     let leaving = g.chain_out[src_chain.ix()].iter();
     // Edges both leaving the source chain and entering the destination
@@ -60,14 +58,12 @@ pub(crate) fn explain(
                     let f = flags[i];
                     let amount_reason = f & flag::CROSSED == 0
                         && f & (flag::BELOW_MIN | flag::FEE | flag::OVERFLOW) != 0;
-                    let unsure = pruned
-                        && amount_reason
-                        && could_have_reached(
-                            &g.edges[i],
-                            req,
-                            &to_dst,
-                            reach.get_or_insert_with(|| pruned_reach(g, req, pruned_at)),
-                        );
+                    // Funds that a pruned label carried (beaten by a
+                    // returned route) might have reached the bridge with
+                    // enough for its minimum or fee; only at the source is
+                    // the request's own amount all there is (simple routes
+                    // never come back to it).
+                    let unsure = pruned && amount_reason && g.edges[i].from != req.from.0;
                     dynamic_reason(
                         req,
                         &g.edges[i],
@@ -87,55 +83,6 @@ pub(crate) fn explain(
     }
     out.sort_by_key(|x| x.bridge);
     out
-}
-
-/// The fewest legs with which funds of a pruned label could arrive at
-/// each node (a multi-source breadth-first pass from where labels were
-/// pruned, each starting at its legs so far; `FAR` if none can within the
-/// budget). Made once per quote, and only when an amount reason needs it.
-fn pruned_reach(g: &Graph, req: &QuoteRequest, pruned_at: &[(u32, u8)]) -> Vec<u8> {
-    let mut legs = vec![FAR; g.node_count()];
-    let mut level: Vec<Vec<u32>> = vec![Vec::new(); usize::from(req.max_hops) + 1];
-    for &(node, hops) in pruned_at {
-        if hops <= req.max_hops && hops < legs[node as usize] {
-            legs[node as usize] = hops;
-            level[usize::from(hops)].push(node);
-        }
-    }
-    for h in 0..usize::from(req.max_hops) {
-        let nodes = std::mem::take(&mut level[h]);
-        let next = (h + 1) as u8;
-        for v in nodes {
-            if usize::from(legs[v as usize]) != h {
-                continue;
-            }
-            for &w in g.out(v).1 {
-                // Simple routes never come back to the source.
-                if w != req.from.0 && next < legs[w as usize] {
-                    legs[w as usize] = next;
-                    level[h + 1].push(w);
-                }
-            }
-        }
-    }
-    legs
-}
-
-/// Whether funds of a pruned label could have gone on through edge `i` to
-/// the destination within the budget: then the labels that reached `i`
-/// too small for its minimum or fee were not the only ones that could, and
-/// no amount reason is sure. At the source there is only the request's own
-/// amount (simple routes never come back to it), so the answer is no.
-fn could_have_reached(
-    edge: &crate::graph::Edge,
-    req: &QuoteRequest,
-    to_dst: &[u8],
-    reach: &[u8],
-) -> bool {
-    let at = reach[edge.from as usize];
-    edge.from != req.from.0
-        && at != FAR
-        && u64::from(at) + 1 + u64::from(to_dst[edge.to as usize]) <= u64::from(req.max_hops)
 }
 
 /// Lower bounds on the legs from the source to the edge and from the edge

@@ -68,7 +68,6 @@ pub fn quote(graph: &Graph, req: &QuoteRequest) -> Quote {
         &routes,
         &out.flags,
         out.pruned_any,
-        &out.pruned_at,
         &over_limits,
     );
     Quote {

@@ -104,10 +104,6 @@ pub(crate) struct SearchOutput {
     pub flags: Vec<u8>,
     /// Whether any label was pruned by dominance or by a better route.
     pub pruned_any: bool,
-    /// Where pruned labels were (node, fewest legs so far), one entry per
-    /// node, the destination aside: funds that could have gone on from
-    /// there.
-    pub pruned_at: Vec<(u32, u8)>,
     pub stats: SearchStats,
 }
 
@@ -197,17 +193,6 @@ fn search_in(
     let mut frontier = vec![start];
     let hops = usize::from(req.max_hops).min(MAX_HOPS);
     let mut pruned_any = false;
-    // Fewest legs of a label pruned at each node, and the nodes that have
-    // one (for explanations; the destination aside).
-    let mut pruned_min = vec![u8::MAX; n];
-    let mut pruned_at: Vec<(u32, u8)> = Vec::new();
-    let mut note_pruned = |node: u32, hops: u8| {
-        let m = &mut pruned_min[node as usize];
-        if *m == u8::MAX {
-            pruned_at.push((node, hops));
-        }
-        *m = (*m).min(hops);
-    };
 
     for round in 1..=hops {
         for l in &frontier {
@@ -265,9 +250,6 @@ fn search_in(
                         {
                             mark(&mut flags, &next, flag::PRUNED);
                             pruned_any = true;
-                            if edge.to != dst {
-                                note_pruned(edge.to, next.hops);
-                            }
                             continue;
                         }
                     }
@@ -286,7 +268,6 @@ fn search_in(
                     {
                         mark(&mut flags, &next, flag::PRUNED);
                         pruned_any = true;
-                        note_pruned(edge.to, next.hops);
                         continue;
                     }
                 }
@@ -294,18 +275,12 @@ fn search_in(
                 if bag.iter().any(|o| o.weakly_dominates(&next)) {
                     mark(&mut flags, &next, flag::PRUNED);
                     pruned_any = true;
-                    if edge.to != dst {
-                        note_pruned(edge.to, next.hops);
-                    }
                     continue;
                 }
                 bag.retain(|o| {
                     let keep = !next.weakly_dominates(o);
                     if !keep {
                         pruned_any = true;
-                        if edge.to != dst {
-                            note_pruned(edge.to, o.hops);
-                        }
                         for &pe in o.edge_list() {
                             flags[pe as usize] |= flag::PRUNED;
                         }
@@ -342,7 +317,6 @@ fn search_in(
                 if beaten {
                     mark(&mut flags, l, flag::PRUNED);
                     pruned_any = true;
-                    note_pruned(t, l.hops);
                 } else {
                     frontier.push(*l);
                 }
@@ -358,14 +332,10 @@ fn search_in(
     } else {
         bags[dst as usize].clone()
     };
-    for (node, hops) in &mut pruned_at {
-        *hops = pruned_min[*node as usize];
-    }
     SearchOutput {
         target,
         flags,
         pruned_any,
-        pruned_at,
         stats,
     }
 }

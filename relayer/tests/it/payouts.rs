@@ -132,6 +132,18 @@ fn view(rig: &Rig, id: &str) -> PayoutView {
 }
 
 /// One step of everything: payouts, every lane, one block on every chain.
+/// Steps until `id` is submitted (its batch reserved on the lane, not yet
+/// sent) and returns its batch id.
+async fn submitted_batch(rig: &Rig, id: &str) -> String {
+    for _ in 0..5 {
+        let _ = rig.payouts.step().await;
+        if view(rig, id).state == "submitted" {
+            break;
+        }
+    }
+    view(rig, id).batch_id.unwrap()
+}
+
 async fn step(rig: &Rig) {
     let _ = rig.payouts.step().await;
     for s in &rig.sides {
@@ -364,13 +376,7 @@ async fn a_node_that_answers_no_logs_never_makes_an_executed_batch_look_dead() {
     let a = &rig.sides[0];
     let to = recipient("no-logs", 0);
     let ids = submit(&rig, "no-logs", &[item(a, to, 4_000_000, 4)]);
-    for _ in 0..5 {
-        let _ = rig.payouts.step().await;
-        if view(&rig, &ids[0]).state == "submitted" {
-            break;
-        }
-    }
-    let batch = view(&rig, &ids[0]).batch_id.unwrap();
+    let batch = submitted_batch(&rig, &ids[0]).await;
     let ours = a
         .lane
         .lane
@@ -483,13 +489,7 @@ async fn a_batch_executed_by_someone_else_settles_from_that_transactions_paid_ev
         &[item(a, to[0], 4_000_000, 4), item(a, to[1], 6_000_000, 6)],
     );
     // Batched and reserved on the lane, not yet sent.
-    for _ in 0..5 {
-        let _ = rig.payouts.step().await;
-        if view(&rig, &ids[0]).state == "submitted" {
-            break;
-        }
-    }
-    let batch = view(&rig, &ids[0]).batch_id.unwrap();
+    let batch = submitted_batch(&rig, &ids[0]).await;
     let ours = a
         .lane
         .lane
@@ -646,13 +646,7 @@ async fn a_batch_an_operator_gives_up_on_that_executes_first_settles_and_pays_on
     let a = &rig.sides[0];
     let to = recipient("giveup", 0);
     let ids = submit(&rig, "giveup", &[item(a, to, 9_000_000, 9)]);
-    for _ in 0..5 {
-        let _ = rig.payouts.step().await;
-        if view(&rig, &ids[0]).state == "submitted" {
-            break;
-        }
-    }
-    let batch = view(&rig, &ids[0]).batch_id.unwrap();
+    let batch = submitted_batch(&rig, &ids[0]).await;
     assert!(
         rig.payouts
             .give_up_batch(&batch, "olivia", "lane looked stuck")

@@ -189,7 +189,7 @@ impl EvmChain {
         id: B256,
         number: u64,
     ) -> ChainResult<bool> {
-        let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
+        let key = release_key(source_chain_id, id);
         view!(self, IEscrowBridge(escrow).released(key) at number)
     }
 
@@ -225,7 +225,7 @@ impl EvmChain {
         source_chain_id: u64,
         id: B256,
     ) -> ChainResult<bool> {
-        let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
+        let key = release_key(source_chain_id, id);
         view!(self, IEscrowBridge(escrow).releaseCancelled(key))
     }
 
@@ -335,7 +335,7 @@ impl EvmChain {
         source_chain_id: u64,
         id: B256,
     ) -> ChainResult<bool> {
-        let key = alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode());
+        let key = release_key(source_chain_id, id);
         view!(self, IEscrowBridge(escrow).released(key))
     }
 
@@ -353,4 +353,10 @@ impl EvmChain {
     ) -> ChainResult<bool> {
         view!(self, IPayoutBatcher(batcher).executed(id) at number)
     }
+}
+
+/// The escrow's key of a release: keccak256(abi.encode(sourceChainId,
+/// depositId)), as `EscrowBridge` stores `released` and `releaseCancelled`.
+fn release_key(source_chain_id: u64, id: B256) -> B256 {
+    alloy::primitives::keccak256((U256::from(source_chain_id), id).abi_encode())
 }

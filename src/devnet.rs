@@ -105,7 +105,7 @@ fn env_key(name: &str, default: &str) -> String {
 
 /// Entry point of `switchyard devnet up`.
 pub fn run(args: &DevnetUpArgs) -> Result<(), Failure> {
-    crate::serve::init_tracing();
+    crate::serve::start_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -281,7 +281,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     // would take their transactions for these chains' history. Never under
     // a daemon still running on it: its lock is taken first.
     {
-        let _lock = crate::engine::lock_store(&dir.join("switchyard.db"))?;
+        let _lock = switchyard_node::engine::lock_store(&dir.join("switchyard.db"))?;
         for ext in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(dir.join(format!("switchyard.db{ext}")));
         }
@@ -379,18 +379,18 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let signal = shutdown.clone();
         tokio::spawn(async move {
-            crate::serve::wait_for_signal().await;
+            switchyard_node::serve::wait_for_signal().await;
             signal.cancel();
         });
-        let keys = crate::engine::Keys {
+        let keys = switchyard_node::engine::Keys {
             relayer: relayer_key,
             signer: signer_key,
         };
-        let served = crate::serve::serve_with(cfg, Some(keys), shutdown).await;
+        let served = switchyard_node::serve::serve_with(cfg, Some(keys), shutdown).await;
         drop(anvils);
         return served;
     }
-    crate::serve::wait_for_signal().await;
+    switchyard_node::serve::wait_for_signal().await;
     drop(anvils);
     Ok(())
 }

@@ -1,24 +1,19 @@
-//! The `switchyard` binary's library: command line, JSON-RPC API, daemon
-//! wiring and benchmarks. `main.rs` only parses arguments and calls [`run`].
+//! The `switchyard` binary's library: the command line and what each
+//! command wires together (the daemon itself is `switchyard-node`, the API
+//! contract `switchyard-api`). `main.rs` only parses arguments and calls
+//! [`run`].
 
-// The OpenRPC document is one large `json!` literal.
-#![recursion_limit = "512"]
-
-pub mod api;
 pub mod bench;
 pub mod bench_intake;
 pub mod bench_relayer;
 pub mod cli;
 pub mod devnet;
-pub mod engine;
 mod keys_cmd;
-pub mod metrics;
 mod quote_cmd;
 pub mod serve;
 mod sign_cmd;
 mod table;
 mod topology_cmd;
-pub mod webhook;
 
 use std::process::ExitCode;
 
@@ -113,43 +108,5 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// How a command failed.
-#[derive(Debug)]
-pub enum Failure {
-    /// Bad input; the message names what to fix.
-    Usage(String),
-    /// Bad input about a named field (a flag or a file's field).
-    Input {
-        /// The field, as a request or file names it.
-        field: Option<String>,
-        /// What to fix, naming it.
-        message: String,
-    },
-    /// The command ran and printed its answer, which is "no route".
-    NoRoute,
-    /// Anything else.
-    Runtime(eyre::Report),
-}
-
-impl From<switchyard_core::Error> for Failure {
-    fn from(e: switchyard_core::Error) -> Self {
-        Self::Input {
-            field: e.field().map(str::to_owned),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl From<eyre::Report> for Failure {
-    fn from(e: eyre::Report) -> Self {
-        Self::Runtime(e)
-    }
-}
-
-impl From<std::io::Error> for Failure {
-    fn from(e: std::io::Error) -> Self {
-        Self::Runtime(e.into())
-    }
-}
-
 pub use switchyard_core::now_ms;
+pub use switchyard_node::Failure;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// "finalized" }`: final when both hold) or `{ commitment = "finalized" }`.
 /// A tag is always the chain's own tag (the node's `safe` or `finalized`
 /// block), whatever the chain's base rule is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged, deny_unknown_fields)]
 pub enum Finality {
     /// Final when it has this many confirmations *and* the node's tag has
@@ -108,7 +108,7 @@ impl std::fmt::Display for Finality {
 }
 
 /// EVM block tags that carry consensus finality, weakest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BlockTag {
     /// Justified, not yet finalized.
@@ -118,7 +118,7 @@ pub enum BlockTag {
 }
 
 /// Solana commitment levels, weakest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Commitment {
     /// Voted on by a supermajority.

@@ -59,7 +59,7 @@ where
 }
 
 /// Reads a chain's head, finalized head and fees.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ChainProbe<C> {
     /// Which chain of the topology.
     pub chain: ChainIx,
@@ -151,7 +151,7 @@ impl<C: ChainReader> ChainProbe<C> {
 
 /// Reads a bridge's destination liquidity: the token balance its
 /// destination-side contract holds, valued in USD.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LiquidityProbe<C> {
     /// Which bridge.
     pub bridge: BridgeIx,

@@ -22,6 +22,8 @@ pub mod lane;
 pub mod notify;
 pub mod ops;
 pub mod payout;
+pub mod planner;
+pub mod states;
 pub mod store;
 pub mod transfer;
 
@@ -34,6 +36,8 @@ pub use payout::{
     BatchHook, BatchPolicy, ChainGate, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall,
     Submitted,
 };
+pub use planner::{FundError, Funder, PlanError, plan};
+pub use states::{BatchState, HopState, PayoutState, StoredState, TransferState};
 pub use store::{Alert, Store};
 pub use switchyard_core::fees::{FeePolicy, Fees};
 pub use transfer::{HopEnd, HopOutcome, HopPlan, HopView, LaneHandle, TransferView, Transfers};

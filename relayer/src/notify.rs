@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use rusqlite::params;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ pub struct Delivery {
 }
 
 /// A delivery as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeliveryView {
     /// Row id.
     pub id: i64,

@@ -10,14 +10,14 @@
 use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::store::Store;
 
 /// A pause in force.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Pause {
     /// `chain` or `bridge`.
     pub kind: String,
@@ -32,7 +32,7 @@ pub struct Pause {
 }
 
 /// One audit entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// Sequence number, from 1.
     pub seq: i64,

@@ -13,7 +13,7 @@ use switchyard_core::{Amount, Error, Result, U256};
 use crate::graph::Graph;
 
 /// Which routes a quote returns.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Every non-dominated route over (amount, ETA, success probability).
@@ -73,7 +73,7 @@ impl Mode {
 ///
 /// i.e. the fee paid, what an hour of waiting is worth to the user, and the
 /// expected loss. Floats, because this is a score, never money.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Weights {
     /// Multiplier of the fee in USD (default 1).
@@ -102,7 +102,7 @@ impl Default for Weights {
 }
 
 /// The request as received: strings and optional fields.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteParams {
     /// Source `chain:ASSET`.
@@ -251,7 +251,7 @@ impl QuoteRequest {
 }
 
 /// Why a bridge near the source or destination is not in the answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The bridge or one of its chains is paused by an operator.
@@ -339,7 +339,7 @@ pub struct Quote {
 }
 
 /// Wire form of a leg.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LegView {
     /// Bridge id.
     pub bridge: String,
@@ -359,7 +359,7 @@ pub struct LegView {
 }
 
 /// Wire form of a route.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RouteView {
     /// Legs in order.
     pub legs: Vec<LegView>,
@@ -380,7 +380,7 @@ fn round6<S: serde::Serializer>(p: &f64, s: S) -> std::result::Result<S::Ok, S::
 }
 
 /// Wire form of an exclusion.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExclusionView {
     /// Bridge id.
     pub bridge: String,
@@ -391,7 +391,7 @@ pub struct ExclusionView {
 }
 
 /// Wire form of a quote: the JSON the CLI prints and the API returns.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuoteView {
     /// Routes, best first.
     pub routes: Vec<RouteView>,

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use alloy::primitives::{Address as EvmAddress, B256, U256, keccak256};
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use switchyard_chains::evm::contracts::execute_call;
 use switchyard_chains::evm::eip712::{
     Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
@@ -117,7 +117,7 @@ pub struct BatchPolicy {
 }
 
 /// An item as it stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PayoutView {
     /// `po_` + 16 hex digits.
     pub id: String,
@@ -171,7 +171,7 @@ pub struct Approval {
 }
 
 /// Outcome of a submission.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Submitted {
     /// False when the key was seen before with this body.
     pub created: bool,
@@ -552,7 +552,7 @@ impl Payouts {
     pub fn list(
         &self,
         owner: Option<&str>,
-        state: Option<&str>,
+        state: Option<crate::PayoutState>,
         cursor: i64,
         limit: usize,
     ) -> Result<Vec<PayoutView>> {

@@ -54,20 +54,22 @@ use crate::store::Store;
 mod legs;
 
 /// One end of a hop.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HopEnd {
     /// EVM chain id.
     pub chain_id: u64,
     /// Escrow contract there.
+    #[schemars(with = "String")]
     pub escrow: EvmAddress,
     /// Token there.
+    #[schemars(with = "String")]
     pub token: EvmAddress,
     /// Finality rule for this transfer's amount there.
     pub finality: Finality,
 }
 
 /// One leg of a transfer as planned from the route.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HopPlan {
     /// Bridge id from the topology.
     pub bridge: String,
@@ -77,13 +79,16 @@ pub struct HopPlan {
     pub to: HopEnd,
     /// Deposited, source base units (decimal string in JSON).
     #[serde(with = "decimal")]
+    #[schemars(with = "String")]
     pub amount_in: U256,
     /// Released, destination base units, after the bridge fee (decimal
     /// string in JSON).
     #[serde(with = "decimal")]
+    #[schemars(with = "String")]
     pub amount_out: U256,
     /// Paid on the destination chain: the relayer itself on intermediate
     /// chains, the user on the last.
+    #[schemars(with = "String")]
     pub recipient: EvmAddress,
 }
 
@@ -104,7 +109,7 @@ mod decimal {
 }
 
 /// A hop as it stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HopView {
     /// The plan.
     #[serde(flatten)]
@@ -115,15 +120,18 @@ pub struct HopView {
     /// What it waits for, when it waits (liquidity, a refund's delay).
     pub note: Option<String>,
     /// Deposit id once final.
+    #[schemars(with = "Option<String>")]
     pub deposit_id: Option<B256>,
     /// Deposit transaction (latest attempt).
+    #[schemars(with = "Option<String>")]
     pub deposit_tx: Option<B256>,
     /// Release transaction (latest attempt).
+    #[schemars(with = "Option<String>")]
     pub release_tx: Option<B256>,
 }
 
 /// A transfer as it stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TransferView {
     /// `tr_` + 16 hex digits, derived from the idempotency key.
     pub id: String,

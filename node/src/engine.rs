@@ -24,17 +24,17 @@ use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::model::BreakerState;
 use switchyard_core::topology::{BridgeIx, ChainIx};
-use switchyard_core::{Amount, U256, UsdE8};
+use switchyard_core::UsdE8;
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
 use switchyard_relayer::{
-    BatchHook, BatchPolicy, Hook, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts, Shortfall,
+    BatchHook, BatchPolicy, Funder, Hook, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts,
     Stage, Store, Transfers,
 };
-use switchyard_router::QuoteParams;
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
+use crate::tasks::{Restart, TaskManager};
 
 /// The running relayer.
 #[derive(Debug, Clone)]
@@ -128,7 +128,7 @@ impl Keys {
 /// Takes the store's lock file (`<store>.lock`, an OS lock the kernel
 /// releases when the process dies, however it dies): one daemon per store,
 /// since two would drive the same lanes.
-pub(crate) fn lock_store(store: &std::path::Path) -> Result<std::fs::File, Failure> {
+pub fn lock_store(store: &std::path::Path) -> Result<std::fs::File, Failure> {
     use std::io::{Read, Seek, Write};
     let path = std::path::PathBuf::from(format!("{}.lock", store.display()));
     let mut f = std::fs::OpenOptions::new()
@@ -218,8 +218,8 @@ pub async fn start(
     breakers: &Arc<Breakers>,
     endpoints: &[(ChainIx, Arc<Endpoints>)],
     default_max_hops: u8,
-    shutdown: &CancellationToken,
-) -> Result<(Engine, Vec<tokio::task::JoinHandle<()>>), Failure> {
+    tasks: &TaskManager,
+) -> Result<Engine, Failure> {
     let topology = Arc::clone(&model.current().snapshot.topology);
     if let Some(t) = &cfg.treasury {
         topology
@@ -240,7 +240,6 @@ pub async fn start(
     let hook = crash_hook();
     let mut lanes = HashMap::new();
     let mut payout_chains = HashMap::new();
-    let mut tasks = Vec::new();
     let every = Duration::from_millis(cfg.poll_ms);
     for (i, c) in topology.chains().iter().enumerate() {
         let eps = endpoints
@@ -265,12 +264,10 @@ pub async fn start(
             lane = lane.with_hook(Arc::clone(h));
         }
         let handle = LaneHandle { lane, chain };
-        tasks.push(tokio::spawn(lane_task(
-            c.id.to_string(),
-            handle.clone(),
-            every,
-            shutdown.clone(),
-        )));
+        let (name, h, stop) = (c.id.to_string(), handle.clone(), tasks.shutdown().clone());
+        tasks.spawn_critical(format!("lane:{}", c.id), Restart::Always, move || {
+            lane_task(name.clone(), h.clone(), every, stop.clone())
+        });
         tracing::info!(chain = %c.id, sender = %handle.lane.sender(), "relayer lane open");
         if let Some(Address::Evm(batcher)) = c.payout_batcher {
             payout_chains.insert(
@@ -382,7 +379,7 @@ pub async fn start(
     let pauses = ops
         .pauses()
         .map_err(|e| Failure::Runtime(eyre::eyre!("reading pauses: {e}")))?;
-    crate::api::ops::apply_pauses(model, &pauses);
+    crate::rpc::ops::apply_pauses(model, &pauses);
     let outbox = Arc::new(Outbox::new(Arc::clone(&store), cfg.webhook.is_some()));
     let webhooks = match &cfg.webhook {
         Some(w) => {
@@ -406,62 +403,75 @@ pub async fn start(
     let p = Arc::clone(&payouts);
     let o = Arc::clone(&outbox);
     let funder = Funder {
-        model: Arc::clone(model),
         transfers: Arc::clone(&transfers),
         payouts: Arc::clone(&payouts),
         default_max_hops,
     };
+    let funding_model = Arc::clone(model);
     let tx = events.clone();
-    let stop = shutdown.clone();
+    let stop = tasks.shutdown().clone();
     let reconcile_every = Duration::from_millis(cfg.reconcile_every_ms);
-    tasks.push(tokio::spawn(async move {
-        let mut last_reconcile = tokio::time::Instant::now();
-        loop {
-            match p.step().await {
-                Ok(short) => funder.fund(&short),
-                Err(e) => {
-                    tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
-                }
-            }
-            match o.collect(&p, 5_000) {
-                Ok(evs) => {
-                    for ev in evs {
-                        // No subscriber is not an error.
-                        let _ = tx.send(ev);
+    tasks.spawn_critical("payout-batcher", Restart::Always, move || {
+        let (p, o, funder, model, tx, webhooks, stop) = (
+            Arc::clone(&p),
+            Arc::clone(&o),
+            funder.clone(),
+            Arc::clone(&funding_model),
+            tx.clone(),
+            webhooks.clone(),
+            stop.clone(),
+        );
+        async move {
+            let mut last_reconcile = tokio::time::Instant::now();
+            loop {
+                match p.step().await {
+                    Ok(short) => funder.fund(&model.current().graph, &short),
+                    Err(e) => {
+                        tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "payout outbox"),
-            }
-            if let Some(w) = &webhooks {
-                w.send_due();
-            }
-            if last_reconcile.elapsed() >= reconcile_every {
-                last_reconcile = tokio::time::Instant::now();
-                if let Err(e) = p.reconcile().await {
-                    tracing::warn!(error = %e, "reconciliation");
+                match o.collect(&p, 5_000) {
+                    Ok(evs) => {
+                        for ev in evs {
+                            // No subscriber is not an error.
+                            let _ = tx.send(ev);
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "payout outbox"),
+                }
+                if let Some(w) = &webhooks {
+                    w.send_due();
+                }
+                if last_reconcile.elapsed() >= reconcile_every {
+                    last_reconcile = tokio::time::Instant::now();
+                    if let Err(e) = p.reconcile().await {
+                        tracing::warn!(error = %e, "reconciliation");
+                    }
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(every) => {}
                 }
             }
-            tokio::select! {
-                () = stop.cancelled() => break,
-                () = tokio::time::sleep(every) => {}
-            }
         }
-    }));
+    });
     let t = Arc::clone(&transfers);
-    let stop = shutdown.clone();
-    tasks.push(tokio::spawn(async move {
-        loop {
-            if let Err(e) = t.advance_all().await {
-                tracing::warn!(error = %e, "transfer executor");
-            }
-            tokio::select! {
-                () = stop.cancelled() => break,
-                () = tokio::time::sleep(every) => {}
+    let stop = tasks.shutdown().clone();
+    tasks.spawn_critical("transfer-executor", Restart::Always, move || {
+        let (t, stop) = (Arc::clone(&t), stop.clone());
+        async move {
+            loop {
+                if let Err(e) = t.advance_all().await {
+                    tracing::warn!(error = %e, "transfer executor");
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(every) => {}
+                }
             }
         }
-    }));
-    Ok((
-        Engine {
+    });
+    Ok(Engine {
             transfers,
             payouts,
             payout_chains: chain_ids,
@@ -472,15 +482,22 @@ pub async fn start(
             ops,
             approvals: cfg.approvals.as_ref().map(|a| a.thresholds()).transpose()?,
             lock: Arc::new(lock),
-        },
-        tasks,
-    ))
+    })
 }
 
-async fn lane_task(name: String, h: LaneHandle, every: Duration, stop: CancellationToken) {
+async fn lane_task(
+    name: String,
+    h: LaneHandle,
+    every: Duration,
+    stop: CancellationToken,
+) -> eyre::Result<()> {
     let mut was_halted = false;
+    let mut step = 0u64;
     loop {
-        match h.lane.tick(&h.chain).await {
+        step += 1;
+        let ticked = h.lane.tick(&h.chain).await;
+        crate::tasks::panic_drill(&format!("lane:{name}"), step);
+        match ticked {
             Ok(r) => {
                 if r.sent + r.replaced + r.reorged + r.finalized + r.renonced + r.cancelled > 0 {
                     tracing::info!(
@@ -509,113 +526,8 @@ async fn lane_task(name: String, h: LaneHandle, every: Duration, stop: Cancellat
             }
         }
         tokio::select! {
-            () = stop.cancelled() => break,
+            () = stop.cancelled() => return Ok(()),
             () = tokio::time::sleep(every) => {}
         }
-    }
-}
-
-/// Tops up the floats of chains whose held payouts exceed them: one
-/// transfer per (chain, token) at a time, routed from the payouts' funding
-/// source with their mode, paid to the chain's PayoutBatcher.
-struct Funder {
-    model: Arc<ModelHandle>,
-    transfers: Arc<Transfers>,
-    payouts: Arc<Payouts>,
-    default_max_hops: u8,
-}
-
-impl Funder {
-    fn fund(&self, short: &[Shortfall]) {
-        // Close finished funding transfers first.
-        if let Ok(open) = self.payouts.pending_funding() {
-            for id in open {
-                if let Ok(Some(t)) = self.transfers.get(&id)
-                    && t.state != "pending"
-                {
-                    let _ = self.payouts.finish_funding(&id, &t.state);
-                    tracing::info!(transfer = %id, state = %t.state, "funding transfer finished");
-                }
-            }
-        }
-        for s in short {
-            if let Err(e) = self.fund_one(s) {
-                tracing::warn!(chain_id = s.chain_id, error = %e, "cannot fund the payout float");
-            }
-        }
-    }
-
-    fn fund_one(&self, s: &Shortfall) -> eyre::Result<()> {
-        let chain = i64::try_from(s.chain_id)?;
-        if self
-            .payouts
-            .open_funding(chain, &s.token.to_checksum(None))?
-            .is_some()
-        {
-            return Ok(());
-        }
-        let cur = self.model.current();
-        let t = &cur.snapshot.topology;
-        let src = t.resolve_asset("source", &s.source)?;
-        let dst = t.resolve_asset("to", &s.asset)?;
-        if t.asset(src).chain == t.asset(dst).chain {
-            return Ok(());
-        }
-        let (sd, dd) = (t.asset(src).decimals, t.asset(dst).decimals);
-        // 10% over the shortfall, converted to source units (stablecoins
-        // at par), then raised until the route delivers at least that.
-        let want = s.amount.saturating_add(s.amount / U256::from(10u8));
-        let scale = |v: U256| {
-            let up = U256::from(10u8).pow(U256::from(sd));
-            let down = U256::from(10u8).pow(U256::from(dd));
-            v.saturating_mul(up).div_ceil(down)
-        };
-        let mut amount_in = scale(want);
-        let n = self.payouts.funding_count(s.chain_id, s.token)?;
-        let key = format!("fund:{}:{}:{n}", s.chain_id, s.token);
-        let recipient = s.batcher.to_checksum(None);
-        for _ in 0..5 {
-            let qp = QuoteParams {
-                from: s.source.clone(),
-                to: s.asset.clone(),
-                amount: Amount::from_raw(amount_in, sd).to_string(),
-                mode: Some(s.mode.clone()),
-                max_hops: None,
-                weights: None,
-                max_fee: None,
-                max_eta_s: None,
-                min_success_p: None,
-            };
-            let hops = crate::api::transfer::plan(
-                &cur.graph,
-                &self.transfers,
-                &qp,
-                self.default_max_hops,
-                &recipient,
-            )
-            .map_err(|e| eyre::eyre!("{}", e.message()))?;
-            let out = hops.last().map(|h| h.amount_out).unwrap_or_default();
-            if out < want {
-                amount_in = amount_in
-                    .saturating_add(scale(want - out))
-                    .saturating_add(U256::from(1u8));
-                continue;
-            }
-            let request = serde_json::json!({
-                "funding": s.asset, "from": s.source, "amount": qp.amount, "recipient": recipient, "mode": s.mode,
-            });
-            let id = match self.transfers.submit(&key, &request, &hops) {
-                Ok((v, _)) => v.id,
-                // Submitted before a crash with other figures: that one.
-                Err(switchyard_relayer::Error::IdempotencyConflict(_)) => {
-                    switchyard_relayer::transfer::transfer_id(&key)
-                }
-                Err(e) => return Err(e.into()),
-            };
-            self.payouts.record_funding(&id, s.chain_id, s.token, out)?;
-            tracing::info!(transfer = %id, chain_id = s.chain_id, amount = %out, "funding the payout float");
-            return Ok(());
-        }
-        Err(eyre::eyre!("no route delivers {want} to {}", s.asset))
     }
 }

@@ -46,6 +46,13 @@ pub struct ChainLabels {
     pub chain_id: String,
 }
 
+/// Labels of the supervisor's gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    /// Task name (`lane:devnet-a`, `payout-batcher`, ...).
+    pub task: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 10 µs .. ~0.3 s
     Histogram::new(exponential_buckets(0.000_01, 2.0, 16))
@@ -77,6 +84,10 @@ pub struct Metrics {
     pub lane_failing_rows: Family<ChainLabels, Gauge>,
     /// 1 while a chain's payout step fails.
     pub payout_chain_failing: Family<ChainLabels, Gauge>,
+    /// 1 while a supervised task runs (0: restarting, failed, stopped).
+    pub task_up: Family<TaskLabels, Gauge>,
+    /// Restarts of a supervised task since start.
+    pub task_restarts: Family<TaskLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -154,6 +165,18 @@ impl Metrics {
             "1 while a chain's payout step fails (its items wait; other chains go on)",
             payout_chain_failing.clone(),
         );
+        let task_up = Family::<TaskLabels, Gauge>::default();
+        registry.register(
+            "task_up",
+            "1 while a supervised task runs; 0 while it restarts after a failure",
+            task_up.clone(),
+        );
+        let task_restarts = Family::<TaskLabels, Gauge>::default();
+        registry.register(
+            "task_restarts",
+            "Restarts of a supervised task after a panic or an error, since start",
+            task_restarts.clone(),
+        );
         Self {
             registry,
             rpc_calls,
@@ -167,6 +190,8 @@ impl Metrics {
             lane_halted,
             lane_failing_rows,
             payout_chain_failing,
+            task_up,
+            task_restarts,
         }
     }
 

@@ -1,118 +1,17 @@
 //! Merchant payouts: `payout_submit`, `payout_status`, `payout_list`,
-//! `payout_cancel`.
+//! `payout_cancel`, `payout_deliveries`.
 
 use jsonrpsee::types::ErrorObjectOwned;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use switchyard_api::Caller;
+use switchyard_api::payout::{
+    Cancelled, Deliveries, IdParams, ListParams, MAX_ITEMS, MAX_MEMO, PayoutPage, SubmitParams,
+};
 use switchyard_core::address::Address;
 use switchyard_core::{Amount, U256, UsdE8};
-use switchyard_relayer::{NewPayout, PayoutView, Role};
-
-use super::auth::Caller;
+use switchyard_relayer::{NewPayout, PayoutState, PayoutView, Role, Submitted};
 
 use super::AppState;
 use super::errors;
-
-/// Most items one request may carry.
-pub const MAX_ITEMS: usize = 5_000;
-/// Longest memo, bytes.
-pub const MAX_MEMO: usize = 256;
-
-/// One item of `payout_submit`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ItemParams {
-    /// Destination `chain:ASSET`.
-    pub to: String,
-    /// Recipient address on that chain.
-    pub recipient: String,
-    /// Decimal amount in the asset's units, what the recipient receives.
-    pub amount: String,
-    /// Free text.
-    #[serde(default)]
-    pub memo: Option<String>,
-}
-
-/// Params of `payout_submit`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubmitParams {
-    /// Same key, same body: same ids.
-    pub idempotency_key: String,
-    /// The payouts.
-    pub items: Vec<ItemParams>,
-    /// `chain:ASSET` that tops up a chain's float when it is short
-    /// (default: the relayer's `treasury`).
-    #[serde(default)]
-    pub source: Option<String>,
-    /// Route mode of those top-ups: `cheapest` (default), `fastest`,
-    /// `safest`.
-    #[serde(default)]
-    pub mode: Option<String>,
-}
-
-/// Params of `payout_status` and `payout_cancel`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IdParams {
-    /// Payout id.
-    pub id: String,
-}
-
-/// Params of `payout_subscribe`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubscribeParams {
-    /// Only events of this request.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// Only this merchant's events (set from a merchant's key).
-    #[serde(skip)]
-    pub owner: Option<String>,
-}
-
-impl SubscribeParams {
-    /// Whether event `ev` passes the filter.
-    pub fn matches(&self, ev: &Value) -> bool {
-        let key = match &self.idempotency_key {
-            None => true,
-            Some(k) => ev["payout"]["idempotency_key"].as_str() == Some(k.as_str()),
-        };
-        let owner = match &self.owner {
-            None => true,
-            Some(o) => ev["payout"]["owner"].as_str() == Some(o.as_str()),
-        };
-        key && owner
-    }
-}
-
-/// Params of `payout_list`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Only items in this state.
-    #[serde(default)]
-    pub state: Option<String>,
-    /// `next_cursor` of the previous page.
-    #[serde(default)]
-    pub cursor: Option<String>,
-    /// Page size, 1-1000 (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
-}
-
-/// Item states a client may filter on.
-pub const STATES: [&str; 9] = [
-    "queued",
-    "routed",
-    "held",
-    "batched",
-    "submitted",
-    "confirmed",
-    "final",
-    "failed",
-    "cancelled",
-];
 
 fn internal(e: &switchyard_relayer::Error) -> ErrorObjectOwned {
     errors::internal(&e.to_string())
@@ -132,7 +31,7 @@ impl AppState {
         &self,
         caller: &Caller,
         p: SubmitParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<Submitted, ErrorObjectOwned> {
         let payouts = self.payouts()?;
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let key = p.idempotency_key.as_str();
@@ -244,7 +143,7 @@ impl AppState {
         let body = serde_json::to_vec(&(&p.items, &p.source, &p.mode))
             .map_err(|e| errors::internal(&e.to_string()))?;
         let hash = alloy_primitives::keccak256(body);
-        let out = payouts
+        payouts
             .submit(&caller.name, key, hash, &items)
             .map_err(|e| match e {
                 switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(
@@ -252,12 +151,11 @@ impl AppState {
                     "this key was used for a different request",
                 ),
                 other => internal(&other),
-            })?;
-        Ok(json!(out))
+            })
     }
 
     fn with_confirmations(&self, mut v: PayoutView) -> PayoutView {
-        if v.state == "confirmed"
+        if v.state == PayoutState::Confirmed.as_str()
             && let Some(block) = v.block
         {
             let cur = self.model.current();
@@ -278,7 +176,7 @@ impl AppState {
     /// A receiver of payout events, for `payout_subscribe`.
     pub fn payouts_subscribable(
         &self,
-    ) -> Result<tokio::sync::broadcast::Receiver<Value>, ErrorObjectOwned> {
+    ) -> Result<tokio::sync::broadcast::Receiver<serde_json::Value>, ErrorObjectOwned> {
         self.engine
             .as_ref()
             .map(|e| e.events.subscribe())
@@ -290,11 +188,11 @@ impl AppState {
         &self,
         caller: &Caller,
         p: IdParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<Deliveries, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.visible(caller, &p.id)?;
-        let d = engine.outbox.deliveries(&p.id).map_err(|e| internal(&e))?;
-        Ok(json!({ "deliveries": d }))
+        let deliveries = engine.outbox.deliveries(&p.id).map_err(|e| internal(&e))?;
+        Ok(Deliveries { deliveries })
     }
 
     /// One payout the caller may see: a merchant sees its own only, and
@@ -318,16 +216,17 @@ impl AppState {
     }
 
     /// `payout_list`.
-    pub fn payout_list(&self, caller: &Caller, p: ListParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn payout_list(&self, caller: &Caller, p: ListParams) -> Result<PayoutPage, ErrorObjectOwned> {
         let payouts = self.payouts()?;
-        if let Some(s) = &p.state
-            && !STATES.contains(&s.as_str())
-        {
-            return Err(errors::invalid_field(
-                "state",
-                &format!("one of {}", STATES.join(", ")),
-            ));
-        }
+        let state = match &p.state {
+            None => None,
+            Some(s) => Some(PayoutState::parse(s).ok_or_else(|| {
+                errors::invalid_field(
+                    "state",
+                    &format!("one of {}", PayoutState::names().join(", ")),
+                )
+            })?),
+        };
         let cursor = match &p.cursor {
             None => 0,
             Some(c) => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
@@ -341,7 +240,7 @@ impl AppState {
         let items = payouts
             .list(
                 (caller.role < Role::Operator).then_some(caller.name.as_str()),
-                p.state.as_deref(),
+                state,
                 cursor,
                 limit,
             )
@@ -355,11 +254,14 @@ impl AppState {
             .into_iter()
             .map(|v| self.with_confirmations(v))
             .collect();
-        Ok(json!({ "items": items, "next_cursor": next }))
+        Ok(PayoutPage {
+            items,
+            next_cursor: next,
+        })
     }
 
     /// `payout_cancel`.
-    pub fn payout_cancel(&self, caller: &Caller, p: IdParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn payout_cancel(&self, caller: &Caller, p: IdParams) -> Result<Cancelled, ErrorObjectOwned> {
         let payouts = self.payouts()?;
         self.visible(caller, &p.id)?;
         match payouts.cancel(&p.id).map_err(|e| internal(&e))? {
@@ -370,7 +272,10 @@ impl AppState {
                     .map_err(|e| internal(&e))?
                     .map(|v| v.state)
                     .unwrap_or_default();
-                Ok(json!({ "cancelled": done, "state": state }))
+                Ok(Cancelled {
+                    cancelled: done,
+                    state,
+                })
             }
         }
     }

@@ -1,30 +1,19 @@
 //! Who is calling: the bearer token of the HTTP request (or of the
 //! WebSocket upgrade) is put into the request's extensions by the HTTP
-//! layer; each method asks [`AppState::authorize`] for the role it needs.
-//! Every refusal is a typed error and is logged.
+//! layer; the API's middleware asks [`AppState`], the daemon's
+//! [`Gate`], for the role each method needs. Every refusal is a typed
+//! error and is logged.
 
 use std::time::Instant;
 
 use dashmap::DashMap;
 use jsonrpsee::Extensions;
 use jsonrpsee::types::ErrorObjectOwned;
+use switchyard_api::{Bearer, Caller, Gate};
 use switchyard_relayer::{Keys, Role};
 
 use super::AppState;
 use super::errors;
-
-/// The `Authorization: Bearer` token of a request, if any.
-#[derive(Clone, Debug)]
-pub struct Bearer(pub String);
-
-/// An authenticated caller.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    /// Role.
-    pub role: Role,
-    /// Key name: the merchant or operator.
-    pub name: String,
-}
 
 /// Keys and per-key token buckets.
 #[derive(Debug)]
@@ -61,10 +50,10 @@ impl Auth {
     }
 }
 
-impl AppState {
+impl Gate for AppState {
     /// The caller of `method`, if its key has at least `need`. Without an
     /// `[auth]` section everyone is the local administrator.
-    pub fn authorize(
+    fn authorize(
         &self,
         ext: &Extensions,
         need: Role,
@@ -84,7 +73,6 @@ impl AppState {
                 "refused: {}",
                 e.message()
             );
-            self.metrics.count_call(method, &e.code().to_string());
             e
         };
         let Some(Bearer(token)) = ext.get::<Bearer>() else {
@@ -115,5 +103,9 @@ impl AppState {
             role: key.role,
             name: key.name,
         })
+    }
+
+    fn count(&self, method: &str, outcome: &str) {
+        self.metrics.count_call(method, outcome);
     }
 }

@@ -201,7 +201,7 @@ where
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
         {
-            let token = super::auth::Bearer(token.trim().to_owned());
+            let token = switchyard_api::Bearer(token.trim().to_owned());
             req.extensions_mut().insert(token);
         }
         let upgrade = req.headers().contains_key(header::UPGRADE);

@@ -152,3 +152,88 @@ pub fn rate_limited(retry_after_ms: u64) -> ErrorObjectOwned {
         Some(json!({ "retry_after_ms": retry_after_ms })),
     )
 }
+
+/// One error a method may answer, as the OpenRPC document lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorDoc {
+    /// The code.
+    pub code: i32,
+    /// What it means and what `data` holds.
+    pub message: &'static str,
+}
+
+/// Errors of every method that reads its params.
+pub const VALIDATION: &[ErrorDoc] = &[
+    ErrorDoc {
+        code: INVALID_PARAMS,
+        message: "params of the wrong shape or type; data.field names it",
+    },
+    ErrorDoc {
+        code: INVALID_FIELD,
+        message: "a field's value is invalid; data.field and data.reason",
+    },
+    ErrorDoc {
+        code: UNKNOWN_REFERENCE,
+        message: "unknown chain, asset, bridge or id; data.field, data.value and data.suggestions",
+    },
+    ErrorDoc {
+        code: UNAUTHORIZED,
+        message: "no API key, or an unknown or revoked one",
+    },
+    ErrorDoc {
+        code: RATE_LIMITED,
+        message: "the key's rate limit is exceeded; data.retry_after_ms",
+    },
+    ErrorDoc {
+        code: FORBIDDEN,
+        message: "the key's role may not call this method; data.required",
+    },
+];
+
+/// Errors of every method that reads or changes the relayer's state.
+pub const EXECUTION: &[ErrorDoc] = &[
+    ErrorDoc {
+        code: INVALID_PARAMS,
+        message: "params of the wrong shape or type; data.field names it",
+    },
+    ErrorDoc {
+        code: INVALID_FIELD,
+        message: "a field's value is invalid; data.field and data.reason",
+    },
+    ErrorDoc {
+        code: UNKNOWN_REFERENCE,
+        message: "unknown chain, asset, bridge or id; data.field, data.value and data.suggestions",
+    },
+    ErrorDoc {
+        code: NOT_EXECUTING,
+        message: "the daemon has no [relayer] section: it quotes only",
+    },
+    ErrorDoc {
+        code: NO_ROUTE,
+        message: "no route; data.excluded explains every bridge",
+    },
+    ErrorDoc {
+        code: NOT_EXECUTABLE,
+        message: "a leg of the chosen route cannot be executed here; data.field, data.reason",
+    },
+    ErrorDoc {
+        code: CONFLICT,
+        message: "the idempotency key was used for a different request",
+    },
+    ErrorDoc {
+        code: INTERNAL,
+        message: "internal failure; retry with the same idempotency key",
+    },
+    ErrorDoc {
+        code: UNAUTHORIZED,
+        message: "no API key, or an unknown or revoked one",
+    },
+    ErrorDoc {
+        code: RATE_LIMITED,
+        message: "the key's rate limit is exceeded; data.retry_after_ms",
+    },
+    ErrorDoc {
+        code: FORBIDDEN,
+        message: "the key's role may not call this method; data.required",
+    },
+];

@@ -1,44 +1,23 @@
-//! Operator methods: `ops_pause`, `ops_resume`, `ops_status`, `ops_audit`.
+//! Operator methods: `ops_pause`, `ops_resume`, `ops_status`, `ops_audit`,
+//! approvals, refunds, batch cancels, lane resumes, and the keys.
 //! Every action is written with its audit entry in one SQLite transaction
 //! before the network model changes.
 
 use jsonrpsee::types::ErrorObjectOwned;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use switchyard_api::Caller;
+use switchyard_api::keys::{KeyCreateParams, KeyCreated, KeyList, KeyRevokeParams, KeyRevoked};
+use switchyard_api::ops::{
+    ApproveParams, Approved, AuditPage, AuditParams, BatchCancelParams, BatchCancelling,
+    GovernorUse, LaneCount, LaneResumeParams, LaneResumed, OpsStatus, PauseChange, PauseParams,
+    RefundParams, Refunding, RejectParams, Rejected,
+};
 use switchyard_probes::ModelHandle;
 use switchyard_relayer::Pause;
 
 use super::AppState;
-use super::auth::Caller;
 use super::errors;
 
-/// Params of `ops_pause` and `ops_resume`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PauseParams {
-    /// `chain` or `bridge`.
-    pub kind: String,
-    /// Chain id (`devnet-b`) or bridge id (`escrow-a-b`).
-    pub target: String,
-    /// Why, for the audit log (1-500 characters).
-    pub reason: String,
-    /// Who, for the audit log, when the daemon runs without API keys
-    /// (with keys, the key's name is the actor).
-    #[serde(default)]
-    pub actor: Option<String>,
-}
 
-/// Params of `ops_audit`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditParams {
-    /// Entries after this sequence number.
-    #[serde(default)]
-    pub after: Option<i64>,
-    /// Page size, 1-1000 (default 100).
-    #[serde(default)]
-    pub limit: Option<usize>,
-}
 
 /// Writes the pauses in force into the model (clearing lifted ones).
 pub fn apply_pauses(model: &ModelHandle, pauses: &[Pause]) {
@@ -133,7 +112,7 @@ impl AppState {
     }
 
     /// `ops_pause`.
-    pub fn ops_pause(&self, caller: &Caller, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn ops_pause(&self, caller: &Caller, p: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.check_pause(&p)?;
         let actor = self.actor(caller, &p);
@@ -142,11 +121,14 @@ impl AppState {
             .pause(&p.kind, &p.target, &p.reason, &actor)
             .map_err(|e| errors::internal(&e.to_string()))?;
         let pauses = self.reapply()?;
-        Ok(json!({ "audit": entry, "pauses": pauses }))
+        Ok(PauseChange {
+            audit: entry,
+            pauses,
+        })
     }
 
     /// `ops_resume`.
-    pub fn ops_resume(&self, caller: &Caller, p: PauseParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn ops_resume(&self, caller: &Caller, p: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.check_pause(&p)?;
         let actor = self.actor(caller, &p);
@@ -156,54 +138,53 @@ impl AppState {
             .map_err(|e| errors::internal(&e.to_string()))?
             .ok_or_else(|| errors::invalid_field("target", "is not paused"))?;
         let pauses = self.reapply()?;
-        Ok(json!({ "audit": entry, "pauses": pauses }))
+        Ok(PauseChange {
+            audit: entry,
+            pauses,
+        })
     }
 
     /// `ops_status`: health, breakers, pauses, queues, alerts.
-    pub fn ops_status(&self) -> Result<Value, ErrorObjectOwned> {
+    pub fn ops_status(&self) -> Result<OpsStatus, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
-        let health: Value = serde_json::from_str(&self.health_json()).unwrap_or(Value::Null);
-        let payouts: serde_json::Map<String, Value> = engine
-            .payouts
-            .counts()
-            .map_err(internal)?
-            .into_iter()
-            .map(|(k, v)| (k, json!(v)))
-            .collect();
-        let lanes: Vec<Value> = engine
+        let health = serde_json::from_str(&self.health_json()).unwrap_or_default();
+        let payouts = engine.payouts.counts().map_err(internal)?.into_iter().collect();
+        let lanes = engine
             .store
             .lane_counts()
             .map_err(internal)?
             .into_iter()
-            .map(|(c, s, n)| json!({ "chain_id": c, "state": s, "count": n }))
+            .map(|(chain_id, state, count)| LaneCount {
+                chain_id,
+                state,
+                count,
+            })
             .collect();
-        let governor: Vec<Value> = engine
+        let governor = engine
             .payouts
             .governor_status()
             .map_err(internal)?
             .into_iter()
-            .map(|(chain_id, limit, used)| {
-                json!({
-                    "chain_id": chain_id,
-                    "budget_usd": limit.budget.to_string(),
-                    "used_usd": switchyard_core::UsdE8(used).to_string(),
-                    "window_ms": limit.window_ms,
-                })
+            .map(|(chain_id, limit, used)| GovernorUse {
+                chain_id,
+                budget_usd: limit.budget.to_string(),
+                used_usd: switchyard_core::UsdE8(used).to_string(),
+                window_ms: limit.window_ms,
             })
             .collect();
-        Ok(json!({
-            "health": health,
-            "governor": governor,
-            "pauses": engine.ops.pauses().map_err(internal)?,
-            "payouts": payouts,
-            "lanes": lanes,
-            "transfers": engine.store.transfer_counts().map_err(internal)?,
-        }))
+        Ok(OpsStatus {
+            health,
+            governor,
+            pauses: engine.ops.pauses().map_err(internal)?,
+            payouts,
+            lanes,
+            transfers: engine.store.transfer_counts().map_err(internal)?,
+        })
     }
 
     /// `ops_audit`: a page of the log and whether the whole chain verifies.
-    pub fn ops_audit(&self, p: AuditParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn ops_audit(&self, p: AuditParams) -> Result<AuditPage, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let limit = p.limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {
@@ -215,30 +196,15 @@ impl AppState {
             .audit(p.after.unwrap_or(0), limit)
             .map_err(internal)?;
         let broken = engine.ops.verify_audit().map_err(internal)?;
-        Ok(json!({ "entries": entries, "verified": broken.is_none(), "broken_at": broken }))
+        Ok(AuditPage {
+            entries,
+            verified: broken.is_none(),
+            broken_at: broken,
+        })
     }
 }
 
-/// Params of `keys_create`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyCreateParams {
-    /// `wallet`, `merchant`, `operator` or `admin`.
-    pub role: String,
-    /// Whose key: the merchant's or operator's name (1-64 characters).
-    pub name: String,
-    /// Requests per second (default from `[auth]`).
-    #[serde(default)]
-    pub rate_per_s: Option<u32>,
-}
 
-/// Params of `keys_revoke`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyRevokeParams {
-    /// Key id (`key_...`).
-    pub id: String,
-}
 
 impl AppState {
     fn keys(&self) -> Result<&switchyard_relayer::Keys, ErrorObjectOwned> {
@@ -252,7 +218,7 @@ impl AppState {
         &self,
         caller: &Caller,
         p: KeyCreateParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<KeyCreated, ErrorObjectOwned> {
         let keys = self.keys()?;
         let role = switchyard_relayer::Role::parse(&p.role)
             .ok_or_else(|| errors::invalid_field("role", "wallet, merchant, operator or admin"))?;
@@ -267,7 +233,7 @@ impl AppState {
             .create(role, &p.name, rate, &caller.name)
             .map_err(|e| errors::internal(&e.to_string()))?;
         crate::engine::drill("key-create");
-        Ok(json!({ "key": key, "token": token, "audit": audit }))
+        Ok(KeyCreated { key, token, audit })
     }
 
     /// `keys_revoke`.
@@ -275,7 +241,7 @@ impl AppState {
         &self,
         caller: &Caller,
         p: KeyRevokeParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<KeyRevoked, ErrorObjectOwned> {
         let keys = self.keys()?;
         let Some(audit) = keys
             .revoke(&p.id, &caller.name)
@@ -284,33 +250,22 @@ impl AppState {
             return Err(errors::unknown("id", &p.id));
         };
         crate::engine::drill("key-revoke");
-        Ok(json!({ "revoked": p.id, "audit": audit }))
+        Ok(KeyRevoked {
+            revoked: p.id,
+            audit,
+        })
     }
 
     /// `keys_list` (never the tokens).
-    pub fn keys_list(&self) -> Result<Value, ErrorObjectOwned> {
+    pub fn keys_list(&self) -> Result<KeyList, ErrorObjectOwned> {
         let keys = self.keys()?;
-        Ok(json!({ "keys": keys.list().map_err(|e| errors::internal(&e.to_string()))? }))
+        Ok(KeyList {
+            keys: keys.list().map_err(|e| errors::internal(&e.to_string()))?,
+        })
     }
 }
 
-/// Params of `ops_approve`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApproveParams {
-    /// Payout id.
-    pub id: String,
-}
 
-/// Params of `ops_reject`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RejectParams {
-    /// Payout id.
-    pub id: String,
-    /// Why (1-500 characters).
-    pub reason: String,
-}
 
 impl AppState {
     /// `ops_approve`: one operator's approval of a held payout.
@@ -318,7 +273,7 @@ impl AppState {
         &self,
         caller: &Caller,
         p: ApproveParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<Approved, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
         match engine
@@ -330,18 +285,18 @@ impl AppState {
             Err(why) => Err(errors::invalid_field("id", &why)),
             Ok(a) => {
                 crate::engine::drill("approve");
-                Ok(json!({
-                    "approvals": a.approvals,
-                    "needed": a.needed,
-                    "admitted": a.admitted,
-                    "audit": a.audit,
-                }))
+                Ok(Approved {
+                    approvals: a.approvals,
+                    needed: a.needed,
+                    admitted: a.admitted,
+                    audit: a.audit,
+                })
             }
         }
     }
 
     /// `ops_reject`: fails a payout not yet in a batch.
-    pub fn ops_reject(&self, caller: &Caller, p: RejectParams) -> Result<Value, ErrorObjectOwned> {
+    pub fn ops_reject(&self, caller: &Caller, p: RejectParams) -> Result<Rejected, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         if p.reason.trim().is_empty() || p.reason.len() > 500 {
             return Err(errors::invalid_field("reason", "1 to 500 characters"));
@@ -358,39 +313,15 @@ impl AppState {
             ));
         };
         crate::engine::drill("reject");
-        Ok(json!({ "rejected": p.id, "audit": e }))
+        Ok(Rejected {
+            rejected: p.id,
+            audit: e,
+        })
     }
 }
 
-/// Params of `transfer_refund`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefundParams {
-    /// Transfer id.
-    pub id: String,
-    /// Why (1-500 characters).
-    pub reason: String,
-}
 
-/// Params of `ops_batch_cancel`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BatchCancelParams {
-    /// Batch id (0x + 64 hex digits).
-    pub batch_id: String,
-    /// Why (1-500 characters).
-    pub reason: String,
-}
 
-/// Params of `ops_lane_resume`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LaneResumeParams {
-    /// Chain (`devnet-a`).
-    pub chain: String,
-    /// Why it is safe now (1-500 characters).
-    pub reason: String,
-}
 
 fn reason_ok(reason: &str) -> Result<(), ErrorObjectOwned> {
     if reason.trim().is_empty() || reason.len() > 500 {
@@ -406,7 +337,7 @@ impl AppState {
         &self,
         caller: &Caller,
         p: RefundParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<Refunding, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         reason_ok(&p.reason)?;
         match engine
@@ -414,7 +345,10 @@ impl AppState {
             .refund(&p.id, &caller.name, &p.reason)
             .map_err(|e| errors::internal(&e.to_string()))?
         {
-            Ok(audit) => Ok(json!({ "refunding": p.id, "audit": audit })),
+            Ok(audit) => Ok(Refunding {
+                refunding: p.id,
+                audit,
+            }),
             Err(why) if why == "unknown" => Err(errors::unknown("id", &p.id)),
             Err(why) => Err(errors::invalid_field("id", &why)),
         }
@@ -426,7 +360,7 @@ impl AppState {
         &self,
         caller: &Caller,
         p: BatchCancelParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<BatchCancelling, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         reason_ok(&p.reason)?;
         if !engine
@@ -439,7 +373,9 @@ impl AppState {
                 "unknown, or not a submitted batch",
             ));
         }
-        Ok(json!({ "cancelling": p.batch_id }))
+        Ok(BatchCancelling {
+            cancelling: p.batch_id,
+        })
     }
 
     /// `ops_lane_resume`: lets a lane halted by foreign sends from its key
@@ -448,7 +384,7 @@ impl AppState {
         &self,
         caller: &Caller,
         p: LaneResumeParams,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<LaneResumed, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         reason_ok(&p.reason)?;
         let cur = self.model.current();
@@ -468,7 +404,10 @@ impl AppState {
             .resume(&caller.name, &p.reason)
             .map_err(|e| errors::internal(&e.to_string()))?
             .ok_or_else(|| errors::invalid_field("chain", "its lane is not halted"))?;
-        Ok(json!({ "resumed": p.chain, "audit": audit }))
+        Ok(LaneResumed {
+            resumed: p.chain,
+            audit,
+        })
     }
 }
 

@@ -1,0 +1,551 @@
+//! The JSON-RPC server: the daemon's implementation of the
+//! `switchyard-api` traits, HTTP and WebSocket on one port, behind the
+//! API's one middleware ([`switchyard_api::GateService`]: keys, roles,
+//! rate limits, params, call metrics). Plain endpoints: `GET /health`,
+//! `GET /metrics` ([`http`]).
+
+pub mod auth;
+pub mod http;
+pub mod ops;
+pub mod payout;
+pub mod transfer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use jsonrpsee::Extensions;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
+use jsonrpsee::server::{PendingSubscriptionSink, RpcModule, Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::{Value, json};
+use switchyard_api::error as errors;
+use switchyard_api::keys::{KeyCreateParams, KeyCreated, KeyList, KeyRevokeParams, KeyRevoked};
+use switchyard_api::ops::{
+    ApproveParams, Approved, AuditPage, AuditParams, BatchCancelParams, BatchCancelling,
+    LaneResumeParams, LaneResumed, OpsStatus, PauseChange, PauseParams, RefundParams, Refunding,
+    RejectParams, Rejected,
+};
+use switchyard_api::payout::{
+    Cancelled, Deliveries, IdParams, ListParams, PayoutPage, PayoutView, SubmitParams,
+    SubscribeParams, Submitted,
+};
+use switchyard_api::quote::{GovernorNote, QuoteParams, QuoteResult, QuotedRoute};
+use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
+use switchyard_api::{
+    Caller, DiscoverApiServer, GateService, KeysApiServer, OpsApiServer, PayoutApiServer,
+    PayoutEventsApiServer, QuoteApiServer, TransferApiServer,
+};
+use switchyard_probes::ModelHandle;
+use switchyard_relayer::Role;
+use switchyard_router::{QuoteRequest, quote};
+
+use crate::metrics::{Metrics, ModeLabels};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The live network model.
+    pub model: Arc<ModelHandle>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Hop budget when a request names none.
+    pub default_max_hops: u8,
+    /// Process start, for `/health`.
+    pub started: Instant,
+    /// The relayer, when the config has a `[relayer]` section.
+    pub engine: Option<crate::engine::Engine>,
+    /// Circuit breakers.
+    pub breakers: Option<Arc<switchyard_probes::breaker::Breakers>>,
+    /// API keys, when the config has an `[auth]` section.
+    pub auth: Option<Arc<auth::Auth>>,
+    /// Rate of keys created without one.
+    pub default_rate_per_s: u32,
+    /// Each probed chain's RPC endpoints (by chain id), for `/health`.
+    pub endpoints: Vec<(String, Arc<switchyard_chains::evm::Endpoints>)>,
+    /// The supervisor, for `/health` and the metrics.
+    pub tasks: crate::tasks::TaskManager,
+}
+
+impl AppState {
+    /// Body of `GET /health`.
+    pub fn health_json(&self) -> String {
+        let cur = self.model.current();
+        let snap = &cur.snapshot;
+        let t = &snap.topology;
+        let now = crate::now_ms();
+        let readings: Vec<Value> = t
+            .chains()
+            .iter()
+            .zip(&snap.chains)
+            .filter_map(|(c, live)| {
+                live.reading.as_ref().map(|r| {
+                    let age = now.saturating_sub(r.observed_at_ms);
+                    json!({
+                        "chain": c.id.as_str(),
+                        "head": r.head,
+                        "finalized": r.finalized,
+                        "reading_age_ms": age,
+                        "stale": age > snap.stale_after_ms,
+                    })
+                })
+            })
+            .collect();
+        let breakers: Vec<Value> = self
+            .breakers
+            .as_ref()
+            .map(|b| b.not_closed())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(s, st)| {
+                let who = match s {
+                    switchyard_probes::breaker::Subject::Chain(c) => {
+                        format!("chain {}", t.chain(c).id)
+                    }
+                    switchyard_probes::breaker::Subject::Bridge(b) => {
+                        format!("bridge {}", t.bridge(b).id)
+                    }
+                };
+                json!({ "subject": who, "breaker": st })
+            })
+            .collect();
+        let alerts = self.engine.as_ref().and_then(|e| e.store.alerts(10).ok());
+        let (alert_count, alerts) = alerts.unwrap_or_default();
+        let lanes = self
+            .engine
+            .as_ref()
+            .map(|e| e.lane_health())
+            .unwrap_or_default();
+        let failing: Vec<Value> = self
+            .engine
+            .as_ref()
+            .map(|e| e.payouts.chain_errors())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(c, err, since)| json!({ "chain_id": c, "error": err, "since_ms": since }))
+            .collect();
+        let tasks = self.tasks.status();
+        let degraded = lanes.iter().any(|l| !l["halted"].is_null())
+            || !failing.is_empty()
+            || tasks.values().any(|t| t.state != "running");
+        json!({
+            "status": if alert_count > 0 { "alert" } else if degraded { "degraded" } else { "ok" },
+            "lanes": lanes,
+            "tasks": tasks,
+            "failing_chains": failing,
+            "rpc_endpoints": self
+                .endpoints
+                .iter()
+                .map(|(chain, e)| json!({ "chain": chain, "endpoints": e.views() }))
+                .collect::<Vec<_>>(),
+            "alerts": alert_count,
+            "latest_alerts": alerts,
+            "breakers": breakers,
+            "model_version": snap.version,
+            "chains": t.chains().len(),
+            "assets": t.assets().len(),
+            "bridges": t.bridges().len(),
+            "readings": readings,
+            "uptime_s": self.started.elapsed().as_secs(),
+        })
+        .to_string()
+    }
+
+    /// Body of `GET /metrics`.
+    pub fn metrics_text(&self) -> String {
+        let v = self.model.current().snapshot.version;
+        self.metrics
+            .model_version
+            .set(i64::try_from(v).unwrap_or(i64::MAX));
+        for (task, st) in self.tasks.status() {
+            let labels = crate::metrics::TaskLabels { task };
+            self.metrics
+                .task_up
+                .get_or_create(&labels)
+                .set(i64::from(st.state == "running"));
+            self.metrics
+                .task_restarts
+                .get_or_create(&labels)
+                .set(i64::try_from(st.restarts).unwrap_or(i64::MAX));
+        }
+        if let Some(e) = &self.engine {
+            // Gauges from the store, read now; a failed read leaves the
+            // previous values.
+            if let Ok(counts) = e.payouts.counts() {
+                self.metrics.payouts.clear();
+                for (state, n) in counts {
+                    self.metrics
+                        .payouts
+                        .get_or_create(&crate::metrics::StateLabels { state })
+                        .set(n);
+                }
+            }
+            if let Ok(counts) = e.store.lane_counts() {
+                self.metrics.lane_txs.clear();
+                for (chain_id, state, n) in counts {
+                    self.metrics
+                        .lane_txs
+                        .get_or_create(&crate::metrics::LaneLabels {
+                            chain_id: chain_id.to_string(),
+                            state,
+                        })
+                        .set(n);
+                }
+            }
+            if let Ok((n, _)) = e.store.alerts(0) {
+                self.metrics.reconciliation_alerts.set(n);
+            }
+            for l in e.lane_health() {
+                let labels = crate::metrics::ChainLabels {
+                    chain_id: l["chain_id"].to_string(),
+                };
+                self.metrics
+                    .lane_halted
+                    .get_or_create(&labels)
+                    .set(i64::from(!l["halted"].is_null()));
+                let rows = l["failing_rows"].as_array().map_or(0, Vec::len);
+                self.metrics
+                    .lane_failing_rows
+                    .get_or_create(&labels)
+                    .set(i64::try_from(rows).unwrap_or(i64::MAX));
+            }
+            self.metrics.payout_chain_failing.clear();
+            for c in &e.payout_chains {
+                let failing = e.payouts.chain_errors().iter().any(|(id, ..)| id == c);
+                self.metrics
+                    .payout_chain_failing
+                    .get_or_create(&crate::metrics::ChainLabels {
+                        chain_id: c.to_string(),
+                    })
+                    .set(i64::from(failing));
+            }
+            if let Ok(counts) = e.store.transfer_counts() {
+                self.metrics.transfers.clear();
+                for (state, n) in counts {
+                    self.metrics
+                        .transfers
+                        .get_or_create(&crate::metrics::StateLabels { state })
+                        .set(n);
+                }
+            }
+        }
+        self.metrics.encode()
+    }
+
+    /// `route_quote`: validates, searches, renders.
+    /// Each route to a chain under a notional limit says whether the
+    /// governor would delay it now (`"governor": {"delayed", "until_ms",
+    /// "reason"}`).
+    pub fn route_quote(&self, params: QuoteParams) -> Result<QuoteResult, ErrorObjectOwned> {
+        if let Some(why) = self.route_paused(&params.from, &params.to) {
+            return Ok(QuoteResult {
+                routes: Vec::new(),
+                excluded: Vec::new(),
+                paused: Some(why),
+            });
+        }
+        let cur = self.model.current();
+        let graph = &cur.graph;
+        let req = QuoteRequest::resolve(graph, &params, self.default_max_hops, crate::now_ms())
+            .map_err(|e| errors::from_core(&e))?;
+        let t0 = Instant::now();
+        let q = quote(graph, &req);
+        self.metrics
+            .quote_latency
+            .get_or_create(&ModeLabels {
+                mode: req.mode.as_str().to_owned(),
+            })
+            .observe(t0.elapsed().as_secs_f64());
+        self.metrics.quote_routes.observe(q.routes.len() as f64);
+        let view = q.view(graph);
+        let mut out = QuoteResult {
+            routes: view
+                .routes
+                .into_iter()
+                .map(|route| QuotedRoute {
+                    route,
+                    governor: None,
+                })
+                .collect(),
+            excluded: view.excluded,
+            paused: None,
+        };
+        if let Some(engine) = &self.engine {
+            let t = graph.topology();
+            for (r, quoted) in q.routes.iter().zip(&mut out.routes) {
+                let Some(&last) = r.bridges.last() else {
+                    continue;
+                };
+                let asset = t.asset(t.bridge(last).to);
+                let Some(chain_id) = t.chain(asset.chain).chain_id else {
+                    continue;
+                };
+                let usd = switchyard_core::Amount::from_raw(r.amount_out(), asset.decimals)
+                    .usd_value(asset.usd_price)
+                    .unwrap_or_default();
+                quoted.governor = match engine.payouts.governor_check(chain_id, usd) {
+                    Ok(Some(switchyard_relayer::governor::Decision::Admit)) => Some(GovernorNote {
+                        delayed: false,
+                        until_ms: None,
+                        reason: None,
+                    }),
+                    Ok(Some(switchyard_relayer::governor::Decision::Wait { until_ms, why })) => {
+                        Some(GovernorNote {
+                            delayed: true,
+                            until_ms,
+                            reason: Some(why),
+                        })
+                    }
+                    _ => None,
+                };
+            }
+        }
+        Ok(out)
+    }
+}
+
+
+/// The server side of every API trait: each method is one call into
+/// [`AppState`], the middleware having checked the caller and the params.
+#[derive(Clone, Debug)]
+pub struct Handler(pub Arc<AppState>);
+
+impl QuoteApiServer for Handler {
+    fn route_quote(&self, params: QuoteParams) -> Result<QuoteResult, ErrorObjectOwned> {
+        self.0.route_quote(params)
+    }
+}
+
+impl TransferApiServer for Handler {
+    fn transfer_submit(&self, params: TransferParams) -> Result<TransferSubmitted, ErrorObjectOwned> {
+        self.0.transfer_submit(params)
+    }
+
+    fn transfer_status(&self, params: StatusParams) -> Result<TransferView, ErrorObjectOwned> {
+        self.0.transfer_status(params)
+    }
+}
+
+impl PayoutApiServer for Handler {
+    fn payout_submit(&self, ext: &Extensions, params: SubmitParams) -> Result<Submitted, ErrorObjectOwned> {
+        self.0.payout_submit(&Caller::of(ext), params)
+    }
+
+    fn payout_status(&self, ext: &Extensions, params: IdParams) -> Result<PayoutView, ErrorObjectOwned> {
+        self.0.payout_status(&Caller::of(ext), params)
+    }
+
+    fn payout_list(&self, ext: &Extensions, params: ListParams) -> Result<PayoutPage, ErrorObjectOwned> {
+        self.0.payout_list(&Caller::of(ext), params)
+    }
+
+    fn payout_cancel(&self, ext: &Extensions, params: IdParams) -> Result<Cancelled, ErrorObjectOwned> {
+        self.0.payout_cancel(&Caller::of(ext), params)
+    }
+
+    fn payout_deliveries(&self, ext: &Extensions, params: IdParams) -> Result<Deliveries, ErrorObjectOwned> {
+        self.0.payout_deliveries(&Caller::of(ext), params)
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl PayoutEventsApiServer for Handler {
+    async fn payout_subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        ext: &Extensions,
+        mut params: SubscribeParams,
+    ) -> SubscriptionResult {
+        let caller = Caller::of(ext);
+        if caller.role == Role::Merchant {
+            params.owner = Some(caller.name);
+        }
+        let mut rx = match self.0.payouts_subscribable() {
+            Ok(rx) => rx,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let Ok(sink) = pending.accept().await else {
+            return Ok(());
+        };
+        loop {
+            tokio::select! {
+                () = sink.closed() => break,
+                ev = rx.recv() => match ev {
+                    Ok(ev) => {
+                        if !params.matches(&ev) {
+                            continue;
+                        }
+                        let Ok(raw) = serde_json::value::to_raw_value(&ev) else { continue };
+                        if sink.send(raw).await.is_err() {
+                            break;
+                        }
+                    }
+                    // A slow subscriber that fell behind is dropped;
+                    // payout_list has the full picture.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OpsApiServer for Handler {
+    fn ops_pause(&self, ext: &Extensions, params: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
+        self.0.ops_pause(&Caller::of(ext), params)
+    }
+
+    fn ops_resume(&self, ext: &Extensions, params: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
+        self.0.ops_resume(&Caller::of(ext), params)
+    }
+
+    fn ops_status(&self) -> Result<OpsStatus, ErrorObjectOwned> {
+        self.0.ops_status()
+    }
+
+    fn ops_audit(&self, params: AuditParams) -> Result<AuditPage, ErrorObjectOwned> {
+        self.0.ops_audit(params)
+    }
+
+    fn transfer_refund(&self, ext: &Extensions, params: RefundParams) -> Result<Refunding, ErrorObjectOwned> {
+        self.0.transfer_refund(&Caller::of(ext), params)
+    }
+
+    fn ops_batch_cancel(
+        &self,
+        ext: &Extensions,
+        params: BatchCancelParams,
+    ) -> Result<BatchCancelling, ErrorObjectOwned> {
+        self.0.ops_batch_cancel(&Caller::of(ext), params)
+    }
+
+    fn ops_lane_resume(
+        &self,
+        ext: &Extensions,
+        params: LaneResumeParams,
+    ) -> Result<LaneResumed, ErrorObjectOwned> {
+        self.0.ops_lane_resume(&Caller::of(ext), params)
+    }
+
+    fn ops_approve(&self, ext: &Extensions, params: ApproveParams) -> Result<Approved, ErrorObjectOwned> {
+        self.0.ops_approve(&Caller::of(ext), params)
+    }
+
+    fn ops_reject(&self, ext: &Extensions, params: RejectParams) -> Result<Rejected, ErrorObjectOwned> {
+        self.0.ops_reject(&Caller::of(ext), params)
+    }
+}
+
+impl KeysApiServer for Handler {
+    fn keys_create(&self, ext: &Extensions, params: KeyCreateParams) -> Result<KeyCreated, ErrorObjectOwned> {
+        self.0.keys_create(&Caller::of(ext), params)
+    }
+
+    fn keys_revoke(&self, ext: &Extensions, params: KeyRevokeParams) -> Result<KeyRevoked, ErrorObjectOwned> {
+        self.0.keys_revoke(&Caller::of(ext), params)
+    }
+
+    fn keys_list(&self) -> Result<KeyList, ErrorObjectOwned> {
+        self.0.keys_list()
+    }
+}
+
+impl DiscoverApiServer for Handler {
+    fn discover(&self) -> Result<Value, ErrorObjectOwned> {
+        Ok(switchyard_api::document())
+    }
+}
+
+/// Every method of the API, served by `state`.
+pub fn rpc_module(state: Arc<AppState>) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
+    let h = Handler(state);
+    let mut m = RpcModule::new(());
+    m.merge(QuoteApiServer::into_rpc(h.clone()))?;
+    m.merge(TransferApiServer::into_rpc(h.clone()))?;
+    m.merge(PayoutApiServer::into_rpc(h.clone()))?;
+    m.merge(PayoutEventsApiServer::into_rpc(h.clone()))?;
+    m.merge(OpsApiServer::into_rpc(h.clone()))?;
+    m.merge(KeysApiServer::into_rpc(h.clone()))?;
+    m.merge(DiscoverApiServer::into_rpc(h))?;
+    Ok(m)
+}
+
+/// Binds `addr` and starts serving; returns the bound address and the
+/// handle that stops the server.
+pub async fn start(
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    max_request_bytes: u32,
+    max_connections: u32,
+    allowed_origins: Vec<String>,
+) -> eyre::Result<(SocketAddr, ServerHandle)> {
+    let http = tower::ServiceBuilder::new().layer(http::OpsLayer::new(
+        Arc::clone(&state),
+        http::Edge {
+            allowed_origins,
+            max_request_bytes,
+        },
+    ));
+    let config = ServerConfig::builder()
+        .max_request_body_size(max_request_bytes)
+        .max_response_body_size(16 << 20)
+        .max_connections(max_connections)
+        .build();
+    let methods = switchyard_api::methods();
+    let gate: Arc<dyn switchyard_api::Gate> = Arc::clone(&state) as _;
+    let rpc = RpcServiceBuilder::new()
+        .layer_fn(move |service| GateService::new(service, Arc::clone(&gate), &methods));
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(http)
+        .set_rpc_middleware(rpc)
+        .build(addr)
+        .await?;
+    let bound = server.local_addr()?;
+    let handle = server.start(rpc_module(state)?);
+    Ok((bound, handle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A method registered without a [`switchyard_api::Method`] would skip
+    /// the middleware's checks and the document: every registered name
+    /// must have one, and every listed one must be registered.
+    #[test]
+    fn every_registered_method_has_a_schema_and_every_schema_a_method() {
+        let topology = switchyard_core::topology::Topology::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/topology/mainnet.toml"
+        )))
+        .expect("the shipped topology loads");
+        let snapshot = switchyard_core::model::NetworkSnapshot::offline(Arc::new(topology));
+        let state = Arc::new(AppState {
+            model: Arc::new(ModelHandle::new(snapshot)),
+            metrics: Arc::new(Metrics::new()),
+            default_max_hops: 4,
+            started: Instant::now(),
+            engine: None,
+            breakers: None,
+            auth: None,
+            default_rate_per_s: 50,
+            endpoints: Vec::new(),
+            tasks: crate::tasks::TaskManager::new(tokio_util::sync::CancellationToken::new()),
+        });
+        let module = rpc_module(state).expect("distinct names");
+        let mut registered: Vec<&str> = module
+            .method_names()
+            .filter(|n| !n.ends_with("_unsubscribe"))
+            .collect();
+        registered.sort_unstable();
+        let mut listed: Vec<&str> = switchyard_api::methods().iter().map(|m| m.name).collect();
+        listed.sort_unstable();
+        assert_eq!(registered, listed);
+    }
+}

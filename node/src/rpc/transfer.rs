@@ -1,0 +1,79 @@
+//! `transfer_submit` and `transfer_status`: a routed transfer executed by
+//! the relayer, idempotent per key; planning is the relayer's
+//! ([`switchyard_relayer::plan`]).
+
+use jsonrpsee::types::ErrorObjectOwned;
+use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
+use switchyard_relayer::PlanError;
+use switchyard_router::QuoteParams;
+
+use super::AppState;
+use super::errors;
+
+/// The API's word for a planning failure.
+pub fn plan_error(e: PlanError) -> ErrorObjectOwned {
+    match e {
+        PlanError::Input(e) => errors::from_core(&e),
+        PlanError::NoRoute { excluded } => {
+            errors::no_route(serde_json::to_value(&excluded).unwrap_or_default())
+        }
+        PlanError::NotExecutable { field, reason } => errors::not_executable(&field, &reason),
+    }
+}
+
+impl AppState {
+    /// `transfer_submit`.
+    pub fn transfer_submit(&self, p: TransferParams) -> Result<TransferSubmitted, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let key = p.idempotency_key.as_str();
+        if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(errors::invalid_field(
+                "idempotency_key",
+                "1 to 128 printable ASCII characters",
+            ));
+        }
+        if let Some(why) = self.route_paused(&p.from, &p.to) {
+            return Err(errors::not_executable("route", &why));
+        }
+        let cur = self.model.current();
+        let qp = QuoteParams {
+            from: p.from.clone(),
+            to: p.to.clone(),
+            amount: p.amount.clone(),
+            mode: Some(p.mode.clone().unwrap_or_else(|| "cheapest".into())),
+            max_hops: p.max_hops,
+            ..QuoteParams::default()
+        };
+        let hops = switchyard_relayer::plan(
+            &cur.graph,
+            &engine.transfers,
+            &qp,
+            self.default_max_hops,
+            &p.recipient,
+        )
+        .map_err(plan_error)?;
+        let request = serde_json::to_value(&p).unwrap_or_default();
+        let (transfer, created) =
+            engine
+                .transfers
+                .submit(key, &request, &hops)
+                .map_err(|e| match e {
+                    switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(
+                        "idempotency_key",
+                        "this key was used for a different request",
+                    ),
+                    other => errors::internal(&other.to_string()),
+                })?;
+        Ok(TransferSubmitted { created, transfer })
+    }
+
+    /// `transfer_status`.
+    pub fn transfer_status(&self, p: StatusParams) -> Result<TransferView, ErrorObjectOwned> {
+        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        engine
+            .transfers
+            .get(&p.transfer_id)
+            .map_err(|e| errors::internal(&e.to_string()))?
+            .ok_or_else(|| errors::unknown("transfer_id", &p.transfer_id))
+    }
+}

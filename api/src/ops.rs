@@ -251,7 +251,13 @@ pub fn methods() -> Vec<Method> {
             EXECUTION,
             "outcome",
         ),
-        Method::call::<PauseParams, PauseChange>("ops_resume", op, "Lift a pause; audited", EXECUTION, "outcome"),
+        Method::call::<PauseParams, PauseChange>(
+            "ops_resume",
+            op,
+            "Lift a pause; audited",
+            EXECUTION,
+            "outcome",
+        ),
         Method::bare::<OpsStatus>(
             "ops_status",
             op,

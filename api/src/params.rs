@@ -16,7 +16,9 @@ use crate::error as errors;
 /// Checks `raw` params (by name, a one-element array of them, or by
 /// position) as a `T` and rewrites them as `[{...}]`, the one shape the
 /// generated server and client use; the error names the offending field.
-pub fn normalize<T: DeserializeOwned>(raw: Option<&str>) -> Result<Box<RawValue>, ErrorObjectOwned> {
+pub fn normalize<T: DeserializeOwned>(
+    raw: Option<&str>,
+) -> Result<Box<RawValue>, ErrorObjectOwned> {
     let (_, object) = decode::<T>(raw)?;
     serde_json::value::to_raw_value(&[object]).map_err(|e| errors::internal(&e.to_string()))
 }
@@ -65,19 +67,21 @@ fn decode<T: DeserializeOwned>(raw: Option<&str>) -> Result<(T, Value), ErrorObj
             ));
         }
     };
-    serde_path_to_error::deserialize(&object).map(|t| (t, object.clone())).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = plain(&e.into_inner().to_string());
-        let field = match (path.as_str(), unknown_field_name(&inner)) {
-            (".", Some(name)) => name,
-            (".", None) => "params".to_owned(),
-            (_, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path,
-            // An unknown or missing field inside an item: name it in full.
-            (_, Some(name)) => format!("{path}.{name}"),
-            (_, None) => path,
-        };
-        errors::invalid_params(&field, &inner)
-    })
+    serde_path_to_error::deserialize(&object)
+        .map(|t| (t, object.clone()))
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let inner = plain(&e.into_inner().to_string());
+            let field = match (path.as_str(), unknown_field_name(&inner)) {
+                (".", Some(name)) => name,
+                (".", None) => "params".to_owned(),
+                (_, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path,
+                // An unknown or missing field inside an item: name it in full.
+                (_, Some(name)) => format!("{path}.{name}"),
+                (_, None) => path,
+            };
+            errors::invalid_params(&field, &inner)
+        })
 }
 
 /// `an object {a, b} or an array [a, b]`: the shapes a method accepts.

@@ -179,7 +179,13 @@ pub fn methods() -> Vec<Method> {
             EXECUTION,
             "submitted",
         ),
-        Method::call::<IdParams, PayoutView>("payout_status", merchant, "One payout", EXECUTION, "payout"),
+        Method::call::<IdParams, PayoutView>(
+            "payout_status",
+            merchant,
+            "One payout",
+            EXECUTION,
+            "payout",
+        ),
         Method::call::<ListParams, PayoutPage>(
             "payout_list",
             merchant,

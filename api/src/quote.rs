@@ -4,7 +4,9 @@ use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-pub use switchyard_router::quote::{ExclusionView, LegView, QuoteParams, Reason, RouteView, Weights};
+pub use switchyard_router::quote::{
+    ExclusionView, LegView, QuoteParams, Reason, RouteView, Weights,
+};
 
 use crate::error::VALIDATION;
 use crate::spec::Method;

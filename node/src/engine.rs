@@ -19,12 +19,12 @@ use std::time::Duration;
 use eyre::WrapErr;
 use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_chains::evm::{Endpoints, EvmChain};
+use switchyard_core::UsdE8;
 use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::model::BreakerState;
 use switchyard_core::topology::{BridgeIx, ChainIx};
-use switchyard_core::UsdE8;
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
 use switchyard_relayer::{
@@ -472,16 +472,16 @@ pub async fn start(
         }
     });
     Ok(Engine {
-            transfers,
-            payouts,
-            payout_chains: chain_ids,
-            store,
-            events,
-            outbox,
-            treasury: cfg.treasury.clone(),
-            ops,
-            approvals: cfg.approvals.as_ref().map(|a| a.thresholds()).transpose()?,
-            lock: Arc::new(lock),
+        transfers,
+        payouts,
+        payout_chains: chain_ids,
+        store,
+        events,
+        outbox,
+        treasury: cfg.treasury.clone(),
+        ops,
+        approvals: cfg.approvals.as_ref().map(|a| a.thresholds()).transpose()?,
+        lock: Arc::new(lock),
     })
 }
 

@@ -247,7 +247,11 @@ fn start_probes(
         } else {
             c.block_time_ms.saturating_mul(10).max(10_000)
         };
-        let (model, breakers, stop) = (Arc::clone(model), Arc::clone(breakers), tasks.shutdown().clone());
+        let (model, breakers, stop) = (
+            Arc::clone(model),
+            Arc::clone(breakers),
+            tasks.shutdown().clone(),
+        );
         tasks.spawn_critical(format!("probe:{}", c.id), Restart::Always, move || {
             let run = probe.clone().run_with(
                 Arc::clone(&model),

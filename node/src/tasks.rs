@@ -97,7 +97,9 @@ impl TaskManager {
                 let why = match outcome {
                     Ok(Ok(())) => "returned before shutdown".to_owned(),
                     Ok(Err(e)) => format!("failed: {e:#}"),
-                    Err(e) if e.is_panic() => format!("panicked: {}", panic_message(e.into_panic())),
+                    Err(e) if e.is_panic() => {
+                        format!("panicked: {}", panic_message(e.into_panic()))
+                    }
                     Err(e) => format!("was cancelled: {e}"),
                 };
                 let now = switchyard_core::now_ms();
@@ -192,9 +194,8 @@ impl TaskManager {
     /// Waits for every task to stop (after the shutdown token is
     /// cancelled), at most `limit`; the names of those still running.
     pub async fn join(&self, limit: Duration) -> Vec<String> {
-        let handles: Vec<JoinHandle<()>> = std::mem::take(
-            &mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner),
-        );
+        let handles: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
         let all = futures::future::join_all(handles);
         if tokio::time::timeout(limit, all).await.is_err() {
             return self
@@ -267,7 +268,10 @@ mod tests {
         assert_eq!(st.state, "running");
         assert_eq!(st.restarts, 1);
         assert!(
-            st.last_error.as_deref().unwrap_or_default().contains("panicked: first run"),
+            st.last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("panicked: first run"),
             "{st:?}"
         );
         stop.cancel();
@@ -285,7 +289,10 @@ mod tests {
         let why = tokio::time::timeout(Duration::from_secs(5), tasks.failed())
             .await
             .expect("reported");
-        assert!(why.contains("server") && why.contains("port went away"), "{why}");
+        assert!(
+            why.contains("server") && why.contains("port went away"),
+            "{why}"
+        );
         assert_eq!(tasks.status()["server"].state, "failed");
     }
 

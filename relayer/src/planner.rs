@@ -100,8 +100,9 @@ pub fn plan(
         let end = |asset: AssetIx, raw: U256| -> Result<HopEnd, PlanError> {
             let a = t.asset(asset);
             let c = t.chain(a.chain);
-            let missing =
-                |what: &str| not_executable(format!("bridge {}: chain {} has no {what}", b.id, c.id));
+            let missing = |what: &str| {
+                not_executable(format!("bridge {}: chain {} has no {what}", b.id, c.id))
+            };
             let chain_id = c.chain_id.ok_or_else(|| missing("chain_id"))?;
             let Some(Address::Evm(escrow)) = c.escrow else {
                 return Err(missing("escrow contract"));
@@ -234,7 +235,13 @@ impl Funder {
                 mode: Some(s.mode.clone()),
                 ..QuoteParams::default()
             };
-            let hops = plan(graph, &self.transfers, &qp, self.default_max_hops, &recipient)?;
+            let hops = plan(
+                graph,
+                &self.transfers,
+                &qp,
+                self.default_max_hops,
+                &recipient,
+            )?;
             let out = hops.last().map(|h| h.amount_out).unwrap_or_default();
             if out < want {
                 amount_in = amount_in

@@ -272,7 +272,9 @@ CREATE TABLE IF NOT EXISTS payout_batch (
 ";
 
 /// A difference between the store and a chain.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Alert {
     /// `unknown_payout`, `payout_mismatch`, `paid_but_not_settled`.
     pub kind: String,

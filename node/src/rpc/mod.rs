@@ -28,8 +28,8 @@ use switchyard_api::ops::{
     RejectParams, Rejected,
 };
 use switchyard_api::payout::{
-    Cancelled, Deliveries, IdParams, ListParams, PayoutPage, PayoutView, SubmitParams,
-    SubscribeParams, Submitted,
+    Cancelled, Deliveries, IdParams, ListParams, PayoutPage, PayoutView, SubmitParams, Submitted,
+    SubscribeParams,
 };
 use switchyard_api::quote::{GovernorNote, QuoteParams, QuoteResult, QuotedRoute};
 use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
@@ -305,7 +305,6 @@ impl AppState {
     }
 }
 
-
 /// The server side of every API trait: each method is one call into
 /// [`AppState`], the middleware having checked the caller and the params.
 #[derive(Clone, Debug)]
@@ -318,7 +317,10 @@ impl QuoteApiServer for Handler {
 }
 
 impl TransferApiServer for Handler {
-    fn transfer_submit(&self, params: TransferParams) -> Result<TransferSubmitted, ErrorObjectOwned> {
+    fn transfer_submit(
+        &self,
+        params: TransferParams,
+    ) -> Result<TransferSubmitted, ErrorObjectOwned> {
         self.0.transfer_submit(params)
     }
 
@@ -328,23 +330,43 @@ impl TransferApiServer for Handler {
 }
 
 impl PayoutApiServer for Handler {
-    fn payout_submit(&self, ext: &Extensions, params: SubmitParams) -> Result<Submitted, ErrorObjectOwned> {
+    fn payout_submit(
+        &self,
+        ext: &Extensions,
+        params: SubmitParams,
+    ) -> Result<Submitted, ErrorObjectOwned> {
         self.0.payout_submit(&Caller::of(ext), params)
     }
 
-    fn payout_status(&self, ext: &Extensions, params: IdParams) -> Result<PayoutView, ErrorObjectOwned> {
+    fn payout_status(
+        &self,
+        ext: &Extensions,
+        params: IdParams,
+    ) -> Result<PayoutView, ErrorObjectOwned> {
         self.0.payout_status(&Caller::of(ext), params)
     }
 
-    fn payout_list(&self, ext: &Extensions, params: ListParams) -> Result<PayoutPage, ErrorObjectOwned> {
+    fn payout_list(
+        &self,
+        ext: &Extensions,
+        params: ListParams,
+    ) -> Result<PayoutPage, ErrorObjectOwned> {
         self.0.payout_list(&Caller::of(ext), params)
     }
 
-    fn payout_cancel(&self, ext: &Extensions, params: IdParams) -> Result<Cancelled, ErrorObjectOwned> {
+    fn payout_cancel(
+        &self,
+        ext: &Extensions,
+        params: IdParams,
+    ) -> Result<Cancelled, ErrorObjectOwned> {
         self.0.payout_cancel(&Caller::of(ext), params)
     }
 
-    fn payout_deliveries(&self, ext: &Extensions, params: IdParams) -> Result<Deliveries, ErrorObjectOwned> {
+    fn payout_deliveries(
+        &self,
+        ext: &Extensions,
+        params: IdParams,
+    ) -> Result<Deliveries, ErrorObjectOwned> {
         self.0.payout_deliveries(&Caller::of(ext), params)
     }
 }
@@ -396,11 +418,19 @@ impl PayoutEventsApiServer for Handler {
 }
 
 impl OpsApiServer for Handler {
-    fn ops_pause(&self, ext: &Extensions, params: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
+    fn ops_pause(
+        &self,
+        ext: &Extensions,
+        params: PauseParams,
+    ) -> Result<PauseChange, ErrorObjectOwned> {
         self.0.ops_pause(&Caller::of(ext), params)
     }
 
-    fn ops_resume(&self, ext: &Extensions, params: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
+    fn ops_resume(
+        &self,
+        ext: &Extensions,
+        params: PauseParams,
+    ) -> Result<PauseChange, ErrorObjectOwned> {
         self.0.ops_resume(&Caller::of(ext), params)
     }
 
@@ -412,7 +442,11 @@ impl OpsApiServer for Handler {
         self.0.ops_audit(params)
     }
 
-    fn transfer_refund(&self, ext: &Extensions, params: RefundParams) -> Result<Refunding, ErrorObjectOwned> {
+    fn transfer_refund(
+        &self,
+        ext: &Extensions,
+        params: RefundParams,
+    ) -> Result<Refunding, ErrorObjectOwned> {
         self.0.transfer_refund(&Caller::of(ext), params)
     }
 
@@ -432,21 +466,37 @@ impl OpsApiServer for Handler {
         self.0.ops_lane_resume(&Caller::of(ext), params)
     }
 
-    fn ops_approve(&self, ext: &Extensions, params: ApproveParams) -> Result<Approved, ErrorObjectOwned> {
+    fn ops_approve(
+        &self,
+        ext: &Extensions,
+        params: ApproveParams,
+    ) -> Result<Approved, ErrorObjectOwned> {
         self.0.ops_approve(&Caller::of(ext), params)
     }
 
-    fn ops_reject(&self, ext: &Extensions, params: RejectParams) -> Result<Rejected, ErrorObjectOwned> {
+    fn ops_reject(
+        &self,
+        ext: &Extensions,
+        params: RejectParams,
+    ) -> Result<Rejected, ErrorObjectOwned> {
         self.0.ops_reject(&Caller::of(ext), params)
     }
 }
 
 impl KeysApiServer for Handler {
-    fn keys_create(&self, ext: &Extensions, params: KeyCreateParams) -> Result<KeyCreated, ErrorObjectOwned> {
+    fn keys_create(
+        &self,
+        ext: &Extensions,
+        params: KeyCreateParams,
+    ) -> Result<KeyCreated, ErrorObjectOwned> {
         self.0.keys_create(&Caller::of(ext), params)
     }
 
-    fn keys_revoke(&self, ext: &Extensions, params: KeyRevokeParams) -> Result<KeyRevoked, ErrorObjectOwned> {
+    fn keys_revoke(
+        &self,
+        ext: &Extensions,
+        params: KeyRevokeParams,
+    ) -> Result<KeyRevoked, ErrorObjectOwned> {
         self.0.keys_revoke(&Caller::of(ext), params)
     }
 
@@ -462,7 +512,9 @@ impl DiscoverApiServer for Handler {
 }
 
 /// Every method of the API, served by `state`.
-pub fn rpc_module(state: Arc<AppState>) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
+pub fn rpc_module(
+    state: Arc<AppState>,
+) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
     let h = Handler(state);
     let mut m = RpcModule::new(());
     m.merge(QuoteApiServer::into_rpc(h.clone()))?;

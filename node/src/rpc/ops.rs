@@ -17,8 +17,6 @@ use switchyard_relayer::Pause;
 use super::AppState;
 use super::errors;
 
-
-
 /// Writes the pauses in force into the model (clearing lifted ones).
 pub fn apply_pauses(model: &ModelHandle, pauses: &[Pause]) {
     model.update(|s| {
@@ -112,7 +110,11 @@ impl AppState {
     }
 
     /// `ops_pause`.
-    pub fn ops_pause(&self, caller: &Caller, p: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
+    pub fn ops_pause(
+        &self,
+        caller: &Caller,
+        p: PauseParams,
+    ) -> Result<PauseChange, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.check_pause(&p)?;
         let actor = self.actor(caller, &p);
@@ -128,7 +130,11 @@ impl AppState {
     }
 
     /// `ops_resume`.
-    pub fn ops_resume(&self, caller: &Caller, p: PauseParams) -> Result<PauseChange, ErrorObjectOwned> {
+    pub fn ops_resume(
+        &self,
+        caller: &Caller,
+        p: PauseParams,
+    ) -> Result<PauseChange, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.check_pause(&p)?;
         let actor = self.actor(caller, &p);
@@ -149,7 +155,12 @@ impl AppState {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
         let health = serde_json::from_str(&self.health_json()).unwrap_or_default();
-        let payouts = engine.payouts.counts().map_err(internal)?.into_iter().collect();
+        let payouts = engine
+            .payouts
+            .counts()
+            .map_err(internal)?
+            .into_iter()
+            .collect();
         let lanes = engine
             .store
             .lane_counts()
@@ -203,8 +214,6 @@ impl AppState {
         })
     }
 }
-
-
 
 impl AppState {
     fn keys(&self) -> Result<&switchyard_relayer::Keys, ErrorObjectOwned> {
@@ -265,8 +274,6 @@ impl AppState {
     }
 }
 
-
-
 impl AppState {
     /// `ops_approve`: one operator's approval of a held payout.
     pub fn ops_approve(
@@ -296,7 +303,11 @@ impl AppState {
     }
 
     /// `ops_reject`: fails a payout not yet in a batch.
-    pub fn ops_reject(&self, caller: &Caller, p: RejectParams) -> Result<Rejected, ErrorObjectOwned> {
+    pub fn ops_reject(
+        &self,
+        caller: &Caller,
+        p: RejectParams,
+    ) -> Result<Rejected, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         if p.reason.trim().is_empty() || p.reason.len() > 500 {
             return Err(errors::invalid_field("reason", "1 to 500 characters"));
@@ -319,9 +330,6 @@ impl AppState {
         })
     }
 }
-
-
-
 
 fn reason_ok(reason: &str) -> Result<(), ErrorObjectOwned> {
     if reason.trim().is_empty() || reason.len() > 500 {

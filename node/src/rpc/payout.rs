@@ -216,7 +216,11 @@ impl AppState {
     }
 
     /// `payout_list`.
-    pub fn payout_list(&self, caller: &Caller, p: ListParams) -> Result<PayoutPage, ErrorObjectOwned> {
+    pub fn payout_list(
+        &self,
+        caller: &Caller,
+        p: ListParams,
+    ) -> Result<PayoutPage, ErrorObjectOwned> {
         let payouts = self.payouts()?;
         let state = match &p.state {
             None => None,
@@ -261,7 +265,11 @@ impl AppState {
     }
 
     /// `payout_cancel`.
-    pub fn payout_cancel(&self, caller: &Caller, p: IdParams) -> Result<Cancelled, ErrorObjectOwned> {
+    pub fn payout_cancel(
+        &self,
+        caller: &Caller,
+        p: IdParams,
+    ) -> Result<Cancelled, ErrorObjectOwned> {
         let payouts = self.payouts()?;
         self.visible(caller, &p.id)?;
         match payouts.cancel(&p.id).map_err(|e| internal(&e))? {

@@ -23,7 +23,10 @@ pub fn plan_error(e: PlanError) -> ErrorObjectOwned {
 
 impl AppState {
     /// `transfer_submit`.
-    pub fn transfer_submit(&self, p: TransferParams) -> Result<TransferSubmitted, ErrorObjectOwned> {
+    pub fn transfer_submit(
+        &self,
+        p: TransferParams,
+    ) -> Result<TransferSubmitted, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let key = p.idempotency_key.as_str();
         if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_graphic()) {

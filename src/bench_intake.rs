@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use eyre::WrapErr;
-use jsonrpsee::core::client::ClientT;
-use jsonrpsee::core::params::ObjectParams;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use serde::Serialize;
-use serde_json::{Value, json};
+use switchyard_api::payout::{ItemParams, SubmitParams};
+use switchyard_api::quote::QuoteParams;
+use switchyard_api::{PayoutApiClient, QuoteApiClient};
 
 use crate::Failure;
 use crate::cli::BenchIntakeArgs;
@@ -43,17 +43,6 @@ pub struct Report {
     pub quote_loaded_p99_ms: f64,
 }
 
-fn params(v: &Value) -> Result<ObjectParams, Failure> {
-    let mut p = ObjectParams::new();
-    if let Value::Object(m) = v {
-        for (k, v) in m {
-            p.insert(k, v)
-                .map_err(|e| Failure::Runtime(eyre::eyre!("{e}")))?;
-        }
-    }
-    Ok(p)
-}
-
 fn pct(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -68,15 +57,17 @@ async fn quotes(
     until: Instant,
     args: &BenchIntakeArgs,
 ) -> Result<Vec<f64>, Failure> {
-    let q =
-        json!({ "from": args.quote_from, "to": args.quote_to, "amount": "250", "mode": "pareto" });
+    let q = QuoteParams {
+        from: args.quote_from.clone(),
+        to: args.quote_to.clone(),
+        amount: "250".into(),
+        mode: Some("pareto".into()),
+        ..QuoteParams::default()
+    };
     let mut lat = Vec::new();
     while Instant::now() < until {
         let t0 = Instant::now();
-        let _: Value = c
-            .request("route_quote", params(&q)?)
-            .await
-            .wrap_err("route_quote")?;
+        c.route_quote(q.clone()).await.wrap_err("route_quote")?;
         lat.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     Ok(lat)
@@ -147,19 +138,25 @@ async fn measure(args: &BenchIntakeArgs) -> Result<Report, Failure> {
             let mut lat = Vec::new();
             let mut k = 0u64;
             while Instant::now() < until {
-                let items: Vec<Value> = (0..n)
-                    .map(|i| {
-                        json!({
-                            "to": chains[i % chains.len()],
-                            "recipient": format!("0x{:040x}", ((w as u64) << 40) + (k << 16) + i as u64 + 1),
-                            "amount": "0.01",
-                        })
+                let items: Vec<ItemParams> = (0..n)
+                    .map(|i| ItemParams {
+                        to: chains[i % chains.len()].clone(),
+                        recipient: format!(
+                            "0x{:040x}",
+                            ((w as u64) << 40) + (k << 16) + i as u64 + 1
+                        ),
+                        amount: "0.01".into(),
+                        memo: None,
                     })
                     .collect();
-                let body = json!({ "idempotency_key": format!("{run}-{w}-{k}"), "items": items });
-                let p = params(&body)?;
+                let body = SubmitParams {
+                    idempotency_key: format!("{run}-{w}-{k}"),
+                    items,
+                    source: None,
+                    mode: None,
+                };
                 let s = Instant::now();
-                let _: Value = c.request("payout_submit", p).await.wrap_err("payout_submit")?;
+                c.payout_submit(body).await.wrap_err("payout_submit")?;
                 lat.push(s.elapsed().as_secs_f64() * 1e3);
                 accepted.fetch_add(n as u64, Ordering::Relaxed);
                 k += 1;

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use common::{Daemon, Devnet, amount, call};
 use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
+use switchyard_api::PayoutApiClient;
+use switchyard_api::payout::ListParams;
 use switchyard_core::U256;
 
 fn items(tag: u64, n: u64) -> Vec<Value> {
@@ -27,18 +29,23 @@ fn items(tag: u64, n: u64) -> Vec<Value> {
         .collect()
 }
 
+/// Every payout, page by page through the generated client, as the wire
+/// shows them.
 async fn all(c: &HttpClient) -> Vec<Value> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut p = json!({ "limit": 1000 });
-        if let Some(cur) = &cursor {
-            p["cursor"] = json!(cur);
-        }
-        let page = call(c, "payout_list", p).await.unwrap();
-        out.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(n) => cursor = Some(n.to_owned()),
+        let page = c
+            .payout_list(ListParams {
+                state: None,
+                cursor: cursor.take(),
+                limit: Some(1000),
+            })
+            .await
+            .unwrap();
+        out.extend(page.items.iter().map(|p| serde_json::to_value(p).unwrap()));
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
             None => return out,
         }
     }

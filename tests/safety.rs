@@ -13,6 +13,8 @@ use std::time::Duration;
 use common::{Daemon, Devnet, amount, audit_pairs, call, fire, payout_in, wait_for};
 use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
+use switchyard_api::TransferApiClient;
+use switchyard_api::transfer::{StatusParams, TransferParams};
 use switchyard_chains::evm::contracts::{blacklist_call, mint_call};
 use switchyard_chains::rpc_proxy::{Action, RpcProxy};
 use switchyard_core::U256;
@@ -20,27 +22,32 @@ use switchyard_core::U256;
 const RECIPIENT: &str = "0x00000000000000000000000000000000c0ffee09";
 const SINK: &str = "0x000000000000000000000000000000000000dEaD";
 
-fn transfer(key: &str, to: &str, amount: &str) -> Value {
-    json!({
-        "idempotency_key": key,
-        "from": "devnet-a:TUSD",
-        "to": to,
-        "amount": amount,
-        "recipient": RECIPIENT,
-        "mode": "cheapest",
-    })
+fn transfer(key: &str, to: &str, amount: &str) -> TransferParams {
+    TransferParams {
+        idempotency_key: key.into(),
+        from: "devnet-a:TUSD".into(),
+        to: to.into(),
+        amount: amount.into(),
+        recipient: RECIPIENT.into(),
+        mode: Some("cheapest".into()),
+        max_hops: None,
+    }
 }
 
-/// Submits a transfer and returns its id.
-async fn submit_transfer(c: &HttpClient, params: Value) -> String {
-    let t = call(c, "transfer_submit", params).await.unwrap();
-    t["transfer"]["id"].as_str().unwrap().to_owned()
+/// Submits a transfer (through the generated client) and returns its id.
+async fn submit_transfer(c: &HttpClient, params: TransferParams) -> String {
+    c.transfer_submit(params).await.unwrap().transfer.id
 }
 
+/// The transfer as it stands, as the wire shows it.
 async fn status(c: &HttpClient, id: &str) -> Value {
-    call(c, "transfer_status", json!({ "transfer_id": id }))
+    let t = c
+        .transfer_status(StatusParams {
+            transfer_id: id.into(),
+        })
         .await
-        .unwrap()
+        .unwrap();
+    serde_json::to_value(t).unwrap()
 }
 
 async fn transfer_in(c: &HttpClient, id: &str, state: &str, secs: u64) -> Value {
@@ -305,14 +312,7 @@ async fn sigkill_right_after_a_hop_fails_leaves_the_hop_and_its_transfer_failed(
     )
     .await;
     let d = Daemon::start(&net, Some("hop-failed"));
-    let t = call(
-        &d.client(),
-        "transfer_submit",
-        transfer("doomed", "devnet-b:TUSD", "10"),
-    )
-    .await
-    .unwrap();
-    let id = t["transfer"]["id"].as_str().unwrap().to_owned();
+    let id = submit_transfer(&d.client(), transfer("doomed", "devnet-b:TUSD", "10")).await;
     d.killed();
     let d = Daemon::start(&net, None);
     let t = transfer_in(&d.client(), &id, "failed", 30).await;

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use common::{Daemon, Devnet, amount, call};
 use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
+use switchyard_api::quote::QuoteParams;
+use switchyard_api::transfer::StatusParams;
+use switchyard_api::{QuoteApiClient, TransferApiClient};
 use switchyard_core::U256;
 
 const RECIPIENT: &str = "0x00000000000000000000000000000000c0ffee00";
@@ -19,9 +22,13 @@ const RECIPIENT: &str = "0x00000000000000000000000000000000c0ffee00";
 async fn wait_done(c: &HttpClient, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let t = call(c, "transfer_status", json!({ "transfer_id": id }))
+        let t = c
+            .transfer_status(StatusParams {
+                transfer_id: id.into(),
+            })
             .await
             .unwrap();
+        let t = serde_json::to_value(t).unwrap();
         match t["state"].as_str().unwrap() {
             "done" => return t,
             "failed" => panic!("transfer failed: {t:#}"),
@@ -51,28 +58,27 @@ async fn a_deposit_on_a_reaches_c_through_b_along_the_route_the_router_chose() {
 
     // The router's choice for 250 TUSD: through B (the direct A->C escrow
     // charges 60 bps); the fastest route is the direct one.
-    let q = call(
-        &c,
-        "route_quote",
-        json!({"from": "devnet-a:TUSD", "to": "devnet-c:TUSD", "amount": "250", "mode": "cheapest"}),
-    )
-    .await
-    .unwrap();
-    let legs: Vec<&str> = q["routes"][0]["legs"]
-        .as_array()
+    let quote = async |mode: &str| {
+        c.route_quote(QuoteParams {
+            from: "devnet-a:TUSD".into(),
+            to: "devnet-c:TUSD".into(),
+            amount: "250".into(),
+            mode: Some(mode.into()),
+            ..QuoteParams::default()
+        })
+        .await
         .unwrap()
+    };
+    let q = quote("cheapest").await;
+    let legs: Vec<&str> = q.routes[0]
+        .route
+        .legs
         .iter()
-        .map(|l| l["bridge"].as_str().unwrap())
+        .map(|l| l.bridge.as_str())
         .collect();
     assert_eq!(legs, ["escrow-a-b", "escrow-b-c"]);
-    let fast = call(
-        &c,
-        "route_quote",
-        json!({"from": "devnet-a:TUSD", "to": "devnet-c:TUSD", "amount": "250", "mode": "fastest"}),
-    )
-    .await
-    .unwrap();
-    assert_eq!(fast["routes"][0]["legs"][0]["bridge"], "escrow-a-c");
+    let fast = quote("fastest").await;
+    assert_eq!(fast.routes[0].route.legs[0].bridge, "escrow-a-c");
 
     let relayer = net.relayer();
     let escrow = net.escrow();
@@ -152,7 +158,7 @@ async fn a_deposit_on_a_reaches_c_through_b_along_the_route_the_router_chose() {
     }
     let quoted = switchyard_core::Amount::parse_decimal(
         "amount_out",
-        q["routes"][0]["amount_out"].as_str().unwrap(),
+        &q.routes[0].route.amount_out,
         6,
     )
     .unwrap();

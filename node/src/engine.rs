@@ -3,14 +3,7 @@
 //! executor, all sharing one SQLite store. On start every lane's first
 //! tick reconciles with its chain, so a restart after a crash resumes from
 //! the store.
-//!
-//! Crash drills: `SWITCHYARD_CRASH_AT=signed:<text>` or
-//! `broadcast:<text>` kills the process with SIGKILL right after a
-//! transaction whose intent contains `<text>` is signed and stored (not yet
-//! broadcast), or broadcast (not yet mined); `batch-written` and
-//! `batch-submitted` right after a payout batch is written, or reserved on
-//! its lane. The end-to-end tests use it
-//! to prove that nothing is lost or repeated; it is off unless set.
+//! The crash drills it arms are in [`crate::drills`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,13 +21,12 @@ use switchyard_core::topology::{BridgeIx, ChainIx};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
 use switchyard_relayer::{
-    BatchHook, BatchPolicy, Funder, Hook, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts,
-    Stage, Store, Transfers,
+    BatchPolicy, Funder, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts, Store, Transfers,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::Failure;
-use crate::tasks::{Restart, TaskManager};
+use crate::tasks::{Restart, TaskManager, off_workers};
 
 /// The running relayer.
 #[derive(Debug, Clone)]
@@ -154,62 +146,6 @@ pub fn lock_store(store: &std::path::Path) -> Result<std::fs::File, Failure> {
     Ok(f)
 }
 
-fn kill_self(what: &str) -> ! {
-    eprintln!("crash drill: SIGKILL at {what}");
-    let pid = std::process::id().to_string();
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status();
-    // The signal is on its way; never return into the caller.
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
-    }
-}
-
-/// `SWITCHYARD_CRASH_AT=<point>`: SIGKILL right after the operator action
-/// or state change named `point` is committed (`approve`, `reject`,
-/// `key-create`, `key-revoke`, `hop-failed`, ...), before anything else
-/// happens. Off unless set.
-pub fn drill(point: &str) {
-    if std::env::var("SWITCHYARD_CRASH_AT").is_ok_and(|s| s == point) {
-        kill_self(point);
-    }
-}
-
-/// `SWITCHYARD_CRASH_AT=batch-written` or `batch-submitted`: SIGKILL after
-/// a payout batch is written to the store (not yet on a lane), or after its
-/// transaction is reserved on the lane (not yet signed).
-fn batch_hook() -> Option<BatchHook> {
-    let spec = std::env::var("SWITCHYARD_CRASH_AT").ok()?;
-    let stage = spec.strip_prefix("batch-")?.to_owned();
-    tracing::warn!(%spec, "crash drill armed");
-    Some(Arc::new(move |at, batch| {
-        if at == stage {
-            kill_self(&format!("batch {batch} {at}"));
-        }
-    }))
-}
-
-fn crash_hook() -> Option<Hook> {
-    let spec = std::env::var("SWITCHYARD_CRASH_AT").ok()?;
-    let (stage, text) = spec.split_once(':')?;
-    let stage = match stage {
-        "signed" => Stage::Signed,
-        "broadcast" => Stage::Broadcast,
-        _ => return None,
-    };
-    let text = text.to_owned();
-    tracing::warn!(%spec, "crash drill armed");
-    Some(Arc::new(move |at, rec| {
-        if at == stage && rec.intent.contains(&text) {
-            kill_self(&format!(
-                "{stage:?} of {} (nonce {})",
-                rec.intent, rec.nonce
-            ));
-        }
-    }))
-}
-
 /// Opens the store, builds the lanes and starts their tasks.
 pub async fn start(
     keys: &Keys,
@@ -237,7 +173,7 @@ pub async fn start(
         Store::open(&cfg.store)
             .map_err(|e| Failure::Usage(format!("relayer.store {}: {e}", cfg.store.display())))?,
     );
-    let hook = crash_hook();
+    let hook = crate::drills::crash_hook();
     let mut lanes = HashMap::new();
     let mut payout_chains = HashMap::new();
     let every = Duration::from_millis(cfg.poll_ms);
@@ -295,7 +231,7 @@ pub async fn start(
             alert_ms: cfg.release_alert_ms,
             refund_after_ms: cfg.refund_after_ms,
         })
-        .with_drill(Arc::new(drill))
+        .with_drill(Arc::new(crate::drills::drill))
         .with_outcomes(Arc::new(move |bridge: &str, ok: bool, what: &str| {
             if let Some(ix) = t
                 .bridges()
@@ -325,7 +261,7 @@ pub async fn start(
             .map(|a| (a.key.to_string(), a.decimals))
             .collect(),
     );
-    if let Some(h) = batch_hook() {
+    if let Some(h) = crate::drills::batch_hook() {
         payouts = payouts.with_hook(h);
     }
     let mut limits = HashMap::new();
@@ -424,30 +360,42 @@ pub async fn start(
         async move {
             let mut last_reconcile = tokio::time::Instant::now();
             loop {
-                match p.step().await {
-                    Ok(short) => funder.fund(&model.current().graph, &short),
-                    Err(e) => {
-                        tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
-                    }
+                let reconcile = last_reconcile.elapsed() >= reconcile_every;
+                if reconcile {
+                    last_reconcile = tokio::time::Instant::now();
                 }
-                match o.collect(&p, 5_000) {
-                    Ok(evs) => {
-                        for ev in evs {
-                            // No subscriber is not an error.
-                            let _ = tx.send(ev);
+                let (p, o, funder, model, tx, webhooks) = (
+                    Arc::clone(&p),
+                    Arc::clone(&o),
+                    funder.clone(),
+                    Arc::clone(&model),
+                    tx.clone(),
+                    webhooks.clone(),
+                );
+                off_workers(async move {
+                    match p.step().await {
+                        Ok(short) => funder.fund(&model.current().graph, &short),
+                        Err(e) => {
+                            tracing::warn!(error = %e, retryable = e.is_retryable(), "payout batcher");
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "payout outbox"),
-                }
-                if let Some(w) = &webhooks {
-                    w.send_due();
-                }
-                if last_reconcile.elapsed() >= reconcile_every {
-                    last_reconcile = tokio::time::Instant::now();
-                    if let Err(e) = p.reconcile().await {
+                    match o.collect(&p, 5_000) {
+                        Ok(evs) => {
+                            for ev in evs {
+                                // No subscriber is not an error.
+                                let _ = tx.send(ev);
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "payout outbox"),
+                    }
+                    if let Some(w) = &webhooks {
+                        w.send_due();
+                    }
+                    if reconcile && let Err(e) = p.reconcile().await {
                         tracing::warn!(error = %e, "reconciliation");
                     }
-                }
+                })
+                .await?;
                 tokio::select! {
                     () = stop.cancelled() => return Ok(()),
                     () = tokio::time::sleep(every) => {}
@@ -461,7 +409,8 @@ pub async fn start(
         let (t, stop) = (Arc::clone(&t), stop.clone());
         async move {
             loop {
-                if let Err(e) = t.advance_all().await {
+                let t = Arc::clone(&t);
+                if let Err(e) = off_workers(async move { t.advance_all().await }).await? {
                     tracing::warn!(error = %e, "transfer executor");
                 }
                 tokio::select! {
@@ -492,11 +441,12 @@ async fn lane_task(
     stop: CancellationToken,
 ) -> eyre::Result<()> {
     let mut was_halted = false;
-    let mut step = 0u64;
     loop {
-        step += 1;
-        let ticked = h.lane.tick(&h.chain).await;
-        crate::tasks::panic_drill(&format!("lane:{name}"), step);
+        let lane = h.clone();
+        let ticked = off_workers(async move { lane.lane.tick(&lane.chain).await }).await?;
+        if matches!(&ticked, Ok(r) if r.sent > 0) {
+            crate::tasks::panic_drill(&format!("lane:{name}"), "sent");
+        }
         match ticked {
             Ok(r) => {
                 if r.sent + r.replaced + r.reorged + r.finalized + r.renonced + r.cancelled > 0 {

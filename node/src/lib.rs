@@ -4,6 +4,7 @@
 //! `switchyard-api` contract ([`rpc`]). The binary's `serve` and `devnet
 //! up` call [`serve::serve`].
 
+pub mod drills;
 pub mod engine;
 pub mod metrics;
 pub mod rpc;

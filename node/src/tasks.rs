@@ -28,11 +28,25 @@ pub enum Restart {
     Never,
 }
 
+/// Where a supervised task stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Running.
+    Running,
+    /// Failed; waits out its backoff before it starts again.
+    Restarting,
+    /// Failed and cannot restart: the process is shutting down.
+    Failed,
+    /// Ended at shutdown.
+    Stopped,
+}
+
 /// A task as `/health` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TaskStatus {
-    /// `running`, `restarting`, `failed` or `stopped`.
-    pub state: &'static str,
+    /// Where it stands.
+    pub state: TaskState,
     /// Restarts so far.
     pub restarts: u64,
     /// How it last failed.
@@ -83,7 +97,7 @@ impl TaskManager {
         Fut: Future<Output = eyre::Result<()>> + Send + 'static,
     {
         let name = name.into();
-        self.set(&name, |s| s.state = "running");
+        self.set(&name, |s| s.state = TaskState::Running);
         let this = self.clone();
         let watcher = tokio::spawn(async move {
             let mut backoff = this.backoff();
@@ -91,7 +105,7 @@ impl TaskManager {
                 let started = tokio::time::Instant::now();
                 let outcome = tokio::spawn(make()).await;
                 if this.shutdown.is_cancelled() {
-                    this.set(&name, |s| s.state = "stopped");
+                    this.set(&name, |s| s.state = TaskState::Stopped);
                     return;
                 }
                 let why = match outcome {
@@ -107,8 +121,8 @@ impl TaskManager {
                     s.last_error = Some(why.clone());
                     s.last_failure_ms = Some(now);
                     s.state = match restart {
-                        Restart::Always => "restarting",
-                        Restart::Never => "failed",
+                        Restart::Always => TaskState::Restarting,
+                        Restart::Never => TaskState::Failed,
                     };
                 });
                 if restart == Restart::Never {
@@ -123,14 +137,14 @@ impl TaskManager {
                 tracing::error!(task = %name, retry_in_ms = wait.as_millis() as u64, "task {why}: restarting");
                 tokio::select! {
                     () = this.shutdown.cancelled() => {
-                        this.set(&name, |s| s.state = "stopped");
+                        this.set(&name, |s| s.state = TaskState::Stopped);
                         return;
                     }
                     () = tokio::time::sleep(wait) => {}
                 }
                 this.set(&name, |s| {
                     s.restarts = s.restarts.saturating_add(1);
-                    s.state = "running";
+                    s.state = TaskState::Running;
                 });
                 tracing::info!(task = %name, "task restarted");
             }
@@ -153,7 +167,7 @@ impl TaskManager {
     fn set(&self, name: &str, f: impl FnOnce(&mut TaskStatus)) {
         let mut all = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         let s = all.entry(name.to_owned()).or_insert(TaskStatus {
-            state: "running",
+            state: TaskState::Running,
             restarts: 0,
             last_error: None,
             last_failure_ms: None,
@@ -201,11 +215,29 @@ impl TaskManager {
             return self
                 .status()
                 .into_iter()
-                .filter(|(_, s)| s.state != "stopped")
+                .filter(|(_, s)| s.state != TaskState::Stopped)
                 .map(|(n, _)| n)
                 .collect();
         }
         Vec::new()
+    }
+}
+
+/// Runs `fut` on a thread of the runtime's blocking pool (driven there by
+/// the runtime's handle), so that the store's synchronous SQLite work, an
+/// fsync per commit, never holds one of the async worker threads that
+/// serve the API and the probes. A panic inside is raised again here, so
+/// the supervisor sees it as the task's own.
+pub async fn off_workers<T, Fut>(fut: Fut) -> eyre::Result<T>
+where
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let rt = tokio::runtime::Handle::current();
+    match tokio::task::spawn_blocking(move || rt.block_on(fut)).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(eyre::eyre!("the runtime is shutting down: {e}")),
     }
 }
 
@@ -216,22 +248,19 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "(no message)".to_owned())
 }
 
-/// `SWITCHYARD_PANIC_AT=<task>:<n>`: the task named `<task>` (`lane:devnet-a`)
-/// panics once in this process, at its `n`th step. The supervisor's test
-/// drill; off unless set.
-pub fn panic_drill(task: &str, step: u64) {
+/// `SWITCHYARD_PANIC_AT=<task>:<point>`: the task named `<task>`
+/// (`lane:devnet-a`) panics once in this process, the first time it
+/// passes `<point>` (a lane: `sent`, right after a step that broadcast a
+/// transaction). The supervisor's test drill; off unless set.
+pub fn panic_drill(task: &str, point: &str) {
     static FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let Ok(spec) = std::env::var("SWITCHYARD_PANIC_AT") else {
         return;
     };
-    let Some((name, n)) = spec.rsplit_once(':') else {
-        return;
-    };
-    if name == task
-        && n.parse() == Ok(step)
+    if spec.rsplit_once(':') == Some((task, point))
         && !FIRED.swap(true, std::sync::atomic::Ordering::SeqCst)
     {
-        panic!("panic drill at {task} step {step}");
+        panic!("panic drill: {task} at {point}");
     }
 }
 
@@ -265,7 +294,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let st = tasks.status()["flaky"].clone();
-        assert_eq!(st.state, "running");
+        assert_eq!(st.state, TaskState::Running);
         assert_eq!(st.restarts, 1);
         assert!(
             st.last_error
@@ -276,7 +305,20 @@ mod tests {
         );
         stop.cancel();
         assert!(tasks.join(Duration::from_secs(5)).await.is_empty());
-        assert_eq!(tasks.status()["flaky"].state, "stopped");
+        assert_eq!(tasks.status()["flaky"].state, TaskState::Stopped);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn blocking_work_runs_off_the_workers_and_its_panics_reach_the_caller() {
+        let worker = std::thread::current().id();
+        let other = off_workers(async { std::thread::current().id() })
+            .await
+            .expect("ran");
+        assert_ne!(other, worker, "ran on the async worker");
+        let panicked = tokio::spawn(off_workers(async { panic!("inside") })).await;
+        let e = panicked.expect_err("the panic reached the task");
+        assert!(e.is_panic());
+        assert_eq!(panic_message(e.into_panic()), "inside");
     }
 
     #[tokio::test]
@@ -293,7 +335,7 @@ mod tests {
             why.contains("server") && why.contains("port went away"),
             "{why}"
         );
-        assert_eq!(tasks.status()["server"].state, "failed");
+        assert_eq!(tasks.status()["server"].state, TaskState::Failed);
     }
 
     #[tokio::test]

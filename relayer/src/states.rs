@@ -1,7 +1,8 @@
 //! The states of payouts, payout batches, hops and transfers, stored as
-//! [`crate::TxState`] is: each type owns its names. SQL reads them through
-//! [`StoredState::sql`] / [`sql_in`] and binds them as parameters; no
-//! state name is written anywhere else.
+//! [`crate::TxState`] is: each type owns its names. Statements name them
+//! through the constants of [`sql`] (`format!("... state = {PAYOUT_ROUTED}")`)
+//! or bind them as parameters (they are `ToSql`/`FromSql`); code compares
+//! and matches the enums. No state name is written anywhere else.
 
 use std::fmt;
 
@@ -23,17 +24,6 @@ pub trait StoredState: Copy + Sized + 'static {
     fn names() -> Vec<&'static str> {
         Self::ALL.iter().map(|s| s.as_str()).collect()
     }
-
-    /// The name as an SQL string literal (`'queued'`).
-    fn sql(self) -> String {
-        format!("'{}'", self.as_str())
-    }
-}
-
-/// `('a', 'b')`: an SQL list of states, for `state IN ...`.
-pub fn sql_in<S: StoredState>(states: &[S]) -> String {
-    let names: Vec<String> = states.iter().map(|s| s.sql()).collect();
-    format!("({})", names.join(", "))
 }
 
 macro_rules! stored_state {
@@ -57,6 +47,14 @@ macro_rules! stored_state {
             /// Its stored name.
             pub fn as_str(self) -> &'static str {
                 StoredState::as_str(self)
+            }
+
+            /// Its stored name as an SQL string literal (`'queued'`), for
+            /// the constants of [`sql`].
+            pub const fn sql_literal(self) -> &'static str {
+                match self {
+                    $(Self::$variant => concat!("'", $text, "'"),)+
+                }
             }
 
             /// The state named `s`, if any.
@@ -179,6 +177,63 @@ stored_state! {
     }
 }
 
+/// The states as SQL string literals, to be named in statements with
+/// `format!` (`state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD})`).
+pub mod sql {
+    use super::{BatchState, HopState, PayoutState, TransferState};
+
+    /// `'queued'`.
+    pub const PAYOUT_QUEUED: &str = PayoutState::Queued.sql_literal();
+    /// `'routed'`.
+    pub const PAYOUT_ROUTED: &str = PayoutState::Routed.sql_literal();
+    /// `'held'`.
+    pub const PAYOUT_HELD: &str = PayoutState::Held.sql_literal();
+    /// `'batched'`.
+    pub const PAYOUT_BATCHED: &str = PayoutState::Batched.sql_literal();
+    /// `'submitted'`.
+    pub const PAYOUT_SUBMITTED: &str = PayoutState::Submitted.sql_literal();
+    /// `'confirmed'`.
+    pub const PAYOUT_CONFIRMED: &str = PayoutState::Confirmed.sql_literal();
+    /// `'final'`.
+    pub const PAYOUT_FINAL: &str = PayoutState::Final.sql_literal();
+    /// `'failed'`.
+    pub const PAYOUT_FAILED: &str = PayoutState::Failed.sql_literal();
+    /// `'cancelled'`.
+    pub const PAYOUT_CANCELLED: &str = PayoutState::Cancelled.sql_literal();
+    /// `'written'`.
+    pub const BATCH_WRITTEN: &str = BatchState::Written.sql_literal();
+    /// `'submitted'`.
+    pub const BATCH_SUBMITTED: &str = BatchState::Submitted.sql_literal();
+    /// `'voiding'`.
+    pub const BATCH_VOIDING: &str = BatchState::Voiding.sql_literal();
+    /// `'final'`.
+    pub const BATCH_FINAL: &str = BatchState::Final.sql_literal();
+    /// `'void'`.
+    pub const BATCH_VOID: &str = BatchState::Void.sql_literal();
+    /// `'pending'`.
+    pub const HOP_PENDING: &str = HopState::Pending.sql_literal();
+    /// `'depositing'`.
+    pub const HOP_DEPOSITING: &str = HopState::Depositing.sql_literal();
+    /// `'deposited'`.
+    pub const HOP_DEPOSITED: &str = HopState::Deposited.sql_literal();
+    /// `'releasing'`.
+    pub const HOP_RELEASING: &str = HopState::Releasing.sql_literal();
+    /// `'done'`.
+    pub const HOP_DONE: &str = HopState::Done.sql_literal();
+    /// `'refunding'`.
+    pub const HOP_REFUNDING: &str = HopState::Refunding.sql_literal();
+    /// `'refunded'`.
+    pub const HOP_REFUNDED: &str = HopState::Refunded.sql_literal();
+    /// `'failed'`.
+    pub const HOP_FAILED: &str = HopState::Failed.sql_literal();
+    /// `'pending'`.
+    pub const TRANSFER_PENDING: &str = TransferState::Pending.sql_literal();
+    /// `'done'`.
+    pub const TRANSFER_DONE: &str = TransferState::Done.sql_literal();
+    /// `'failed'`.
+    pub const TRANSFER_FAILED: &str = TransferState::Failed.sql_literal();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,9 +247,7 @@ mod tests {
             assert_eq!(HopState::parse(s.as_str()), Some(*s));
         }
         assert_eq!(PayoutState::parse("paid"), None);
-        assert_eq!(
-            sql_in(&[PayoutState::Queued, PayoutState::Held]),
-            "('queued', 'held')"
-        );
+        assert_eq!(sql::PAYOUT_QUEUED, "'queued'");
+        assert_eq!(sql::HOP_REFUNDING, "'refunding'");
     }
 }

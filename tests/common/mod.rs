@@ -325,13 +325,16 @@ pub async fn wait_for(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<
     }
 }
 
-/// The payout `id` once it reaches `state` (within 60 s).
+/// The payout `id` once it reaches `state` (within 60 s), read through the
+/// generated client.
 pub async fn payout_in(c: &HttpClient, id: &str, state: &str) -> Value {
+    use switchyard_api::PayoutApiClient;
     wait_for(&format!("{id} {state}"), 60, async || {
-        let s = call(c, "payout_status", serde_json::json!({ "id": id }))
+        let p = c
+            .payout_status(switchyard_api::payout::IdParams { id: id.into() })
             .await
             .unwrap();
-        (s["state"] == state).then_some(s)
+        (p.state == state).then(|| serde_json::to_value(p).unwrap())
     })
     .await
 }

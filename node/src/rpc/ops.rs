@@ -241,7 +241,7 @@ impl AppState {
         let (key, token, audit) = keys
             .create(role, &p.name, rate, &caller.name)
             .map_err(|e| errors::internal(&e.to_string()))?;
-        crate::engine::drill("key-create");
+        crate::drills::drill("key-create");
         Ok(KeyCreated { key, token, audit })
     }
 
@@ -258,7 +258,7 @@ impl AppState {
         else {
             return Err(errors::unknown("id", &p.id));
         };
-        crate::engine::drill("key-revoke");
+        crate::drills::drill("key-revoke");
         Ok(KeyRevoked {
             revoked: p.id,
             audit,
@@ -291,7 +291,7 @@ impl AppState {
             Err(why) if why == "unknown" => Err(errors::unknown("id", &p.id)),
             Err(why) => Err(errors::invalid_field("id", &why)),
             Ok(a) => {
-                crate::engine::drill("approve");
+                crate::drills::drill("approve");
                 Ok(Approved {
                     approvals: a.approvals,
                     needed: a.needed,
@@ -323,7 +323,7 @@ impl AppState {
                 "unknown, or already in a batch",
             ));
         };
-        crate::engine::drill("reject");
+        crate::drills::drill("reject");
         Ok(Rejected {
             rejected: p.id,
             audit: e,

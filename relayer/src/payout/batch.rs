@@ -26,6 +26,10 @@
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use crate::states::sql::{
+    BATCH_FINAL, BATCH_SUBMITTED, BATCH_VOID, BATCH_VOIDING, BATCH_WRITTEN, PAYOUT_BATCHED,
+    PAYOUT_CONFIRMED, PAYOUT_FAILED, PAYOUT_QUEUED, PAYOUT_ROUTED, PAYOUT_SUBMITTED,
+};
 use switchyard_chains::evm::contracts::{
     BatchUse, CancelBatch, cancel_batch_call, digest, transfer_call,
 };
@@ -40,7 +44,7 @@ struct BatchRow {
     from_block: u64,
 }
 
-fn batch_rows(t: &rusqlite::Connection, state: &str) -> Result<Vec<BatchRow>> {
+fn batch_rows(t: &rusqlite::Connection, state: BatchState) -> Result<Vec<BatchRow>> {
     let mut stmt = t.prepare(
         "SELECT id, chain_id, token, deadline, from_block FROM payout_batch WHERE state = ?1 ORDER BY created_ms",
     )?;
@@ -88,7 +92,7 @@ impl Payouts {
         let groups: Vec<(i64, String, i64, i64)> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "SELECT chain_id, token, COUNT(*), MIN(updated_ms) FROM payout WHERE state = 'routed' GROUP BY chain_id, token",
+                &format!("SELECT chain_id, token, COUNT(*), MIN(updated_ms) FROM payout WHERE state = {PAYOUT_ROUTED} GROUP BY chain_id, token"),
             )?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
@@ -118,7 +122,7 @@ impl Payouts {
         let t = conn.transaction()?;
         let ids: Vec<String> = {
             let mut stmt = t.prepare(
-                "SELECT id FROM payout WHERE state = 'routed' AND chain_id = ?1 AND token = ?2 ORDER BY seq LIMIT ?3",
+                &format!("SELECT id FROM payout WHERE state = {PAYOUT_ROUTED} AND chain_id = ?1 AND token = ?2 ORDER BY seq LIMIT ?3"),
             )?;
             stmt.query_map(params![chain, token, take], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
@@ -131,12 +135,12 @@ impl Payouts {
             keccak256(format!("switchyard/batch/{chain}/{}/{now}", ids.join(","))).to_string();
         let deadline = switchyard_core::now_ms() / 1000 + self.policy.ttl_s;
         t.execute(
-            "INSERT INTO payout_batch (id, chain_id, token, deadline, state, items, created_ms) VALUES (?1, ?2, ?3, ?4, 'written', ?5, ?6)",
+            &format!("INSERT INTO payout_batch (id, chain_id, token, deadline, state, items, created_ms) VALUES (?1, ?2, ?3, ?4, {BATCH_WRITTEN}, ?5, ?6)"),
             params![batch, chain, token, i64::try_from(deadline).unwrap_or(i64::MAX), i64::try_from(ids.len()).unwrap_or(i64::MAX), now],
         )?;
         for (pos, id) in ids.iter().enumerate() {
             t.execute(
-                "UPDATE payout SET state = 'batched', batch_id = ?1, batch_pos = ?2, updated_ms = ?3 WHERE id = ?4",
+                &format!("UPDATE payout SET state = {PAYOUT_BATCHED}, batch_id = ?1, batch_pos = ?2, updated_ms = ?3 WHERE id = ?4"),
                 params![batch, i64::try_from(pos).unwrap_or(i64::MAX), now, id],
             )?;
         }
@@ -180,7 +184,7 @@ impl Payouts {
     /// its own: one that cannot be submitted (a chain that cannot be read,
     /// a config problem) is recorded and retried, and the others go on.
     pub(super) async fn submit_batches(&self) -> Result<()> {
-        let written = batch_rows(&self.store.conn(), "written")?;
+        let written = batch_rows(&self.store.conn(), BatchState::Written)?;
         for b in written {
             if let Err(e) = self.submit_batch(&b).await {
                 self.chain_failed(b.chain_id, &format!("batch {}: {e}", b.id));
@@ -228,7 +232,7 @@ impl Payouts {
         // Written once, before the call can exist anywhere: a crash after
         // the reservation must not move it past a block that used the id.
         self.store.conn().execute(
-            "UPDATE payout_batch SET from_block = ?1 WHERE id = ?2 AND state = 'written' AND from_block = 0",
+            &format!("UPDATE payout_batch SET from_block = ?1 WHERE id = ?2 AND state = {BATCH_WRITTEN} AND from_block = 0"),
             params![i64::try_from(from).unwrap_or(i64::MAX), b.id],
         )?;
         pc.lane.lane.reserve(
@@ -241,12 +245,12 @@ impl Payouts {
         let t = conn.transaction()?;
         // Only if still written: an operator may have given it up meanwhile.
         let n = t.execute(
-            "UPDATE payout_batch SET state = 'submitted' WHERE id = ?1 AND state = 'written'",
+            &format!("UPDATE payout_batch SET state = {BATCH_SUBMITTED} WHERE id = ?1 AND state = {BATCH_WRITTEN}"),
             params![b.id],
         )?;
         if n == 1 {
             t.execute(
-                "UPDATE payout SET state = 'submitted', updated_ms = ?1 WHERE batch_id = ?2 AND state = 'batched'",
+                &format!("UPDATE payout SET state = {PAYOUT_SUBMITTED}, updated_ms = ?1 WHERE batch_id = ?2 AND state = {PAYOUT_BATCHED}"),
                 params![now_ms(), b.id],
             )?;
         }
@@ -261,8 +265,8 @@ impl Payouts {
         let (submitted, voiding) = {
             let conn = self.store.conn();
             (
-                batch_rows(&conn, "submitted")?,
-                batch_rows(&conn, "voiding")?,
+                batch_rows(&conn, BatchState::Submitted)?,
+                batch_rows(&conn, BatchState::Voiding)?,
             )
         };
         for b in submitted {
@@ -383,12 +387,7 @@ impl Payouts {
             // reverted one says nothing about the batch id: wait for the
             // chain's record of it).
             TxState::Included if !rec.reverted => {
-                self.set_items(
-                    "batch_id = ?4 AND state = 'submitted'",
-                    "confirmed",
-                    None,
-                    &b.id,
-                )?;
+                self.move_batch_items(&b.id, PayoutState::Submitted, PayoutState::Confirmed)?;
             }
             TxState::Included => {}
             TxState::Final => {
@@ -415,12 +414,7 @@ impl Payouts {
             }
             TxState::Sent | TxState::Signed => {
                 // A reorg can take an included batch back to sent.
-                self.set_items(
-                    "batch_id = ?4 AND state = 'confirmed'",
-                    "submitted",
-                    None,
-                    &b.id,
-                )?;
+                self.move_batch_items(&b.id, PayoutState::Confirmed, PayoutState::Submitted)?;
                 self.expire_if_dead(pc, b).await?;
             }
             TxState::Reserved => self.expire_if_dead(pc, b).await?,
@@ -479,7 +473,7 @@ impl Payouts {
                 let mut conn = self.store.conn();
                 let t = conn.transaction()?;
                 t.execute(
-                    "UPDATE payout SET state = 'confirmed', paid_tx = ?1, paid_block = ?2, updated_ms = ?3 WHERE batch_id = ?4 AND state IN ('submitted', 'confirmed') AND (state != 'confirmed' OR paid_tx IS NOT ?1)",
+                    &format!("UPDATE payout SET state = {PAYOUT_CONFIRMED}, paid_tx = ?1, paid_block = ?2, updated_ms = ?3 WHERE batch_id = ?4 AND state IN ({PAYOUT_SUBMITTED}, {PAYOUT_CONFIRMED}) AND (state != {PAYOUT_CONFIRMED} OR paid_tx IS NOT ?1)"),
                     params![u.tx.to_string(), i64::try_from(u.block.number).unwrap_or(i64::MAX), now_ms(), b.id],
                 )?;
                 t.commit()?;
@@ -501,7 +495,7 @@ impl Payouts {
                     && e.amount.to_string() == *amount
             });
             let (state, reason) = if ok {
-                ("final", None)
+                (PayoutState::Final, None)
             } else {
                 let why = format!(
                     "batch {} was executed in {} without a matching Paid event for this item",
@@ -511,7 +505,7 @@ impl Payouts {
                     "INSERT OR IGNORE INTO alert (kind, chain_id, detail, created_ms) VALUES ('payout_mismatch', ?1, ?2, ?3)",
                     params![i64::try_from(b.chain_id).unwrap_or(i64::MAX), format!("{id}: {why}"), now],
                 )?;
-                ("failed", Some(why))
+                (PayoutState::Failed, Some(why))
             };
             t.execute(
                 "UPDATE payout SET state = ?1, reason = ?2, paid_tx = ?3, paid_block = ?4, updated_ms = ?5 WHERE id = ?6",
@@ -519,7 +513,7 @@ impl Payouts {
             )?;
         }
         t.execute(
-            "UPDATE payout_batch SET state = 'final' WHERE id = ?1",
+            &format!("UPDATE payout_batch SET state = {BATCH_FINAL} WHERE id = ?1"),
             params![b.id],
         )?;
         t.commit()?;
@@ -572,7 +566,7 @@ impl Payouts {
         }
         tracing::warn!(batch = %b.id, reason = why, refused = offenders.len(), "payout batch failed; cancelling it on chain");
         self.store.conn().execute(
-            "UPDATE payout_batch SET state = 'voiding', reason = ?1, offenders = ?2 WHERE id = ?3 AND state IN ('submitted', 'voiding')",
+            &format!("UPDATE payout_batch SET state = {BATCH_VOIDING}, reason = ?1, offenders = ?2 WHERE id = ?3 AND state IN ({BATCH_SUBMITTED}, {BATCH_VOIDING})"),
             params![
                 why,
                 serde_json::to_string(&offenders).map_err(|e| Error::Corrupt(e.to_string()))?,
@@ -631,7 +625,7 @@ impl Payouts {
                 // says so, so not because it was executed): dead by
                 // deadline, or try again, a few times.
                 self.expire_if_dead(pc, b).await?;
-                if self.batch_state(&b.id)?.as_deref() != Some("voiding") {
+                if self.batch_state(&b.id)? != Some(BatchState::Voiding) {
                     return Ok(());
                 }
                 if n < MAX_CANCELS {
@@ -652,7 +646,7 @@ impl Payouts {
         }
     }
 
-    fn batch_state(&self, batch: &str) -> Result<Option<String>> {
+    fn batch_state(&self, batch: &str) -> Result<Option<BatchState>> {
         Ok(self
             .store
             .conn()
@@ -683,17 +677,17 @@ impl Payouts {
         let now = now_ms();
         for (id, reason) in &offenders {
             t.execute(
-                "UPDATE payout SET state = 'failed', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND batch_id = ?4",
+                &format!("UPDATE payout SET state = {PAYOUT_FAILED}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND batch_id = ?4"),
                 params![format!("the token refuses this transfer: {reason}"), now, id, b.id],
             )?;
         }
         t.execute(
-            "UPDATE payout SET state = 'queued', batch_id = NULL, batch_pos = NULL, paid_tx = NULL, paid_block = NULL, reason = ?1, voids = voids + 1, updated_ms = ?2
-             WHERE batch_id = ?3 AND state IN ('batched', 'submitted', 'confirmed')",
+            &format!("UPDATE payout SET state = {PAYOUT_QUEUED}, batch_id = NULL, batch_pos = NULL, paid_tx = NULL, paid_block = NULL, reason = ?1, voids = voids + 1, updated_ms = ?2
+             WHERE batch_id = ?3 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_SUBMITTED}, {PAYOUT_CONFIRMED})"),
             params![format!("batch {} can never execute ({why}); paid in a new batch", b.id), now, b.id],
         )?;
         t.execute(
-            "UPDATE payout_batch SET state = 'void', reason = COALESCE(reason || '; ', '') || ?1 WHERE id = ?2",
+            &format!("UPDATE payout_batch SET state = {BATCH_VOID}, reason = COALESCE(reason || '; ', '') || ?1 WHERE id = ?2"),
             params![why, b.id],
         )?;
         t.commit()?;
@@ -709,7 +703,7 @@ impl Payouts {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             let n = t.execute(
-                "UPDATE payout_batch SET state = 'voiding', reason = ?1, offenders = '[]' WHERE id = ?2 AND state IN ('written', 'submitted')",
+                &format!("UPDATE payout_batch SET state = {BATCH_VOIDING}, reason = ?1, offenders = '[]' WHERE id = ?2 AND state IN ({BATCH_WRITTEN}, {BATCH_SUBMITTED})"),
                 params![format!("given up by {operator}: {reason}"), batch],
             )?;
             if n == 0 {
@@ -726,7 +720,7 @@ impl Payouts {
         }
         // The cancellation is reserved now, or by the next step if this
         // fails or the process dies first (`follow_voiding`).
-        let rows = batch_rows(&self.store.conn(), "voiding")?;
+        let rows = batch_rows(&self.store.conn(), BatchState::Voiding)?;
         if let Some(b) = rows.iter().find(|b| b.id == batch) {
             self.reserve_cancel(self.chain(b.chain_id)?, b, 0)?;
         }

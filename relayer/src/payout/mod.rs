@@ -28,6 +28,9 @@
 //! reserved again. `PayoutBatcher` refuses a batch id twice: a batch can
 //! never pay twice even if everything above failed.
 
+use crate::states::sql::{
+    PAYOUT_CANCELLED, PAYOUT_FAILED, PAYOUT_HELD, PAYOUT_QUEUED, PAYOUT_ROUTED,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -43,6 +46,7 @@ use switchyard_core::finality::Finality;
 
 use crate::error::{Error, Result};
 use crate::lane::{Call, TxState};
+use crate::states::{BatchState, PayoutState};
 use crate::store::Store;
 use crate::transfer::LaneHandle;
 
@@ -446,8 +450,8 @@ impl Payouts {
         )?;
         {
             let mut stmt = t.prepare(
-                "INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, usd, state, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, 'queued', ?11, ?11)",
+                &format!("INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, usd, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, {PAYOUT_QUEUED}, ?11, ?11)"),
             )?;
             for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
                 stmt.execute(params![
@@ -579,8 +583,8 @@ impl Payouts {
     pub fn cancel(&self, id: &str) -> Result<Option<bool>> {
         let conn = self.store.conn();
         let n = conn.execute(
-            "UPDATE payout SET state = 'cancelled', reason = 'cancelled by the merchant', updated_ms = ?1
-             WHERE id = ?2 AND state IN ('queued', 'routed', 'held')",
+            &format!("UPDATE payout SET state = {PAYOUT_CANCELLED}, reason = 'cancelled by the merchant', updated_ms = ?1
+             WHERE id = ?2 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD})"),
             params![now_ms(), id],
         )?;
         if n == 1 {
@@ -618,7 +622,10 @@ impl Payouts {
             return Ok(Err("unknown".into()));
         };
         let mut have: Vec<String> = serde_json::from_str(&by).unwrap_or_default();
-        if !matches!(state.as_str(), "queued" | "held") {
+        if !matches!(
+            PayoutState::parse(&state),
+            Some(PayoutState::Queued | PayoutState::Held)
+        ) {
             return Ok(Err(format!("needs no approval (state {state})")));
         }
         let waits_for_operator = reason
@@ -643,7 +650,7 @@ impl Payouts {
             ("approve", false)
         } else if waits_for_retry {
             t.execute(
-                "UPDATE payout SET voids = 0, state = 'queued', reason = ?1, updated_ms = ?2 WHERE id = ?3",
+                &format!("UPDATE payout SET voids = 0, state = {PAYOUT_QUEUED}, reason = ?1, updated_ms = ?2 WHERE id = ?3"),
                 params![format!("retried by {operator}"), now, id],
             )?;
             ("retry", true)
@@ -684,7 +691,7 @@ impl Payouts {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         let n = t.execute(
-            "UPDATE payout SET state = 'failed', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ('queued', 'routed', 'held')",
+            &format!("UPDATE payout SET state = {PAYOUT_FAILED}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD})"),
             params![format!("rejected by {operator}: {reason}"), now_ms(), id],
         )?;
         if n == 0 {
@@ -705,18 +712,10 @@ impl Payouts {
         Ok(rows)
     }
 
-    fn set_items(
-        &self,
-        where_sql: &str,
-        state: &str,
-        reason: Option<&str>,
-        arg: &str,
-    ) -> Result<()> {
+    fn move_batch_items(&self, batch: &str, from: PayoutState, to: PayoutState) -> Result<()> {
         self.store.conn().execute(
-            &format!(
-                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE {where_sql}"
-            ),
-            params![state, reason, now_ms(), arg],
+            "UPDATE payout SET state = ?1, reason = NULL, updated_ms = ?2 WHERE batch_id = ?3 AND state = ?4",
+            params![to, now_ms(), batch, from],
         )?;
         Ok(())
     }

@@ -84,7 +84,14 @@ impl Payouts {
                         ));
                     }
                     Some((id, _, _, state))
-                        if !matches!(state.as_str(), "submitted" | "confirmed" | "final") =>
+                        if !matches!(
+                            PayoutState::parse(&state),
+                            Some(
+                                PayoutState::Submitted
+                                    | PayoutState::Confirmed
+                                    | PayoutState::Final
+                            )
+                        ) =>
                     {
                         alerts.push((
                             "paid_but_not_settled",

@@ -3,6 +3,9 @@
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use crate::states::sql::{
+    BATCH_SUBMITTED, BATCH_VOIDING, PAYOUT_HELD, PAYOUT_QUEUED, TRANSFER_PENDING,
+};
 use switchyard_core::chain::ChainReader;
 
 /// Batches of one item proven dead before it waits for an operator.
@@ -37,7 +40,7 @@ impl Payouts {
         let awaiting: Vec<(String, i64, String)> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "SELECT id, approvals, approved_by FROM payout WHERE state IN ('queued', 'held') AND approvals > json_array_length(approved_by) ORDER BY seq",
+                &format!("SELECT id, approvals, approved_by FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND approvals > json_array_length(approved_by) ORDER BY seq"),
             )?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
@@ -45,7 +48,7 @@ impl Payouts {
         if !awaiting.is_empty() {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                "UPDATE payout SET state = 'held', reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ('queued', 'held') AND (state != 'held' OR reason IS NOT ?1)",
+                &format!("UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND (state != {PAYOUT_HELD} OR reason IS NOT ?1)"),
             )?;
             for (id, need, by) in &awaiting {
                 let have: Vec<String> = serde_json::from_str(by).unwrap_or_default();
@@ -68,7 +71,7 @@ impl Payouts {
             let conn = self.store.conn();
             conn.execute(
                 &format!(
-                    "UPDATE payout SET state = 'held', reason = ?1, updated_ms = ?2 WHERE state IN ('queued', 'held') AND voids >= {MAX_VOIDS} AND (state != 'held' OR reason IS NOT ?1)"
+                    "UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND voids >= {MAX_VOIDS} AND (state != {PAYOUT_HELD} OR reason IS NOT ?1)"
                 ),
                 params![
                     format!("its batches failed {MAX_VOIDS} times on chain: {RETRY_BY_OPERATOR}"),
@@ -79,7 +82,7 @@ impl Payouts {
         let pending: Vec<Pending> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ('queued', 'held') AND approvals <= json_array_length(approved_by) AND voids < {MAX_VOIDS} ORDER BY seq"),
+                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND approvals <= json_array_length(approved_by) AND voids < {MAX_VOIDS} ORDER BY seq"),
             )?;
             stmt.query_map([], |r| {
                 Ok((
@@ -100,7 +103,7 @@ impl Payouts {
         let mut short: Vec<Shortfall> = Vec::new();
         // Float left per (chain, token), read once per step (or why not).
         let mut left: HashMap<(i64, String), std::result::Result<U256, String>> = HashMap::new();
-        let mut decisions: Vec<(String, &'static str, Option<String>)> = Vec::new();
+        let mut decisions: Vec<(String, PayoutState, Option<String>)> = Vec::new();
         // Governor: flows in the window per chain, chains whose queue is
         // blocked by an earlier waiting item, and this step's admissions.
         let now_u = u64::try_from(now_ms()).unwrap_or_default();
@@ -113,7 +116,7 @@ impl Payouts {
             let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
                 decisions.push((
                     id,
-                    "held",
+                    PayoutState::Held,
                     Some("no relayer lane or PayoutBatcher on this chain".into()),
                 ));
                 continue;
@@ -125,7 +128,7 @@ impl Payouts {
                 .as_ref()
                 .and_then(|g| g(u64::try_from(chain).unwrap_or_default()))
             {
-                decisions.push((id, "held", Some(why)));
+                decisions.push((id, PayoutState::Held, Some(why)));
                 continue;
             }
             let usd =
@@ -137,7 +140,7 @@ impl Payouts {
                 if let Some(first) = blocked.get(&chain) {
                     decisions.push((
                         id,
-                        "held",
+                        PayoutState::Held,
                         Some(format!("governor: queued behind {first} on this chain")),
                     ));
                     continue;
@@ -147,7 +150,7 @@ impl Payouts {
                     // only. An operator admits or rejects it.
                     decisions.push((
                         id.clone(),
-                        "held",
+                        PayoutState::Held,
                         Some(format!(
                             "governor: no USD price for this asset: {NEEDS_OPERATOR}"
                         )),
@@ -170,13 +173,17 @@ impl Payouts {
                     } => {
                         decisions.push((
                             id.clone(),
-                            "held",
+                            PayoutState::Held,
                             Some(format!("governor: {why}: {NEEDS_OPERATOR}")),
                         ));
                         continue;
                     }
                     crate::governor::Decision::Wait { why, .. } => {
-                        decisions.push((id.clone(), "held", Some(format!("governor: {why}"))));
+                        decisions.push((
+                            id.clone(),
+                            PayoutState::Held,
+                            Some(format!("governor: {why}")),
+                        ));
                         blocked.insert(chain, id);
                         continue;
                     }
@@ -198,7 +205,7 @@ impl Payouts {
                 Some(Err(e)) => {
                     decisions.push((
                         id,
-                        "held",
+                        PayoutState::Held,
                         Some(format!("chain {chain} cannot be read now ({e}); retrying")),
                     ));
                     continue;
@@ -211,7 +218,7 @@ impl Payouts {
                     flows.entry(chain).or_default().push((now_u, usd));
                     admitted.push((id.clone(), chain, usd));
                 }
-                decisions.push((id, "routed", None));
+                decisions.push((id, PayoutState::Routed, None));
             } else {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
                 let chain_id = u64::try_from(chain).unwrap_or_default();
@@ -224,7 +231,7 @@ impl Payouts {
                         "float of the PayoutBatcher on chain {chain_id} too low: {room} left, {amount} needed"
                     ),
                 };
-                decisions.push((id, "held", Some(why)));
+                decisions.push((id, PayoutState::Held, Some(why)));
                 match short
                     .iter_mut()
                     .find(|s| s.chain_id == chain_id && s.token == t)
@@ -255,7 +262,7 @@ impl Payouts {
         {
             // A cancel may have landed since the read: only queued/held move.
             let mut stmt = t.prepare(
-                "UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4 AND state IN ('queued', 'held') AND (state != ?1 OR reason IS NOT ?2)",
+                &format!("UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND (state != ?1 OR reason IS NOT ?2)"),
             )?;
             for (id, state, reason) in &decisions {
                 stmt.execute(params![state, reason, now, id])?;
@@ -333,7 +340,7 @@ impl Payouts {
             .store
             .conn()
             .query_row(
-                "SELECT transfer_id FROM funding WHERE chain_id = ?1 AND token = ?2 AND state = 'pending' ORDER BY created_ms LIMIT 1",
+                &format!("SELECT transfer_id FROM funding WHERE chain_id = ?1 AND token = ?2 AND state = {TRANSFER_PENDING} ORDER BY created_ms LIMIT 1"),
                 params![chain, token],
                 |r| r.get(0),
             )
@@ -361,7 +368,7 @@ impl Payouts {
         amount: U256,
     ) -> Result<()> {
         self.store.conn().execute(
-            "INSERT OR IGNORE INTO funding (transfer_id, chain_id, token, amount, state, created_ms) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
+            &format!("INSERT OR IGNORE INTO funding (transfer_id, chain_id, token, amount, state, created_ms) VALUES (?1, ?2, ?3, ?4, {TRANSFER_PENDING}, ?5)"),
             params![
                 transfer_id,
                 i64::try_from(chain_id).unwrap_or(i64::MAX),
@@ -376,7 +383,9 @@ impl Payouts {
     /// Pending funding transfers.
     pub fn pending_funding(&self) -> Result<Vec<String>> {
         let conn = self.store.conn();
-        let mut stmt = conn.prepare("SELECT transfer_id FROM funding WHERE state = 'pending'")?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT transfer_id FROM funding WHERE state = {TRANSFER_PENDING}"
+        ))?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -454,13 +463,13 @@ impl Payouts {
         let committed = async {
             let token = token.to_checksum(None);
             let mut sum = self.sum_items(
-                "chain_id = ?1 AND token = ?2 AND state IN ('routed', 'batched')",
-                params![chain, token],
+                "chain_id = ?1 AND token = ?2 AND state IN (?3, ?4)",
+                params![chain, token, PayoutState::Routed, PayoutState::Batched],
             )?;
             let open: Vec<String> = {
                 let conn = self.store.conn();
                 let mut stmt = conn.prepare(
-                    "SELECT id FROM payout_batch WHERE chain_id = ?1 AND token = ?2 AND state IN ('submitted', 'voiding')",
+                    &format!("SELECT id FROM payout_batch WHERE chain_id = ?1 AND token = ?2 AND state IN ({BATCH_SUBMITTED}, {BATCH_VOIDING})"),
                 )?;
                 stmt.query_map(params![chain, token], |r| r.get::<_, String>(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()?
@@ -471,8 +480,8 @@ impl Payouts {
                     .map_err(|_| Error::Corrupt("batch id".into()))?;
                 if !pc.lane.chain.executed_at(pc.batcher, id, head).await? {
                     sum = sum.saturating_add(self.sum_items(
-                        "batch_id = ?1 AND state IN ('submitted', 'confirmed')",
-                        params![batch],
+                        "batch_id = ?1 AND state IN (?2, ?3)",
+                        params![batch, PayoutState::Submitted, PayoutState::Confirmed],
                     )?);
                 }
             }

@@ -4,6 +4,8 @@
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use crate::states::HopState;
+use crate::states::sql::{HOP_DEPOSITED, HOP_REFUNDING, HOP_RELEASING};
 
 impl Transfers {
     pub(super) async fn start_deposit(&self, id: &str, i: usize, plan: &HopPlan) -> Result<Step> {
@@ -61,7 +63,7 @@ impl Transfers {
             ),
             plan.from.finality,
         )?;
-        self.set_hop(id, i, "pending", "depositing", None)?;
+        self.set_hop(id, i, HopState::Pending, HopState::Depositing, None)?;
         Ok(Step::Wait)
     }
 
@@ -98,12 +100,18 @@ impl Transfers {
             );
             tracing::error!(transfer = %id, hop = i, why, "refunding a short deposit");
             self.store.conn().execute(
-                "UPDATE hop SET state = 'refunding', deposit_id = ?1, refund_reason = ?2 WHERE transfer_id = ?3 AND idx = ?4",
+                &format!("UPDATE hop SET state = {HOP_REFUNDING}, deposit_id = ?1, refund_reason = ?2 WHERE transfer_id = ?3 AND idx = ?4"),
                 params![dep.id.to_vec(), why, id, i64::try_from(i).unwrap_or(i64::MAX)],
             )?;
             return Ok(Step::Wait);
         }
-        self.set_hop(id, i, "depositing", "deposited", Some(dep.id))?;
+        self.set_hop(
+            id,
+            i,
+            HopState::Depositing,
+            HopState::Deposited,
+            Some(dep.id),
+        )?;
         Ok(Step::Wait)
     }
 
@@ -127,7 +135,7 @@ impl Transfers {
                 .await?
             {
                 // Paid by an earlier release of this deposit.
-                self.set_hop(id, i, "deposited", "releasing", None)?;
+                self.set_hop(id, i, HopState::Deposited, HopState::Releasing, None)?;
                 return Ok(Step::Wait);
             }
             if h.since_ms.is_some()
@@ -174,7 +182,7 @@ impl Transfers {
                 plan.to.finality,
             )?;
         }
-        self.set_hop(id, i, "deposited", "releasing", None)?;
+        self.set_hop(id, i, HopState::Deposited, HopState::Releasing, None)?;
         Ok(Step::Wait)
     }
 
@@ -231,11 +239,13 @@ impl Transfers {
             return self.released_or_cancelled(id, i, plan, deposit).await;
         };
         if rec.succeeded() {
-            return Ok(if self.set_hop(id, i, "releasing", "done", None)? {
-                Step::Done
-            } else {
-                Step::Wait
-            });
+            return Ok(
+                if self.set_hop(id, i, HopState::Releasing, HopState::Done, None)? {
+                    Step::Done
+                } else {
+                    Step::Wait
+                },
+            );
         }
         if rec.failed() {
             // Paid by an earlier release of this deposit? Then it is done:
@@ -262,7 +272,7 @@ impl Transfers {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             t.execute(
-                "UPDATE hop SET state = 'deposited', release_seq = release_seq + 1 WHERE transfer_id = ?1 AND idx = ?2 AND state = 'releasing'",
+                &format!("UPDATE hop SET state = {HOP_DEPOSITED}, release_seq = release_seq + 1 WHERE transfer_id = ?1 AND idx = ?2 AND state = {HOP_RELEASING}"),
                 params![id, i64::try_from(i).unwrap_or(i64::MAX)],
             )?;
             t.commit()?;
@@ -338,14 +348,18 @@ impl Transfers {
             None => Ok(Step::Wait),
             Some(true) => {
                 self.store.conn().execute(
-                    "UPDATE hop SET state = 'refunding', note = NULL WHERE transfer_id = ?1 AND idx = ?2 AND state IN ('deposited', 'releasing')",
+                    &format!("UPDATE hop SET state = {HOP_REFUNDING}, note = NULL WHERE transfer_id = ?1 AND idx = ?2 AND state IN ({HOP_DEPOSITED}, {HOP_RELEASING})"),
                     params![id, i64::try_from(i).unwrap_or(i64::MAX)],
                 )?;
                 Ok(Step::Wait)
             }
             Some(false) => {
-                for from in ["releasing", "deposited", "refunding"] {
-                    if self.set_hop(id, i, from, "done", None)? {
+                for from in [
+                    HopState::Releasing,
+                    HopState::Deposited,
+                    HopState::Refunding,
+                ] {
+                    if self.set_hop(id, i, from, HopState::Done, None)? {
                         return Ok(Step::Done);
                     }
                 }

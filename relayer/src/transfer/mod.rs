@@ -34,6 +34,7 @@
 //! reservation. Changes to a hop and its transfer are one SQLite
 //! transaction. The escrow's once-per-deposit guard stands behind this.
 
+use crate::states::sql::{HOP_DEPOSITED, HOP_PENDING, HOP_RELEASING, TRANSFER_PENDING};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ use switchyard_core::finality::Finality;
 
 use crate::error::{Error, Result};
 use crate::lane::{Call, Lane, TxRecord};
+use crate::states::{HopState, TransferState};
 use crate::store::Store;
 
 mod legs;
@@ -307,12 +309,12 @@ impl Transfers {
                 None => {
                     let now = now_ms();
                     t.execute(
-                        "INSERT INTO transfer (id, idem_key, request, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+                        &format!("INSERT INTO transfer (id, idem_key, request, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, {TRANSFER_PENDING}, ?4, ?4)"),
                         params![id, key, request_text, now],
                     )?;
                     for (i, h) in hops.iter().enumerate() {
                         t.execute(
-                            "INSERT INTO hop (transfer_id, idx, plan, state) VALUES (?1, ?2, ?3, 'pending')",
+                            &format!("INSERT INTO hop (transfer_id, idx, plan, state) VALUES (?1, ?2, ?3, {HOP_PENDING})"),
                             params![id, i64::try_from(i).unwrap_or(i64::MAX), json(h)?],
                         )?;
                     }
@@ -422,14 +424,14 @@ impl Transfers {
         &self,
         id: &str,
         idx: usize,
-        from: &str,
-        state: &str,
+        from: HopState,
+        state: HopState,
         deposit: Option<B256>,
     ) -> Result<bool> {
         let n = self.store.conn().execute(
-            "UPDATE hop SET state = ?1, deposit_id = COALESCE(?2, deposit_id), note = NULL,
-                since_ms = CASE WHEN ?1 IN ('deposited', 'releasing') THEN since_ms ELSE NULL END
-             WHERE transfer_id = ?3 AND idx = ?4 AND state = ?5",
+            &format!("UPDATE hop SET state = ?1, deposit_id = COALESCE(?2, deposit_id), note = NULL,
+                since_ms = CASE WHEN ?1 IN ({HOP_DEPOSITED}, {HOP_RELEASING}) THEN since_ms ELSE NULL END
+             WHERE transfer_id = ?3 AND idx = ?4 AND state = ?5"),
             params![
                 state,
                 deposit.map(|d| d.to_vec()),
@@ -463,8 +465,8 @@ impl Transfers {
         &self,
         id: &str,
         idx: usize,
-        hop: &str,
-        transfer: &str,
+        hop: HopState,
+        transfer: TransferState,
         error: Option<&str>,
     ) -> Result<()> {
         let mut conn = self.store.conn();
@@ -481,7 +483,7 @@ impl Transfers {
         Ok(())
     }
 
-    fn finish(&self, id: &str, state: &str, error: Option<&str>) -> Result<()> {
+    fn finish(&self, id: &str, state: TransferState, error: Option<&str>) -> Result<()> {
         self.store.conn().execute(
             "UPDATE transfer SET state = ?1, error = ?2, updated_ms = ?3 WHERE id = ?4",
             params![state, error, now_ms(), id],
@@ -492,8 +494,9 @@ impl Transfers {
     /// Ids of transfers still in progress.
     pub fn pending(&self) -> Result<Vec<String>> {
         let conn = self.store.conn();
-        let mut stmt =
-            conn.prepare("SELECT id FROM transfer WHERE state = 'pending' ORDER BY created_ms")?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT id FROM transfer WHERE state = {TRANSFER_PENDING} ORDER BY created_ms"
+        ))?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -520,22 +523,28 @@ impl Transfers {
     ) -> Result<std::result::Result<crate::AuditEntry, String>> {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
-        let state: Option<String> = t
+        let state: Option<TransferState> = t
             .query_row(
                 "SELECT state FROM transfer WHERE id = ?1",
                 params![id],
                 |r| r.get(0),
             )
             .optional()?;
-        match state.as_deref() {
+        match state {
             None => return Ok(Err("unknown".into())),
-            Some("pending") => {}
+            Some(TransferState::Pending) => {}
             Some(s) => return Ok(Err(format!("the transfer is {s}"))),
         }
         let n = t.execute(
-            "UPDATE hop SET state = 'refunding', refund_reason = ?1, note = NULL, since_ms = NULL
-             WHERE transfer_id = ?2 AND state IN ('deposited', 'releasing')",
-            params![format!("{reason} (by {actor})"), id],
+            "UPDATE hop SET state = ?1, refund_reason = ?2, note = NULL, since_ms = NULL
+             WHERE transfer_id = ?3 AND state IN (?4, ?5)",
+            params![
+                HopState::Refunding,
+                format!("{reason} (by {actor})"),
+                id,
+                HopState::Deposited,
+                HopState::Releasing
+            ],
         )?;
         if n == 0 {
             return Ok(Err(
@@ -559,20 +568,21 @@ impl Transfers {
     pub async fn advance(&self, id: &str) -> Result<()> {
         for (i, h) in self.hops(id)?.into_iter().enumerate() {
             let plan = &h.plan;
-            let next = match h.state.as_str() {
-                "done" => continue,
-                "failed" | "refunded" => return Ok(()),
-                "pending" => self.start_deposit(id, i, plan).await?,
-                "depositing" => self.await_deposit(id, i, plan).await?,
-                "deposited" => {
+            let state = HopState::parse(&h.state)
+                .ok_or_else(|| Error::Corrupt(format!("unknown hop state {:?}", h.state)))?;
+            let next = match state {
+                HopState::Done => continue,
+                HopState::Failed | HopState::Refunded => return Ok(()),
+                HopState::Pending => self.start_deposit(id, i, plan).await?,
+                HopState::Depositing => self.await_deposit(id, i, plan).await?,
+                HopState::Deposited => {
                     let dep = h
                         .deposit
                         .ok_or_else(|| Error::Corrupt("deposited hop without id".into()))?;
                     self.start_release(id, i, &h, dep).await?
                 }
-                "releasing" => self.await_release(id, i, &h).await?,
-                "refunding" => self.refunding(id, i, &h).await?,
-                other => return Err(Error::Corrupt(format!("unknown hop state {other:?}"))),
+                HopState::Releasing => self.await_release(id, i, &h).await?,
+                HopState::Refunding => self.refunding(id, i, &h).await?,
             };
             match next {
                 Step::Wait => return Ok(()),
@@ -580,7 +590,7 @@ impl Transfers {
                     if let Some(f) = &self.outcomes {
                         f(&plan.bridge, false, &why);
                     }
-                    self.end(id, i, "failed", "failed", Some(&why))?;
+                    self.end(id, i, HopState::Failed, TransferState::Failed, Some(&why))?;
                     self.at("hop-failed");
                     tracing::error!(transfer = %id, hop = i, reason = %why, "transfer failed");
                     return Ok(());
@@ -589,7 +599,7 @@ impl Transfers {
                     if let Some(f) = &self.outcomes {
                         f(&plan.bridge, false, &why);
                     }
-                    self.end(id, i, "refunded", "failed", Some(&why))?;
+                    self.end(id, i, HopState::Refunded, TransferState::Failed, Some(&why))?;
                     tracing::warn!(transfer = %id, hop = i, reason = %why, "deposit refunded; transfer failed");
                     return Ok(());
                 }
@@ -600,7 +610,7 @@ impl Transfers {
                 }
             }
         }
-        self.finish(id, "done", None)?;
+        self.finish(id, TransferState::Done, None)?;
         tracing::info!(transfer = %id, "transfer done");
         Ok(())
     }

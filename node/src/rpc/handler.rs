@@ -1,0 +1,294 @@
+//! The server side of the API: one [`Handler`] implements every
+//! `switchyard-api` trait by calling into [`AppState`]; the middleware has
+//! checked the caller and the params before any of these runs.
+
+use std::sync::Arc;
+
+use jsonrpsee::Extensions;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::Value;
+use switchyard_api::keys::{KeyCreateParams, KeyCreated, KeyList, KeyRevokeParams, KeyRevoked};
+use switchyard_api::ops::{
+    ApproveParams, Approved, AuditPage, AuditParams, BatchCancelParams, BatchCancelling,
+    LaneResumeParams, LaneResumed, OpsStatus, PauseChange, PauseParams, RefundParams, Refunding,
+    RejectParams, Rejected,
+};
+use switchyard_api::payout::{
+    Cancelled, Deliveries, IdParams, ListParams, PayoutPage, PayoutView, SubmitParams, Submitted,
+    SubscribeParams,
+};
+use switchyard_api::quote::{QuoteParams, QuoteResult};
+use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
+use switchyard_api::{
+    Caller, DiscoverApiServer, KeysApiServer, OpsApiServer, PayoutApiServer, PayoutEventsApiServer,
+    QuoteApiServer, TransferApiServer,
+};
+use switchyard_relayer::Role;
+
+use super::AppState;
+
+/// The server side of every API trait: each method is one call into
+/// [`AppState`], the middleware having checked the caller and the params.
+#[derive(Clone, Debug)]
+pub struct Handler(pub Arc<AppState>);
+
+impl QuoteApiServer for Handler {
+    fn route_quote(&self, params: QuoteParams) -> Result<QuoteResult, ErrorObjectOwned> {
+        self.0.route_quote(params)
+    }
+}
+
+impl TransferApiServer for Handler {
+    fn transfer_submit(
+        &self,
+        params: TransferParams,
+    ) -> Result<TransferSubmitted, ErrorObjectOwned> {
+        self.0.transfer_submit(params)
+    }
+
+    fn transfer_status(&self, params: StatusParams) -> Result<TransferView, ErrorObjectOwned> {
+        self.0.transfer_status(params)
+    }
+}
+
+impl PayoutApiServer for Handler {
+    fn payout_submit(
+        &self,
+        ext: &Extensions,
+        params: SubmitParams,
+    ) -> Result<Submitted, ErrorObjectOwned> {
+        self.0.payout_submit(&Caller::of(ext), params)
+    }
+
+    fn payout_status(
+        &self,
+        ext: &Extensions,
+        params: IdParams,
+    ) -> Result<PayoutView, ErrorObjectOwned> {
+        self.0.payout_status(&Caller::of(ext), params)
+    }
+
+    fn payout_list(
+        &self,
+        ext: &Extensions,
+        params: ListParams,
+    ) -> Result<PayoutPage, ErrorObjectOwned> {
+        self.0.payout_list(&Caller::of(ext), params)
+    }
+
+    fn payout_cancel(
+        &self,
+        ext: &Extensions,
+        params: IdParams,
+    ) -> Result<Cancelled, ErrorObjectOwned> {
+        self.0.payout_cancel(&Caller::of(ext), params)
+    }
+
+    fn payout_deliveries(
+        &self,
+        ext: &Extensions,
+        params: IdParams,
+    ) -> Result<Deliveries, ErrorObjectOwned> {
+        self.0.payout_deliveries(&Caller::of(ext), params)
+    }
+}
+
+#[jsonrpsee::core::async_trait]
+impl PayoutEventsApiServer for Handler {
+    async fn payout_subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        ext: &Extensions,
+        mut params: SubscribeParams,
+    ) -> SubscriptionResult {
+        let caller = Caller::of(ext);
+        if caller.role == Role::Merchant {
+            params.owner = Some(caller.name);
+        }
+        let mut rx = match self.0.payouts_subscribable() {
+            Ok(rx) => rx,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let Ok(sink) = pending.accept().await else {
+            return Ok(());
+        };
+        loop {
+            tokio::select! {
+                () = sink.closed() => break,
+                ev = rx.recv() => match ev {
+                    Ok(ev) => {
+                        if !params.matches(&ev) {
+                            continue;
+                        }
+                        let Ok(raw) = serde_json::value::to_raw_value(&ev) else { continue };
+                        if sink.send(raw).await.is_err() {
+                            break;
+                        }
+                    }
+                    // A slow subscriber that fell behind is dropped;
+                    // payout_list has the full picture.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OpsApiServer for Handler {
+    fn ops_pause(
+        &self,
+        ext: &Extensions,
+        params: PauseParams,
+    ) -> Result<PauseChange, ErrorObjectOwned> {
+        self.0.ops_pause(&Caller::of(ext), params)
+    }
+
+    fn ops_resume(
+        &self,
+        ext: &Extensions,
+        params: PauseParams,
+    ) -> Result<PauseChange, ErrorObjectOwned> {
+        self.0.ops_resume(&Caller::of(ext), params)
+    }
+
+    fn ops_status(&self) -> Result<OpsStatus, ErrorObjectOwned> {
+        self.0.ops_status()
+    }
+
+    fn ops_audit(&self, params: AuditParams) -> Result<AuditPage, ErrorObjectOwned> {
+        self.0.ops_audit(params)
+    }
+
+    fn transfer_refund(
+        &self,
+        ext: &Extensions,
+        params: RefundParams,
+    ) -> Result<Refunding, ErrorObjectOwned> {
+        self.0.transfer_refund(&Caller::of(ext), params)
+    }
+
+    fn ops_batch_cancel(
+        &self,
+        ext: &Extensions,
+        params: BatchCancelParams,
+    ) -> Result<BatchCancelling, ErrorObjectOwned> {
+        self.0.ops_batch_cancel(&Caller::of(ext), params)
+    }
+
+    fn ops_lane_resume(
+        &self,
+        ext: &Extensions,
+        params: LaneResumeParams,
+    ) -> Result<LaneResumed, ErrorObjectOwned> {
+        self.0.ops_lane_resume(&Caller::of(ext), params)
+    }
+
+    fn ops_approve(
+        &self,
+        ext: &Extensions,
+        params: ApproveParams,
+    ) -> Result<Approved, ErrorObjectOwned> {
+        self.0.ops_approve(&Caller::of(ext), params)
+    }
+
+    fn ops_reject(
+        &self,
+        ext: &Extensions,
+        params: RejectParams,
+    ) -> Result<Rejected, ErrorObjectOwned> {
+        self.0.ops_reject(&Caller::of(ext), params)
+    }
+}
+
+impl KeysApiServer for Handler {
+    fn keys_create(
+        &self,
+        ext: &Extensions,
+        params: KeyCreateParams,
+    ) -> Result<KeyCreated, ErrorObjectOwned> {
+        self.0.keys_create(&Caller::of(ext), params)
+    }
+
+    fn keys_revoke(
+        &self,
+        ext: &Extensions,
+        params: KeyRevokeParams,
+    ) -> Result<KeyRevoked, ErrorObjectOwned> {
+        self.0.keys_revoke(&Caller::of(ext), params)
+    }
+
+    fn keys_list(&self) -> Result<KeyList, ErrorObjectOwned> {
+        self.0.keys_list()
+    }
+}
+
+impl DiscoverApiServer for Handler {
+    fn discover(&self) -> Result<Value, ErrorObjectOwned> {
+        Ok(switchyard_api::document())
+    }
+}
+
+/// Every method of the API, served by `state`.
+pub fn rpc_module(
+    state: Arc<AppState>,
+) -> Result<RpcModule<()>, jsonrpsee::core::RegisterMethodError> {
+    let h = Handler(state);
+    let mut m = RpcModule::new(());
+    m.merge(QuoteApiServer::into_rpc(h.clone()))?;
+    m.merge(TransferApiServer::into_rpc(h.clone()))?;
+    m.merge(PayoutApiServer::into_rpc(h.clone()))?;
+    m.merge(PayoutEventsApiServer::into_rpc(h.clone()))?;
+    m.merge(OpsApiServer::into_rpc(h.clone()))?;
+    m.merge(KeysApiServer::into_rpc(h.clone()))?;
+    m.merge(DiscoverApiServer::into_rpc(h))?;
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use std::time::Instant;
+    use switchyard_probes::ModelHandle;
+
+    /// A method registered without a [`switchyard_api::Method`] would skip
+    /// the middleware's checks and the document: every registered name
+    /// must have one, and every listed one must be registered.
+    #[test]
+    fn every_registered_method_has_a_schema_and_every_schema_a_method() {
+        let topology = switchyard_core::topology::Topology::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/topology/mainnet.toml"
+        )))
+        .expect("the shipped topology loads");
+        let snapshot = switchyard_core::model::NetworkSnapshot::offline(Arc::new(topology));
+        let state = Arc::new(AppState {
+            model: Arc::new(ModelHandle::new(snapshot)),
+            metrics: Arc::new(Metrics::new()),
+            default_max_hops: 4,
+            started: Instant::now(),
+            engine: None,
+            breakers: None,
+            auth: None,
+            default_rate_per_s: 50,
+            endpoints: Vec::new(),
+            tasks: crate::tasks::TaskManager::new(tokio_util::sync::CancellationToken::new()),
+        });
+        let module = rpc_module(state).expect("distinct names");
+        let mut registered: Vec<&str> = module
+            .method_names()
+            .filter(|n| !n.ends_with("_unsubscribe"))
+            .collect();
+        registered.sort_unstable();
+        let mut listed: Vec<&str> = switchyard_api::methods().iter().map(|m| m.name).collect();
+        listed.sort_unstable();
+        assert_eq!(registered, listed);
+    }
+}

@@ -110,7 +110,9 @@ pub fn run(args: &DevnetUpArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .wrap_err("starting the async runtime")?;
-    rt.block_on(up(args))
+    let done = rt.block_on(up(args));
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
+    done
 }
 
 async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {

@@ -36,7 +36,7 @@ pub fn run_blocking(args: &ServeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .wrap_err("starting the async runtime")?;
-    rt.block_on(async {
+    let served = rt.block_on(async {
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();
         tokio::spawn(async move {
@@ -44,5 +44,9 @@ pub fn run_blocking(args: &ServeArgs) -> Result<(), Failure> {
             signal.cancel();
         });
         serve(cfg, shutdown).await
-    })
+    });
+    // A store step still running on the blocking pool is not waited for
+    // past this: what it did is in the store, and the next start resumes.
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
+    served
 }

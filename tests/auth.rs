@@ -9,6 +9,10 @@ use std::time::Duration;
 use common::{Daemon, Devnet, audit_pairs, call, payout_in};
 use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
+use switchyard_api::keys::{KeyCreateParams, KeyRevokeParams};
+use switchyard_api::ops::{ApproveParams, AuditParams, PauseParams};
+use switchyard_api::payout::ListParams;
+use switchyard_api::{KeysApiClient, OpsApiClient, PayoutApiClient};
 
 fn token(net: &Devnet, who: &str) -> String {
     let keys: Value =
@@ -103,10 +107,18 @@ async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() 
     assert_eq!(code(&acme, "keys_list", json!({})).await, 4031);
 
     // An operator sees everyone's payouts and pauses, under its own name.
-    let all = call(&olivia, "payout_list", json!({})).await.unwrap();
-    assert_eq!(all["items"].as_array().unwrap().len(), 2);
-    let r = call(&olivia, "ops_pause", pause.clone()).await.unwrap();
-    assert_eq!(r["audit"]["actor"], "olivia");
+    let all = olivia.payout_list(ListParams::default()).await.unwrap();
+    assert_eq!(all.items.len(), 2);
+    let r = olivia
+        .ops_pause(PauseParams {
+            kind: "bridge".into(),
+            target: "escrow-a-b".into(),
+            reason: "test".into(),
+            actor: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.audit.actor, "olivia");
     assert_eq!(
         code(
             &olivia,
@@ -118,14 +130,15 @@ async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() 
     );
 
     // An admin makes and revokes keys; a revoked key stops working.
-    let k = call(
-        &root,
-        "keys_create",
-        json!({"role": "wallet", "name": "temp", "rate_per_s": 3}),
-    )
-    .await
-    .unwrap();
-    let temp = d.client_as(k["token"].as_str().unwrap());
+    let k = root
+        .keys_create(KeyCreateParams {
+            role: "wallet".into(),
+            name: "temp".into(),
+            rate_per_s: Some(3),
+        })
+        .await
+        .unwrap();
+    let temp = d.client_as(&k.token);
     call(&temp, "route_quote", quote.clone()).await.unwrap();
     // Its rate: 3 per second, then 4029 with a retry hint.
     let mut limited = None;
@@ -140,18 +153,28 @@ async fn every_role_is_held_to_its_methods_and_merchants_to_their_own_payouts() 
     assert!(data["retry_after_ms"].as_u64().unwrap() > 0);
     tokio::time::sleep(Duration::from_millis(1100)).await;
     call(&temp, "route_quote", quote.clone()).await.unwrap();
-    call(&root, "keys_revoke", json!({"id": k["key"]["id"]}))
-        .await
-        .unwrap();
+    root.keys_revoke(KeyRevokeParams {
+        id: k.key.id.clone(),
+    })
+    .await
+    .unwrap();
     assert_eq!(code(&temp, "route_quote", quote.clone()).await, 4011);
-    let keys = call(&root, "keys_list", json!({})).await.unwrap();
-    assert!(!keys.to_string().contains("sy_"), "tokens are never listed");
+    let keys = root.keys_list().await.unwrap();
+    assert!(
+        !serde_json::to_string(&keys).unwrap().contains("sy_"),
+        "tokens are never listed"
+    );
+    assert!(
+        keys.keys
+            .iter()
+            .any(|key| key.id == k.key.id && key.revoked_ms.is_some())
+    );
 
     // The audit log has the devnet's six keys, the operator's pause and
     // the admin's key changes.
-    let a = call(&root, "ops_audit", json!({})).await.unwrap();
-    assert_eq!(a["verified"], true);
-    let actions = audit_pairs(&a, "actor", "action");
+    let a = root.ops_audit(AuditParams::default()).await.unwrap();
+    assert!(a.verified);
+    let actions = audit_pairs(&serde_json::to_value(&a).unwrap(), "actor", "action");
     let mut want: Vec<(String, String)> = vec![("devnet".into(), "key_create".into()); 6];
     want.extend([
         ("olivia".into(), "pause".into()),
@@ -209,23 +232,19 @@ async fn large_payouts_wait_for_one_or_two_distinct_operators_and_can_be_rejecte
     );
 
     // One operator suffices below 500.
-    let a = call(&olivia, "ops_approve", json!({ "id": ids[1] }))
-        .await
-        .unwrap();
-    assert_eq!(
-        (a["approvals"].clone(), a["needed"].clone()),
-        (json!(1), json!(1))
-    );
+    let approve = async |who: &HttpClient, id: &str| {
+        who.ops_approve(ApproveParams { id: id.into() })
+            .await
+            .unwrap()
+    };
+    let a = approve(&olivia, &ids[1]).await;
+    assert_eq!((a.approvals, a.needed), (1, 1));
     until(&ids[1], "final").await;
 
     // From 500: two distinct operators; the same one twice counts once.
-    call(&olivia, "ops_approve", json!({ "id": ids[2] }))
-        .await
-        .unwrap();
-    let again = call(&olivia, "ops_approve", json!({ "id": ids[2] }))
-        .await
-        .unwrap();
-    assert_eq!(again["approvals"], 1);
+    approve(&olivia, &ids[2]).await;
+    let again = approve(&olivia, &ids[2]).await;
+    assert_eq!(again.approvals, 1);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let s = state(&ids[2]).await;
     assert_eq!(s["state"], "held");
@@ -236,10 +255,8 @@ async fn large_payouts_wait_for_one_or_two_distinct_operators_and_can_be_rejecte
             .contains("1 of 2 distinct operators (olivia)"),
         "{s}"
     );
-    let both = call(&oscar, "ops_approve", json!({ "id": ids[2] }))
-        .await
-        .unwrap();
-    assert_eq!(both["approvals"], 2);
+    let both = approve(&oscar, &ids[2]).await;
+    assert_eq!(both.approvals, 2);
     until(&ids[2], "final").await;
 
     // Rejected: failed with the reason, never paid.

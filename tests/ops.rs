@@ -11,6 +11,9 @@ use std::time::Instant;
 use common::{Daemon, Devnet, amount, audit_pairs, call, wait_for};
 use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
+use switchyard_api::ops::AuditParams;
+use switchyard_api::payout::IdParams;
+use switchyard_api::{OpsApiClient, PayoutApiClient};
 
 fn signal(pid: u64, sig: &str) {
     let ok = Command::new("kill")
@@ -26,7 +29,8 @@ fn health(d: &Daemon) -> Value {
 }
 
 async fn status(c: &HttpClient, id: &str) -> Value {
-    call(c, "payout_status", json!({ "id": id })).await.unwrap()
+    let p = c.payout_status(IdParams { id: id.into() }).await.unwrap();
+    serde_json::to_value(p).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -250,9 +254,9 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
             .contains("paused: incident 42"),
         "{held}"
     );
-    let st = call(&c, "ops_status", json!({})).await.unwrap();
-    assert_eq!(st["pauses"].as_array().unwrap().len(), 2);
-    assert_eq!(st["payouts"]["held"], 1);
+    let st = c.ops_status().await.unwrap();
+    assert_eq!(st.pauses.len(), 2);
+    assert_eq!(st.payouts.get("held"), Some(&1));
 
     // Bad operator input is refused, naming the field, and not audited.
     let (code, data) = call(&c, "ops_pause", pause("chain", "devnet-z", "x"))
@@ -330,9 +334,9 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
         ["escrow-a-b", "escrow-b-c"]
     );
 
-    let a = call(&c, "ops_audit", json!({})).await.unwrap();
-    assert_eq!(a["verified"], true);
-    let actions = audit_pairs(&a, "action", "target");
+    let a = c.ops_audit(AuditParams::default()).await.unwrap();
+    assert!(a.verified);
+    let actions = audit_pairs(&serde_json::to_value(&a).unwrap(), "action", "target");
     assert_eq!(
         actions,
         [
@@ -356,11 +360,8 @@ async fn operators_pause_and_resume_with_a_hash_chained_audit_that_shows_tamperi
     .unwrap();
     drop(db);
     let d = Daemon::start(&net, None);
-    let a = call(&d.client(), "ops_audit", json!({})).await.unwrap();
-    assert_eq!(
-        (a["verified"].clone(), a["broken_at"].clone()),
-        (json!(false), json!(2))
-    );
+    let a = d.client().ops_audit(AuditParams::default()).await.unwrap();
+    assert_eq!((a.verified, a.broken_at), (false, Some(2)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -156,12 +156,9 @@ async fn a_deposit_on_a_reaches_c_through_b_along_the_route_the_router_chose() {
                 && hop["release_tx"].is_string()
         );
     }
-    let quoted = switchyard_core::Amount::parse_decimal(
-        "amount_out",
-        &q.routes[0].route.amount_out,
-        6,
-    )
-    .unwrap();
+    let quoted =
+        switchyard_core::Amount::parse_decimal("amount_out", &q.routes[0].route.amount_out, 6)
+            .unwrap();
     assert_eq!(received, quoted.raw, "the quote's amount arrived");
 
     // On chain: exactly what the route said moved.

@@ -162,48 +162,46 @@ pub struct ErrorDoc {
     pub message: &'static str,
 }
 
+const PARAMS_DOC: ErrorDoc = ErrorDoc {
+    code: INVALID_PARAMS,
+    message: "params of the wrong shape or type; data.field names it",
+};
+const FIELD_DOC: ErrorDoc = ErrorDoc {
+    code: INVALID_FIELD,
+    message: "a field's value is invalid; data.field and data.reason",
+};
+const UNKNOWN_DOC: ErrorDoc = ErrorDoc {
+    code: UNKNOWN_REFERENCE,
+    message: "unknown chain, asset, bridge or id; data.field, data.value and data.suggestions",
+};
+const UNAUTHORIZED_DOC: ErrorDoc = ErrorDoc {
+    code: UNAUTHORIZED,
+    message: "no API key, or an unknown or revoked one",
+};
+const RATE_DOC: ErrorDoc = ErrorDoc {
+    code: RATE_LIMITED,
+    message: "the key's rate limit is exceeded; data.retry_after_ms",
+};
+const FORBIDDEN_DOC: ErrorDoc = ErrorDoc {
+    code: FORBIDDEN,
+    message: "the key's role may not call this method; data.required",
+};
+
 /// Errors of every method that reads its params.
 pub const VALIDATION: &[ErrorDoc] = &[
-    ErrorDoc {
-        code: INVALID_PARAMS,
-        message: "params of the wrong shape or type; data.field names it",
-    },
-    ErrorDoc {
-        code: INVALID_FIELD,
-        message: "a field's value is invalid; data.field and data.reason",
-    },
-    ErrorDoc {
-        code: UNKNOWN_REFERENCE,
-        message: "unknown chain, asset, bridge or id; data.field, data.value and data.suggestions",
-    },
-    ErrorDoc {
-        code: UNAUTHORIZED,
-        message: "no API key, or an unknown or revoked one",
-    },
-    ErrorDoc {
-        code: RATE_LIMITED,
-        message: "the key's rate limit is exceeded; data.retry_after_ms",
-    },
-    ErrorDoc {
-        code: FORBIDDEN,
-        message: "the key's role may not call this method; data.required",
-    },
+    PARAMS_DOC,
+    FIELD_DOC,
+    UNKNOWN_DOC,
+    UNAUTHORIZED_DOC,
+    RATE_DOC,
+    FORBIDDEN_DOC,
 ];
 
 /// Errors of every method that reads or changes the relayer's state.
 pub const EXECUTION: &[ErrorDoc] = &[
-    ErrorDoc {
-        code: INVALID_PARAMS,
-        message: "params of the wrong shape or type; data.field names it",
-    },
-    ErrorDoc {
-        code: INVALID_FIELD,
-        message: "a field's value is invalid; data.field and data.reason",
-    },
-    ErrorDoc {
-        code: UNKNOWN_REFERENCE,
-        message: "unknown chain, asset, bridge or id; data.field, data.value and data.suggestions",
-    },
+    PARAMS_DOC,
+    FIELD_DOC,
+    UNKNOWN_DOC,
     ErrorDoc {
         code: NOT_EXECUTING,
         message: "the daemon has no [relayer] section: it quotes only",
@@ -224,16 +222,7 @@ pub const EXECUTION: &[ErrorDoc] = &[
         code: INTERNAL,
         message: "internal failure; retry with the same idempotency key",
     },
-    ErrorDoc {
-        code: UNAUTHORIZED,
-        message: "no API key, or an unknown or revoked one",
-    },
-    ErrorDoc {
-        code: RATE_LIMITED,
-        message: "the key's rate limit is exceeded; data.retry_after_ms",
-    },
-    ErrorDoc {
-        code: FORBIDDEN,
-        message: "the key's role may not call this method; data.required",
-    },
+    UNAUTHORIZED_DOC,
+    RATE_DOC,
+    FORBIDDEN_DOC,
 ];

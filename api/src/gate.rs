@@ -6,16 +6,16 @@
 //! themselves repeat none of this. Calls inside a batch pass the same
 //! checks one by one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
 use jsonrpsee::Extensions;
+use jsonrpsee::core::server::BatchResponseBuilder;
 use jsonrpsee::server::middleware::rpc::{
-    Batch, BatchEntry, BatchEntryErr, MethodResponse, Notification, RpcServiceT,
+    Batch, BatchEntry, MethodResponse, Notification, RpcServiceT,
 };
-use jsonrpsee::types::{ErrorObjectOwned, Request};
-use serde_json::Value;
+use jsonrpsee::types::{ErrorCode, ErrorObjectOwned, Request};
 use switchyard_relayer::Role;
 
 use crate::spec::Method;
@@ -63,47 +63,87 @@ pub trait Gate: Send + Sync + 'static {
     fn count(&self, method: &str, outcome: &str);
 }
 
+/// The method list as the middleware reads it, built once per server.
+#[derive(Clone)]
+pub struct Gatekeeper {
+    gate: Arc<dyn Gate>,
+    methods: Arc<HashMap<&'static str, Method>>,
+    unsubscribes: Arc<HashSet<&'static str>>,
+    max_response_bytes: usize,
+}
+
+impl Gatekeeper {
+    /// Checks calls of `methods` with `gate`; a batch's answer is held to
+    /// `max_response_bytes` (the server's response limit).
+    pub fn new(gate: Arc<dyn Gate>, methods: &[Method], max_response_bytes: usize) -> Self {
+        Self {
+            gate,
+            methods: Arc::new(methods.iter().map(|m| (m.name, *m)).collect()),
+            unsubscribes: Arc::new(methods.iter().filter_map(|m| m.unsubscribe).collect()),
+            max_response_bytes,
+        }
+    }
+
+    /// Wraps `service` (for `RpcServiceBuilder::layer_fn`).
+    pub fn layer<S>(&self, service: S) -> GateService<S> {
+        GateService {
+            service,
+            keeper: self.clone(),
+        }
+    }
+}
+
 /// The middleware, see the module docs.
 #[derive(Clone)]
 pub struct GateService<S> {
     service: S,
-    gate: Arc<dyn Gate>,
-    methods: Arc<HashMap<&'static str, Method>>,
+    keeper: Gatekeeper,
+}
+
+/// What the middleware decided about one call.
+enum Admission {
+    /// Checked: call it, and count its outcome under this name.
+    Counted(&'static str),
+    /// An unsubscribe: jsonrpsee answers it (it ends only the caller's own
+    /// subscription on this connection).
+    Unsubscribe,
 }
 
 impl<S> GateService<S> {
-    /// Wraps `service` (for `RpcServiceBuilder::layer_fn`).
-    pub fn new(service: S, gate: Arc<dyn Gate>, methods: &[Method]) -> Self {
-        Self {
-            service,
-            gate,
-            methods: Arc::new(methods.iter().map(|m| (m.name, *m)).collect()),
+    /// Checks one call: its method must be in the list (any other name is
+    /// answered -32601, as jsonrpsee would, so a method registered without
+    /// an entry can never skip the checks); then key, role and rate, then
+    /// params. A method that writes does its checks off the async workers
+    /// (the key lookup reads the store, which a commit may hold).
+    fn admit(&self, req: &mut Request<'_>) -> Result<Admission, ErrorObjectOwned> {
+        let Some(m) = self.keeper.methods.get(req.method_name()).copied() else {
+            if self.keeper.unsubscribes.contains(req.method_name()) {
+                return Ok(Admission::Unsubscribe);
+            }
+            return Err(ErrorObjectOwned::from(ErrorCode::MethodNotFound));
+        };
+        if m.blocking
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        {
+            tokio::task::block_in_place(|| self.check(&m, req))
+        } else {
+            self.check(&m, req)
         }
+        .map(|()| Admission::Counted(m.name))
+        .inspect_err(|e| self.keeper.gate.count(m.name, &e.code().to_string()))
     }
 
-    /// Checks one call; `Ok(Some(name))`: admitted, count it under `name`;
-    /// `Ok(None)`: not one of ours (jsonrpsee answers it: an unknown
-    /// method, an unsubscribe).
-    fn admit(&self, req: &mut Request<'_>) -> Result<Option<&'static str>, ErrorObjectOwned> {
-        let Some(m) = self.methods.get(req.method_name()) else {
-            return Ok(None);
-        };
-        let refused = |e: ErrorObjectOwned| {
-            self.gate.count(m.name, &e.code().to_string());
-            e
-        };
+    fn check(&self, m: &Method, req: &mut Request<'_>) -> Result<(), ErrorObjectOwned> {
         if let Some(need) = m.role {
-            let caller = self
-                .gate
-                .authorize(req.extensions(), need, m.name)
-                .map_err(refused)?;
+            let caller = self.keeper.gate.authorize(req.extensions(), need, m.name)?;
             req.extensions_mut().insert(caller);
         }
         if let Some(normalize) = m.normalize {
-            let raw = normalize(req.params.as_ref().map(|p| p.get())).map_err(refused)?;
+            let raw = normalize(req.params.as_ref().map(|p| p.get()))?;
             req.params = Some(std::borrow::Cow::Owned(raw));
         }
-        Ok(Some(m.name))
+        Ok(())
     }
 }
 
@@ -129,12 +169,12 @@ where
     fn call<'a>(&self, mut req: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let admitted = self.admit(&mut req);
         let service = self.service.clone();
-        let gate = Arc::clone(&self.gate);
+        let gate = Arc::clone(&self.keeper.gate);
         async move {
             match admitted {
                 Err(e) => MethodResponse::error(req.id(), e),
-                Ok(None) => service.call(req).await,
-                Ok(Some(name)) => {
+                Ok(Admission::Unsubscribe) => service.call(req).await,
+                Ok(Admission::Counted(name)) => {
                     let rsp = service.call(req).await;
                     gate.count(name, &outcome(rsp.as_error_code()));
                     rsp
@@ -143,34 +183,36 @@ where
         }
     }
 
-    fn batch<'a>(&self, mut batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let mut counted: Vec<(Value, &'static str)> = Vec::new();
-        for entry in batch.iter_mut() {
-            let Ok(BatchEntry::Call(req)) = entry else {
-                continue;
-            };
-            match self.admit(req) {
-                Ok(Some(name)) => {
-                    counted.push((serde_json::to_value(req.id()).unwrap_or_default(), name));
-                }
-                Ok(None) => {}
-                Err(e) => *entry = Err(BatchEntryErr::new(req.id().into_owned(), e)),
-            }
-        }
-        let service = self.service.clone();
-        let gate = Arc::clone(&self.gate);
+    /// Each call of the batch passes [`GateService::call`], one after the
+    /// other, as jsonrpsee's own service runs them; their answers are
+    /// joined under the response limit.
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let this = self.clone();
         async move {
-            let rsp = service.batch(batch).await;
-            let answers: Vec<Value> = serde_json::from_str(rsp.as_json().get()).unwrap_or_default();
-            for (id, name) in counted {
-                let code = answers
-                    .iter()
-                    .find(|a| a["id"] == id)
-                    .and_then(|a| a["error"]["code"].as_i64())
-                    .and_then(|c| i32::try_from(c).ok());
-                gate.count(name, &outcome(code));
+            let mut answers = BatchResponseBuilder::new_with_limit(this.keeper.max_response_bytes);
+            let mut notified = false;
+            for entry in batch {
+                let rsp = match entry {
+                    Ok(BatchEntry::Call(req)) => this.call(req).await,
+                    Ok(BatchEntry::Notification(n)) => {
+                        notified = true;
+                        this.service.notification(n).await;
+                        continue;
+                    }
+                    Err(e) => {
+                        let (e, id) = e.into_parts();
+                        MethodResponse::error(id, e)
+                    }
+                };
+                if let Err(too_large) = answers.append(rsp) {
+                    return too_large;
+                }
             }
-            rsp
+            if answers.is_empty() && notified {
+                MethodResponse::notification()
+            } else {
+                MethodResponse::from_batch(answers.finish())
+            }
         }
     }
 

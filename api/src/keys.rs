@@ -84,14 +84,16 @@ pub fn methods() -> Vec<Method> {
             "Admin: create an API key; the token is in this answer only (stored hashed)",
             EXECUTION,
             "key",
-        ),
+        )
+        .writes(),
         Method::call::<KeyRevokeParams, KeyRevoked>(
             "keys_revoke",
             admin,
             "Admin: revoke an API key",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::bare::<KeyList>(
             "keys_list",
             admin,

@@ -30,7 +30,7 @@ use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use serde_json::Value;
 
-pub use gate::{Bearer, Caller, Gate, GateService};
+pub use gate::{Bearer, Caller, Gate, GateService, Gatekeeper};
 pub use keys::{KeysApiClient, KeysApiServer};
 pub use ops::{OpsApiClient, OpsApiServer};
 pub use payout::{PayoutApiClient, PayoutApiServer, PayoutEventsApiClient, PayoutEventsApiServer};

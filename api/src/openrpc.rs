@@ -63,8 +63,12 @@ pub fn document(methods: &[Method]) -> Value {
         if let Some(role) = m.role {
             entry["x-role"] = json!(role.as_str());
         }
-        if let Some(n) = m.notification {
-            entry["x-notification"] = json!(n);
+        if let (Some(n), Some(item)) = (m.notification, m.item) {
+            let schema = item(&mut g);
+            entry["x-notification"] = json!({ "name": n, "schema": schema.as_value() });
+        }
+        if let Some(u) = m.unsubscribe {
+            entry["x-unsubscribe"] = json!(u);
         }
         entries.push(entry);
     }

@@ -250,14 +250,16 @@ pub fn methods() -> Vec<Method> {
             "Pause a chain, a bridge or a route: the next quote routes around it, payouts for a paused chain wait; audited",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::call::<PauseParams, PauseChange>(
             "ops_resume",
             op,
             "Lift a pause; audited",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::bare::<OpsStatus>(
             "ops_status",
             op,
@@ -278,34 +280,39 @@ pub fn methods() -> Vec<Method> {
             "Operator: give up on a deposit waiting in escrow: its release is cancelled on the destination, then the deposit is refunded on the source; audited",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::call::<BatchCancelParams, BatchCancelling>(
             "ops_batch_cancel",
             op,
             "Operator: give up on a submitted payout batch: it is cancelled on chain (or settles, if it executes first) and its items are paid in a new batch; audited",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::call::<LaneResumeParams, LaneResumed>(
             "ops_lane_resume",
             op,
             "Operator: let a lane halted by sends from its key that it did not make run again; audited",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::call::<ApproveParams, Approved>(
             "ops_approve",
             op,
             "Operator: approve a payout held for approval (distinct operators count), or admit one the governor holds for an operator (over the chain's whole budget, or without a USD price); audited",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::call::<RejectParams, Rejected>(
             "ops_reject",
             op,
             "Operator: fail a payout not yet in a batch, with a reason",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
     ]
 }

@@ -178,7 +178,8 @@ pub fn methods() -> Vec<Method> {
             "Store a merchant's payouts durably, then batch and pay them; the same idempotency key and body return the same ids",
             EXECUTION,
             "submitted",
-        ),
+        )
+        .writes(),
         Method::call::<IdParams, PayoutView>(
             "payout_status",
             merchant,
@@ -199,7 +200,8 @@ pub fn methods() -> Vec<Method> {
             "Cancel a payout not yet in a batch",
             EXECUTION,
             "outcome",
-        ),
+        )
+        .writes(),
         Method::call::<IdParams, Deliveries>(
             "payout_deliveries",
             merchant,
@@ -210,6 +212,7 @@ pub fn methods() -> Vec<Method> {
         Method::subscription::<SubscribeParams, PayoutEvent>(
             "payout_subscribe",
             "payout_event",
+            "payout_unsubscribe",
             merchant,
             "WebSocket only: a payout_event notification {event: payout.updated, payout} at every state change; unsubscribe with payout_unsubscribe",
             EXECUTION,

@@ -17,12 +17,24 @@ use crate::spec::Method;
 pub struct GovernorNote {
     /// Whether a payout of this amount would wait.
     pub delayed: bool,
-    /// Until when, unix ms (when delayed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until_ms: Option<u64>,
+    /// When delayed: until when, unix ms, or null while it waits for an
+    /// operator (absent when not delayed).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    #[schemars(with = "Option<u64>")]
+    pub until_ms: Option<Option<u64>>,
     /// Why it waits (when delayed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A field that is there, even as null: `Some(None)`; absent: `None`
+/// (through `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 /// A route of the answer.
@@ -65,4 +77,48 @@ pub fn methods() -> Vec<Method> {
         VALIDATION,
         "quote",
     )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The governor's word keeps its wire form: admitted is `{delayed:
+    /// false}`, a wait for an operator has `until_ms: null`.
+    #[test]
+    fn a_wait_without_an_end_says_null_and_an_admission_says_nothing() {
+        let admit = GovernorNote {
+            delayed: false,
+            until_ms: None,
+            reason: None,
+        };
+        let operator = GovernorNote {
+            delayed: true,
+            until_ms: Some(None),
+            reason: Some("needs an operator".into()),
+        };
+        let timed = GovernorNote {
+            delayed: true,
+            until_ms: Some(Some(5)),
+            reason: Some("budget".into()),
+        };
+        let text = |n: &GovernorNote| serde_json::to_string(n).unwrap_or_default();
+        assert_eq!(text(&admit), r#"{"delayed":false}"#);
+        assert_eq!(
+            text(&operator),
+            r#"{"delayed":true,"until_ms":null,"reason":"needs an operator"}"#
+        );
+        assert_eq!(
+            text(&timed),
+            r#"{"delayed":true,"until_ms":5,"reason":"budget"}"#
+        );
+        for n in [admit, operator, timed] {
+            let back: GovernorNote = serde_json::from_str(&text(&n)).unwrap_or(GovernorNote {
+                delayed: true,
+                until_ms: Some(Some(0)),
+                reason: None,
+            });
+            assert_eq!(back, n);
+        }
+    }
 }

@@ -38,12 +38,19 @@ pub struct Method {
     pub errors: &'static [ErrorDoc],
     /// For a subscription: the notification's method name.
     pub notification: Option<&'static str>,
+    /// For a subscription: the method that ends it (it takes the
+    /// subscription id and needs no key of its own).
+    pub unsubscribe: Option<&'static str>,
+    /// Whether the method writes to the store (an fsync): the server runs
+    /// it, and the middleware its checks, off the async workers.
+    pub blocking: bool,
     /// Name of the result in the OpenRPC document.
     pub result_name: &'static str,
     pub(crate) normalize: Option<Normalize>,
     pub(crate) param_names: fn() -> &'static [&'static str],
     pub(crate) params: Option<SchemaFn>,
     pub(crate) result: SchemaFn,
+    pub(crate) item: Option<SchemaFn>,
 }
 
 fn no_names() -> &'static [&'static str] {
@@ -65,16 +72,10 @@ impl Method {
         R: JsonSchema,
     {
         Self {
-            name,
-            summary,
-            role,
-            errors,
-            notification: None,
-            result_name,
             normalize: Some(normalize::<P>),
             param_names: field_names::<P>,
             params: Some(schema_of::<P>),
-            result: schema_of::<R>,
+            ..Self::bare::<R>(name, role, summary, errors, result_name)
         }
     }
 
@@ -92,19 +93,23 @@ impl Method {
             role,
             errors,
             notification: None,
+            unsubscribe: None,
+            blocking: false,
             result_name,
             normalize: None,
             param_names: no_names,
             params: None,
             result: schema_of::<R>,
+            item: None,
         }
     }
 
     /// A subscription taking params `P` whose notifications (`notification`)
-    /// carry `I`; the result is the subscription id.
+    /// carry `I`, ended by `unsubscribe`; the result is the subscription id.
     pub fn subscription<P, I>(
         name: &'static str,
         notification: &'static str,
+        unsubscribe: &'static str,
         role: Option<Role>,
         summary: &'static str,
         errors: &'static [ErrorDoc],
@@ -115,7 +120,17 @@ impl Method {
     {
         Self {
             notification: Some(notification),
-            ..Self::call::<P, I>(name, role, summary, errors, "subscription")
+            unsubscribe: Some(unsubscribe),
+            item: Some(schema_of::<I>),
+            ..Self::call::<P, String>(name, role, summary, errors, "subscription")
+        }
+    }
+
+    /// The same method, run off the async workers (it writes to the store).
+    pub fn writes(self) -> Self {
+        Self {
+            blocking: true,
+            ..self
         }
     }
 

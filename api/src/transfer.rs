@@ -72,7 +72,8 @@ pub fn methods() -> Vec<Method> {
             "Route and execute a transfer; the same idempotency key returns the same transfer",
             EXECUTION,
             "submitted",
-        ),
+        )
+        .writes(),
         Method::call::<StatusParams, TransferView>(
             "transfer_status",
             Some(Role::Operator),

@@ -98,6 +98,9 @@ pub async fn serve_with(
     // The tasks stop on the caller's shutdown, or when one that cannot
     // restart fails.
     let stop = shutdown.child_token();
+    // However this function ends (a start-up error included), the tasks
+    // it started stop with it.
+    let _stop_on_return = stop.clone().drop_guard();
     let tasks = TaskManager::new(stop.clone());
     start_probes(
         &model,
@@ -191,21 +194,38 @@ fn topology_id(model: &ModelHandle, ix: ChainIx) -> String {
     model.current().snapshot.topology.chain(ix).id.to_string()
 }
 
-/// The RPC endpoints of every EVM chain that lists any, shared by its
-/// probes and its lane (so they learn from each other's failures).
+/// Connects each chain that lists RPC endpoints by its kind: an EVM chain
+/// gets its endpoints (shared by its probes and its lane, so they learn
+/// from each other's failures); a chain of a kind this build has no
+/// adapter for is quoted from its topology figures only, and said so.
 pub async fn connect_chains(
     model: &ModelHandle,
 ) -> Result<Vec<(ChainIx, Arc<Endpoints>)>, Failure> {
     let topology = Arc::clone(&model.current().snapshot.topology);
     let mut out = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
-        if c.kind != ChainKind::Evm || c.rpc_urls.is_empty() || c.chain_id.is_none() {
+        if c.rpc_urls.is_empty() {
             continue;
         }
-        let e = Endpoints::connect(&c.rpc_urls, c.chain_id)
-            .await
-            .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
-        out.push((ChainIx(i as u32), e));
+        match c.kind {
+            ChainKind::Evm => {
+                if c.chain_id.is_none() {
+                    continue;
+                }
+                let e = Endpoints::connect(&c.rpc_urls, c.chain_id)
+                    .await
+                    .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
+                out.push((ChainIx(i as u32), e));
+            }
+            kind @ (ChainKind::Solana | ChainKind::Ton | ChainKind::Tron) => {
+                tracing::warn!(
+                    chain = %c.id,
+                    kind = kind.as_str(),
+                    "no {} adapter in this build: the chain is quoted from the topology, neither probed nor executed",
+                    kind.as_str()
+                );
+            }
+        }
     }
     Ok(out)
 }

@@ -211,15 +211,20 @@ impl TaskManager {
         let handles: Vec<JoinHandle<()>> =
             std::mem::take(&mut *self.handles.lock().unwrap_or_else(PoisonError::into_inner));
         let all = futures::future::join_all(handles);
-        if tokio::time::timeout(limit, all).await.is_err() {
-            return self
+        match tokio::time::timeout(limit, all).await {
+            Ok(ended) => {
+                for e in ended.into_iter().filter_map(Result::err) {
+                    tracing::error!(error = %e, "a task's watcher ended abnormally");
+                }
+                Vec::new()
+            }
+            Err(_) => self
                 .status()
                 .into_iter()
-                .filter(|(_, s)| s.state != TaskState::Stopped)
+                .filter(|(_, s)| !matches!(s.state, TaskState::Stopped | TaskState::Failed))
                 .map(|(n, _)| n)
-                .collect();
+                .collect(),
         }
-        Vec::new()
     }
 }
 

@@ -37,7 +37,7 @@ pub use payout::{
     Submitted,
 };
 pub use planner::{FundError, Funder, PlanError, plan};
-pub use states::{BatchState, HopState, PayoutState, StoredState, TransferState};
+pub use states::{BatchState, DeliveryStatus, HopState, PayoutState, StoredState, TransferState};
 pub use store::{Alert, Store};
 pub use switchyard_core::fees::{FeePolicy, Fees};
 pub use transfer::{HopEnd, HopOutcome, HopPlan, HopView, LaneHandle, TransferView, Transfers};

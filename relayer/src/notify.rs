@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::payout::Payouts;
+use crate::states::sql::{DELIVERY_DEAD, DELIVERY_DELIVERED, DELIVERY_PENDING};
 use crate::store::Store;
 
 /// A delivery due for sending.
@@ -95,7 +96,7 @@ impl Outbox {
             if self.webhook {
                 let body = serde_json::to_string(ev).map_err(|e| Error::Corrupt(e.to_string()))?;
                 t.execute(
-                    "INSERT INTO delivery (payout_id, state, body, status, attempts, created_ms) VALUES (?1, ?2, ?3, 'pending', 0, ?4)",
+                    &format!("INSERT INTO delivery (payout_id, state, body, status, attempts, created_ms) VALUES (?1, ?2, ?3, {DELIVERY_PENDING}, 0, ?4)"),
                     params![id, state, body, now],
                 )?;
             }
@@ -108,7 +109,7 @@ impl Outbox {
     pub fn due(&self, limit: usize) -> Result<Vec<Delivery>> {
         let conn = self.store.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, body, attempts FROM delivery WHERE status = 'pending' ORDER BY id LIMIT ?1",
+            &format!("SELECT id, body, attempts FROM delivery WHERE status = {DELIVERY_PENDING} ORDER BY id LIMIT ?1"),
         )?;
         let rows = stmt
             .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
@@ -133,11 +134,11 @@ impl Outbox {
         let conn = self.store.conn();
         match outcome {
             Ok(status) => conn.execute(
-                "UPDATE delivery SET status = 'delivered', attempts = attempts + 1, last_status = ?1, last_error = NULL, delivered_ms = ?2 WHERE id = ?3",
+                &format!("UPDATE delivery SET status = {DELIVERY_DELIVERED}, attempts = attempts + 1, last_status = ?1, last_error = NULL, delivered_ms = ?2 WHERE id = ?3"),
                 params![status, now_ms(), id],
             )?,
             Err((status, error)) => conn.execute(
-                "UPDATE delivery SET status = CASE WHEN ?1 THEN 'dead' ELSE status END, attempts = attempts + 1, last_status = ?2, last_error = ?3 WHERE id = ?4",
+                &format!("UPDATE delivery SET status = CASE WHEN ?1 THEN {DELIVERY_DEAD} ELSE status END, attempts = attempts + 1, last_status = ?2, last_error = ?3 WHERE id = ?4"),
                 params![give_up, status, error, id],
             )?,
         };

@@ -182,11 +182,24 @@ impl Funder {
     pub fn fund(&self, graph: &Graph, short: &[Shortfall]) {
         if let Ok(open) = self.payouts.pending_funding() {
             for id in open {
-                if let Ok(Some(t)) = self.transfers.get(&id)
-                    && t.state != TransferState::Pending.as_str()
-                {
-                    let _ = self.payouts.finish_funding(&id, &t.state);
-                    tracing::info!(transfer = %id, state = %t.state, "funding transfer finished");
+                let state = match self.transfers.get(&id) {
+                    Ok(Some(t)) => TransferState::parse(&t.state),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(transfer = %id, error = %e, "reading a funding transfer");
+                        None
+                    }
+                };
+                let Some(state @ (TransferState::Done | TransferState::Failed)) = state else {
+                    continue;
+                };
+                match self.payouts.finish_funding(&id, state) {
+                    Ok(()) => {
+                        tracing::info!(transfer = %id, %state, "funding transfer finished");
+                    }
+                    Err(e) => {
+                        tracing::warn!(transfer = %id, error = %e, "closing a funding transfer; retried next step");
+                    }
                 }
             }
         }

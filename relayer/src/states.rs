@@ -1,5 +1,5 @@
-//! The states of payouts, payout batches, hops and transfers, stored as
-//! [`crate::TxState`] is: each type owns its names. Statements name them
+//! The states of payouts, payout batches, hops, transfers and webhook
+//! deliveries, stored as [`crate::TxState`] is: each type owns its names. Statements name them
 //! through the constants of [`sql`] (`format!("... state = {PAYOUT_ROUTED}")`)
 //! or bind them as parameters (they are `ToSql`/`FromSql`); code compares
 //! and matches the enums. No state name is written anywhere else.
@@ -180,7 +180,26 @@ stored_state! {
 /// The states as SQL string literals, to be named in statements with
 /// `format!` (`state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD})`).
 pub mod sql {
-    use super::{BatchState, HopState, PayoutState, TransferState};
+    use super::{BatchState, DeliveryStatus, HopState, PayoutState, TransferState};
+    use crate::lane::TxState;
+
+    /// `'pending'`.
+    pub const DELIVERY_PENDING: &str = DeliveryStatus::Pending.sql_literal();
+    /// `'delivered'`.
+    pub const DELIVERY_DELIVERED: &str = DeliveryStatus::Delivered.sql_literal();
+    /// `'dead'`.
+    pub const DELIVERY_DEAD: &str = DeliveryStatus::Dead.sql_literal();
+
+    /// `'reserved'`.
+    pub const TX_RESERVED: &str = TxState::Reserved.sql_literal();
+    /// `'signed'`.
+    pub const TX_SIGNED: &str = TxState::Signed.sql_literal();
+    /// `'sent'`.
+    pub const TX_SENT: &str = TxState::Sent.sql_literal();
+    /// `'included'`.
+    pub const TX_INCLUDED: &str = TxState::Included.sql_literal();
+    /// `'final'`.
+    pub const TX_FINAL: &str = TxState::Final.sql_literal();
 
     /// `'queued'`.
     pub const PAYOUT_QUEUED: &str = PayoutState::Queued.sql_literal();
@@ -226,12 +245,24 @@ pub mod sql {
     pub const HOP_REFUNDED: &str = HopState::Refunded.sql_literal();
     /// `'failed'`.
     pub const HOP_FAILED: &str = HopState::Failed.sql_literal();
-    /// `'pending'`.
+    /// `'pending'`; also the state of a funding row (a transfer's).
     pub const TRANSFER_PENDING: &str = TransferState::Pending.sql_literal();
     /// `'done'`.
     pub const TRANSFER_DONE: &str = TransferState::Done.sql_literal();
     /// `'failed'`.
     pub const TRANSFER_FAILED: &str = TransferState::Failed.sql_literal();
+}
+
+stored_state! {
+    /// Where one webhook delivery stands.
+    DeliveryStatus {
+        /// Not yet delivered; attempted again when due.
+        Pending = "pending",
+        /// Delivered (the receiver answered 2xx).
+        Delivered = "delivered",
+        /// Given up after its attempts.
+        Dead = "dead",
+    }
 }
 
 #[cfg(test)]

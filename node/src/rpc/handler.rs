@@ -147,7 +147,7 @@ impl OpsApiServer for Handler {
         ext: &Extensions,
         params: PauseParams,
     ) -> Result<PauseChange, ErrorObjectOwned> {
-        self.0.ops_pause(&Caller::of(ext), params)
+        self.0.ops_pause_change(&Caller::of(ext), params, true)
     }
 
     fn ops_resume(
@@ -155,7 +155,7 @@ impl OpsApiServer for Handler {
         ext: &Extensions,
         params: PauseParams,
     ) -> Result<PauseChange, ErrorObjectOwned> {
-        self.0.ops_resume(&Caller::of(ext), params)
+        self.0.ops_pause_change(&Caller::of(ext), params, false)
     }
 
     fn ops_status(&self) -> Result<OpsStatus, ErrorObjectOwned> {
@@ -231,7 +231,9 @@ impl KeysApiServer for Handler {
 
 impl DiscoverApiServer for Handler {
     fn discover(&self) -> Result<Value, ErrorObjectOwned> {
-        Ok(switchyard_api::document())
+        static DOCUMENT: std::sync::LazyLock<Value> =
+            std::sync::LazyLock::new(switchyard_api::document);
+        Ok(DOCUMENT.clone())
     }
 }
 
@@ -282,12 +284,13 @@ mod tests {
             tasks: crate::tasks::TaskManager::new(tokio_util::sync::CancellationToken::new()),
         });
         let module = rpc_module(state).expect("distinct names");
-        let mut registered: Vec<&str> = module
-            .method_names()
-            .filter(|n| !n.ends_with("_unsubscribe"))
-            .collect();
+        let mut registered: Vec<&str> = module.method_names().collect();
         registered.sort_unstable();
-        let mut listed: Vec<&str> = switchyard_api::methods().iter().map(|m| m.name).collect();
+        let mut listed: Vec<&str> = switchyard_api::methods()
+            .iter()
+            .flat_map(|m| [Some(m.name), m.unsubscribe])
+            .flatten()
+            .collect();
         listed.sort_unstable();
         assert_eq!(registered, listed);
     }

@@ -73,8 +73,16 @@ pub struct OpsService<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send + 'static>>;
 
-/// Subscription methods: they only work over WebSocket.
-const SUBSCRIPTIONS: [&str; 2] = ["payout_subscribe", "payout_unsubscribe"];
+/// Subscription methods and their unsubscribes, from the API's method
+/// list: they only work over WebSocket.
+static SUBSCRIPTIONS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    switchyard_api::methods()
+        .iter()
+        .filter(|m| m.notification.is_some())
+        .flat_map(|m| [Some(m.name), m.unsubscribe])
+        .flatten()
+        .collect()
+});
 
 /// Just what the edge looks at in a request object.
 #[derive(serde::Deserialize)]

@@ -19,13 +19,27 @@ use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{Value, json};
-use switchyard_api::GateService;
+use switchyard_api::Gatekeeper;
 use switchyard_api::error as errors;
 use switchyard_api::quote::{GovernorNote, QuoteParams, QuoteResult, QuotedRoute};
 use switchyard_probes::ModelHandle;
 use switchyard_router::{QuoteRequest, quote};
 
 use crate::metrics::{Metrics, ModeLabels};
+
+/// Largest answer the server sends (a batch's answers together included).
+const MAX_RESPONSE_BYTES: u32 = 16 << 20;
+
+/// An idempotency key: 1 to 128 printable ASCII characters.
+pub fn check_idempotency_key(key: &str) -> Result<(), ErrorObjectOwned> {
+    if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(errors::invalid_field(
+            "idempotency_key",
+            "1 to 128 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -279,7 +293,7 @@ impl AppState {
                     Ok(Some(switchyard_relayer::governor::Decision::Wait { until_ms, why })) => {
                         Some(GovernorNote {
                             delayed: true,
-                            until_ms,
+                            until_ms: Some(until_ms),
                             reason: Some(why),
                         })
                     }
@@ -309,13 +323,16 @@ pub async fn start(
     ));
     let config = ServerConfig::builder()
         .max_request_body_size(max_request_bytes)
-        .max_response_body_size(16 << 20)
+        .max_response_body_size(MAX_RESPONSE_BYTES)
         .max_connections(max_connections)
         .build();
-    let methods = switchyard_api::methods();
     let gate: Arc<dyn switchyard_api::Gate> = Arc::clone(&state) as _;
-    let rpc = RpcServiceBuilder::new()
-        .layer_fn(move |service| GateService::new(service, Arc::clone(&gate), &methods));
+    let keeper = Gatekeeper::new(
+        gate,
+        &switchyard_api::methods(),
+        MAX_RESPONSE_BYTES as usize,
+    );
+    let rpc = RpcServiceBuilder::new().layer_fn(move |service| keeper.layer(service));
     let server = Server::builder()
         .set_config(config)
         .set_http_middleware(http)

@@ -109,45 +109,32 @@ impl AppState {
         }
     }
 
-    /// `ops_pause`.
-    pub fn ops_pause(
+    /// `ops_pause` (`pause`) or `ops_resume`: validated, written with its
+    /// audit entry, then applied to the model.
+    pub fn ops_pause_change(
         &self,
         caller: &Caller,
         p: PauseParams,
+        pause: bool,
     ) -> Result<PauseChange, ErrorObjectOwned> {
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         self.check_pause(&p)?;
         let actor = self.actor(caller, &p);
-        let entry = engine
-            .ops
-            .pause(&p.kind, &p.target, &p.reason, &actor)
-            .map_err(|e| errors::internal(&e.to_string()))?;
+        let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
+        let audit = if pause {
+            engine
+                .ops
+                .pause(&p.kind, &p.target, &p.reason, &actor)
+                .map_err(internal)?
+        } else {
+            engine
+                .ops
+                .resume(&p.kind, &p.target, &p.reason, &actor)
+                .map_err(internal)?
+                .ok_or_else(|| errors::invalid_field("target", "is not paused"))?
+        };
         let pauses = self.reapply()?;
-        Ok(PauseChange {
-            audit: entry,
-            pauses,
-        })
-    }
-
-    /// `ops_resume`.
-    pub fn ops_resume(
-        &self,
-        caller: &Caller,
-        p: PauseParams,
-    ) -> Result<PauseChange, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
-        self.check_pause(&p)?;
-        let actor = self.actor(caller, &p);
-        let entry = engine
-            .ops
-            .resume(&p.kind, &p.target, &p.reason, &actor)
-            .map_err(|e| errors::internal(&e.to_string()))?
-            .ok_or_else(|| errors::invalid_field("target", "is not paused"))?;
-        let pauses = self.reapply()?;
-        Ok(PauseChange {
-            audit: entry,
-            pauses,
-        })
+        Ok(PauseChange { audit, pauses })
     }
 
     /// `ops_status`: health, breakers, pauses, queues, alerts.

@@ -35,12 +35,7 @@ impl AppState {
         let payouts = self.payouts()?;
         let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
         let key = p.idempotency_key.as_str();
-        if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(errors::invalid_field(
-                "idempotency_key",
-                "1 to 128 printable ASCII characters",
-            ));
-        }
+        super::check_idempotency_key(key)?;
         if p.items.is_empty() || p.items.len() > MAX_ITEMS {
             return Err(errors::invalid_field(
                 "items",

@@ -45,6 +45,7 @@
 //! lane task calls in a loop and what a restarted daemon calls first, so
 //! resuming after a crash is the ordinary path, not a special one.
 
+use crate::states::sql::{TX_FINAL, TX_RESERVED};
 use std::fmt;
 use std::sync::Arc;
 
@@ -102,6 +103,18 @@ pub enum TxState {
 }
 
 impl TxState {
+    /// Its stored name as an SQL string literal (`'reserved'`), for the
+    /// constants of [`crate::states::sql`].
+    pub const fn sql_literal(self) -> &'static str {
+        match self {
+            Self::Reserved => "'reserved'",
+            Self::Signed => "'signed'",
+            Self::Sent => "'sent'",
+            Self::Included => "'included'",
+            Self::Final => "'final'",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Reserved => "reserved",
@@ -441,8 +454,8 @@ impl Lane {
             }
             let now = now_ms();
             t.execute(
-                "INSERT INTO tx (chain_id, sender, intent, nonce, to_addr, data, value, gas_limit, finality, state, created_ms, updated_ms)
-                 SELECT ?1, ?2, ?3, next_nonce, ?4, ?5, ?6, ?7, ?8, 'reserved', ?9, ?9 FROM lane WHERE chain_id = ?1 AND sender = ?2",
+                &format!("INSERT INTO tx (chain_id, sender, intent, nonce, to_addr, data, value, gas_limit, finality, state, created_ms, updated_ms)
+                 SELECT ?1, ?2, ?3, next_nonce, ?4, ?5, ?6, ?7, ?8, {TX_RESERVED}, ?9, ?9 FROM lane WHERE chain_id = ?1 AND sender = ?2"),
                 params![
                     c,
                     s,
@@ -496,7 +509,7 @@ impl Lane {
         let (c, s) = self.key()?;
         let conn = self.store.conn();
         let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state != 'final' ORDER BY nonce"
+            "SELECT {COLUMNS} FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state != {TX_FINAL} ORDER BY nonce"
         ))?;
         let rows = stmt.query_map(params![c, s], row)?;
         rows.map(|r| decode(r?)).collect()

@@ -3,6 +3,7 @@
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use crate::states::sql::{TX_INCLUDED, TX_RESERVED, TX_SENT, TX_SIGNED};
 
 /// Who used a row's nonce, as far as a finalized block can tell.
 enum Fence {
@@ -66,7 +67,7 @@ impl Lane {
                 params![rec.id, to_i64(rec.nonce, "nonce")?, id.0, raw, fees.max.to_string(), fees.tip.to_string(), now],
             )?;
             t.execute(
-                "UPDATE tx SET state = 'signed', hash = ?1, raw = ?2, max_fee = ?3, tip = ?4, gas_limit = ?5, sent_head = ?6, updated_ms = ?7 WHERE id = ?8",
+                &format!("UPDATE tx SET state = {TX_SIGNED}, hash = ?1, raw = ?2, max_fee = ?3, tip = ?4, gas_limit = ?5, sent_head = ?6, updated_ms = ?7 WHERE id = ?8"),
                 params![id.0, raw, fees.max.to_string(), fees.tip.to_string(), to_i64(gas_limit, "gas limit")?, to_i64(head, "head")?, now, rec.id],
             )?;
             t.commit()?;
@@ -103,9 +104,9 @@ impl Lane {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         t.execute(
-            "UPDATE tx SET nonce = (SELECT next_nonce FROM lane WHERE chain_id = ?1 AND sender = ?2),
-                state = 'reserved', hash = NULL, raw = NULL, max_fee = NULL, tip = NULL, sent_head = NULL,
-                block_number = NULL, block_hash = NULL, updated_ms = ?3 WHERE id = ?4",
+            &format!("UPDATE tx SET nonce = (SELECT next_nonce FROM lane WHERE chain_id = ?1 AND sender = ?2),
+                state = {TX_RESERVED}, hash = NULL, raw = NULL, max_fee = NULL, tip = NULL, sent_head = NULL,
+                block_number = NULL, block_hash = NULL, updated_ms = ?3 WHERE id = ?4"),
             params![c, s, now_ms(), id],
         )?;
         t.execute(
@@ -307,7 +308,7 @@ impl Lane {
         // Not ours when another process sent the same call: no bytes.
         let raw = self.attempt_raw(&hash)?;
         self.store.conn().execute(
-            "UPDATE tx SET state = 'included', hash = ?1, raw = ?2, reverted = ?3, block_number = ?4, block_hash = ?5, updated_ms = ?6 WHERE id = ?7",
+            &format!("UPDATE tx SET state = {TX_INCLUDED}, hash = ?1, raw = ?2, reverted = ?3, block_number = ?4, block_hash = ?5, updated_ms = ?6 WHERE id = ?7"),
             params![hash.to_vec(), raw, !success, to_i64(block.number, "block number")?, block.hash.to_vec(), now_ms(), id],
         )?;
         Ok(())
@@ -356,15 +357,15 @@ impl Lane {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         let rows: Vec<i64> = {
-            let mut stmt = t.prepare(
-                "SELECT id FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state = 'reserved'
-                 AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tx_id = tx.id) ORDER BY nonce",
-            )?;
+            let mut stmt = t.prepare(&format!(
+                "SELECT id FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state = {TX_RESERVED}
+                 AND NOT EXISTS (SELECT 1 FROM attempt a WHERE a.tx_id = tx.id) ORDER BY nonce"
+            ))?;
             stmt.query_map(params![c, s], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?
         };
         let signed: i64 = t.query_row(
-            "SELECT COUNT(*) FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state != 'reserved'",
+            &format!("SELECT COUNT(*) FROM tx WHERE chain_id = ?1 AND sender = ?2 AND state != {TX_RESERVED}"),
             params![c, s],
             |r| r.get(0),
         )?;
@@ -566,14 +567,14 @@ impl Lane {
                     // row goes back to waiting for its nonce's fate.
                     if rec.raw.is_none() {
                         self.store.conn().execute(
-                            "UPDATE tx SET state = 'reserved', hash = NULL, block_number = NULL, block_hash = NULL, reverted = 0, updated_ms = ?1 WHERE id = ?2",
+                            &format!("UPDATE tx SET state = {TX_RESERVED}, hash = NULL, block_number = NULL, block_hash = NULL, reverted = 0, updated_ms = ?1 WHERE id = ?2"),
                             params![now_ms(), rec.id],
                         )?;
                         return Ok(());
                     }
                     // Back to sent, write-ahead, then the same bytes again.
                     self.store.conn().execute(
-                        "UPDATE tx SET state = 'sent', block_number = NULL, block_hash = NULL, reverted = 0, sent_head = ?1, updated_ms = ?2 WHERE id = ?3",
+                        &format!("UPDATE tx SET state = {TX_SENT}, block_number = NULL, block_hash = NULL, reverted = 0, sent_head = ?1, updated_ms = ?2 WHERE id = ?3"),
                         params![to_i64(head.number, "head")?, now_ms(), rec.id],
                     )?;
                     if self.halted()?.is_none() {

@@ -3,6 +3,7 @@
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use crate::states::TransferState;
 use crate::states::sql::{
     BATCH_SUBMITTED, BATCH_VOIDING, PAYOUT_HELD, PAYOUT_QUEUED, TRANSFER_PENDING,
 };
@@ -392,8 +393,8 @@ impl Payouts {
         Ok(rows)
     }
 
-    /// Closes a funding transfer (`done` or `failed`).
-    pub fn finish_funding(&self, transfer_id: &str, state: &str) -> Result<()> {
+    /// Closes a funding transfer with its transfer's final state.
+    pub fn finish_funding(&self, transfer_id: &str, state: TransferState) -> Result<()> {
         self.store.conn().execute(
             "UPDATE funding SET state = ?1 WHERE transfer_id = ?2",
             params![state, transfer_id],

@@ -172,7 +172,9 @@ where
         let gate = Arc::clone(&self.keeper.gate);
         async move {
             match admitted {
-                Err(e) => MethodResponse::error(req.id(), e),
+                Err(e) => {
+                    MethodResponse::error(req.id(), e).with_extensions(req.extensions().clone())
+                }
                 Ok(Admission::Unsubscribe) => service.call(req).await,
                 Ok(Admission::Counted(name)) => {
                     let rsp = service.call(req).await;

@@ -278,6 +278,21 @@ mod tests {
             assert_eq!(HopState::parse(s.as_str()), Some(*s));
         }
         assert_eq!(PayoutState::parse("paid"), None);
+        // Every SQL constant is its state's stored name, quoted: the lane's
+        // are written by hand beside `TxState::as_str`.
+        let quoted = |name: &str| format!("'{name}'");
+        for (c, s) in [
+            (sql::TX_RESERVED, crate::TxState::Reserved.to_string()),
+            (sql::TX_SIGNED, crate::TxState::Signed.to_string()),
+            (sql::TX_SENT, crate::TxState::Sent.to_string()),
+            (sql::TX_INCLUDED, crate::TxState::Included.to_string()),
+            (sql::TX_FINAL, crate::TxState::Final.to_string()),
+        ] {
+            assert_eq!(c, quoted(&s));
+        }
+        for s in PayoutState::ALL {
+            assert_eq!(s.sql_literal(), quoted(s.as_str()));
+        }
         assert_eq!(sql::PAYOUT_QUEUED, "'queued'");
         assert_eq!(sql::HOP_REFUNDING, "'refunding'");
     }

@@ -293,5 +293,18 @@ mod tests {
             .collect();
         listed.sort_unstable();
         assert_eq!(registered, listed);
+        // A method the list marks as writing is served off the async
+        // workers (jsonrpsee's blocking methods register as async
+        // callbacks that run on the blocking pool), and only those.
+        for m in switchyard_api::methods() {
+            if m.notification.is_some() {
+                continue;
+            }
+            let served_blocking = matches!(
+                module.method(m.name),
+                Some(jsonrpsee::core::server::MethodCallback::Async(_))
+            );
+            assert_eq!(served_blocking, m.blocking, "{}", m.name);
+        }
     }
 }

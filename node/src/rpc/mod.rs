@@ -67,6 +67,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The relayer, or the error of a daemon that only quotes (4003).
+    pub fn engine(&self) -> Result<&crate::engine::Engine, ErrorObjectOwned> {
+        self.engine.as_ref().ok_or_else(errors::not_executing)
+    }
+
     /// Body of `GET /health`.
     pub fn health_json(&self) -> String {
         let cur = self.model.current();

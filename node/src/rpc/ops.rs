@@ -91,7 +91,7 @@ impl AppState {
     }
 
     fn reapply(&self) -> Result<Vec<Pause>, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         let pauses = engine
             .ops
             .pauses()
@@ -117,7 +117,7 @@ impl AppState {
         p: PauseParams,
         pause: bool,
     ) -> Result<PauseChange, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         self.check_pause(&p)?;
         let actor = self.actor(caller, &p);
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
@@ -139,7 +139,7 @@ impl AppState {
 
     /// `ops_status`: health, breakers, pauses, queues, alerts.
     pub fn ops_status(&self) -> Result<OpsStatus, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
         let health = serde_json::from_str(&self.health_json()).unwrap_or_default();
         let payouts = engine
@@ -183,7 +183,7 @@ impl AppState {
 
     /// `ops_audit`: a page of the log and whether the whole chain verifies.
     pub fn ops_audit(&self, p: AuditParams) -> Result<AuditPage, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         let limit = p.limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {
             return Err(errors::invalid_field("limit", "between 1 and 1000"));
@@ -268,7 +268,7 @@ impl AppState {
         caller: &Caller,
         p: ApproveParams,
     ) -> Result<Approved, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
         match engine
             .payouts
@@ -295,7 +295,7 @@ impl AppState {
         caller: &Caller,
         p: RejectParams,
     ) -> Result<Rejected, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         if p.reason.trim().is_empty() || p.reason.len() > 500 {
             return Err(errors::invalid_field("reason", "1 to 500 characters"));
         }
@@ -333,7 +333,7 @@ impl AppState {
         caller: &Caller,
         p: RefundParams,
     ) -> Result<Refunding, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         reason_ok(&p.reason)?;
         match engine
             .transfers
@@ -356,7 +356,7 @@ impl AppState {
         caller: &Caller,
         p: BatchCancelParams,
     ) -> Result<BatchCancelling, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         reason_ok(&p.reason)?;
         if !engine
             .payouts
@@ -380,7 +380,7 @@ impl AppState {
         caller: &Caller,
         p: LaneResumeParams,
     ) -> Result<LaneResumed, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         reason_ok(&p.reason)?;
         let cur = self.model.current();
         let t = &cur.snapshot.topology;

@@ -19,10 +19,7 @@ fn internal(e: &switchyard_relayer::Error) -> ErrorObjectOwned {
 
 impl AppState {
     fn payouts(&self) -> Result<&switchyard_relayer::Payouts, ErrorObjectOwned> {
-        self.engine
-            .as_ref()
-            .map(|e| e.payouts.as_ref())
-            .ok_or_else(errors::not_executing)
+        self.engine().map(|e| e.payouts.as_ref())
     }
 
     /// `payout_submit`: validates every item, then stores the request in
@@ -33,7 +30,7 @@ impl AppState {
         p: SubmitParams,
     ) -> Result<Submitted, ErrorObjectOwned> {
         let payouts = self.payouts()?;
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         let key = p.idempotency_key.as_str();
         super::check_idempotency_key(key)?;
         if p.items.is_empty() || p.items.len() > MAX_ITEMS {
@@ -172,10 +169,7 @@ impl AppState {
     pub fn payouts_subscribable(
         &self,
     ) -> Result<tokio::sync::broadcast::Receiver<serde_json::Value>, ErrorObjectOwned> {
-        self.engine
-            .as_ref()
-            .map(|e| e.events.subscribe())
-            .ok_or_else(errors::not_executing)
+        self.engine().map(|e| e.events.subscribe())
     }
 
     /// `payout_deliveries`: the webhook deliveries of one payout.
@@ -184,7 +178,7 @@ impl AppState {
         caller: &Caller,
         p: IdParams,
     ) -> Result<Deliveries, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         self.visible(caller, &p.id)?;
         let deliveries = engine.outbox.deliveries(&p.id).map_err(|e| internal(&e))?;
         Ok(Deliveries { deliveries })

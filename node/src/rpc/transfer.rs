@@ -27,7 +27,7 @@ impl AppState {
         &self,
         p: TransferParams,
     ) -> Result<TransferSubmitted, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         let key = p.idempotency_key.as_str();
         super::check_idempotency_key(key)?;
         if let Some(why) = self.route_paused(&p.from, &p.to) {
@@ -67,7 +67,7 @@ impl AppState {
 
     /// `transfer_status`.
     pub fn transfer_status(&self, p: StatusParams) -> Result<TransferView, ErrorObjectOwned> {
-        let engine = self.engine.as_ref().ok_or_else(errors::not_executing)?;
+        let engine = self.engine()?;
         engine
             .transfers
             .get(&p.transfer_id)

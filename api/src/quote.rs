@@ -26,6 +26,10 @@ pub struct GovernorNote {
     )]
     #[schemars(with = "Option<u64>")]
     pub until_ms: Option<Option<u64>>,
+    /// When delayed until a known time: the seconds from the quote until
+    /// then, already added to the route's and its last leg's ETA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_s: Option<u64>,
     /// Why it waits (when delayed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -90,16 +94,19 @@ mod tests {
         let admit = GovernorNote {
             delayed: false,
             until_ms: None,
+            wait_s: None,
             reason: None,
         };
         let operator = GovernorNote {
             delayed: true,
             until_ms: Some(None),
+            wait_s: None,
             reason: Some("needs an operator".into()),
         };
         let timed = GovernorNote {
             delayed: true,
             until_ms: Some(Some(5)),
+            wait_s: None,
             reason: Some("budget".into()),
         };
         let text = |n: &GovernorNote| serde_json::to_string(n).unwrap_or_default();
@@ -116,6 +123,7 @@ mod tests {
             let back: GovernorNote = serde_json::from_str(&text(&n)).unwrap_or(GovernorNote {
                 delayed: true,
                 until_ms: Some(Some(0)),
+                wait_s: None,
                 reason: None,
             });
             assert_eq!(back, n);

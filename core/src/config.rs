@@ -398,6 +398,9 @@ pub struct ModelConfig {
     /// (0: ten block times, at least 10 s).
     #[serde(default)]
     pub frozen_head_ms: u64,
+    /// How executed hops move the bridges' success and ETA estimates.
+    #[serde(default)]
+    pub health: crate::health::HealthPolicy,
 }
 
 fn default_probe_every_ms() -> u64 {
@@ -415,6 +418,7 @@ impl Default for ModelConfig {
             probe_every_ms: default_probe_every_ms(),
             breaker: BreakerPolicy::default(),
             frozen_head_ms: 0,
+            health: crate::health::HealthPolicy::default(),
         }
     }
 }
@@ -504,6 +508,7 @@ impl DaemonConfig {
                 "must be at least 1024",
             ));
         }
+        self.model.health.validate("model.health")?;
         if self.model.stale_after_ms == 0 {
             return Err(Error::invalid("model.stale_after_ms", "must be positive"));
         }

@@ -11,6 +11,7 @@
 //!   router reads as an immutable snapshot.
 //! * [`chain`]: the traits each VM adapter (EVM, Solana, TON) implements.
 //! * [`config`]: the daemon's typed configuration.
+//! * [`health`]: observed bridge health and the estimates made from it.
 //! * [`fees`]: EIP-1559 pricing and replacement rules of the relayer.
 //! * [`redact`]: RPC URLs without their credentials, for logs and errors.
 //!
@@ -24,6 +25,7 @@ pub mod config;
 pub mod error;
 pub mod fees;
 pub mod finality;
+pub mod health;
 pub mod ids;
 pub mod model;
 pub mod redact;

@@ -12,6 +12,7 @@ use alloy_primitives::U256;
 use serde::Serialize;
 
 use crate::amount::UsdE8;
+use crate::health::{Basis, HealthPolicy, Observed};
 use crate::topology::{Bridge, BridgeIx, ChainIx, Topology};
 
 /// State of a circuit breaker.
@@ -87,6 +88,8 @@ pub struct BridgeLive {
     pub breaker: BreakerState,
     /// Latest probe reading.
     pub reading: Option<BridgeReading>,
+    /// What its executed hops showed over the observation window.
+    pub observed: Option<Observed>,
 }
 
 /// What is known live about one chain.
@@ -121,10 +124,20 @@ pub struct EffectiveBridge {
     pub fee_bps: u16,
     /// Minimum input in from-asset base units.
     pub min: U256,
-    /// Leg ETA.
+    /// Leg ETA: the prior moved by observations.
     pub eta_s: u64,
-    /// Leg success probability.
+    /// Leg success probability: the prior moved by observations.
     pub success_p: f64,
+    /// The ETA before observations (a probe's reading, else the topology).
+    pub prior_eta_s: u64,
+    /// The success probability before observations.
+    pub prior_success_p: f64,
+    /// What the observations were, if there were any.
+    pub observed: Option<Observed>,
+    /// What `eta_s` rests on.
+    pub eta_basis: Basis,
+    /// What `success_p` rests on.
+    pub success_basis: Basis,
     /// Largest single transfer.
     pub max_usd: UsdE8,
     /// Destination liquidity.
@@ -171,6 +184,8 @@ pub struct NetworkSnapshot {
     pub chains: Vec<ChainLive>,
     /// A reading older than this makes its bridge or chain unusable.
     pub stale_after_ms: u64,
+    /// How observations move the priors.
+    pub health: HealthPolicy,
 }
 
 impl NetworkSnapshot {
@@ -185,12 +200,14 @@ impl NetworkSnapshot {
             bridges,
             chains,
             stale_after_ms: u64::MAX,
+            health: HealthPolicy::default(),
         }
     }
 
     /// The parameters the router should use for bridge `ix`.
     ///
-    /// Readings replace priors field by field. Pause and breaker are checked
+    /// Readings replace priors field by field; observations then move the
+    /// success and ETA priors ([`crate::health::estimate`]). Pause and breaker are checked
     /// for the bridge, then its source chain, then its destination chain;
     /// staleness is left to [`EffectiveBridge::unusable_at`], because it
     /// depends on when the snapshot is read, not when it was made.
@@ -241,12 +258,25 @@ impl NetworkSnapshot {
                 }
             }
         }
+        let prior_eta_s = r.and_then(|r| r.eta_s).unwrap_or(b.eta_s);
+        let prior_success_p = r.and_then(|r| r.success_p).unwrap_or(b.success_p);
+        let est = crate::health::estimate(
+            &self.health,
+            prior_success_p,
+            prior_eta_s,
+            live.observed.as_ref(),
+        );
         EffectiveBridge {
             fee_fixed: r.and_then(|r| r.fee_fixed).unwrap_or(b.fee_fixed),
             fee_bps: r.and_then(|r| r.fee_bps).unwrap_or(b.fee_bps),
             min: b.min,
-            eta_s: r.and_then(|r| r.eta_s).unwrap_or(b.eta_s),
-            success_p: r.and_then(|r| r.success_p).unwrap_or(b.success_p),
+            eta_s: est.eta_s,
+            success_p: est.success_p,
+            prior_eta_s,
+            prior_success_p,
+            observed: live.observed,
+            eta_basis: est.eta_basis,
+            success_basis: est.success_basis,
             max_usd: b.max_usd,
             liquidity_usd: r.and_then(|r| r.liquidity_usd).unwrap_or(b.liquidity_usd),
             blocked,
@@ -328,6 +358,26 @@ liquidity_usd = "1000"
             e.unusable_at(11_001).map(|u| u.0),
             Some(Unusable::StaleReading)
         );
+    }
+
+    #[test]
+    fn observations_move_the_priors_and_keep_them_visible() {
+        let mut s = snap();
+        s.health = HealthPolicy {
+            prior_weight: 10.0,
+            min_latency_samples: 2,
+            ..HealthPolicy::default()
+        };
+        s.bridges[0].observed = Some(Observed::from_outcomes([
+            (true, Some(100_000)),
+            (true, Some(120_000)),
+            (false, None),
+        ]));
+        let e = s.effective(BridgeIx(0));
+        assert_eq!((e.prior_eta_s, e.eta_s, e.eta_basis), (60, 100, Basis::Observed));
+        assert_eq!(e.prior_success_p, 0.99);
+        assert!((e.success_p - (10.0 * 0.99 + 2.0) / 13.0).abs() < 1e-12);
+        assert_eq!(e.observed.map(|o| o.attempts), Some(3));
     }
 
     #[test]

@@ -199,11 +199,17 @@ pub struct Chain {
 impl Chain {
     /// The finality rule for a transfer worth `usd`.
     pub fn finality_for(&self, usd: UsdE8) -> Finality {
+        self.tier_for(usd).map_or(self.finality, |(_, f)| f)
+    }
+
+    /// The amount tier a transfer worth `usd` falls in (its `min_usd` and
+    /// rule), or `None` below every tier.
+    pub fn tier_for(&self, usd: UsdE8) -> Option<(UsdE8, Finality)> {
         self.confirmations
             .iter()
             .rev()
             .find(|(min, _)| usd >= *min)
-            .map_or(self.finality, |(_, f)| *f)
+            .copied()
     }
 }
 

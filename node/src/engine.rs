@@ -403,6 +403,17 @@ pub async fn start(
             }
         }
     });
+    // Hop observations move the bridges' estimates (restart reads them
+    // back from the store first thing).
+    let (s, m, stop) = (Arc::clone(&store), Arc::clone(model), tasks.shutdown().clone());
+    tasks.spawn_critical("bridge-health", Restart::Always, move || {
+        crate::health::run(
+            Arc::clone(&s),
+            Arc::clone(&m),
+            Duration::from_secs(1),
+            stop.clone(),
+        )
+    });
     let t = Arc::clone(&transfers);
     let stop = tasks.shutdown().clone();
     tasks.spawn_critical("transfer-executor", Restart::Always, move || {

@@ -6,6 +6,7 @@
 
 pub mod drills;
 pub mod engine;
+pub mod health;
 pub mod metrics;
 pub mod rpc;
 pub mod serve;

@@ -92,6 +92,7 @@ pub async fn serve_with(
     let topology = Topology::load(&cfg.topology)?;
     let mut snapshot = NetworkSnapshot::offline(Arc::new(topology));
     snapshot.stale_after_ms = cfg.model.stale_after_ms;
+    snapshot.health = cfg.model.health;
     let model = Arc::new(ModelHandle::new(snapshot));
     let breakers = Arc::new(Breakers::new(cfg.model.breaker.clone(), Arc::clone(&model)));
     let endpoints = connect_chains(&model).await?;

@@ -20,6 +20,7 @@ pub mod governor;
 pub mod keys;
 pub mod lane;
 pub mod notify;
+pub mod observe;
 pub mod ops;
 pub mod payout;
 pub mod planner;

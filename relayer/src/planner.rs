@@ -80,6 +80,10 @@ pub fn plan(
             excluded: q.view(graph).excluded,
         });
     };
+    // Every hop waits at least as deep as the whole transfer's value asks:
+    // the quote's ETA counts each leg's source tier for the request's
+    // value, and a hop's own amount is smaller only by the fees before it.
+    let request_usd = usd_of(t, req.from, req.amount);
     let mut hops = Vec::with_capacity(route.bridges.len());
     for (i, &bix) in route.bridges.iter().enumerate() {
         let b = t.bridge(bix);
@@ -117,7 +121,7 @@ pub fn plan(
                 chain_id,
                 escrow,
                 token,
-                finality: c.finality_for(usd_of(t, asset, raw)),
+                finality: c.finality_for(usd_of(t, asset, raw).max(request_usd)),
             })
         };
         let amount_in = route.amounts.get(i).copied().unwrap_or_default();

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// From version 2: lanes halt on foreign sends and adopt a key's history
 /// once; rows record their last error; items record the transaction that
@@ -42,6 +42,13 @@ ALTER TABLE hop ADD COLUMN release_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE hop ADD COLUMN since_ms INTEGER;
 ALTER TABLE hop ADD COLUMN note TEXT;
 ALTER TABLE hop ADD COLUMN refund_reason TEXT;
+";
+
+/// From version 3: hops record when their deposit was reserved, and every
+/// ended hop leaves an observation of its bridge (`bridge_obs`, created
+/// by [`SCHEMA`]).
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE hop ADD COLUMN started_ms INTEGER;
 ";
 
 const SCHEMA: &str = "
@@ -131,8 +138,25 @@ CREATE TABLE IF NOT EXISTS hop (
     since_ms      INTEGER,
     note          TEXT,
     refund_reason TEXT,
+    -- When its deposit was reserved (the start of its latency).
+    started_ms    INTEGER,
     PRIMARY KEY (transfer_id, idx)
 );
+-- What each ended hop showed about its bridge: written in the transaction
+-- that ends the hop, so a hop is observed once, crash or not.
+CREATE TABLE IF NOT EXISTS bridge_obs (
+    transfer_id TEXT    NOT NULL,
+    idx         INTEGER NOT NULL,
+    bridge      TEXT    NOT NULL,
+    ok          INTEGER NOT NULL,
+    -- Deposit reserved to release final, when both are known.
+    latency_ms  INTEGER,
+    -- Depth the hop's source waited for (its amount's finality tier).
+    src_blocks  INTEGER NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    PRIMARY KEY (transfer_id, idx)
+);
+CREATE INDEX IF NOT EXISTS bridge_obs_at ON bridge_obs (at_ms);
 -- Merchant payouts: the request (idempotency key and body hash), its
 -- items, and the batches they are paid in.
 CREATE TABLE IF NOT EXISTS payout_request (
@@ -307,10 +331,14 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        if fresh > 0 && version == 2 {
-            // One transaction: a crash mid-migration leaves version 2.
+        if fresh > 0 && (version == 2 || version == 3) {
+            // One transaction: a crash mid-migration leaves the old version.
             let t = conn.unchecked_transaction()?;
-            t.execute_batch(MIGRATE_2_TO_3)?;
+            if version == 2 {
+                t.execute_batch(MIGRATE_2_TO_3)?;
+            }
+            t.execute_batch(MIGRATE_3_TO_4)?;
+            t.execute_batch(SCHEMA)?;
             t.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             t.commit()?;
         } else if fresh > 0 && version != SCHEMA_VERSION {

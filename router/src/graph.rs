@@ -7,8 +7,10 @@
 
 use std::sync::Arc;
 
-use switchyard_core::model::{NetworkSnapshot, Unusable};
-use switchyard_core::topology::{AssetIx, BridgeIx, ChainIx, Topology};
+use switchyard_core::Finality;
+use switchyard_core::health::{Basis, Observed};
+use switchyard_core::model::{ChainReading, NetworkSnapshot, Unusable};
+use switchyard_core::topology::{AssetIx, BridgeIx, Chain, ChainIx, Topology};
 use switchyard_core::{U256, UsdE8};
 
 use crate::leg::LegParams;
@@ -22,10 +24,21 @@ pub struct Edge {
     pub to: u32,
     /// Fee formula parameters.
     pub leg: LegParams,
-    /// Leg ETA, seconds.
+    /// Leg ETA at the source chain's base finality, seconds: the prior
+    /// moved by observations.
     pub eta_s: u64,
-    /// Leg success probability.
+    /// Leg success probability: the prior moved by observations.
     pub success_p: f64,
+    /// The ETA before observations.
+    pub prior_eta_s: u64,
+    /// The success probability before observations.
+    pub prior_success_p: f64,
+    /// What was observed, if anything.
+    pub observed: Option<Observed>,
+    /// What `eta_s` rests on.
+    pub eta_basis: Basis,
+    /// What `success_p` rests on.
+    pub success_basis: Basis,
     /// Largest single transfer.
     pub max_usd: UsdE8,
     /// Destination liquidity.
@@ -36,6 +49,58 @@ pub struct Edge {
     pub stale_from_ms: u64,
     /// Which reading that is.
     pub stale_subject: String,
+}
+
+/// The extra wait of one amount tier of a chain's finality, beyond the
+/// chain's base rule, as estimated when the graph was compiled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TierWait {
+    /// Lowest USD value of the tier.
+    pub min_usd: UsdE8,
+    /// The tier's rule.
+    pub rule: Finality,
+    /// Blocks it waits beyond the base rule.
+    pub extra_blocks: u64,
+    /// The same in seconds (block time, rounded up).
+    pub extra_s: u64,
+    /// The rule waits for a block tag whose lag behind the head no
+    /// reading gave: `extra_blocks` counts its depth only.
+    pub tag_lag_unknown: bool,
+}
+
+/// Blocks a rule waits after inclusion: its depth, or the chain's tag lag
+/// when that is longer (`None`: a tag whose lag is unknown).
+fn wait_blocks(rule: Finality, lag: Option<u64>) -> (u64, bool) {
+    let depth = u64::from(rule.blocks());
+    match (rule.tag(), lag) {
+        (None, _) => (depth, false),
+        (Some(_), Some(lag)) => (depth.max(lag), false),
+        (Some(_), None) => (depth, true),
+    }
+}
+
+/// The tiers of `chain` with their waits beyond its base rule; the tag lag
+/// comes from the chain's latest reading (head minus finalized block).
+fn tier_waits(chain: &Chain, reading: Option<&ChainReading>) -> Vec<TierWait> {
+    let lag = reading.and_then(|r| r.finalized.map(|f| r.head.saturating_sub(f)));
+    let (base, _) = wait_blocks(chain.finality, lag);
+    chain
+        .confirmations
+        .iter()
+        .map(|&(min_usd, rule)| {
+            let (blocks, unknown) = wait_blocks(rule, lag);
+            let extra_blocks = blocks.saturating_sub(base);
+            TierWait {
+                min_usd,
+                rule,
+                extra_blocks,
+                extra_s: extra_blocks
+                    .saturating_mul(chain.block_time_ms)
+                    .div_ceil(1000),
+                tag_lag_unknown: unknown && rule.tag() > chain.finality.tag(),
+            }
+        })
+        .collect()
 }
 
 /// A compiled, immutable routing graph.
@@ -66,6 +131,8 @@ pub struct Graph {
     pub(crate) chain_out: Vec<Vec<u32>>,
     /// Edges entering each chain, by chain index.
     pub(crate) chain_in: Vec<Vec<u32>>,
+    /// Amount tiers of each chain's finality, ascending, by chain index.
+    pub(crate) tiers: Vec<Vec<TierWait>>,
 }
 
 /// Largest graph for which the all-pairs hop matrix is kept (16 MiB).
@@ -116,6 +183,11 @@ impl Graph {
                     },
                     eta_s: e.eta_s,
                     success_p: e.success_p,
+                    prior_eta_s: e.prior_eta_s,
+                    prior_success_p: e.prior_success_p,
+                    observed: e.observed,
+                    eta_basis: e.eta_basis,
+                    success_basis: e.success_basis,
                     max_usd: e.max_usd,
                     liquidity_usd: e.liquidity_usd,
                     blocked: e.blocked,
@@ -135,6 +207,12 @@ impl Graph {
             chain_in[tc.ix()].push(i as u32);
         }
         let out_to = out_edges.iter().map(|&e| edges[e as usize].to).collect();
+        let tiers = t
+            .chains()
+            .iter()
+            .zip(&snapshot.chains)
+            .map(|(c, live)| tier_waits(c, live.reading.as_ref()))
+            .collect();
         let mut g = Self {
             snapshot,
             decimals,
@@ -148,6 +226,7 @@ impl Graph {
             hops: Vec::new(),
             chain_out,
             chain_in,
+            tiers,
         };
         if n <= HOP_MATRIX_MAX_NODES {
             let mut hops = Vec::with_capacity(n * n);
@@ -230,6 +309,31 @@ impl Graph {
         &self.edges[ix.ix()]
     }
 
+    /// The finality tier of `chain` that a transfer worth `usd` waits for,
+    /// if it is above the chain's base rule.
+    pub fn tier_wait(&self, chain: ChainIx, usd: UsdE8) -> Option<&TierWait> {
+        self.tiers
+            .get(chain.ix())?
+            .iter()
+            .rev()
+            .find(|t| usd >= t.min_usd)
+    }
+
+    /// Extra seconds of finality per chain for a transfer worth `usd`
+    /// (written into `out`, indexed by chain).
+    pub(crate) fn tier_extra_into(&self, usd: Option<UsdE8>, out: &mut Vec<u64>) {
+        out.clear();
+        out.extend(self.tiers.iter().map(|tiers| {
+            usd.and_then(|usd| tiers.iter().rev().find(|t| usd >= t.min_usd))
+                .map_or(0, |t| t.extra_s)
+        }));
+    }
+
+    /// Chain of node `n`.
+    pub fn chain_of(&self, n: AssetIx) -> ChainIx {
+        self.node_chain[n.ix()]
+    }
+
     /// Decimals of node `a`.
     pub fn decimals(&self, a: AssetIx) -> u8 {
         self.decimals[a.ix()]
@@ -302,7 +406,7 @@ impl Graph {
     }
 
     /// USD value of `amount` base units of node `a`; `None` on overflow.
-    pub(crate) fn usd_value(&self, a: AssetIx, amount: U256) -> Option<UsdE8> {
+    pub fn usd_value(&self, a: AssetIx, amount: U256) -> Option<UsdE8> {
         let asset = self.topology().asset(a);
         switchyard_core::Amount::from_raw(amount, asset.decimals).usd_value(asset.usd_price)
     }

@@ -60,7 +60,7 @@ pub fn quote(graph: &Graph, req: &QuoteRequest) -> Quote {
     }
     let routes: Vec<Route> = labels
         .iter()
-        .map(|l| to_route(graph, req.amount, l))
+        .map(|l| to_route(graph, req, l))
         .collect();
     let excluded = explain::explain(
         graph,

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use switchyard_core::config::MAX_HOPS_LIMIT;
+use switchyard_core::health::{Basis, Observed};
 use switchyard_core::topology::{AssetIx, BridgeIx};
 use switchyard_core::{Amount, Error, Result, U256};
 
@@ -305,6 +306,9 @@ pub struct Route {
     pub bridges: Vec<BridgeIx>,
     /// `amounts[i]` enters leg `i`; the last is what arrives.
     pub amounts: Vec<U256>,
+    /// ETA of each leg: the bridge's estimate plus its source chain's
+    /// finality tier for the request's amount.
+    pub leg_eta_s: Vec<u64>,
     /// Total ETA, seconds.
     pub eta_s: u64,
     /// Product of leg success probabilities.
@@ -363,11 +367,119 @@ pub struct LegView {
     pub amount_in: String,
     /// Amount leaving, human units of `to`.
     pub amount_out: String,
-    /// Leg ETA.
+    /// Leg ETA: the bridge's estimate plus `finality_wait_s`.
     pub eta_s: u64,
-    /// Leg success probability.
+    /// Leg success probability (the estimate).
     #[serde(serialize_with = "round6")]
     pub success_p: f64,
+    /// Seconds of `eta_s` the source chain's finality tier for this amount
+    /// adds to the chain's base rule.
+    #[serde(default)]
+    pub finality_wait_s: u64,
+    /// The bridge's priors and what its executed hops showed.
+    pub health: LegHealth,
+    /// Why the ETA and probability are what they are, for a person.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// A leg's priors beside its observations: why a route moved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LegHealth {
+    /// ETA before observations (a probe's reading, else the topology).
+    pub prior_eta_s: u64,
+    /// Success probability before observations.
+    #[serde(serialize_with = "round6")]
+    pub prior_success_p: f64,
+    /// Whether the leg's ETA (before the finality tier) is the prior or
+    /// the observed median.
+    pub eta_basis: Basis,
+    /// Whether its success probability is the prior or the prior moved by
+    /// observations.
+    pub success_basis: Basis,
+    /// Executed hops over the window, when there were any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+    /// The observation window, seconds.
+    pub window_s: u64,
+}
+
+/// The sentences of a leg: its finality tier for this amount, and what
+/// its observations did to its priors.
+fn leg_notes(graph: &Graph, req: &QuoteRequest, b: BridgeIx) -> Vec<String> {
+    let t = graph.topology();
+    let br = t.bridge(b);
+    let e = graph.edge(b);
+    let chain = graph.chain_of(br.from);
+    let mut notes = Vec::new();
+    if let Some(tier) = graph
+        .usd_value(req.from, req.amount)
+        .and_then(|usd| graph.tier_wait(chain, usd))
+    {
+        let c = t.chain(chain);
+        let mut s = format!(
+            "finality: {} for amounts from ${} on {} (+{} blocks x {} ms = {} s over its base {})",
+            tier.rule,
+            grouped(tier.min_usd),
+            c.id,
+            tier.extra_blocks,
+            c.block_time_ms,
+            tier.extra_s,
+            c.finality,
+        );
+        if tier.tag_lag_unknown {
+            s.push_str("; the tag's lag is not read yet, so only the depth is counted");
+        }
+        notes.push(s);
+    }
+    if let Some(o) = e.observed.filter(|o| o.attempts > 0) {
+        let window = graph.snapshot().health.window_ms / 1000;
+        let mut s = format!(
+            "observed: {} of {} hops released in the last {window} s",
+            o.successes, o.attempts
+        );
+        if let (Some(p50), Some(p95)) = (o.latency_p50_s, o.latency_p95_s) {
+            s.push_str(&format!(
+                "; latency median {p50} s, p95 {p95} s over {} samples",
+                o.latency_samples
+            ));
+        }
+        s.push_str(&format!(
+            "; success {:.4} from the prior {:.4}",
+            e.success_p, e.prior_success_p
+        ));
+        match e.eta_basis {
+            Basis::Observed => s.push_str(&format!(
+                ", ETA {} s (observed median) instead of the prior {} s",
+                e.eta_s, e.prior_eta_s
+            )),
+            Basis::Prior => s.push_str(&format!(
+                ", ETA the prior {} s (fewer than {} latency samples)",
+                e.prior_eta_s,
+                graph.snapshot().health.min_latency_samples
+            )),
+        }
+        notes.push(s);
+    }
+    notes
+}
+
+/// A USD value with thousands separators: `10,000`, `1,250.5`.
+fn grouped(usd: switchyard_core::UsdE8) -> String {
+    let text = usd.to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut out = String::with_capacity(text.len() + int.len() / 3);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
 }
 
 /// Wire form of a route.
@@ -427,14 +539,26 @@ impl Quote {
                     .map(|(i, &b)| {
                         let br = t.bridge(b);
                         let e = graph.edge(b);
+                        let eta_s = r.leg_eta_s.get(i).copied().unwrap_or(e.eta_s);
+                        let window_s = graph.snapshot().health.window_ms / 1000;
                         LegView {
                             bridge: br.id.to_string(),
                             from: t.asset(br.from).key.to_string(),
                             to: t.asset(br.to).key.to_string(),
                             amount_in: human(br.from, r.amounts[i]),
                             amount_out: human(br.to, r.amounts[i + 1]),
-                            eta_s: e.eta_s,
+                            eta_s,
                             success_p: e.success_p,
+                            finality_wait_s: eta_s.saturating_sub(e.eta_s),
+                            health: LegHealth {
+                                prior_eta_s: e.prior_eta_s,
+                                prior_success_p: e.prior_success_p,
+                                eta_basis: e.eta_basis,
+                                success_basis: e.success_basis,
+                                observed: e.observed,
+                                window_s,
+                            },
+                            notes: leg_notes(graph, &self.request, b),
                         }
                     })
                     .collect();

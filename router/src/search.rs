@@ -121,10 +121,12 @@ enum Rescale {
 struct Scratch {
     bags: Vec<Vec<Label>>,
     used: Vec<u32>,
+    /// Extra finality seconds per chain for this request's amount.
+    wait: Vec<u64>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { bags: Vec::new(), used: Vec::new() }) };
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { bags: Vec::new(), used: Vec::new(), wait: Vec::new() }) };
 }
 
 pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
@@ -134,7 +136,7 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
             if s.bags.len() < g.node_count() {
                 s.bags.resize_with(g.node_count(), Vec::new);
             }
-            let out = search_in(g, req, &mut s.bags, &mut s.used);
+            let out = search_in(g, req, &mut s.bags, &mut s.used, &mut s.wait);
             for &n in &s.used {
                 s.bags[n as usize].clear();
             }
@@ -147,6 +149,7 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
             req,
             &mut vec![Vec::new(); g.node_count()],
             &mut Vec::new(),
+            &mut Vec::new(),
         ),
     })
 }
@@ -156,12 +159,17 @@ fn search_in(
     req: &QuoteRequest,
     bags: &mut [Vec<Label>],
     used: &mut Vec<u32>,
+    wait: &mut Vec<u64>,
 ) -> SearchOutput {
     let n = g.node_count();
     let src = req.from.0;
     let dst = req.to.0;
     let lexical = matches!(req.mode, Mode::Cheapest | Mode::Fastest | Mode::Safest);
     let request_usd = g.usd_value(req.from, req.amount);
+    // The finality tier is the request's (see `to_route`): one wait per
+    // source chain for the whole query, so every edge's ETA stays a
+    // constant of the query and dominance stays exact.
+    g.tier_extra_into(request_usd, wait);
     let dst_dec = g.decimals[dst as usize];
     let p10 = pow10_table();
     let rescale_of = |node: u32| {
@@ -198,6 +206,10 @@ fn search_in(
         for l in &frontier {
             let (out, out_to) = g.out(l.node());
             let left = hops - usize::from(l.hops) - 1;
+            let tier_s = wait
+                .get(g.node_chain[l.node() as usize].ix())
+                .copied()
+                .unwrap_or(0);
             for (&e, &to) in out.iter().zip(out_to) {
                 stats.relaxations += 1;
                 if usize::from(to_dst[to as usize]) > left || l.visits(to) {
@@ -232,7 +244,7 @@ fn search_in(
                 let h = l.hops as usize;
                 let mut next = *l;
                 next.amount = out;
-                next.eta = l.eta.saturating_add(edge.eta_s);
+                next.eta = l.eta.saturating_add(edge.eta_s).saturating_add(tier_s);
                 next.p = l.p * edge.success_p;
                 next.hops += 1;
                 next.nodes[h + 1] = edge.to;
@@ -355,19 +367,31 @@ fn mark(flags: &mut [u8], l: &Label, f: u8) {
     }
 }
 
-/// Replays a label's legs into a [`Route`] with per-leg amounts.
-pub(crate) fn to_route(g: &Graph, start: U256, l: &Label) -> Route {
+/// Replays a label's legs into a [`Route`] with per-leg amounts and ETAs.
+///
+/// Each leg waits for its source chain's finality tier for the request's
+/// USD value (not the leg's, which is smaller by the fees before it): the
+/// relayer plans every hop at least that deep, so the quote never promises
+/// a shallower wait than execution takes.
+pub(crate) fn to_route(g: &Graph, req: &QuoteRequest, l: &Label) -> Route {
+    let usd = g.usd_value(req.from, req.amount);
     let mut amounts = Vec::with_capacity(l.hops as usize + 1);
-    let mut a = start;
+    let mut leg_eta_s = Vec::with_capacity(l.hops as usize);
+    let mut a = req.amount;
     amounts.push(a);
     for &e in l.edge_list() {
+        let edge = &g.edges[e as usize];
         // The search already proved every leg feasible for these amounts.
-        a = g.edges[e as usize].leg.output(a).unwrap_or_default();
+        a = edge.leg.output(a).unwrap_or_default();
         amounts.push(a);
+        let chain = g.node_chain[edge.from as usize];
+        let tier = usd.and_then(|u| g.tier_wait(chain, u)).map_or(0, |t| t.extra_s);
+        leg_eta_s.push(edge.eta_s.saturating_add(tier));
     }
     Route {
         bridges: l.edge_list().iter().map(|&e| BridgeIx(e)).collect(),
         amounts,
+        leg_eta_s,
         eta_s: l.eta,
         success_p: l.p,
     }

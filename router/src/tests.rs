@@ -3,6 +3,7 @@
 
 mod brute;
 mod cases;
+mod health;
 mod props;
 
 use std::sync::Arc;
@@ -68,6 +69,18 @@ impl Net {
             confirmations: Vec::new(),
             contracts: Default::default(),
         });
+        self
+    }
+
+    /// Gives `chain` (base rule: 1 block of 1 s) an amount tier: from
+    /// `min_usd`, `blocks` confirmations.
+    pub fn tier(mut self, chain: &str, min_usd: &str, blocks: u32) -> Self {
+        if let Some(c) = self.spec.chain.iter_mut().find(|c| c.id == chain) {
+            c.confirmations.push(switchyard_core::topology::TierSpec {
+                min_usd: min_usd.into(),
+                finality: Finality::Blocks { blocks },
+            });
+        }
         self
     }
 

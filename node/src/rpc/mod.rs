@@ -293,12 +293,25 @@ impl AppState {
                     Ok(Some(switchyard_relayer::governor::Decision::Admit)) => Some(GovernorNote {
                         delayed: false,
                         until_ms: None,
+                        wait_s: None,
                         reason: None,
                     }),
                     Ok(Some(switchyard_relayer::governor::Decision::Wait { until_ms, why })) => {
+                        // A wait with an end is part of the ETA, on the
+                        // last leg (where the payout is made).
+                        let wait_s = until_ms.map(|u| u.saturating_sub(req.now_ms).div_ceil(1000));
+                        if let Some(w) = wait_s {
+                            let r = &mut quoted.route;
+                            r.eta_s = r.eta_s.saturating_add(w);
+                            if let Some(leg) = r.legs.last_mut() {
+                                leg.eta_s = leg.eta_s.saturating_add(w);
+                                leg.notes.push(format!("governor: {why} (+{w} s)"));
+                            }
+                        }
                         Some(GovernorNote {
                             delayed: true,
                             until_ms: Some(until_ms),
+                            wait_s,
                             reason: Some(why),
                         })
                     }

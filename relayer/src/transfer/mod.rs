@@ -34,7 +34,9 @@
 //! reservation. Changes to a hop and its transfer are one SQLite
 //! transaction. The escrow's once-per-deposit guard stands behind this.
 
-use crate::states::sql::{HOP_DEPOSITED, HOP_PENDING, HOP_RELEASING, TRANSFER_PENDING};
+use crate::states::sql::{
+    HOP_DEPOSITED, HOP_DEPOSITING, HOP_PENDING, HOP_RELEASING, TRANSFER_PENDING,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -419,7 +421,9 @@ impl Transfers {
     /// id when given). `Ok(false)`: it was not in `from` any more (an
     /// operator's refund landed meanwhile): nothing changed. The waiting
     /// clock (`since_ms`) runs across release retries and stops when the
-    /// hop is done or given up.
+    /// hop is done or given up. Moving to `depositing` starts the hop's
+    /// latency clock; moving to `done` records its bridge's observation in
+    /// the same transaction.
     fn set_hop(
         &self,
         id: &str,
@@ -428,19 +432,39 @@ impl Transfers {
         state: HopState,
         deposit: Option<B256>,
     ) -> Result<bool> {
-        let n = self.store.conn().execute(
+        let now = now_ms();
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let n = t.execute(
             &format!("UPDATE hop SET state = ?1, deposit_id = COALESCE(?2, deposit_id), note = NULL,
-                since_ms = CASE WHEN ?1 IN ({HOP_DEPOSITED}, {HOP_RELEASING}) THEN since_ms ELSE NULL END
+                since_ms = CASE WHEN ?1 IN ({HOP_DEPOSITED}, {HOP_RELEASING}) THEN since_ms ELSE NULL END,
+                started_ms = CASE WHEN ?1 = {HOP_DEPOSITING} THEN COALESCE(started_ms, ?6) ELSE started_ms END
              WHERE transfer_id = ?3 AND idx = ?4 AND state = ?5"),
             params![
                 state,
                 deposit.map(|d| d.to_vec()),
                 id,
                 i64::try_from(idx).unwrap_or(i64::MAX),
-                from
+                from,
+                now
             ],
         )?;
+        if n == 1 && state == HopState::Done {
+            let plan = self.plan_of(&t, id, idx)?;
+            crate::observe::record(&t, id, idx, &plan, true, now)?;
+        }
+        t.commit()?;
         Ok(n == 1)
+    }
+
+    /// The stored plan of hop `idx`.
+    fn plan_of(&self, conn: &rusqlite::Connection, id: &str, idx: usize) -> Result<HopPlan> {
+        let text: String = conn.query_row(
+            "SELECT plan FROM hop WHERE transfer_id = ?1 AND idx = ?2",
+            params![id, i64::try_from(idx).unwrap_or(i64::MAX)],
+            |r| r.get(0),
+        )?;
+        serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("hop plan: {e}")))
     }
 
     /// Records what a waiting hop waits for (the first time: since when).
@@ -460,7 +484,8 @@ impl Transfers {
         Ok(since)
     }
 
-    /// Ends a hop and its transfer together, in one SQLite transaction.
+    /// Ends a hop and its transfer together, in one SQLite transaction,
+    /// with the observation of its bridge.
     fn end(
         &self,
         id: &str,
@@ -469,15 +494,20 @@ impl Transfers {
         transfer: TransferState,
         error: Option<&str>,
     ) -> Result<()> {
+        let now = now_ms();
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         t.execute(
             "UPDATE hop SET state = ?1, note = NULL WHERE transfer_id = ?2 AND idx = ?3",
             params![hop, id, i64::try_from(idx).unwrap_or(i64::MAX)],
         )?;
+        if matches!(hop, HopState::Failed | HopState::Refunded) {
+            let plan = self.plan_of(&t, id, idx)?;
+            crate::observe::record(&t, id, idx, &plan, false, now)?;
+        }
         t.execute(
             "UPDATE transfer SET state = ?1, error = ?2, updated_ms = ?3 WHERE id = ?4",
-            params![transfer, error, now_ms(), id],
+            params![transfer, error, now, id],
         )?;
         t.commit()?;
         Ok(())

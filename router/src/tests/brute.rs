@@ -80,12 +80,15 @@ fn walk(
         };
         nodes.push(e.to);
         edges.push(i as u32);
+        let tier = g
+            .tier_wait(g.node_chain[e.from as usize], usd)
+            .map_or(0, |t| t.extra_s);
         walk(
             g,
             req,
             usd,
             next,
-            eta + e.eta_s,
+            eta + e.eta_s + tier,
             p * e.success_p,
             nodes,
             edges,

@@ -80,6 +80,8 @@ fn build(c: &Case) -> Net {
     for ch in chains {
         net = net.chain(ch);
     }
+    // Requests from $1,000 wait longer on c1: +3 blocks of 1 s.
+    net = net.tier("c1", "1000", 4);
     let names: Vec<String> = (0..c.decimals.len())
         .map(|i| format!("{}:T{i}", chains[i % 3]))
         .collect();
@@ -172,7 +174,10 @@ fn check(c: &Case, w: (f64, f64, f64), cap: Option<u32>) -> Result<(), TestCaseE
                 let e = g.edge(*b);
                 prop_assert_eq!(a, r.amounts[i]);
                 a = e.leg.output(a).unwrap();
-                eta += e.eta_s;
+                let usd = g.usd_value(req.from, req.amount).unwrap();
+                let tier = g.tier_wait(g.node_chain[e.from as usize], usd).map_or(0, |t| t.extra_s);
+                prop_assert_eq!(r.leg_eta_s[i], e.eta_s + tier);
+                eta += e.eta_s + tier;
                 pr *= e.success_p;
             }
             prop_assert_eq!((a, eta, pr), (r.amount_out(), r.eta_s, r.success_p));

@@ -423,6 +423,24 @@ async fn the_governor_queues_payouts_over_a_chain_budget_in_order_and_releases_t
     .unwrap();
     assert_eq!(q["routes"][0]["governor"]["delayed"], true, "{q}");
     assert!(q["routes"][0]["governor"]["until_ms"].as_u64().is_some());
+    // The wait is part of the ETA, on the leg that pays out, and says so.
+    let r = &q["routes"][0];
+    let wait = r["governor"]["wait_s"].as_u64().unwrap();
+    assert!(wait > 0, "{q}");
+    let legs = r["legs"].as_array().unwrap();
+    let sum: u64 = legs.iter().map(|l| l["eta_s"].as_u64().unwrap()).sum();
+    assert_eq!(r["eta_s"].as_u64().unwrap(), sum, "{q}");
+    let last = legs.last().unwrap();
+    let bridge_eta = last["eta_s"].as_u64().unwrap() - wait - last["finality_wait_s"].as_u64().unwrap();
+    assert!(bridge_eta > 0, "{q}");
+    assert!(
+        last["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("governor: ") && n.as_str().unwrap().ends_with(&format!("(+{wait} s)"))),
+        "{q}"
+    );
 
     // The window slides: the third goes before the fourth (FIFO), and the
     // fourth only once its own headroom is there.

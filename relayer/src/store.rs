@@ -413,3 +413,77 @@ impl Store {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store the previous build wrote (schema 3: a transfer A -> C whose
+    /// hop was releasing when the daemon was killed, and its lanes'
+    /// transactions) upgrades in place on open and keeps every row;
+    /// the hop, ending after the upgrade, is observed once, without a
+    /// latency (its start predates the column).
+    #[test]
+    fn a_schema_3_store_upgrades_in_place_and_keeps_its_rows() {
+        let dir = std::env::temp_dir().join(format!("sy-store-v3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchyard.db");
+        std::fs::write(&path, include_bytes!("../tests/fixtures/store-v3.db")).unwrap();
+        let store = Store::open(&path).unwrap();
+        {
+            let conn = store.conn();
+            let one = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+            assert_eq!(one("PRAGMA user_version"), SCHEMA_VERSION);
+            assert_eq!(one("SELECT COUNT(*) FROM tx"), 3);
+            assert_eq!(one("SELECT COUNT(*) FROM lane"), 3);
+            assert_eq!(one("SELECT COUNT(*) FROM transfer"), 1);
+            assert_eq!(one("SELECT COUNT(*) FROM bridge_obs"), 0);
+            let (id, state, started, plan): (String, String, Option<i64>, String) = conn
+                .query_row(
+                    "SELECT transfer_id, state, started_ms, plan FROM hop",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .unwrap();
+            assert_eq!((state.as_str(), started), ("releasing", None));
+            let plan: crate::transfer::HopPlan = serde_json::from_str(&plan).unwrap();
+            assert_eq!(plan.bridge, "escrow-a-c");
+            for _ in 0..2 {
+                crate::observe::record(&conn, &id, 0, &plan, true, 5_000).unwrap();
+            }
+        }
+        let seen = store.observations_since(0).unwrap();
+        assert_eq!(
+            seen,
+            vec![crate::observe::Observation {
+                bridge: "escrow-a-c".into(),
+                ok: true,
+                latency_ms: None,
+                src_blocks: 2,
+                at_ms: 5_000,
+            }]
+        );
+        drop(store);
+        // Opening it again changes nothing.
+        let again = Store::open(&path).unwrap();
+        assert_eq!(again.observations_since(0).unwrap().len(), 1);
+        drop(again);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A store from a newer build is refused, naming both versions.
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = std::env::temp_dir().join(format!("sy-store-new-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchyard.db");
+        drop(Store::open(&path).unwrap());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let e = Store::open(&path).unwrap_err().to_string();
+        assert!(e.contains("newer switchyard"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -91,8 +91,14 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
     // 1 s a block, on the same route.
     let small = quote(&c, "50", "fastest").await;
     let large = quote(&c, "50000", "fastest").await;
-    assert_eq!(small["routes"][0]["legs"][0]["bridge"], "escrow-a-c", "{small:#}");
-    assert_eq!(large["routes"][0]["legs"][0]["bridge"], "escrow-a-c", "{large:#}");
+    assert_eq!(
+        small["routes"][0]["legs"][0]["bridge"], "escrow-a-c",
+        "{small:#}"
+    );
+    assert_eq!(
+        large["routes"][0]["legs"][0]["bridge"], "escrow-a-c",
+        "{large:#}"
+    );
     let eta = |q: &Value| q["routes"][0]["eta_s"].as_u64().unwrap();
     assert_eq!(eta(&large), eta(&small) + 2, "{small:#}\n{large:#}");
     assert_eq!(large["routes"][0]["legs"][0]["finality_wait_s"], 2);
@@ -133,7 +139,10 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
     for id in &ids {
         wait_for("every hop waiting for liquidity", 60, async || {
             let t = status(&c, id).await;
-            assert_ne!(t["state"], "done", "released before the escrow ran dry: {t:#}");
+            assert_ne!(
+                t["state"], "done",
+                "released before the escrow ran dry: {t:#}"
+            );
             let note = t["hops"][0]["note"].as_str().unwrap_or("").to_owned();
             note.contains("holds").then_some(t)
         })
@@ -152,8 +161,12 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
     let hold = Duration::from_secs(40).saturating_sub(started.elapsed());
     tokio::time::sleep(hold).await;
     let escrow = net.addr("devnet-c", "escrow");
-    net.send("devnet-c", net.addr("devnet-c", "token"), mint_call(escrow, drained))
-        .await;
+    net.send(
+        "devnet-c",
+        net.addr("devnet-c", "token"),
+        mint_call(escrow, drained),
+    )
+    .await;
     for (k, id) in ids.iter().enumerate() {
         let want = if k < 2 { "failed" } else { "done" };
         wait_for(&format!("transfer {k} {want}"), 120, async || {
@@ -172,8 +185,14 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
     let h = &leg["health"];
     assert_eq!(h["observed"]["successes"], 4, "{leg:#}");
     assert_eq!(h["observed"]["latency_samples"], 4, "{leg:#}");
-    assert_eq!((h["prior_eta_s"].clone(), h["prior_success_p"].clone()), (json!(8), json!(0.999)));
-    assert_eq!((h["eta_basis"].clone(), h["success_basis"].clone()), (json!("observed"), json!("observed")));
+    assert_eq!(
+        (h["prior_eta_s"].clone(), h["prior_success_p"].clone()),
+        (json!(8), json!(0.999))
+    );
+    assert_eq!(
+        (h["eta_basis"].clone(), h["success_basis"].clone()),
+        (json!("observed"), json!("observed"))
+    );
     let p50 = h["observed"]["latency_p50_s"].as_u64().unwrap();
     assert!(p50 >= 35, "the hops waited about 40 s: {leg:#}");
     assert_eq!(leg["eta_s"].as_u64().unwrap(), p50, "{leg:#}");
@@ -181,14 +200,22 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
     let p = leg["success_p"].as_f64().unwrap();
     assert!((p - (4.0 * 0.999 + 4.0) / 10.0).abs() < 1e-6, "{leg:#}");
     assert!(
-        leg["notes"][0].as_str().unwrap().starts_with("observed: 4 of 6 hops released"),
+        leg["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("observed: 4 of 6 hops released"),
         "{leg:#}"
     );
     // ...and the picks that weigh time or risk moved off the bridge; the
     // cheapest, ranked by fee alone, stays.
     assert_eq!(
         picks(&c).await,
-        vec![direct.clone(), detour.clone(), detour.clone(), detour.clone()]
+        vec![
+            direct.clone(),
+            detour.clone(),
+            detour.clone(),
+            detour.clone()
+        ]
     );
 
     // A restart keeps them: they are in the store.
@@ -200,7 +227,11 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
         (leg["health"]["observed"]["attempts"] == 6).then_some(leg)
     })
     .await;
-    assert_eq!(picks(&c).await[1], detour, "still off the bridge after the restart");
+    assert_eq!(
+        picks(&c).await[1],
+        detour,
+        "still off the bridge after the restart"
+    );
 
     // The window forgets: back to the priors, and the picks come back.
     wait_for("the window to forget", WINDOW_MS / 1000 + 90, async || {

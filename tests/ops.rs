@@ -431,14 +431,15 @@ async fn the_governor_queues_payouts_over_a_chain_budget_in_order_and_releases_t
     let sum: u64 = legs.iter().map(|l| l["eta_s"].as_u64().unwrap()).sum();
     assert_eq!(r["eta_s"].as_u64().unwrap(), sum, "{q}");
     let last = legs.last().unwrap();
-    let bridge_eta = last["eta_s"].as_u64().unwrap() - wait - last["finality_wait_s"].as_u64().unwrap();
+    let bridge_eta =
+        last["eta_s"].as_u64().unwrap() - wait - last["finality_wait_s"].as_u64().unwrap();
     assert!(bridge_eta > 0, "{q}");
     assert!(
-        last["notes"]
-            .as_array()
+        last["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap().starts_with("governor: ") && n.as_str().unwrap().ends_with(&format!("(+{wait} s)"))),
+            .starts_with("governor: ")
+            && n.as_str().unwrap().ends_with(&format!("(+{wait} s)"))),
         "{q}"
     );
 

@@ -87,7 +87,9 @@ impl HealthPolicy {
 }
 
 /// What a bridge's executed hops showed over the window.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Observed {
     /// Hops that ended (released, failed or refunded).
     pub attempts: u32,
@@ -170,7 +172,11 @@ pub fn success_estimate(prior: f64, weight: f64, successes: u32, attempts: u32) 
         return prior;
     }
     let p = (weight * prior + f64::from(successes)) / (weight + f64::from(n));
-    if p.is_finite() { p.clamp(0.0, 1.0) } else { prior }
+    if p.is_finite() {
+        p.clamp(0.0, 1.0)
+    } else {
+        prior
+    }
 }
 
 /// The leg ETA: the observed median once there are enough samples.
@@ -243,9 +249,7 @@ mod tests {
         let e = estimate(&policy, 0.99, 8, Some(&two));
         assert_eq!((e.eta_s, e.eta_basis), (8, Basis::Prior));
         assert_eq!(e.success_basis, Basis::Observed);
-        let three = Observed::from_outcomes(
-            [40_000, 50_000, 60_000].map(|ms| (true, Some(ms))),
-        );
+        let three = Observed::from_outcomes([40_000, 50_000, 60_000].map(|ms| (true, Some(ms))));
         let e = estimate(&policy, 0.99, 8, Some(&three));
         assert_eq!((e.eta_s, e.eta_basis), (50, Basis::Observed));
     }
@@ -262,7 +266,12 @@ mod tests {
             window_ms: 0,
             ..HealthPolicy::default()
         };
-        assert!(bad.validate("h").unwrap_err().to_string().contains("h.window_ms"));
+        assert!(
+            bad.validate("h")
+                .unwrap_err()
+                .to_string()
+                .contains("h.window_ms")
+        );
     }
 
     proptest! {

@@ -374,7 +374,10 @@ liquidity_usd = "1000"
             (false, None),
         ]));
         let e = s.effective(BridgeIx(0));
-        assert_eq!((e.prior_eta_s, e.eta_s, e.eta_basis), (60, 100, Basis::Observed));
+        assert_eq!(
+            (e.prior_eta_s, e.eta_s, e.eta_basis),
+            (60, 100, Basis::Observed)
+        );
         assert_eq!(e.prior_success_p, 0.99);
         assert!((e.success_p - (10.0 * 0.99 + 2.0) / 13.0).abs() < 1e-12);
         assert_eq!(e.observed.map(|o| o.attempts), Some(3));

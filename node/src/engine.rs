@@ -405,7 +405,11 @@ pub async fn start(
     });
     // Hop observations move the bridges' estimates (restart reads them
     // back from the store first thing).
-    let (s, m, stop) = (Arc::clone(&store), Arc::clone(model), tasks.shutdown().clone());
+    let (s, m, stop) = (
+        Arc::clone(&store),
+        Arc::clone(model),
+        tasks.shutdown().clone(),
+    );
     tasks.spawn_critical("bridge-health", Restart::Always, move || {
         crate::health::run(
             Arc::clone(&s),

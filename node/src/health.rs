@@ -52,7 +52,11 @@ pub fn summarise(snapshot: &NetworkSnapshot, rows: &[Observation]) -> Vec<Option
 
 /// Reads the window from the store and publishes what changed. Returns
 /// whether a new snapshot was published.
-pub fn refresh(store: &Store, model: &ModelHandle, now_ms: u64) -> switchyard_relayer::Result<bool> {
+pub fn refresh(
+    store: &Store,
+    model: &ModelHandle,
+    now_ms: u64,
+) -> switchyard_relayer::Result<bool> {
     let cur = model.current();
     let since = now_ms.saturating_sub(cur.snapshot.health.window_ms);
     let rows = store.observations_since(since)?;

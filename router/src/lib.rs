@@ -58,10 +58,7 @@ pub fn quote(graph: &Graph, req: &QuoteRequest) -> Quote {
                 .unwrap_or_default();
         }
     }
-    let routes: Vec<Route> = labels
-        .iter()
-        .map(|l| to_route(graph, req, l))
-        .collect();
+    let routes: Vec<Route> = labels.iter().map(|l| to_route(graph, req, l)).collect();
     let excluded = explain::explain(
         graph,
         req,

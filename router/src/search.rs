@@ -385,7 +385,9 @@ pub(crate) fn to_route(g: &Graph, req: &QuoteRequest, l: &Label) -> Route {
         a = edge.leg.output(a).unwrap_or_default();
         amounts.push(a);
         let chain = g.node_chain[edge.from as usize];
-        let tier = usd.and_then(|u| g.tier_wait(chain, u)).map_or(0, |t| t.extra_s);
+        let tier = usd
+            .and_then(|u| g.tier_wait(chain, u))
+            .map_or(0, |t| t.extra_s);
         leg_eta_s.push(edge.eta_s.saturating_add(tier));
     }
     Route {

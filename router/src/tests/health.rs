@@ -35,7 +35,10 @@ fn tiered() -> Net {
 fn a_large_amount_waits_for_its_finality_tier_and_the_quote_says_why() {
     let g = tiered().graph();
     let eta = |amount: &str| {
-        let q = quote(&g, &request(&g, &params("a:USDT", "b:USDT", amount, "fastest")));
+        let q = quote(
+            &g,
+            &request(&g, &params("a:USDT", "b:USDT", amount, "fastest")),
+        );
         let v = q.view(&g);
         (v.routes[0].eta_s, v.routes[0].legs[0].clone())
     };
@@ -59,7 +62,10 @@ fn a_large_amount_waits_for_its_finality_tier_and_the_quote_says_why() {
     let (huge, _) = eta("2000000");
     assert_eq!(huge, 69, "the top tier: 10 blocks");
     // Only the source chain's tier counts: b has none.
-    let q = quote(&g, &request(&g, &params("b:USDT", "a:USDT", "50000", "fastest")));
+    let q = quote(
+        &g,
+        &request(&g, &params("b:USDT", "a:USDT", "50000", "fastest")),
+    );
     assert_eq!(q.routes[0].eta_s, 60);
 }
 
@@ -106,7 +112,11 @@ fn picks(g: &Graph) -> Vec<Vec<String>> {
         .iter()
         .map(|m| {
             let q = quote(g, &request(g, &params("a:USDT", "b:USDT", "100", m)));
-            q.view(g).routes[0].legs.iter().map(|l| l.bridge.clone()).collect()
+            q.view(g).routes[0]
+                .legs
+                .iter()
+                .map(|l| l.bridge.clone())
+                .collect()
         })
         .collect()
 }
@@ -117,7 +127,10 @@ fn a_limping_bridge_loses_the_fastest_and_safest_picks_and_wins_them_back() {
     let direct = vec!["direct".to_owned()];
     let detour = vec!["ac".to_owned(), "cb".to_owned()];
     let healthy = net.graph();
-    assert_eq!(picks(&healthy), vec![direct.clone(), direct.clone(), direct.clone()]);
+    assert_eq!(
+        picks(&healthy),
+        vec![direct.clone(), direct.clone(), direct.clone()]
+    );
 
     // Four slow releases (about 200 s each) and two failures.
     let mut snap = net.snapshot();
@@ -138,8 +151,14 @@ fn a_limping_bridge_loses_the_fastest_and_safest_picks_and_wins_them_back() {
     let limping = Graph::compile(Arc::new(snap.clone()));
     // Cheapest ranks by fee, which observations do not change (one leg of
     // 10 bps beats two); time and risk move off the bridge.
-    assert_eq!(picks(&limping), vec![direct.clone(), detour.clone(), detour.clone()]);
-    let q = quote(&limping, &request(&limping, &params("a:USDT", "b:USDT", "100", "pareto")));
+    assert_eq!(
+        picks(&limping),
+        vec![direct.clone(), detour.clone(), detour.clone()]
+    );
+    let q = quote(
+        &limping,
+        &request(&limping, &params("a:USDT", "b:USDT", "100", "pareto")),
+    );
     let v = q.view(&limping);
     let leg = v
         .routes
@@ -166,12 +185,19 @@ fn a_limping_bridge_loses_the_fastest_and_safest_picks_and_wins_them_back() {
     // Weighted by risk: the expected loss of the limping bridge outweighs
     // its lower fee.
     let mut w = params("a:USDT", "b:USDT", "100", "weighted");
-    w.weights = Some(crate::Weights { fee: 1.0, time: 0.0, risk: 1.0 });
+    w.weights = Some(crate::Weights {
+        fee: 1.0,
+        time: 0.0,
+        risk: 1.0,
+    });
     let q = quote(&limping, &request(&limping, &w));
     assert_eq!(q.view(&limping).routes[0].legs.len(), 2);
 
     // The window forgets: the priors again, and the picks come back.
     snap.bridges[0].observed = None;
     let recovered = Graph::compile(Arc::new(snap));
-    assert_eq!(picks(&recovered), vec![direct.clone(), direct.clone(), direct]);
+    assert_eq!(
+        picks(&recovered),
+        vec![direct.clone(), direct.clone(), direct]
+    );
 }

@@ -175,7 +175,9 @@ fn check(c: &Case, w: (f64, f64, f64), cap: Option<u32>) -> Result<(), TestCaseE
                 prop_assert_eq!(a, r.amounts[i]);
                 a = e.leg.output(a).unwrap();
                 let usd = g.usd_value(req.from, req.amount).unwrap();
-                let tier = g.tier_wait(g.node_chain[e.from as usize], usd).map_or(0, |t| t.extra_s);
+                let tier = g
+                    .tier_wait(g.node_chain[e.from as usize], usd)
+                    .map_or(0, |t| t.extra_s);
                 prop_assert_eq!(r.leg_eta_s[i], e.eta_s + tier);
                 eta += e.eta_s + tier;
                 pr *= e.success_p;

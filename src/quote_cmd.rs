@@ -256,6 +256,22 @@ pub(crate) fn render_table(t: &Topology, p: &QuoteParams, v: &QuoteView, explain
             }
         }
         out.push_str(&legs.render());
+        // Why a leg's ETA or probability is what it is (finality tiers,
+        // observations), one line each.
+        let mut notes = Table::new(&["#", "BRIDGE", "NOTE"]);
+        let mut any = false;
+        for (i, r) in v.routes.iter().enumerate() {
+            for l in &r.legs {
+                for n in &l.notes {
+                    any = true;
+                    notes.row(vec![(i + 1).to_string(), l.bridge.clone(), n.clone()]);
+                }
+            }
+        }
+        if any {
+            out.push('\n');
+            out.push_str(&notes.render());
+        }
     }
     if v.excluded.is_empty() {
         return out;

@@ -182,6 +182,7 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
         (leg["health"]["observed"]["attempts"] == 6).then_some(leg)
     })
     .await;
+    println!("the limping leg: {leg}");
     let h = &leg["health"];
     assert_eq!(h["observed"]["successes"], 4, "{leg:#}");
     assert_eq!(h["observed"]["latency_samples"], 4, "{leg:#}");

@@ -87,8 +87,9 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
     let direct = vec!["escrow-a-c".to_owned()];
     let detour = vec!["escrow-a-b".to_owned(), "escrow-b-c".to_owned()];
 
-    // A large amount waits for devnet-a's tier: 4 blocks instead of 2, at
-    // 1 s a block, on the same route.
+    // A large amount waits for the tiers of both ends of the same route:
+    // on devnet-a 4 blocks instead of 2 at 1 s a block before the release,
+    // on devnet-c 12 instead of 6 at 0.25 s after it.
     let small = quote(&c, "50", "fastest").await;
     let large = quote(&c, "50000", "fastest").await;
     assert_eq!(
@@ -100,11 +101,15 @@ async fn a_limping_bridge_loses_the_picks_to_its_observations_and_wins_them_back
         "{large:#}"
     );
     let eta = |q: &Value| q["routes"][0]["eta_s"].as_u64().unwrap();
-    assert_eq!(eta(&large), eta(&small) + 2, "{small:#}\n{large:#}");
-    assert_eq!(large["routes"][0]["legs"][0]["finality_wait_s"], 2);
+    assert_eq!(eta(&large), eta(&small) + 2 + 2, "{small:#}\n{large:#}");
+    let leg = &large["routes"][0]["legs"][0];
+    assert_eq!(leg["finality_wait_s"], 4);
     assert_eq!(
-        large["routes"][0]["legs"][0]["notes"][0],
-        "finality: 4 blocks for amounts from $10,000 on devnet-a (+2 blocks x 1000 ms = 2 s over its base 2 blocks)"
+        leg["notes"],
+        json!([
+            "finality: 4 blocks for amounts from $10,000 on devnet-a (deposit: +2 blocks x 1000 ms = 2 s over its base 2 blocks)",
+            "finality: 12 blocks for amounts from $10,000 on devnet-c (release: +6 blocks x 250 ms = 2 s over its base 6 blocks)"
+        ])
     );
 
     // Healthy: the direct bridge is cheapest, fastest and safest for 5 TUSD.

@@ -101,6 +101,15 @@ pub struct Observed {
     pub latency_p50_s: Option<u64>,
     /// 95th percentile of the same.
     pub latency_p95_s: Option<u64>,
+    /// Hops of the bridge under way now.
+    #[serde(default)]
+    pub in_flight: u32,
+    /// Of those, the ones already slower than the estimate without them:
+    /// each counts among the latency samples with its age so far (a lower
+    /// bound of its latency), so hops that hang slow the ETA while they
+    /// hang, not only once they end.
+    #[serde(default)]
+    pub censored: u32,
 }
 
 impl Observed {
@@ -136,15 +145,54 @@ impl Observed {
             latency_samples: u32::try_from(lat.len()).unwrap_or(u32::MAX),
             latency_p50_s: rank(50),
             latency_p95_s: rank(95),
+            in_flight: 0,
+            censored: 0,
         }
+    }
+
+    /// [`Observed::from_outcomes`] for the hops that ended, with the hops
+    /// under way (`in_flight_ms`: their ages) that are already slower than
+    /// the ETA estimate made without them counted as latency samples of
+    /// their age. Including a hop only once it is past that estimate keeps
+    /// young hops (whose latency is unknown yet) from pulling the median
+    /// down; an included age is a lower bound of the hop's latency, so the
+    /// median can only be under-, never over-stated by it.
+    pub fn from_evidence(
+        outcomes: &[(bool, Option<u64>)],
+        in_flight_ms: &[u64],
+        prior_eta_s: u64,
+        min_samples: u32,
+    ) -> Self {
+        let ended = Self::from_outcomes(outcomes.iter().copied());
+        let (threshold_s, _) = eta_estimate(prior_eta_s, &ended, min_samples);
+        let slow: Vec<u64> = in_flight_ms
+            .iter()
+            .copied()
+            .filter(|&ms| ms > threshold_s.saturating_mul(1000))
+            .collect();
+        let mut all = Self::from_outcomes(
+            outcomes
+                .iter()
+                .copied()
+                .chain(slow.iter().map(|&ms| (true, Some(ms)))),
+        );
+        // The hops under way are not attempts yet: only their ages count.
+        all.attempts = ended.attempts;
+        all.successes = ended.successes;
+        all.in_flight = u32::try_from(in_flight_ms.len()).unwrap_or(u32::MAX);
+        all.censored = u32::try_from(slow.len()).unwrap_or(u32::MAX);
+        all
     }
 }
 
 /// Where an estimate comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// The prior alone (no or too few observations).
+    #[default]
     Prior,
     /// The prior moved by observations.
     Observed,
@@ -194,18 +242,19 @@ pub fn estimate(
     prior_eta_s: u64,
     observed: Option<&Observed>,
 ) -> Estimate {
-    let Some(o) = observed.filter(|o| o.attempts > 0) else {
-        return Estimate {
-            success_p: prior_p,
-            success_basis: Basis::Prior,
-            eta_s: prior_eta_s,
-            eta_basis: Basis::Prior,
-        };
+    let o = observed.copied().unwrap_or_default();
+    let (eta_s, eta_basis) = eta_estimate(prior_eta_s, &o, policy.min_latency_samples);
+    let (success_p, success_basis) = if o.attempts > 0 {
+        (
+            success_estimate(prior_p, policy.prior_weight, o.successes, o.attempts),
+            Basis::Observed,
+        )
+    } else {
+        (prior_p, Basis::Prior)
     };
-    let (eta_s, eta_basis) = eta_estimate(prior_eta_s, o, policy.min_latency_samples);
     Estimate {
-        success_p: success_estimate(prior_p, policy.prior_weight, o.successes, o.attempts),
-        success_basis: Basis::Observed,
+        success_p,
+        success_basis,
         eta_s,
         eta_basis,
     }
@@ -232,6 +281,8 @@ mod tests {
                 latency_samples: 5,
                 latency_p50_s: Some(3),
                 latency_p95_s: Some(100),
+                in_flight: 0,
+                censored: 0,
             }
         );
         let one = Observed::from_outcomes([(true, Some(1_001))]);
@@ -252,6 +303,45 @@ mod tests {
         let three = Observed::from_outcomes([40_000, 50_000, 60_000].map(|ms| (true, Some(ms))));
         let e = estimate(&policy, 0.99, 8, Some(&three));
         assert_eq!((e.eta_s, e.eta_basis), (50, Basis::Observed));
+    }
+
+    #[test]
+    fn hops_that_hang_slow_the_eta_while_they_hang() {
+        let ended = [
+            (true, Some(9_000)),
+            (true, Some(10_000)),
+            (true, Some(11_000)),
+        ];
+        // Young hops (under the 10 s median) say nothing yet.
+        let calm = Observed::from_evidence(&ended, &[1_000, 5_000], 8, 3);
+        assert_eq!(
+            (calm.in_flight, calm.censored, calm.latency_samples),
+            (2, 0, 3)
+        );
+        assert_eq!(calm.latency_p50_s, Some(10));
+        // Four hops stuck for a minute outweigh three quick ones.
+        let stuck = Observed::from_evidence(&ended, &[60_000, 61_000, 62_000, 63_000, 2_000], 8, 3);
+        assert_eq!(
+            (stuck.in_flight, stuck.censored, stuck.latency_samples),
+            (5, 4, 7)
+        );
+        assert_eq!(stuck.latency_p50_s, Some(60));
+        assert_eq!(
+            (stuck.attempts, stuck.successes),
+            (3, 3),
+            "not attempts yet"
+        );
+        let policy = HealthPolicy {
+            min_latency_samples: 3,
+            ..HealthPolicy::default()
+        };
+        assert_eq!(estimate(&policy, 0.99, 8, Some(&stuck)).eta_s, 60);
+        // Nothing ended yet: hung hops older than the prior still count,
+        // and the success probability stays the prior.
+        let only = Observed::from_evidence(&[], &[30_000, 31_000, 32_000], 8, 3);
+        let e = estimate(&policy, 0.99, 8, Some(&only));
+        assert_eq!((e.eta_s, e.eta_basis), (31, Basis::Observed));
+        assert_eq!((e.success_p, e.success_basis), (0.99, Basis::Prior));
     }
 
     #[test]

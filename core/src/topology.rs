@@ -202,6 +202,36 @@ impl Chain {
         self.tier_for(usd).map_or(self.finality, |(_, f)| f)
     }
 
+    /// What waiting under `rule` adds to this chain's base rule: blocks
+    /// past inclusion beyond the base's, and whether the count leaves out
+    /// a wait it cannot know. The rule is joined with the base rule first
+    /// (the relayer waits for both). `base_lag` is how far the base rule's
+    /// final block trails the head (a probe's reading): it is the lag of
+    /// the base's tag, so it counts for a rule waiting on the same tag
+    /// only; a stricter tag's lag, or a stronger commitment's, is unknown.
+    /// A block of depth `d` waits `d - 1` blocks past inclusion; a tag
+    /// `lag` blocks.
+    pub fn extra_wait_blocks(&self, rule: Finality, base_lag: Option<u64>) -> (u64, bool) {
+        let base = self.finality;
+        let eff = rule.stricter(base);
+        let wait = |r: Finality, lag: Option<u64>| {
+            let depth = u64::from(r.blocks()).saturating_sub(1);
+            match (r.tag(), lag) {
+                (Some(_), Some(l)) => depth.max(l),
+                _ => depth,
+            }
+        };
+        let base_lag = base.tag().and(base_lag);
+        let same_tag = eff.tag() == base.tag();
+        let lag = if same_tag { base_lag } else { None };
+        let stronger_commitment = matches!(
+            (eff, base),
+            (Finality::Commitment { commitment: a }, Finality::Commitment { commitment: b }) if a > b
+        );
+        let unknown = (eff.tag().is_some() && lag.is_none()) || stronger_commitment;
+        (wait(eff, lag).saturating_sub(wait(base, base_lag)), unknown)
+    }
+
     /// The amount tier a transfer worth `usd` falls in (its `min_usd` and
     /// rule), or `None` below every tier.
     pub fn tier_for(&self, usd: UsdE8) -> Option<(UsdE8, Finality)> {

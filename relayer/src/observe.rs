@@ -1,32 +1,66 @@
 //! What ended hops showed about their bridges: the evidence behind the
 //! observed health the quote ranks by (`switchyard_core::health`).
 //!
-//! A hop leaves exactly one observation, written in the same transaction
-//! that ends it (released, failed or refunded), so a crash can neither
-//! lose one nor count one twice. A released hop's latency runs from its
-//! deposit's reservation to its release being final, as `hop.started_ms`
-//! and the end time say; a hop that began before `started_ms` existed has
-//! no latency, only its outcome.
+//! A hop whose deposit was made leaves exactly one observation, written in
+//! the same transaction that ends it, so a crash can neither lose one nor
+//! count one twice: released (`done`) is a success, refunded (the release
+//! never came) a failure. A hop that failed before its deposit was made
+//! (its call reverted, its approvals kept failing) says nothing about the
+//! bridge's delivery and is not observed (the breaker still counts it).
+//! A released hop's latency runs from its deposit's reservation to its
+//! release being final (`hop.started_ms` to the end); a hop that began
+//! before `started_ms` existed has its outcome only. The finality rules
+//! the hop waited for at both ends are kept beside it, so a reader can
+//! take out the extra wait of a deeper amount tier.
 
 use rusqlite::{Connection, params};
+use switchyard_core::Finality;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::states::sql::{HOP_DEPOSITED, HOP_DEPOSITING, HOP_RELEASING};
 use crate::store::Store;
 use crate::transfer::HopPlan;
 
 /// One ended hop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observation {
+    /// Its place in the log (grows with every observation).
+    pub seq: i64,
     /// Bridge id.
     pub bridge: String,
-    /// Released (true), or failed or refunded.
+    /// Released (true) or refunded.
     pub ok: bool,
     /// Deposit reserved to release final, when known.
     pub latency_ms: Option<u64>,
-    /// Depth the hop's source waited for (its amount's finality tier).
-    pub src_blocks: u32,
+    /// The rule its deposit waited for.
+    pub src_finality: Finality,
+    /// The rule its release waited for.
+    pub dst_finality: Finality,
     /// When the hop ended, unix ms.
     pub at_ms: u64,
+}
+
+/// A hop under way: deposit reserved, release not final.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    /// Bridge id.
+    pub bridge: String,
+    /// When its deposit was reserved, unix ms.
+    pub started_ms: u64,
+    /// The rule its deposit waits for.
+    pub src_finality: Finality,
+    /// The rule its release waits for.
+    pub dst_finality: Finality,
+}
+
+fn rule_text(f: Finality) -> Result<String> {
+    serde_json::to_string(&f).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn rule_of(text: &str) -> rusqlite::Result<Finality> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 /// Records hop `idx` of transfer `id` as ended now, inside the caller's
@@ -40,10 +74,11 @@ pub(crate) fn record(
     now_ms: i64,
 ) -> Result<()> {
     conn.execute(
-        "INSERT OR IGNORE INTO bridge_obs (transfer_id, idx, bridge, ok, latency_ms, src_blocks, at_ms)
+        "INSERT OR IGNORE INTO bridge_obs
+            (transfer_id, idx, bridge, ok, latency_ms, src_finality, dst_finality, at_ms)
          SELECT ?1, ?2, ?3, ?4,
                 CASE WHEN ?4 = 1 AND started_ms IS NOT NULL THEN MAX(?5 - started_ms, 0) END,
-                ?6, ?5
+                ?6, ?7, ?5
          FROM hop WHERE transfer_id = ?1 AND idx = ?2",
         params![
             id,
@@ -51,34 +86,67 @@ pub(crate) fn record(
             plan.bridge,
             ok,
             now_ms,
-            i64::from(plan.from.finality.blocks()),
+            rule_text(plan.from.finality)?,
+            rule_text(plan.to.finality)?,
         ],
     )?;
     Ok(())
 }
 
 impl Store {
-    /// Observations of hops that ended at or after `since_ms`, oldest first.
-    pub fn observations_since(&self, since_ms: u64) -> Result<Vec<Observation>> {
+    /// Observations after `seq` of hops that ended at or after
+    /// `since_ms`, in log order.
+    pub fn observations_after(&self, seq: i64, since_ms: u64) -> Result<Vec<Observation>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT bridge, ok, latency_ms, src_blocks, at_ms FROM bridge_obs
-             WHERE at_ms >= ?1 ORDER BY at_ms",
+            "SELECT seq, bridge, ok, latency_ms, src_finality, dst_finality, at_ms
+             FROM bridge_obs WHERE seq > ?1 AND at_ms >= ?2 ORDER BY seq",
         )?;
         let rows = stmt
-            .query_map([i64::try_from(since_ms).unwrap_or(i64::MAX)], |r| {
-                Ok(Observation {
-                    bridge: r.get(0)?,
-                    ok: r.get(1)?,
-                    latency_ms: r
-                        .get::<_, Option<i64>>(2)?
-                        .and_then(|v| u64::try_from(v).ok()),
-                    src_blocks: u32::try_from(r.get::<_, i64>(3)?).unwrap_or(u32::MAX),
-                    at_ms: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
-                })
-            })?
+            .query_map(
+                params![seq, i64::try_from(since_ms).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok(Observation {
+                        seq: r.get(0)?,
+                        bridge: r.get(1)?,
+                        ok: r.get(2)?,
+                        latency_ms: r
+                            .get::<_, Option<i64>>(3)?
+                            .and_then(|v| u64::try_from(v).ok()),
+                        src_finality: rule_of(&r.get::<_, String>(4)?)?,
+                        dst_finality: rule_of(&r.get::<_, String>(5)?)?,
+                        at_ms: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                    })
+                },
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Hops whose deposit is reserved and whose release is not final yet
+    /// (refunds excluded: they will end as failures), with their start.
+    pub fn hops_in_flight(&self) -> Result<Vec<InFlight>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT plan, started_ms FROM hop
+             WHERE state IN ({HOP_DEPOSITING}, {HOP_DEPOSITED}, {HOP_RELEASING})
+               AND started_ms IS NOT NULL"
+        ))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(plan, started)| {
+                let plan: HopPlan = serde_json::from_str(&plan)
+                    .map_err(|e| Error::Corrupt(format!("hop plan: {e}")))?;
+                Ok(InFlight {
+                    bridge: plan.bridge,
+                    started_ms: u64::try_from(started).unwrap_or(0),
+                    src_finality: plan.from.finality,
+                    dst_finality: plan.to.finality,
+                })
+            })
+            .collect()
     }
 
     /// Deletes observations of hops that ended before `before_ms`; returns

@@ -145,16 +145,19 @@ CREATE TABLE IF NOT EXISTS hop (
 -- What each ended hop showed about its bridge: written in the transaction
 -- that ends the hop, so a hop is observed once, crash or not.
 CREATE TABLE IF NOT EXISTS bridge_obs (
+    -- Never reused (AUTOINCREMENT), so readers can follow it as a cursor.
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     transfer_id TEXT    NOT NULL,
     idx         INTEGER NOT NULL,
     bridge      TEXT    NOT NULL,
     ok          INTEGER NOT NULL,
     -- Deposit reserved to release final, when both are known.
     latency_ms  INTEGER,
-    -- Depth the hop's source waited for (its amount's finality tier).
-    src_blocks  INTEGER NOT NULL,
+    -- The finality rules the hop waited for at each end (JSON).
+    src_finality TEXT   NOT NULL,
+    dst_finality TEXT   NOT NULL,
     at_ms       INTEGER NOT NULL,
-    PRIMARY KEY (transfer_id, idx)
+    UNIQUE (transfer_id, idx)
 );
 CREATE INDEX IF NOT EXISTS bridge_obs_at ON bridge_obs (at_ms);
 -- Merchant payouts: the request (idempotency key and body hash), its
@@ -452,21 +455,28 @@ mod tests {
                 crate::observe::record(&conn, &id, 0, &plan, true, 5_000).unwrap();
             }
         }
-        let seen = store.observations_since(0).unwrap();
+        let mut seen = store.observations_after(0, 0).unwrap();
+        assert!(seen[0].seq > 0);
+        seen[0].seq = 0;
         assert_eq!(
             seen,
             vec![crate::observe::Observation {
+                seq: 0,
                 bridge: "escrow-a-c".into(),
                 ok: true,
                 latency_ms: None,
-                src_blocks: 2,
+                src_finality: switchyard_core::Finality::Blocks { blocks: 2 },
+                dst_finality: switchyard_core::Finality::Blocks { blocks: 6 },
                 at_ms: 5_000,
             }]
         );
         drop(store);
         // Opening it again changes nothing.
         let again = Store::open(&path).unwrap();
-        assert_eq!(again.observations_since(0).unwrap().len(), 1);
+        assert_eq!(again.observations_after(0, 0).unwrap().len(), 1);
+        // Still releasing, but begun before hops recorded their start: it
+        // has no age to count while under way.
+        assert!(again.hops_in_flight().unwrap().is_empty());
         drop(again);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -63,33 +63,21 @@ pub struct TierWait {
     pub extra_blocks: u64,
     /// The same in seconds (block time, rounded up).
     pub extra_s: u64,
-    /// The rule waits for a block tag whose lag behind the head no
-    /// reading gave: `extra_blocks` counts its depth only.
+    /// The rule waits for something no reading measured (a block tag the
+    /// base rule does not wait for, a stronger commitment): `extra_blocks`
+    /// counts its depth only.
     pub tag_lag_unknown: bool,
 }
 
-/// Blocks a rule waits after inclusion: its depth, or the chain's tag lag
-/// when that is longer (`None`: a tag whose lag is unknown).
-fn wait_blocks(rule: Finality, lag: Option<u64>) -> (u64, bool) {
-    let depth = u64::from(rule.blocks());
-    match (rule.tag(), lag) {
-        (None, _) => (depth, false),
-        (Some(_), Some(lag)) => (depth.max(lag), false),
-        (Some(_), None) => (depth, true),
-    }
-}
-
-/// The tiers of `chain` with their waits beyond its base rule; the tag lag
-/// comes from the chain's latest reading (head minus finalized block).
+/// The tiers of `chain` with their waits beyond its base rule; the base
+/// rule's lag comes from the chain's latest reading.
 fn tier_waits(chain: &Chain, reading: Option<&ChainReading>) -> Vec<TierWait> {
     let lag = reading.and_then(|r| r.finalized.map(|f| r.head.saturating_sub(f)));
-    let (base, _) = wait_blocks(chain.finality, lag);
     chain
         .confirmations
         .iter()
         .map(|&(min_usd, rule)| {
-            let (blocks, unknown) = wait_blocks(rule, lag);
-            let extra_blocks = blocks.saturating_sub(base);
+            let (extra_blocks, unknown) = chain.extra_wait_blocks(rule, lag);
             TierWait {
                 min_usd,
                 rule,
@@ -97,7 +85,7 @@ fn tier_waits(chain: &Chain, reading: Option<&ChainReading>) -> Vec<TierWait> {
                 extra_s: extra_blocks
                     .saturating_mul(chain.block_time_ms)
                     .div_ceil(1000),
-                tag_lag_unknown: unknown && rule.tag() > chain.finality.tag(),
+                tag_lag_unknown: unknown,
             }
         })
         .collect()

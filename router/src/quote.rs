@@ -372,11 +372,13 @@ pub struct LegView {
     /// Leg success probability (the estimate).
     #[serde(serialize_with = "round6")]
     pub success_p: f64,
-    /// Seconds of `eta_s` the source chain's finality tier for this amount
-    /// adds to the chain's base rule.
+    /// Seconds of `eta_s` the finality tiers for this amount add to the
+    /// base rules of the source chain (before the release) and of the
+    /// destination chain (after it).
     #[serde(default)]
     pub finality_wait_s: u64,
     /// The bridge's priors and what its executed hops showed.
+    #[serde(default)]
     pub health: LegHealth,
     /// Why the ETA and probability are what they are, for a person.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -384,7 +386,7 @@ pub struct LegView {
 }
 
 /// A leg's priors beside its observations: why a route moved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LegHealth {
     /// ETA before observations (a probe's reading, else the topology).
     pub prior_eta_s: u64,
@@ -410,15 +412,19 @@ fn leg_notes(graph: &Graph, req: &QuoteRequest, b: BridgeIx) -> Vec<String> {
     let t = graph.topology();
     let br = t.bridge(b);
     let e = graph.edge(b);
-    let chain = graph.chain_of(br.from);
     let mut notes = Vec::new();
-    if let Some(tier) = graph
-        .usd_value(req.from, req.amount)
-        .and_then(|usd| graph.tier_wait(chain, usd))
-    {
+    let usd = graph.usd_value(req.from, req.amount);
+    for (end, asset) in [("deposit", br.from), ("release", br.to)] {
+        let chain = graph.chain_of(asset);
+        let Some(tier) = usd.and_then(|usd| graph.tier_wait(chain, usd)) else {
+            continue;
+        };
+        if tier.extra_s == 0 && !tier.tag_lag_unknown {
+            continue;
+        }
         let c = t.chain(chain);
         let mut s = format!(
-            "finality: {} for amounts from ${} on {} (+{} blocks x {} ms = {} s over its base {})",
+            "finality: {} for amounts from ${} on {} ({end}: +{} blocks x {} ms = {} s over its base {})",
             tier.rule,
             grouped(tier.min_usd),
             c.id,
@@ -428,16 +434,22 @@ fn leg_notes(graph: &Graph, req: &QuoteRequest, b: BridgeIx) -> Vec<String> {
             c.finality,
         );
         if tier.tag_lag_unknown {
-            s.push_str("; the tag's lag is not read yet, so only the depth is counted");
+            s.push_str("; how long its tag or commitment trails the head is not measured, so only its depth is counted");
         }
         notes.push(s);
     }
-    if let Some(o) = e.observed.filter(|o| o.attempts > 0) {
+    if let Some(o) = e.observed.filter(|o| o.attempts > 0 || o.censored > 0) {
         let window = graph.snapshot().health.window_ms / 1000;
         let mut s = format!(
             "observed: {} of {} hops released in the last {window} s",
             o.successes, o.attempts
         );
+        if o.censored > 0 {
+            s.push_str(&format!(
+                "; {} of {} under way are past the estimate and count at their age so far",
+                o.censored, o.in_flight
+            ));
+        }
         if let (Some(p50), Some(p95)) = (o.latency_p50_s, o.latency_p95_s) {
             s.push_str(&format!(
                 "; latency median {p50} s, p95 {p95} s over {} samples",

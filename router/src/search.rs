@@ -167,8 +167,9 @@ fn search_in(
     let lexical = matches!(req.mode, Mode::Cheapest | Mode::Fastest | Mode::Safest);
     let request_usd = g.usd_value(req.from, req.amount);
     // The finality tier is the request's (see `to_route`): one wait per
-    // source chain for the whole query, so every edge's ETA stays a
-    // constant of the query and dominance stays exact.
+    // chain for the whole query (a leg waits for its source chain's tier
+    // before the release and its destination's after), so every edge's
+    // ETA stays a constant of the query and dominance stays exact.
     g.tier_extra_into(request_usd, wait);
     let dst_dec = g.decimals[dst as usize];
     let p10 = pow10_table();
@@ -244,7 +245,15 @@ fn search_in(
                 let h = l.hops as usize;
                 let mut next = *l;
                 next.amount = out;
-                next.eta = l.eta.saturating_add(edge.eta_s).saturating_add(tier_s);
+                let release_s = wait
+                    .get(g.node_chain[to as usize].ix())
+                    .copied()
+                    .unwrap_or(0);
+                next.eta = l
+                    .eta
+                    .saturating_add(edge.eta_s)
+                    .saturating_add(tier_s)
+                    .saturating_add(release_s);
                 next.p = l.p * edge.success_p;
                 next.hops += 1;
                 next.nodes[h + 1] = edge.to;
@@ -370,9 +379,10 @@ fn mark(flags: &mut [u8], l: &Label, f: u8) {
 /// Replays a label's legs into a [`Route`] with per-leg amounts and ETAs.
 ///
 /// Each leg waits for its source chain's finality tier for the request's
-/// USD value (not the leg's, which is smaller by the fees before it): the
-/// relayer plans every hop at least that deep, so the quote never promises
-/// a shallower wait than execution takes.
+/// USD value (the deposit) and then its destination chain's (the
+/// release), not for the leg's own value, which is smaller by the fees
+/// before it: the relayer plans both ends of every hop at least that deep,
+/// so the quote counts every wait execution takes.
 pub(crate) fn to_route(g: &Graph, req: &QuoteRequest, l: &Label) -> Route {
     let usd = g.usd_value(req.from, req.amount);
     let mut amounts = Vec::with_capacity(l.hops as usize + 1);
@@ -384,11 +394,15 @@ pub(crate) fn to_route(g: &Graph, req: &QuoteRequest, l: &Label) -> Route {
         // The search already proved every leg feasible for these amounts.
         a = edge.leg.output(a).unwrap_or_default();
         amounts.push(a);
-        let chain = g.node_chain[edge.from as usize];
-        let tier = usd
-            .and_then(|u| g.tier_wait(chain, u))
-            .map_or(0, |t| t.extra_s);
-        leg_eta_s.push(edge.eta_s.saturating_add(tier));
+        let tier = |n: u32| {
+            usd.and_then(|u| g.tier_wait(g.node_chain[n as usize], u))
+                .map_or(0, |t| t.extra_s)
+        };
+        leg_eta_s.push(
+            edge.eta_s
+                .saturating_add(tier(edge.from))
+                .saturating_add(tier(edge.to)),
+        );
     }
     Route {
         bridges: l.edge_list().iter().map(|&e| BridgeIx(e)).collect(),

@@ -218,3 +218,45 @@ fn several_rpc_endpoints_are_listed_in_order_and_checked() {
     ));
     assert_eq!(e.field(), Some("chain[0].rpc_urls[1]"));
 }
+
+#[test]
+fn a_tier_adds_the_blocks_it_waits_beyond_the_base_rule() {
+    use crate::finality::{BlockTag, Commitment};
+    let t = Topology::from_toml(BASE).unwrap();
+    let mut c = t.chain(ChainIx(0)).clone();
+    let blocks = |blocks| Finality::Blocks { blocks };
+    let finalized = Finality::Tag {
+        tag: BlockTag::Finalized,
+    };
+    // Depth over depth: the difference.
+    c.finality = blocks(2);
+    assert_eq!(c.extra_wait_blocks(blocks(4), Some(2)), (2, false));
+    assert_eq!(
+        c.extra_wait_blocks(blocks(1), None),
+        (0, false),
+        "never less than the base"
+    );
+    // A tag over a depth base: its lag is not in the reading (that is the
+    // depth's), so it is flagged, not guessed.
+    c.finality = blocks(12);
+    assert_eq!(c.extra_wait_blocks(finalized, Some(12)), (0, true));
+    // Depth over the same tag: what the depth waits past the tag's lag.
+    c.finality = finalized;
+    assert_eq!(c.extra_wait_blocks(blocks(64), Some(64)), (0, false));
+    assert_eq!(c.extra_wait_blocks(blocks(128), Some(64)), (63, false));
+    // No reading yet: the depth alone, flagged.
+    assert_eq!(c.extra_wait_blocks(blocks(128), None), (127, true));
+    // A stronger commitment than the base: unknown.
+    c.finality = Finality::Commitment {
+        commitment: Commitment::Confirmed,
+    };
+    assert_eq!(
+        c.extra_wait_blocks(
+            Finality::Commitment {
+                commitment: Commitment::Finalized
+            },
+            None
+        ),
+        (0, true)
+    );
+}

@@ -501,7 +501,9 @@ impl Transfers {
             "UPDATE hop SET state = ?1, note = NULL WHERE transfer_id = ?2 AND idx = ?3",
             params![hop, id, i64::try_from(idx).unwrap_or(i64::MAX)],
         )?;
-        if matches!(hop, HopState::Failed | HopState::Refunded) {
+        // A refund is the bridge failing to deliver a deposit; a hop that
+        // failed before its deposit says nothing about the bridge.
+        if hop == HopState::Refunded {
             let plan = self.plan_of(&t, id, idx)?;
             crate::observe::record(&t, id, idx, &plan, false, now)?;
         }

@@ -13,6 +13,7 @@ fn tiered() -> Net {
         .chain("b")
         .tier("a", "10000", 4)
         .tier("a", "1000000", 10)
+        .tier("b", "20000", 3)
         .asset("a", "USDT", 6)
         .asset("b", "USDT", 6)
         .bridge(B {
@@ -46,27 +47,38 @@ fn a_large_amount_waits_for_its_finality_tier_and_the_quote_says_why() {
     assert_eq!(small, 60);
     assert_eq!(leg.finality_wait_s, 0);
     assert!(leg.notes.is_empty(), "{:?}", leg.notes);
-    // $10,000 and up: 4 blocks instead of 1, at 1 s a block.
-    for amount in ["10000", "50000"] {
-        let (large, leg) = eta(amount);
-        assert_eq!(large, 63, "{amount}");
-        assert_eq!((leg.eta_s, leg.finality_wait_s), (63, 3));
-        assert_eq!(
-            leg.notes,
-            vec![
-                "finality: 4 blocks for amounts from $10,000 on a (+3 blocks x 1000 ms = 3 s over its base 1 block)"
-                    .to_owned()
-            ]
-        );
-    }
+    // $10,000 and up: 4 blocks instead of 1 on a, at 1 s a block, before
+    // the release; from $20,000 also 3 instead of 1 on b after it.
+    let (large, leg) = eta("10000");
+    assert_eq!(large, 63);
+    assert_eq!((leg.eta_s, leg.finality_wait_s), (63, 3));
+    assert_eq!(
+        leg.notes,
+        vec![
+            "finality: 4 blocks for amounts from $10,000 on a (deposit: +3 blocks x 1000 ms = 3 s over its base 1 block)"
+                .to_owned()
+        ]
+    );
+    let (larger, leg) = eta("50000");
+    assert_eq!(larger, 65);
+    assert_eq!((leg.eta_s, leg.finality_wait_s), (65, 5));
+    assert_eq!(
+        leg.notes[1],
+        "finality: 3 blocks for amounts from $20,000 on b (release: +2 blocks x 1000 ms = 2 s over its base 1 block)"
+    );
     let (huge, _) = eta("2000000");
-    assert_eq!(huge, 69, "the top tier: 10 blocks");
-    // Only the source chain's tier counts: b has none.
+    assert_eq!(huge, 71, "the top tier on a: 10 blocks; and b's");
+    // The other way, the deposit is on b and the release on a.
     let q = quote(
         &g,
         &request(&g, &params("b:USDT", "a:USDT", "50000", "fastest")),
     );
-    assert_eq!(q.routes[0].eta_s, 60);
+    assert_eq!(q.routes[0].eta_s, 65);
+    let q = quote(
+        &g,
+        &request(&g, &params("b:USDT", "a:USDT", "15000", "fastest")),
+    );
+    assert_eq!(q.routes[0].eta_s, 63, "below b's tier, above a's");
 }
 
 /// a -> b directly (fast, safe by its priors), or through c.

@@ -82,6 +82,8 @@ fn build(c: &Case) -> Net {
     }
     // Requests from $1,000 wait longer on c1: +3 blocks of 1 s.
     net = net.tier("c1", "1000", 4);
+    // And on c2 from $500, +2.
+    net = net.tier("c2", "500", 3);
     let names: Vec<String> = (0..c.decimals.len())
         .map(|i| format!("{}:T{i}", chains[i % 3]))
         .collect();
@@ -175,9 +177,14 @@ fn check(c: &Case, w: (f64, f64, f64), cap: Option<u32>) -> Result<(), TestCaseE
                 prop_assert_eq!(a, r.amounts[i]);
                 a = e.leg.output(a).unwrap();
                 let usd = g.usd_value(req.from, req.amount).unwrap();
-                let tier = g
-                    .tier_wait(g.node_chain[e.from as usize], usd)
-                    .map_or(0, |t| t.extra_s);
+                // Deposit at the source's tier, release at the destination's.
+                let tier: u64 = [e.from, e.to]
+                    .iter()
+                    .map(|&n| {
+                        g.tier_wait(g.node_chain[n as usize], usd)
+                            .map_or(0, |t| t.extra_s)
+                    })
+                    .sum();
                 prop_assert_eq!(r.leg_eta_s[i], e.eta_s + tier);
                 eta += e.eta_s + tier;
                 pr *= e.success_p;

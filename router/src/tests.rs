@@ -72,6 +72,25 @@ impl Net {
         self
     }
 
+    /// Sets `chain`'s base finality rule.
+    pub fn finality(mut self, chain: &str, rule: Finality) -> Self {
+        if let Some(c) = self.spec.chain.iter_mut().find(|c| c.id == chain) {
+            c.finality = rule;
+        }
+        self
+    }
+
+    /// Gives `chain` an amount tier of any rule from `min_usd`.
+    pub fn tier_rule(mut self, chain: &str, min_usd: &str, rule: Finality) -> Self {
+        if let Some(c) = self.spec.chain.iter_mut().find(|c| c.id == chain) {
+            c.confirmations.push(switchyard_core::topology::TierSpec {
+                min_usd: min_usd.into(),
+                finality: rule,
+            });
+        }
+        self
+    }
+
     /// Gives `chain` (base rule: 1 block of 1 s) an amount tier: from
     /// `min_usd`, `blocks` confirmations.
     pub fn tier(mut self, chain: &str, min_usd: &str, blocks: u32) -> Self {

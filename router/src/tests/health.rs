@@ -81,6 +81,42 @@ fn a_large_amount_waits_for_its_finality_tier_and_the_quote_says_why() {
     assert_eq!(q.routes[0].eta_s, 63, "below b's tier, above a's");
 }
 
+#[test]
+fn tier_waits_follow_depths_tags_and_what_readings_measure() {
+    use switchyard_core::Finality;
+    use switchyard_core::finality::BlockTag;
+    use switchyard_core::model::ChainReading;
+    use switchyard_core::topology::ChainIx;
+    let finalized = Finality::Tag {
+        tag: BlockTag::Finalized,
+    };
+    let net = Net::default()
+        .chain("e")
+        .chain("d")
+        .finality("e", finalized)
+        .tier("e", "10000", 128)
+        .finality("d", Finality::Blocks { blocks: 12 })
+        .tier_rule("d", "10000", finalized);
+    let mut snap = net.snapshot();
+    // e's finalized block trails its head by 64 blocks; d's reading is a
+    // depth (head - 12), which says nothing of its finalized tag.
+    for (i, lag) in [(0, 64), (1, 12)] {
+        snap.chains[i].reading = Some(ChainReading {
+            head: 1_000,
+            finalized: Some(1_000 - lag),
+            ..ChainReading::default()
+        });
+    }
+    let g = Graph::compile(Arc::new(snap));
+    let usd = switchyard_core::UsdE8::parse("usd", "20000").unwrap();
+    // 128 confirmations wait 127 blocks past inclusion; the tag 64.
+    let e = g.tier_wait(ChainIx(0), usd).unwrap();
+    assert_eq!((e.extra_blocks, e.extra_s, e.tag_lag_unknown), (63, 63, false));
+    // A tag over a depth base: not measured, so flagged, not taken as 0.
+    let d = g.tier_wait(ChainIx(1), usd).unwrap();
+    assert!(d.tag_lag_unknown, "{d:?}");
+}
+
 /// a -> b directly (fast, safe by its priors), or through c.
 fn two_ways() -> Net {
     Net::default()

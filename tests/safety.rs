@@ -321,6 +321,20 @@ async fn sigkill_right_after_a_hop_fails_leaves_the_hop_and_its_transfer_failed(
         t["error"].as_str().unwrap().contains("Blacklisted"),
         "the token's reason: {t:#}"
     );
+    // A deposit that never left says nothing of the bridge's delivery: its
+    // health in the quote is unmoved (the breaker counted the failure).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let q = call(
+        &d.client(),
+        "route_quote",
+        json!({"from": "devnet-a:TUSD", "to": "devnet-b:TUSD", "amount": "10", "mode": "cheapest"}),
+    )
+    .await
+    .unwrap();
+    let leg = &q["routes"][0]["legs"][0];
+    assert_eq!(leg["bridge"], "escrow-a-b", "{q:#}");
+    assert!(leg["health"].get("observed").is_none(), "{q:#}");
+    assert_eq!(leg["health"]["success_basis"], "prior", "{q:#}");
 }
 
 #[test]

@@ -111,7 +111,10 @@ fn tier_waits_follow_depths_tags_and_what_readings_measure() {
     let usd = switchyard_core::UsdE8::parse("usd", "20000").unwrap();
     // 128 confirmations wait 127 blocks past inclusion; the tag 64.
     let e = g.tier_wait(ChainIx(0), usd).unwrap();
-    assert_eq!((e.extra_blocks, e.extra_s, e.tag_lag_unknown), (63, 63, false));
+    assert_eq!(
+        (e.extra_blocks, e.extra_s, e.tag_lag_unknown),
+        (63, 63, false)
+    );
     // A tag over a depth base: not measured, so flagged, not taken as 0.
     let d = g.tier_wait(ChainIx(1), usd).unwrap();
     assert!(d.tag_lag_unknown, "{d:?}");

@@ -307,6 +307,19 @@ impl Graph {
             .find(|t| usd >= t.min_usd)
     }
 
+    /// Extra seconds edge `e` waits for the finality tiers of a transfer
+    /// worth `usd`: its source chain's before the release, its
+    /// destination chain's after it.
+    pub(crate) fn leg_tier_s(&self, e: &Edge, usd: Option<UsdE8>) -> u64 {
+        [e.from, e.to]
+            .iter()
+            .map(|&n| {
+                usd.and_then(|u| self.tier_wait(self.node_chain[n as usize], u))
+                    .map_or(0, |t| t.extra_s)
+            })
+            .sum()
+    }
+
     /// Extra seconds of finality per chain for a transfer worth `usd`
     /// (written into `out`, indexed by chain).
     pub(crate) fn tier_extra_into(&self, usd: Option<UsdE8>, out: &mut Vec<u64>) {

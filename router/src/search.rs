@@ -394,15 +394,7 @@ pub(crate) fn to_route(g: &Graph, req: &QuoteRequest, l: &Label) -> Route {
         // The search already proved every leg feasible for these amounts.
         a = edge.leg.output(a).unwrap_or_default();
         amounts.push(a);
-        let tier = |n: u32| {
-            usd.and_then(|u| g.tier_wait(g.node_chain[n as usize], u))
-                .map_or(0, |t| t.extra_s)
-        };
-        leg_eta_s.push(
-            edge.eta_s
-                .saturating_add(tier(edge.from))
-                .saturating_add(tier(edge.to)),
-        );
+        leg_eta_s.push(edge.eta_s.saturating_add(g.leg_tier_s(edge, usd)));
     }
     Route {
         bridges: l.edge_list().iter().map(|&e| BridgeIx(e)).collect(),

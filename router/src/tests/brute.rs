@@ -81,13 +81,7 @@ fn walk(
         nodes.push(e.to);
         edges.push(i as u32);
         // Deposit at the source's tier, release at the destination's.
-        let tier: u64 = [e.from, e.to]
-            .iter()
-            .map(|&n| {
-                g.tier_wait(g.node_chain[n as usize], usd)
-                    .map_or(0, |t| t.extra_s)
-            })
-            .sum();
+        let tier = g.leg_tier_s(e, Some(usd));
         walk(
             g,
             req,

@@ -178,13 +178,7 @@ fn check(c: &Case, w: (f64, f64, f64), cap: Option<u32>) -> Result<(), TestCaseE
                 a = e.leg.output(a).unwrap();
                 let usd = g.usd_value(req.from, req.amount).unwrap();
                 // Deposit at the source's tier, release at the destination's.
-                let tier: u64 = [e.from, e.to]
-                    .iter()
-                    .map(|&n| {
-                        g.tier_wait(g.node_chain[n as usize], usd)
-                            .map_or(0, |t| t.extra_s)
-                    })
-                    .sum();
+                let tier = g.leg_tier_s(e, Some(usd));
                 prop_assert_eq!(r.leg_eta_s[i], e.eta_s + tier);
                 eta += e.eta_s + tier;
                 pr *= e.success_p;

@@ -29,16 +29,6 @@ pub struct Edge {
     pub eta_s: u64,
     /// Leg success probability: the prior moved by observations.
     pub success_p: f64,
-    /// The ETA before observations.
-    pub prior_eta_s: u64,
-    /// The success probability before observations.
-    pub prior_success_p: f64,
-    /// What was observed, if anything.
-    pub observed: Option<Observed>,
-    /// What `eta_s` rests on.
-    pub eta_basis: Basis,
-    /// What `success_p` rests on.
-    pub success_basis: Basis,
     /// Largest single transfer.
     pub max_usd: UsdE8,
     /// Destination liquidity.
@@ -49,6 +39,22 @@ pub struct Edge {
     pub stale_from_ms: u64,
     /// Which reading that is.
     pub stale_subject: String,
+}
+
+/// What an edge's estimates rest on, for quotes to show; kept apart from
+/// [`Edge`] so that the search's hot data stays small.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EdgeHealth {
+    /// The ETA before observations.
+    pub prior_eta_s: u64,
+    /// The success probability before observations.
+    pub prior_success_p: f64,
+    /// What was observed, if anything.
+    pub observed: Option<Observed>,
+    /// What the edge's `eta_s` rests on.
+    pub eta_basis: Basis,
+    /// What the edge's `success_p` rests on.
+    pub success_basis: Basis,
 }
 
 /// The extra wait of one amount tier of a chain's finality, beyond the
@@ -121,6 +127,8 @@ pub struct Graph {
     pub(crate) chain_in: Vec<Vec<u32>>,
     /// Amount tiers of each chain's finality, ascending, by chain index.
     pub(crate) tiers: Vec<Vec<TierWait>>,
+    /// Priors and observations behind each edge's estimates.
+    pub(crate) health: Vec<EdgeHealth>,
 }
 
 /// Largest graph for which the all-pairs hop matrix is kept (16 MiB).
@@ -154,11 +162,19 @@ impl Graph {
         let n = t.assets().len();
         let decimals: Vec<u8> = t.assets().iter().map(|a| a.decimals).collect();
         let node_chain: Vec<ChainIx> = t.assets().iter().map(|a| a.chain).collect();
+        let mut health = Vec::with_capacity(t.bridges().len());
         let edges: Vec<Edge> = (0..t.bridges().len())
             .map(|i| {
                 let ix = BridgeIx(i as u32);
                 let b = t.bridge(ix);
                 let e = snapshot.effective(ix);
+                health.push(EdgeHealth {
+                    prior_eta_s: e.prior_eta_s,
+                    prior_success_p: e.prior_success_p,
+                    observed: e.observed,
+                    eta_basis: e.eta_basis,
+                    success_basis: e.success_basis,
+                });
                 Edge {
                     from: b.from.0,
                     to: b.to.0,
@@ -171,11 +187,6 @@ impl Graph {
                     },
                     eta_s: e.eta_s,
                     success_p: e.success_p,
-                    prior_eta_s: e.prior_eta_s,
-                    prior_success_p: e.prior_success_p,
-                    observed: e.observed,
-                    eta_basis: e.eta_basis,
-                    success_basis: e.success_basis,
                     max_usd: e.max_usd,
                     liquidity_usd: e.liquidity_usd,
                     blocked: e.blocked,
@@ -215,6 +226,7 @@ impl Graph {
             chain_out,
             chain_in,
             tiers,
+            health,
         };
         if n <= HOP_MATRIX_MAX_NODES {
             let mut hops = Vec::with_capacity(n * n);
@@ -297,6 +309,11 @@ impl Graph {
         &self.edges[ix.ix()]
     }
 
+    /// The priors and observations behind bridge `ix`'s estimates.
+    pub fn health(&self, ix: BridgeIx) -> &EdgeHealth {
+        &self.health[ix.ix()]
+    }
+
     /// The finality tier of `chain` that a transfer worth `usd` waits for,
     /// if it is above the chain's base rule.
     pub fn tier_wait(&self, chain: ChainIx, usd: UsdE8) -> Option<&TierWait> {
@@ -320,14 +337,24 @@ impl Graph {
             .sum()
     }
 
-    /// Extra seconds of finality per chain for a transfer worth `usd`
-    /// (written into `out`, indexed by chain).
-    pub(crate) fn tier_extra_into(&self, usd: Option<UsdE8>, out: &mut Vec<u64>) {
-        out.clear();
-        out.extend(self.tiers.iter().map(|tiers| {
-            usd.and_then(|usd| tiers.iter().rev().find(|t| usd >= t.min_usd))
+    /// Extra seconds of finality per node (its chain's tier) for a
+    /// transfer worth `usd`, written into `out`; whether any is above 0
+    /// (when none is, `out` is left as it was and must not be read).
+    pub(crate) fn tier_extra_into(&self, usd: Option<UsdE8>, out: &mut Vec<u64>) -> bool {
+        let Some(usd) = usd else { return false };
+        let per_chain = |c: ChainIx| {
+            self.tiers[c.ix()]
+                .iter()
+                .rev()
+                .find(|t| usd >= t.min_usd)
                 .map_or(0, |t| t.extra_s)
-        }));
+        };
+        let any = (0..self.tiers.len()).any(|c| per_chain(ChainIx(c as u32)) > 0);
+        if any {
+            out.clear();
+            out.extend(self.node_chain.iter().map(|&c| per_chain(c)));
+        }
+        any
     }
 
     /// Chain of node `n`.

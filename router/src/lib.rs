@@ -58,7 +58,11 @@ pub fn quote(graph: &Graph, req: &QuoteRequest) -> Quote {
                 .unwrap_or_default();
         }
     }
-    let routes: Vec<Route> = labels.iter().map(|l| to_route(graph, req, l)).collect();
+    let usd = graph.usd_value(req.from, req.amount);
+    let routes: Vec<Route> = labels
+        .iter()
+        .map(|l| to_route(graph, req, usd, l))
+        .collect();
     let excluded = explain::explain(
         graph,
         req,

@@ -438,7 +438,8 @@ fn leg_notes(graph: &Graph, req: &QuoteRequest, b: BridgeIx) -> Vec<String> {
         }
         notes.push(s);
     }
-    if let Some(o) = e.observed.filter(|o| o.attempts > 0 || o.censored > 0) {
+    let h = graph.health(b);
+    if let Some(o) = h.observed.filter(|o| o.attempts > 0 || o.censored > 0) {
         let window = graph.snapshot().health.window_ms / 1000;
         let mut s = format!(
             "observed: {} of {} hops released in the last {window} s",
@@ -458,16 +459,16 @@ fn leg_notes(graph: &Graph, req: &QuoteRequest, b: BridgeIx) -> Vec<String> {
         }
         s.push_str(&format!(
             "; success {:.4} from the prior {:.4}",
-            e.success_p, e.prior_success_p
+            e.success_p, h.prior_success_p
         ));
-        match e.eta_basis {
+        match h.eta_basis {
             Basis::Observed => s.push_str(&format!(
                 ", ETA {} s (observed median) instead of the prior {} s",
-                e.eta_s, e.prior_eta_s
+                e.eta_s, h.prior_eta_s
             )),
             Basis::Prior => s.push_str(&format!(
                 ", ETA the prior {} s (fewer than {} latency samples)",
-                e.prior_eta_s,
+                h.prior_eta_s,
                 graph.snapshot().health.min_latency_samples
             )),
         }
@@ -563,11 +564,11 @@ impl Quote {
                             success_p: e.success_p,
                             finality_wait_s: eta_s.saturating_sub(e.eta_s),
                             health: LegHealth {
-                                prior_eta_s: e.prior_eta_s,
-                                prior_success_p: e.prior_success_p,
-                                eta_basis: e.eta_basis,
-                                success_basis: e.success_basis,
-                                observed: e.observed,
+                                prior_eta_s: graph.health(b).prior_eta_s,
+                                prior_success_p: graph.health(b).prior_success_p,
+                                eta_basis: graph.health(b).eta_basis,
+                                success_basis: graph.health(b).success_basis,
+                                observed: graph.health(b).observed,
                                 window_s,
                             },
                             notes: leg_notes(graph, &self.request, b),

@@ -121,7 +121,8 @@ enum Rescale {
 struct Scratch {
     bags: Vec<Vec<Label>>,
     used: Vec<u32>,
-    /// Extra finality seconds per chain for this request's amount.
+    /// Extra finality seconds per node (its chain's tier) for this
+    /// request's amount.
     wait: Vec<u64>,
 }
 
@@ -136,7 +137,19 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
             if s.bags.len() < g.node_count() {
                 s.bags.resize_with(g.node_count(), Vec::new);
             }
-            let out = search_in(g, req, &mut s.bags, &mut s.used, &mut s.wait);
+            // The finality tier is the request's (see `to_route`): one wait
+            // per chain for the whole query (a leg waits for its source
+            // chain's tier before the release and its destination's after),
+            // so every edge's ETA stays a constant of the query and
+            // dominance stays exact. Kept per node so the hot loop reads one
+            // array, and compiled out when no tier applies (small amounts,
+            // chains without tiers).
+            let usd = g.usd_value(req.from, req.amount);
+            let out = if g.tier_extra_into(usd, &mut s.wait) {
+                search_in::<true>(g, req, &mut s.bags, &mut s.used, &s.wait)
+            } else {
+                search_in::<false>(g, req, &mut s.bags, &mut s.used, &[])
+            };
             for &n in &s.used {
                 s.bags[n as usize].clear();
             }
@@ -144,33 +157,33 @@ pub(crate) fn search(g: &Graph, req: &QuoteRequest) -> SearchOutput {
             out
         }
         // Re-entered on this thread (cannot happen today): use fresh bags.
-        Err(_) => search_in(
-            g,
-            req,
-            &mut vec![Vec::new(); g.node_count()],
-            &mut Vec::new(),
-            &mut Vec::new(),
-        ),
+        Err(_) => {
+            let mut wait = Vec::new();
+            let usd = g.usd_value(req.from, req.amount);
+            let any = g.tier_extra_into(usd, &mut wait);
+            let mut bags = vec![Vec::new(); g.node_count()];
+            if any {
+                search_in::<true>(g, req, &mut bags, &mut Vec::new(), &wait)
+            } else {
+                search_in::<false>(g, req, &mut bags, &mut Vec::new(), &[])
+            }
+        }
     })
 }
 
-fn search_in(
+/// `WAIT`: whether `wait` (extra finality seconds per node) applies.
+fn search_in<const WAIT: bool>(
     g: &Graph,
     req: &QuoteRequest,
     bags: &mut [Vec<Label>],
     used: &mut Vec<u32>,
-    wait: &mut Vec<u64>,
+    wait: &[u64],
 ) -> SearchOutput {
     let n = g.node_count();
     let src = req.from.0;
     let dst = req.to.0;
     let lexical = matches!(req.mode, Mode::Cheapest | Mode::Fastest | Mode::Safest);
     let request_usd = g.usd_value(req.from, req.amount);
-    // The finality tier is the request's (see `to_route`): one wait per
-    // chain for the whole query (a leg waits for its source chain's tier
-    // before the release and its destination's after), so every edge's
-    // ETA stays a constant of the query and dominance stays exact.
-    g.tier_extra_into(request_usd, wait);
     let dst_dec = g.decimals[dst as usize];
     let p10 = pow10_table();
     let rescale_of = |node: u32| {
@@ -207,10 +220,11 @@ fn search_in(
         for l in &frontier {
             let (out, out_to) = g.out(l.node());
             let left = hops - usize::from(l.hops) - 1;
-            let tier_s = wait
-                .get(g.node_chain[l.node() as usize].ix())
-                .copied()
-                .unwrap_or(0);
+            let tier_s = if WAIT {
+                wait.get(l.node() as usize).copied().unwrap_or(0)
+            } else {
+                0
+            };
             for (&e, &to) in out.iter().zip(out_to) {
                 stats.relaxations += 1;
                 if usize::from(to_dst[to as usize]) > left || l.visits(to) {
@@ -245,15 +259,11 @@ fn search_in(
                 let h = l.hops as usize;
                 let mut next = *l;
                 next.amount = out;
-                let release_s = wait
-                    .get(g.node_chain[to as usize].ix())
-                    .copied()
-                    .unwrap_or(0);
-                next.eta = l
-                    .eta
-                    .saturating_add(edge.eta_s)
-                    .saturating_add(tier_s)
-                    .saturating_add(release_s);
+                next.eta = l.eta.saturating_add(edge.eta_s);
+                if WAIT {
+                    let release_s = wait.get(to as usize).copied().unwrap_or(0);
+                    next.eta = next.eta.saturating_add(tier_s).saturating_add(release_s);
+                }
                 next.p = l.p * edge.success_p;
                 next.hops += 1;
                 next.nodes[h + 1] = edge.to;
@@ -383,8 +393,12 @@ fn mark(flags: &mut [u8], l: &Label, f: u8) {
 /// release), not for the leg's own value, which is smaller by the fees
 /// before it: the relayer plans both ends of every hop at least that deep,
 /// so the quote counts every wait execution takes.
-pub(crate) fn to_route(g: &Graph, req: &QuoteRequest, l: &Label) -> Route {
-    let usd = g.usd_value(req.from, req.amount);
+pub(crate) fn to_route(
+    g: &Graph,
+    req: &QuoteRequest,
+    usd: Option<switchyard_core::UsdE8>,
+    l: &Label,
+) -> Route {
     let mut amounts = Vec::with_capacity(l.hops as usize + 1);
     let mut leg_eta_s = Vec::with_capacity(l.hops as usize);
     let mut a = req.amount;

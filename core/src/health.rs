@@ -101,7 +101,8 @@ pub struct Observed {
     pub latency_p50_s: Option<u64>,
     /// 95th percentile of the same.
     pub latency_p95_s: Option<u64>,
-    /// Hops of the bridge under way now.
+    /// Hops of the bridge whose deposit was made and that are not
+    /// released yet.
     #[serde(default)]
     pub in_flight: u32,
     /// Of those, the ones already slower than the estimate without them:

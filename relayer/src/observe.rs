@@ -17,7 +17,7 @@ use rusqlite::{Connection, params};
 use switchyard_core::Finality;
 
 use crate::error::{Error, Result};
-use crate::states::sql::{HOP_DEPOSITED, HOP_DEPOSITING, HOP_RELEASING};
+use crate::states::sql::{HOP_DEPOSITED, HOP_REFUNDING, HOP_RELEASING};
 use crate::store::Store;
 use crate::transfer::HopPlan;
 
@@ -123,13 +123,15 @@ impl Store {
         Ok(rows)
     }
 
-    /// Hops whose deposit is reserved and whose release is not final yet
-    /// (refunds excluded: they will end as failures), with their start.
+    /// Hops whose deposit was made and that are not released yet: waiting
+    /// for liquidity, releasing, or being refunded (the bridge has not
+    /// delivered them either), with their start. A hop still depositing is
+    /// left out: its wait is the source lane's, not the bridge's.
     pub fn hops_in_flight(&self) -> Result<Vec<InFlight>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT plan, started_ms FROM hop
-             WHERE state IN ({HOP_DEPOSITING}, {HOP_DEPOSITED}, {HOP_RELEASING})
+             WHERE state IN ({HOP_DEPOSITED}, {HOP_RELEASING}, {HOP_REFUNDING})
                AND started_ms IS NOT NULL"
         ))?;
         let rows = stmt

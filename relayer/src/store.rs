@@ -142,6 +142,8 @@ CREATE TABLE IF NOT EXISTS hop (
     started_ms    INTEGER,
     PRIMARY KEY (transfer_id, idx)
 );
+-- Hops under way, read every second for the bridges' observed health.
+CREATE INDEX IF NOT EXISTS hop_state ON hop (state);
 -- What each ended hop showed about its bridge: written in the transaction
 -- that ends the hop, so a hop is observed once, crash or not.
 CREATE TABLE IF NOT EXISTS bridge_obs (

@@ -160,3 +160,96 @@ impl Store {
         )?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::HopEnd;
+    use alloy::primitives::{Address, U256};
+
+    fn plan(bridge: &str) -> HopPlan {
+        let end = |chain_id, blocks| HopEnd {
+            chain_id,
+            escrow: Address::repeat_byte(1),
+            token: Address::repeat_byte(2),
+            finality: Finality::Blocks { blocks },
+        };
+        HopPlan {
+            bridge: bridge.into(),
+            from: end(1, 2),
+            to: end(2, 6),
+            amount_in: U256::from(5u8),
+            amount_out: U256::from(4u8),
+            recipient: Address::repeat_byte(3),
+        }
+    }
+
+    /// Under way means the deposit was made and the bridge has not
+    /// delivered: waiting for liquidity, releasing, refunding. Not a hop
+    /// still depositing (the source lane's wait), not an ended one, not
+    /// one without a recorded start. Ended hops are observed once, with
+    /// their rules.
+    #[test]
+    fn hops_under_way_are_the_ones_the_bridge_owes() {
+        let dir = std::env::temp_dir().join(format!("sy-observe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("s.db")).unwrap();
+        {
+            let conn = store.conn();
+            conn.execute(
+                "INSERT INTO transfer (id, idem_key, request, state, created_ms, updated_ms)
+                 VALUES ('t', 'k', '{}', 'pending', 0, 0)",
+                [],
+            )
+            .unwrap();
+            let states = [
+                ("depositing", Some(10)),
+                ("deposited", Some(20)),
+                ("releasing", Some(30)),
+                ("refunding", Some(40)),
+                ("done", Some(50)),
+                ("releasing", None),
+            ];
+            for (i, (state, started)) in states.iter().enumerate() {
+                let p = serde_json::to_string(&plan(&format!("b{i}"))).unwrap();
+                conn.execute(
+                    "INSERT INTO hop (transfer_id, idx, plan, state, started_ms) VALUES ('t', ?1, ?2, ?3, ?4)",
+                    params![i as i64, p, state, started],
+                )
+                .unwrap();
+            }
+            record(&conn, "t", 4, &plan("b4"), true, 1_050).unwrap();
+            record(&conn, "t", 4, &plan("b4"), true, 9_999).unwrap();
+        }
+        let mut under_way: Vec<(String, u64)> = store
+            .hops_in_flight()
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.bridge, h.started_ms))
+            .collect();
+        under_way.sort();
+        assert_eq!(
+            under_way,
+            vec![("b1".into(), 20), ("b2".into(), 30), ("b3".into(), 40)]
+        );
+        let seen = store.observations_after(0, 0).unwrap();
+        assert_eq!(seen.len(), 1, "once: {seen:?}");
+        assert_eq!(
+            (
+                seen[0].latency_ms,
+                seen[0].src_finality,
+                seen[0].dst_finality
+            ),
+            (
+                Some(1_000),
+                Finality::Blocks { blocks: 2 },
+                Finality::Blocks { blocks: 6 }
+            )
+        );
+        // The cursor: nothing after the last one, and the window's start.
+        assert!(store.observations_after(seen[0].seq, 0).unwrap().is_empty());
+        assert!(store.observations_after(0, 2_000).unwrap().is_empty());
+        assert_eq!(store.forget_observations_before(2_000).unwrap(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,5 +1,5 @@
 //! The Switchyard JSON-RPC API as a contract: one jsonrpsee `#[rpc]` trait
-//! per namespace ([`quote`], [`transfer`], [`payout`], [`ops`], [`keys`],
+//! per namespace ([`quote`], [`transfer`], [`payout`], [`ops`], [`console`], [`keys`],
 //! and [`DiscoverApi`]), their params and result types, the error codes
 //! ([`error`]), the [`Method`] list that says which role each method needs
 //! and what it answers, the OpenRPC document generated from that list
@@ -15,6 +15,7 @@
 //! them; the middleware checks them against the params type and hands the
 //! method one shape, see [`params`].
 
+pub mod console;
 pub mod error;
 pub mod gate;
 pub mod keys;
@@ -30,6 +31,7 @@ use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 use serde_json::Value;
 
+pub use console::{ConsoleApiClient, ConsoleApiServer};
 pub use gate::{Bearer, Caller, Gate, GateService, Gatekeeper};
 pub use keys::{KeysApiClient, KeysApiServer};
 pub use ops::{OpsApiClient, OpsApiServer};
@@ -52,6 +54,7 @@ pub fn methods() -> Vec<Method> {
     all.extend(transfer::methods());
     all.extend(payout::methods());
     all.extend(ops::methods());
+    all.extend(console::methods());
     all.extend(keys::methods());
     all.push(Method::bare::<Value>(
         "rpc.discover",

@@ -126,6 +126,24 @@ impl Method {
         }
     }
 
+    /// A subscription without params (any are ignored); see
+    /// [`Method::subscription`].
+    pub fn bare_subscription<I: JsonSchema>(
+        name: &'static str,
+        notification: &'static str,
+        unsubscribe: &'static str,
+        role: Option<Role>,
+        summary: &'static str,
+        errors: &'static [ErrorDoc],
+    ) -> Self {
+        Self {
+            notification: Some(notification),
+            unsubscribe: Some(unsubscribe),
+            item: Some(schema_of::<I>),
+            ..Self::bare::<String>(name, role, summary, errors, "subscription")
+        }
+    }
+
     /// The same method, run off the async workers (it writes to the store).
     pub fn writes(self) -> Self {
         Self {

@@ -37,6 +37,33 @@ pub struct DaemonConfig {
     /// (loopback by default) acts as an administrator.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// The operators' console (a web page on its own port); without this
+    /// section it is not served.
+    #[serde(default)]
+    pub console: Option<ConsoleConfig>,
+}
+
+/// The operators' console.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Listen address of the page (`HOST:PORT`), its own port. Its origin
+    /// (`http://HOST:PORT`, and `http://localhost:PORT` on the loopback)
+    /// may call the API without being listed in `server.allowed_origins`.
+    #[serde(deserialize_with = "console_listen_of")]
+    pub listen: SocketAddr,
+    /// The API's WebSocket URL as browsers reach it
+    /// (`wss://ops.example/rpc` behind a proxy). Default: `ws://` + the
+    /// host the page was loaded from + the port of `server.listen`.
+    #[serde(default)]
+    pub api_url: Option<String>,
+}
+
+fn console_listen_of<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_listen("console.listen", &s).map_err(serde::de::Error::custom)
 }
 
 /// API key authentication. Keys live in the relayer's store, hashed.
@@ -433,6 +460,7 @@ impl DaemonConfig {
             model: ModelConfig::default(),
             relayer: None,
             auth: None,
+            console: None,
         }
     }
 
@@ -462,13 +490,25 @@ impl DaemonConfig {
         Ok(cfg)
     }
 
-    /// Applies `SWITCHYARD_LISTEN`, `SWITCHYARD_TOPOLOGY`,
+    /// Applies `SWITCHYARD_LISTEN`, `SWITCHYARD_CONSOLE_LISTEN`, `SWITCHYARD_TOPOLOGY`,
     /// `SWITCHYARD_STORE` and `SWITCHYARD_STALE_AFTER_MS`.
     pub fn apply_env(&mut self, env: impl IntoIterator<Item = (String, String)>) -> Result<()> {
         for (k, v) in env {
             match k.as_str() {
                 "SWITCHYARD_LISTEN" => {
                     self.server.listen = parse_listen("SWITCHYARD_LISTEN", &v)?;
+                }
+                "SWITCHYARD_CONSOLE_LISTEN" => {
+                    let listen = parse_listen("SWITCHYARD_CONSOLE_LISTEN", &v)?;
+                    match self.console.as_mut() {
+                        Some(c) => c.listen = listen,
+                        None => {
+                            self.console = Some(ConsoleConfig {
+                                listen,
+                                api_url: None,
+                            });
+                        }
+                    }
                 }
                 "SWITCHYARD_TOPOLOGY" => self.topology = PathBuf::from(v),
                 "SWITCHYARD_STORE" => match self.relayer.as_mut() {
@@ -571,6 +611,28 @@ impl DaemonConfig {
                     self.server.listen
                 ),
             ));
+        }
+        if let Some(c) = &self.console {
+            if self.auth.is_none() && !c.listen.ip().is_loopback() {
+                return Err(Error::invalid(
+                    "console.listen",
+                    format!(
+                        "{} is not a loopback address: without an [auth] section the console would let anyone operate; add [auth] or listen on 127.0.0.1",
+                        c.listen
+                    ),
+                ));
+            }
+            if let Some(u) = &c.api_url {
+                let ok = (u.starts_with("ws://") || u.starts_with("wss://"))
+                    && u.len() <= 200
+                    && u.chars().all(|ch| ch.is_ascii_graphic() && !"\"';,<>\\".contains(ch));
+                if !ok {
+                    return Err(Error::invalid(
+                        "console.api_url",
+                        "a ws:// or wss:// URL (at most 200 characters, no quotes, commas or semicolons)",
+                    ));
+                }
+            }
         }
         for (i, o) in self.server.allowed_origins.iter().enumerate() {
             if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {

@@ -4,6 +4,7 @@
 //! `switchyard-api` contract ([`rpc`]). The binary's `serve` and `devnet
 //! up` call [`serve::serve`].
 
+pub mod console;
 pub mod drills;
 pub mod engine;
 pub mod health;

@@ -153,18 +153,74 @@ pub async fn serve_with(
             .map(|(ix, e)| (topology_id(&model, *ix), Arc::clone(e)))
             .collect(),
         tasks: tasks.clone(),
+        history: Default::default(),
     });
+    // The console binds first: its origin may call the API.
+    let console = match &cfg.console {
+        Some(c) => {
+            let l = tokio::net::TcpListener::bind(c.listen)
+                .await
+                .wrap_err_with(|| format!("binding console.listen {}", c.listen))?;
+            let at = l.local_addr().wrap_err("console address")?;
+            Some((l, at, c.api_url.clone()))
+        }
+        None => None,
+    };
+    let mut origins = cfg.server.allowed_origins.clone();
+    if let Some((_, at, _)) = &console {
+        origins.extend(crate::console::origins(*at));
+    }
     let (addr, handle) = rpc::start(
         cfg.server.listen,
-        state,
+        Arc::clone(&state),
         cfg.server.max_request_bytes,
         cfg.server.max_connections,
-        cfg.server.allowed_origins.clone(),
+        origins,
     )
     .await
     .wrap_err_with(|| format!("binding {}", cfg.server.listen))?;
     tracing::info!(%addr, topology = %cfg.topology.display(), "serving JSON-RPC over HTTP and WebSocket");
     println!("listening on {addr}");
+    if let Some((listener, at, url)) = console {
+        tracing::info!(%at, "serving the operators' console");
+        // A reader of the first line only may have closed our stdout.
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), "console on http://{at}/");
+        let _ = std::io::stdout().flush();
+        let api = crate::console::Api {
+            port: addr.port(),
+            url,
+        };
+        let listener = Arc::new(tokio::sync::Mutex::new(Some(listener)));
+        let stop = tasks.shutdown().clone();
+        tasks.spawn_critical("console", Restart::Never, move || {
+            let (listener, api, stop) = (Arc::clone(&listener), api.clone(), stop.clone());
+            async move {
+                let Some(l) = listener.lock().await.take() else {
+                    return Err(eyre::eyre!("the console's listener is gone"));
+                };
+                crate::console::serve(l, api, stop).await;
+                Ok(())
+            }
+        });
+    }
+    if state.engine.is_some() {
+        let (state, stop) = (Arc::clone(&state), tasks.shutdown().clone());
+        tasks.spawn_critical("queue-history", Restart::Always, move || {
+            let (state, stop) = (Arc::clone(&state), stop.clone());
+            async move {
+                let mut tick = tokio::time::interval(rpc::console::HISTORY_EVERY);
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return Ok(()),
+                        _ = tick.tick() => {}
+                    }
+                    let s = Arc::clone(&state);
+                    let _ = tokio::task::spawn_blocking(move || s.sample_queues()).await;
+                }
+            }
+        });
+    }
     let server = handle.clone();
     tasks.spawn_critical("api-server", Restart::Never, move || {
         let server = server.clone();

@@ -15,6 +15,7 @@
 //! - [`keys`]: API keys (hashed) with roles.
 //! - [`governor`]: notional limits per chain.
 
+pub mod console;
 pub mod error;
 pub mod governor;
 pub mod keys;

@@ -21,8 +21,9 @@ use switchyard_api::payout::{
 };
 use switchyard_api::quote::{QuoteParams, QuoteResult};
 use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
+use switchyard_api::console::OpsView;
 use switchyard_api::{
-    Caller, DiscoverApiServer, KeysApiServer, OpsApiServer, PayoutApiServer, PayoutEventsApiServer,
+    Caller, ConsoleApiServer, DiscoverApiServer, KeysApiServer, OpsApiServer, PayoutApiServer, PayoutEventsApiServer,
     QuoteApiServer, TransferApiServer,
 };
 use switchyard_relayer::Role;
@@ -237,6 +238,68 @@ impl DiscoverApiServer for Handler {
     }
 }
 
+#[jsonrpsee::core::async_trait]
+impl ConsoleApiServer for Handler {
+    fn ops_view(&self) -> Result<OpsView, ErrorObjectOwned> {
+        self.0.ops_view()
+    }
+
+    /// Reads the view twice a second and sends the sections that changed;
+    /// ends when the client goes (or falls behind: a full view comes with
+    /// the next subscription).
+    async fn ops_subscribe(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let first = {
+            let state = Arc::clone(&self.0);
+            tokio::task::spawn_blocking(move || state.ops_view()).await
+        };
+        let view = match first {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+            Err(e) => {
+                pending
+                    .reject(switchyard_api::error::internal(&e.to_string()))
+                    .await;
+                return Ok(());
+            }
+        };
+        let Ok(sink) = pending.accept().await else {
+            return Ok(());
+        };
+        let mut last = std::collections::BTreeMap::new();
+        let mut next = Some(view);
+        let mut tick = tokio::time::interval(super::console::FEED_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if let Some(view) = next.take()
+                && let Some(update) = super::console::changed_sections(&view, &mut last)
+            {
+                let Ok(raw) = serde_json::value::to_raw_value(&update) else {
+                    break;
+                };
+                if sink.send(raw).await.is_err() {
+                    break;
+                }
+            }
+            tokio::select! {
+                () = sink.closed() => break,
+                _ = tick.tick() => {}
+            }
+            let state = Arc::clone(&self.0);
+            match tokio::task::spawn_blocking(move || state.ops_view()).await {
+                Ok(Ok(v)) => next = Some(v),
+                // A failed read (the store busy, a restart) is tried again
+                // at the next tick; the client keeps what it has.
+                Ok(Err(e)) => tracing::debug!("ops view: {}", e.message()),
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Every method of the API, served by `state`.
 pub fn rpc_module(
     state: Arc<AppState>,
@@ -248,6 +311,7 @@ pub fn rpc_module(
     m.merge(PayoutApiServer::into_rpc(h.clone()))?;
     m.merge(PayoutEventsApiServer::into_rpc(h.clone()))?;
     m.merge(OpsApiServer::into_rpc(h.clone()))?;
+    m.merge(ConsoleApiServer::into_rpc(h.clone()))?;
     m.merge(KeysApiServer::into_rpc(h.clone()))?;
     m.merge(DiscoverApiServer::into_rpc(h))?;
     Ok(m)
@@ -281,6 +345,7 @@ mod tests {
             auth: None,
             default_rate_per_s: 50,
             endpoints: Vec::new(),
+            history: Default::default(),
             tasks: crate::tasks::TaskManager::new(tokio_util::sync::CancellationToken::new()),
         });
         let module = rpc_module(state).expect("distinct names");

@@ -1,5 +1,8 @@
 //! The HTTP edge of the RPC port, before JSON-RPC: `GET /health` and
-//! `GET /metrics`; refusal of browser origins not in
+//! `GET /metrics`; the bearer token from `Authorization`, or from a
+//! WebSocket handshake's `Sec-WebSocket-Protocol: switchyard,
+//! bearer.<key>` (browsers cannot set headers on a WebSocket; the answer
+//! then names `switchyard`); refusal of browser origins not in
 //! `server.allowed_origins` (HTTP and WebSocket upgrades alike, so a page
 //! on the operator's machine cannot reach a daemon on 127.0.0.1); and two
 //! JSON-RPC conformance fixes jsonrpsee leaves open: a request object
@@ -213,6 +216,15 @@ where
             req.extensions_mut().insert(token);
         }
         let upgrade = req.headers().contains_key(header::UPGRADE);
+        // A browser's WebSocket cannot send Authorization: the console
+        // offers its key as a subprotocol instead (see `crate::console`).
+        let offered = upgrade.then(|| subprotocols(req.headers())).unwrap_or_default();
+        if let Some(token) = &offered.bearer
+            && !req.extensions().get::<switchyard_api::Bearer>().is_some()
+        {
+            req.extensions_mut()
+                .insert(switchyard_api::Bearer(token.clone()));
+        }
         let post = req.method() == Method::POST;
         let max = usize::try_from(self.edge.max_request_bytes).unwrap_or(usize::MAX);
         // The inner service was polled ready; the clone is not, so swap.
@@ -222,7 +234,16 @@ where
             let (parts, body) = req.into_parts();
             if upgrade || !post {
                 let req = HttpRequest::from_parts(parts, HttpBody::new(body));
-                return inner.call(req).await.map_err(Into::into);
+                let mut res = inner.call(req).await.map_err(Into::into)?;
+                // A browser drops a handshake that offered subprotocols
+                // unless one is chosen.
+                if offered.switchyard && res.status() == StatusCode::SWITCHING_PROTOCOLS {
+                    res.headers_mut().insert(
+                        header::SEC_WEBSOCKET_PROTOCOL,
+                        header::HeaderValue::from_static(SUBPROTOCOL),
+                    );
+                }
+                return Ok(res);
             }
             let bytes = match http_body_util::Limited::new(body, max).collect().await {
                 Ok(b) => b.to_bytes(),
@@ -245,6 +266,34 @@ where
     }
 }
 
+/// The subprotocol the console speaks.
+const SUBPROTOCOL: &str = "switchyard";
+
+/// What a WebSocket handshake offered in `Sec-WebSocket-Protocol`.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Offered {
+    /// It offered `switchyard`.
+    switchyard: bool,
+    /// The key it offered as `bearer.<key>`.
+    bearer: Option<String>,
+}
+
+fn subprotocols(headers: &hyper::http::HeaderMap) -> Offered {
+    let mut o = Offered::default();
+    for v in headers.get_all(header::SEC_WEBSOCKET_PROTOCOL) {
+        for p in v.to_str().unwrap_or("").split(',').map(str::trim) {
+            if p == SUBPROTOCOL {
+                o.switchyard = true;
+            } else if let Some(k) = p.strip_prefix("bearer.")
+                && !k.is_empty()
+            {
+                o.bearer = Some(k.to_owned());
+            }
+        }
+    }
+    o
+}
+
 fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
     let mut res = HttpResponse::new(HttpBody::from(body));
     *res.status_mut() = status;
@@ -258,6 +307,24 @@ fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpRe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_offered_as_a_subprotocol_is_the_bearer() {
+        let mut h = hyper::http::HeaderMap::new();
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "switchyard, bearer.sy_operator_ab12".parse().unwrap(),
+        );
+        assert_eq!(
+            subprotocols(&h),
+            Offered {
+                switchyard: true,
+                bearer: Some("sy_operator_ab12".into())
+            }
+        );
+        h.insert(header::SEC_WEBSOCKET_PROTOCOL, "bearer., chat".parse().unwrap());
+        assert_eq!(subprotocols(&h), Offered::default());
+    }
 
     #[test]
     fn ids_of_the_wrong_type_and_subscriptions_over_http_are_refused() {

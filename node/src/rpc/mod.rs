@@ -5,6 +5,7 @@
 //! `GET /metrics` ([`http`]).
 
 pub mod auth;
+pub mod console;
 pub mod handler;
 pub mod http;
 pub mod ops;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub endpoints: Vec<(String, Arc<switchyard_chains::evm::Endpoints>)>,
     /// The supervisor, for `/health` and the metrics.
     pub tasks: crate::tasks::TaskManager,
+    /// Payout counts over time, for the console's chart.
+    pub history: console::History,
 }
 
 impl AppState {

@@ -1,0 +1,205 @@
+//! What the operators' console reads from the store beyond the views the
+//! API already has: payouts by chain and state, the approvals under way,
+//! what waits behind each governor, each merchant's flow in a window, and
+//! the last pause or resume of every target. Reads only; each is one
+//! statement, so it sees one committed state.
+
+use rusqlite::params;
+
+use crate::Result;
+use crate::store::Store;
+
+/// A payout waiting for operators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Awaiting {
+    /// Payout id.
+    pub id: String,
+    /// Approvals it needs.
+    pub needed: i64,
+    /// Distinct operators who approved so far, in order.
+    pub approved_by: Vec<String>,
+    /// Its USD value, 8 decimals.
+    pub usd_e8: u128,
+}
+
+/// Payouts held by one chain's governor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GovernorQueue {
+    /// EVM chain id.
+    pub chain_id: i64,
+    /// How many.
+    pub items: i64,
+    /// Their USD value, 8 decimals.
+    pub usd_e8: u128,
+}
+
+/// One merchant's payouts created in a window (failed and cancelled ones
+/// not counted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MerchantFlow {
+    /// The merchant (API key name).
+    pub owner: String,
+    /// Items.
+    pub items: i64,
+    /// Their USD value, 8 decimals.
+    pub usd_e8: u128,
+}
+
+/// The last pause or resume of one target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastChange {
+    /// `chain`, `bridge` or `route`.
+    pub kind: String,
+    /// Its id.
+    pub target: String,
+    /// `pause` or `resume`.
+    pub action: String,
+    /// Who.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// When, unix ms.
+    pub at_ms: i64,
+}
+
+fn usd(s: &str) -> u128 {
+    s.parse().unwrap_or(0)
+}
+
+impl Store {
+    /// Payout counts by (EVM chain id, state).
+    pub fn payout_counts_by_chain(&self) -> Result<Vec<(i64, String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT chain_id, state, COUNT(*) FROM payout GROUP BY chain_id, state ORDER BY chain_id, state",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Payouts not yet batched that still need approvals, oldest first.
+    pub fn awaiting_approval(&self, limit: usize) -> Result<Vec<Awaiting>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT id, approvals, approved_by, usd FROM payout
+             WHERE state IN ({}, {}) AND approvals > json_array_length(approved_by)
+             ORDER BY seq LIMIT ?1",
+            crate::PayoutState::Queued.sql_literal(),
+            crate::PayoutState::Held.sql_literal(),
+        ))?;
+        let rows = stmt
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                let by: String = r.get(2)?;
+                let u: String = r.get(3)?;
+                Ok(Awaiting {
+                    id: r.get(0)?,
+                    needed: r.get(1)?,
+                    approved_by: serde_json::from_str(&by).unwrap_or_default(),
+                    usd_e8: usd(&u),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Per chain, the payouts its governor holds (queued behind the budget
+    /// or waiting for an operator).
+    pub fn governor_queues(&self) -> Result<Vec<GovernorQueue>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT chain_id, usd FROM payout WHERE state = {} AND reason LIKE 'governor:%' ORDER BY chain_id",
+            crate::PayoutState::Held.sql_literal(),
+        ))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out: Vec<GovernorQueue> = Vec::new();
+        for (chain_id, u) in rows {
+            match out.last_mut() {
+                Some(q) if q.chain_id == chain_id => {
+                    q.items += 1;
+                    q.usd_e8 = q.usd_e8.saturating_add(usd(&u));
+                }
+                _ => out.push(GovernorQueue {
+                    chain_id,
+                    items: 1,
+                    usd_e8: usd(&u),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Each merchant's payouts created since `since_ms`.
+    pub fn merchant_flows(&self, since_ms: i64) -> Result<Vec<MerchantFlow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT owner, usd FROM payout WHERE created_ms >= ?1 AND state NOT IN ({}, {}) ORDER BY owner",
+            crate::PayoutState::Failed.sql_literal(),
+            crate::PayoutState::Cancelled.sql_literal(),
+        ))?;
+        let rows = stmt
+            .query_map(params![since_ms], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut out: Vec<MerchantFlow> = Vec::new();
+        for (owner, u) in rows {
+            match out.last_mut() {
+                Some(m) if m.owner == owner => {
+                    m.items += 1;
+                    m.usd_e8 = m.usd_e8.saturating_add(usd(&u));
+                }
+                _ => out.push(MerchantFlow {
+                    owner,
+                    items: 1,
+                    usd_e8: usd(&u),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last pause or resume of every target ever paused.
+    pub fn last_pause_changes(&self) -> Result<Vec<LastChange>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT a.action, a.target, a.actor, a.reason, a.at_ms FROM audit a
+             JOIN (SELECT target, MAX(seq) AS seq FROM audit
+                   WHERE action IN ('pause', 'resume') GROUP BY target) l
+               ON a.seq = l.seq
+             ORDER BY a.seq DESC",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(action, target, actor, reason, at_ms)| {
+                let (kind, target) = target
+                    .split_once(':')
+                    .map_or((String::new(), target.clone()), |(k, t)| {
+                        (k.to_owned(), t.to_owned())
+                    });
+                LastChange {
+                    kind,
+                    target,
+                    action,
+                    actor,
+                    reason,
+                    at_ms,
+                }
+            })
+            .collect())
+    }
+}

@@ -334,6 +334,10 @@ pub struct DevnetUpArgs {
     /// Listen port written into the daemon config.
     #[arg(long, default_value_t = 8711)]
     pub listen_port: u16,
+    /// Port of the operators' console written into the daemon config
+    /// (0: a free one; the daemon prints `console on URL`).
+    #[arg(long, default_value_t = 8712)]
+    pub console_port: u16,
     /// Also run the daemon (with relayer and embedded store) on the
     /// written config, in this process.
     #[arg(long)]

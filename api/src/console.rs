@@ -66,6 +66,8 @@ pub struct ChainRow {
     pub chain: String,
     /// Its VM: `evm`, `solana`, `ton`, `tron`.
     pub vm: String,
+    /// Its numeric id on its VM (the EVM chain id), when it has one.
+    pub chain_id: Option<u64>,
     /// Latest block its probe read.
     pub head: Option<u64>,
     /// Latest final block.
@@ -270,6 +272,20 @@ pub struct OpsView {
     pub approvals: Vec<ApprovalRow>,
     /// Budgets.
     pub limits: Limits,
+    /// The audit log's last sequence number (entries are numbered from 1
+    /// without gaps), so a reader knows when to fetch the newest page.
+    pub audit_head: i64,
+}
+
+/// The answer of `auth_whoami`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Whoami {
+    /// The key's name (the actor in the audit log).
+    pub name: String,
+    /// Its role: `wallet`, `merchant`, `operator` or `admin`.
+    pub role: String,
+    /// Whether the role may operate (`ops_*` methods, the console).
+    pub operates: bool,
 }
 
 /// A notification of `ops_subscribe`: the sections of [`OpsView`] that
@@ -279,13 +295,17 @@ pub struct OpsUpdate {
     /// When it was read, unix ms.
     pub at_ms: u64,
     /// Section name (`chains`, `bridges`, `pauses`, `changes`, `queues`,
-    /// `history`, `approvals`, `limits`, `assets`) -> its new value.
+    /// `history`, `approvals`, `limits`, `assets`, `audit_head`) -> its new value.
     pub sections: BTreeMap<String, Value>,
 }
 
 /// The console's live view.
 #[rpc(server, client)]
 pub trait ConsoleApi {
+    /// Who the caller's key is.
+    #[method(name = "auth_whoami", with_extensions)]
+    fn auth_whoami(&self) -> RpcResult<Whoami>;
+
     /// Everything the console shows, now.
     #[method(name = "ops_view")]
     fn ops_view(&self) -> RpcResult<OpsView>;
@@ -299,6 +319,13 @@ pub trait ConsoleApi {
 pub fn methods() -> Vec<Method> {
     let op = Some(Role::Operator);
     vec![
+        Method::bare::<Whoami>(
+            "auth_whoami",
+            Some(Role::Wallet),
+            "The caller's key: its name, its role, and whether it may operate (the console signs in with it)",
+            EXECUTION,
+            "whoami",
+        ),
         Method::bare::<OpsView>(
             "ops_view",
             op,

@@ -249,16 +249,21 @@ mod tests {
 
     #[test]
     fn the_page_loads_only_its_own_files_and_no_inline_script() {
-        for (file, text) in [("index.html", INDEX), ("app.js", APP_JS)] {
-            assert!(!text.contains("http://") && !text.contains("https://") || file == "app.js",
-                "{file} names an outside URL");
-        }
-        // Every <script> has a src (no inline script), every stylesheet is ours.
+        // Every <script> has our src, nothing is fetched from elsewhere.
         for part in INDEX.split("<script").skip(1) {
-            let tag = &part[..part.find('>').unwrap()];
-            assert!(tag.contains("src=\"/app.js\""), "inline or foreign script: {tag}");
+            let tag = &part[..part.find('>').unwrap_or(part.len())];
+            assert_eq!(tag.trim(), r#"type="module" src="/app.js""#, "inline or foreign script");
+        }
+        for (file, text) in [("index.html", INDEX), ("app.js", APP_JS), ("app.css", APP_CSS)] {
+            assert!(!text.contains("https://") && !text.contains("//cdn"), "{file} names an outside URL");
+            assert!(!text.contains("innerHTML") && !text.contains("eval("), "{file} builds markup from text");
         }
         assert!(!INDEX.contains("style=\""), "inline style");
-        assert!(!INDEX.contains(" on"), "inline event handler");
+        // No inline event handler attribute (onclick=..., onload=...).
+        let lower = INDEX.to_ascii_lowercase();
+        assert!(
+            !lower.split(|c: char| c.is_whitespace()).any(|w| w.starts_with("on") && w.contains('=')),
+            "inline event handler"
+        );
     }
 }

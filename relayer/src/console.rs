@@ -162,6 +162,13 @@ impl Store {
         Ok(out)
     }
 
+    /// The audit log's last sequence number (0 when empty).
+    pub fn audit_head(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?)
+    }
+
     /// The last pause or resume of every target ever paused.
     pub fn last_pause_changes(&self) -> Result<Vec<LastChange>> {
         let conn = self.conn();

@@ -67,7 +67,7 @@ impl Devnet {
         let dir = std::env::temp_dir().join(format!("sy-devnet-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut child = Command::new(BIN)
-            .args(["devnet", "up", "--free-ports", "--listen-port", "0"])
+            .args(["devnet", "up", "--free-ports", "--listen-port", "0", "--console-port", "0"])
             .arg("--dir")
             .arg(&dir)
             .arg("--topology")
@@ -171,6 +171,8 @@ impl Drop for Devnet {
 pub struct Daemon {
     child: Child,
     pub addr: String,
+    /// The console's URL, for a daemon started with [`Daemon::start_console`].
+    pub console: Option<String>,
 }
 
 impl Daemon {
@@ -188,11 +190,26 @@ impl Daemon {
         Self::spawn(devnet, &devnet.dir.join("switchyard.toml"), crash_at, extra)
     }
 
+    /// [`Daemon::start`], also reading the console's `console on URL` line.
+    pub fn start_console(devnet: &Devnet) -> Self {
+        Self::spawn_full(devnet, &devnet.dir.join("switchyard.toml"), None, &[], true)
+    }
+
     fn spawn(
         devnet: &Devnet,
         config: &Path,
         crash_at: Option<&str>,
         extra: &[(&str, &str)],
+    ) -> Self {
+        Self::spawn_full(devnet, config, crash_at, extra, false)
+    }
+
+    fn spawn_full(
+        devnet: &Devnet,
+        config: &Path,
+        crash_at: Option<&str>,
+        extra: &[(&str, &str)],
+        console: bool,
     ) -> Self {
         let mut cmd = Command::new(BIN);
         for (k, v) in extra {
@@ -211,16 +228,27 @@ impl Daemon {
         }
         let mut child = cmd.spawn().expect("spawn daemon");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
         // A crash drill may fire while the daemon resumes, before it binds.
         let addr = match line.trim().strip_prefix("listening on ") {
             Some(a) => a.to_owned(),
             None if crash_at.is_some() => String::new(),
             None => panic!("daemon said {line:?}"),
         };
-        Self { child, addr }
+        let console = console.then(|| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            line.trim()
+                .strip_prefix("console on ")
+                .unwrap_or_else(|| panic!("daemon said {line:?}"))
+                .to_owned()
+        });
+        Self {
+            child,
+            addr,
+            console,
+        }
     }
 
     pub fn client(&self) -> HttpClient {

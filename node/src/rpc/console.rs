@@ -140,6 +140,7 @@ impl AppState {
                     .unwrap_or_default();
                 ChainRow {
                     vm: c.kind.as_str().to_owned(),
+                    chain_id: c.chain_id,
                     head: r.map(|r| r.head),
                     finalized: r.and_then(|r| r.finalized),
                     lag: r.and_then(|r| r.finalized.map(|f| r.head.saturating_sub(f))),
@@ -202,6 +203,10 @@ impl AppState {
                 },
             ),
         };
+        let audit_head = match engine {
+            Some(e) => e.store.audit_head().map_err(internal)?,
+            None => 0,
+        };
         let history = self
             .history
             .lock()
@@ -220,6 +225,7 @@ impl AppState {
             history,
             approvals,
             limits,
+            audit_head,
         })
     }
 
@@ -423,10 +429,11 @@ mod tests {
                 merchant_window_ms: 1,
                 merchants: Vec::new(),
             },
+            audit_head: 0,
         };
         let mut last = BTreeMap::new();
         let first = changed_sections(&view, &mut last).unwrap();
-        assert_eq!(first.sections.len(), 9, "{:?}", first.sections.keys());
+        assert_eq!(first.sections.len(), 10, "{:?}", first.sections.keys());
         let mut later = view.clone();
         later.at_ms = 2;
         assert!(changed_sections(&later, &mut last).is_none());

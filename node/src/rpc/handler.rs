@@ -21,7 +21,7 @@ use switchyard_api::payout::{
 };
 use switchyard_api::quote::{QuoteParams, QuoteResult};
 use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
-use switchyard_api::console::OpsView;
+use switchyard_api::console::{OpsView, Whoami};
 use switchyard_api::{
     Caller, ConsoleApiServer, DiscoverApiServer, KeysApiServer, OpsApiServer, PayoutApiServer, PayoutEventsApiServer,
     QuoteApiServer, TransferApiServer,
@@ -240,6 +240,15 @@ impl DiscoverApiServer for Handler {
 
 #[jsonrpsee::core::async_trait]
 impl ConsoleApiServer for Handler {
+    fn auth_whoami(&self, ext: &Extensions) -> Result<Whoami, ErrorObjectOwned> {
+        let c = Caller::of(ext);
+        Ok(Whoami {
+            operates: c.role >= Role::Operator,
+            role: c.role.as_str().to_owned(),
+            name: c.name,
+        })
+    }
+
     fn ops_view(&self) -> Result<OpsView, ErrorObjectOwned> {
         self.0.ops_view()
     }

@@ -31,6 +31,7 @@ fn chromium() -> String {
 fn governed(net: &Devnet) {
     net.edit_config(|mut t| {
         t.push_str("\n[[relayer.governor]]\nchain = \"devnet-c\"\nbudget_usd = \"300\"\nwindow_ms = 3600000\nlarge_usd = \"1000\"\nlarge_delay_ms = 1000\n");
+        t.push_str("\n[[relayer.merchant_budget]]\nmerchant = \"acme\"\nbudget_usd = \"2000\"\nwindow_ms = 86400000\nmax_item_usd = \"1000\"\n");
         t
     });
 }
@@ -54,7 +55,7 @@ async fn operators_run_the_system_from_the_console_in_a_real_browser() {
     let big_to = format!("0x{:040x}", 0xc0501e_u64);
     let mut items = vec![json!({ "to": "devnet-b:TUSD", "recipient": big_to, "amount": "600" })];
     for n in 0..4u64 {
-        items.push(json!({ "to": "devnet-c:TUSD", "recipient": format!("0x{:040x}", 0xc0c0_00 + n), "amount": "90" }));
+        items.push(json!({ "to": "devnet-c:TUSD", "recipient": format!("0x{:040x}", 0x00c0_c000 + n), "amount": "90" }));
     }
     let r = call(
         &acme,
@@ -65,6 +66,40 @@ async fn operators_run_the_system_from_the_console_in_a_real_browser() {
     .unwrap();
     let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
     payout_in(&acme, &ids[0], "held").await;
+
+    // acme's budget: $960 used of $2,000 a day, no item over $1,000. Over
+    // either, the request is refused naming the limit, and nothing of it
+    // is stored.
+    let one = |amount: &str| json!({ "to": "devnet-a:TUSD", "recipient": format!("0x{:040x}", 0xb0d9e7_u64), "amount": amount });
+    let (code, data) = call(
+        &acme,
+        "payout_submit",
+        json!({ "idempotency_key": "too-big", "items": [one("1"), one("1100")] }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code, 4022, "{data}");
+    assert_eq!(data["field"], "items[1].amount");
+    assert_eq!(data["limit"], "relayer.merchant_budget.max_item_usd");
+    let (code, data) = call(
+        &acme,
+        "payout_submit",
+        json!({ "idempotency_key": "too-much", "items": [one("400"), one("400"), one("400")] }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code, 4022, "{data}");
+    assert_eq!(data["limit"], "relayer.merchant_budget.budget_usd");
+    assert_eq!(
+        (data["used_usd"].as_str(), data["requested_usd"].as_str()),
+        (Some("960"), Some("1200"))
+    );
+    let listed = call(&acme, "payout_list", json!({})).await.unwrap();
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        5,
+        "nothing of the refused requests was stored"
+    );
 
     let shots = Path::new(REPO).join("docs/console");
     std::fs::create_dir_all(&shots).unwrap();
@@ -136,7 +171,12 @@ async fn operators_run_the_system_from_the_console_in_a_real_browser() {
     // router does.
     let routes = measured["routes_after_pause"].as_array().unwrap();
     assert!(!routes.is_empty());
-    assert!(!Value::from(routes.clone()).to_string().contains("escrow-a-b"), "{routes:?}");
+    assert!(
+        !Value::from(routes.clone())
+            .to_string()
+            .contains("escrow-a-b"),
+        "{routes:?}"
+    );
 
     // The large payout settles, its recipient paid exactly.
     payout_in(&acme, &ids[0], "final").await;
@@ -201,7 +241,10 @@ async fn the_live_feed_sends_every_section_then_only_what_changed_and_keeps_role
 
     let ws = ws_as("oscar").await;
     let me: Value = ws.request("auth_whoami", rpc_params![]).await.unwrap();
-    assert_eq!(me, json!({ "name": "oscar", "role": "operator", "operates": true }));
+    assert_eq!(
+        me,
+        json!({ "name": "oscar", "role": "operator", "operates": true })
+    );
     let mut feed = ws
         .subscribe::<Value, _>("ops_subscribe", rpc_params![], "ops_unsubscribe")
         .await
@@ -265,7 +308,10 @@ async fn the_live_feed_sends_every_section_then_only_what_changed_and_keeps_role
         .unwrap();
     assert_eq!(b["paused"]["reason"], "maintenance window");
     assert_eq!(b["last_change"]["action"], "pause");
-    assert!(s.get("assets").is_none(), "unchanged sections are not sent again: {s}");
+    assert!(
+        s.get("assets").is_none(),
+        "unchanged sections are not sent again: {s}"
+    );
 
     // The console's page: its own files, a strict policy, and its origin
     // may call the API (a foreign one may not).
@@ -273,10 +319,19 @@ async fn the_live_feed_sends_every_section_then_only_what_changed_and_keeps_role
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let res = reqwest::get(format!("{url}config.json")).await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    let policy = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(policy.contains("default-src 'none'; script-src 'self'"), "{policy}");
+    let policy = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("default-src 'none'; script-src 'self'"),
+        "{policy}"
+    );
     let cfg: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
-    assert_eq!(cfg["api"], format!("ws://127.0.0.1:{}", d.addr.rsplit(':').next().unwrap()));
+    assert_eq!(
+        cfg["api"],
+        format!("ws://127.0.0.1:{}", d.addr.rsplit(':').next().unwrap())
+    );
     let origin = format!("http://{host}");
     let answer = async |origin: &str| {
         reqwest::Client::new()

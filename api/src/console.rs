@@ -225,7 +225,8 @@ pub struct GovernorRow {
     pub queued_usd: String,
 }
 
-/// One merchant's payouts in the window.
+/// One merchant's payouts in a window: its budget's window when it has
+/// one (counted as intake counts it), else the last day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MerchantRow {
     /// The merchant (its key's name).
@@ -234,8 +235,12 @@ pub struct MerchantRow {
     pub items: i64,
     /// Their USD value (decimal).
     pub used_usd: String,
+    /// The window, ms.
+    pub window_ms: u64,
     /// Its budget per window, when it has one.
     pub budget_usd: Option<String>,
+    /// What is left of it.
+    pub remaining_usd: Option<String>,
 }
 
 /// Budgets and their use.
@@ -243,8 +248,6 @@ pub struct MerchantRow {
 pub struct Limits {
     /// Per governed chain.
     pub governor: Vec<GovernorRow>,
-    /// The merchants' window, ms.
-    pub merchant_window_ms: u64,
     /// Per merchant.
     pub merchants: Vec<MerchantRow>,
 }

@@ -64,6 +64,8 @@ pub const NO_ROUTE: i32 = 4004;
 pub const NOT_EXECUTABLE: i32 = 4005;
 /// Idempotency key reused for another request.
 pub const CONFLICT: i32 = 4009;
+/// A request over a configured limit (a merchant's budget).
+pub const OVER_LIMIT: i32 = 4022;
 /// Internal failure.
 pub const INTERNAL: i32 = -32603;
 
@@ -116,6 +118,21 @@ pub fn conflict(field: &str, reason: &str) -> ErrorObjectOwned {
         format!("{field}: {reason}"),
         Some(json!({ "field": field })),
     )
+}
+
+/// Over a configured limit: `limit` names the setting, `data` carries the
+/// figures. Nothing was stored.
+pub fn over_limit(
+    field: &str,
+    limit: &str,
+    message: &str,
+    data: serde_json::Value,
+) -> ErrorObjectOwned {
+    let mut d = json!({ "field": field, "limit": limit });
+    if let (Some(m), serde_json::Value::Object(extra)) = (d.as_object_mut(), data) {
+        m.extend(extra);
+    }
+    ErrorObjectOwned::owned(OVER_LIMIT, message.to_owned(), Some(d))
 }
 
 /// Internal failure; nothing was half done.
@@ -217,6 +234,10 @@ pub const EXECUTION: &[ErrorDoc] = &[
     ErrorDoc {
         code: CONFLICT,
         message: "the idempotency key was used for a different request",
+    },
+    ErrorDoc {
+        code: OVER_LIMIT,
+        message: "over a configured limit (a merchant's budget); data.limit names it, nothing was stored",
     },
     ErrorDoc {
         code: INTERNAL,

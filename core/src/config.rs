@@ -118,6 +118,9 @@ pub struct RelayerConfig {
     /// Notional limits per chain (optional).
     #[serde(default)]
     pub governor: Vec<GovernorConfig>,
+    /// USD budgets per merchant, checked at intake (optional).
+    #[serde(default)]
+    pub merchant_budget: Vec<MerchantBudgetConfig>,
     /// Payouts at or above these USD values wait for operator approval
     /// (optional).
     #[serde(default)]
@@ -162,6 +165,45 @@ impl GovernorConfig {
             return Err(Error::invalid(f("window_ms"), "must be positive"));
         }
         Ok((budget, large))
+    }
+}
+
+/// One merchant's budget: the USD value of its payouts created in a
+/// sliding window (failed and cancelled ones not counted), and of each
+/// item. A request that would exceed either is refused before anything of
+/// it is stored.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantBudgetConfig {
+    /// The merchant: its API key's name.
+    pub merchant: String,
+    /// USD per window at most (decimal string).
+    pub budget_usd: String,
+    /// Window length (default 24 h).
+    #[serde(default = "default_window")]
+    pub window_ms: u64,
+    /// USD of one item at most (decimal string, optional).
+    #[serde(default)]
+    pub max_item_usd: Option<String>,
+}
+
+impl MerchantBudgetConfig {
+    /// (budget, largest item), parsed.
+    pub fn amounts(&self, i: usize) -> Result<(crate::UsdE8, Option<crate::UsdE8>)> {
+        let f = |n: &str| format!("relayer.merchant_budget[{i}].{n}");
+        if self.merchant.trim().is_empty() || self.merchant.len() > 64 {
+            return Err(Error::invalid(f("merchant"), "1 to 64 characters"));
+        }
+        let budget = crate::UsdE8::parse(&f("budget_usd"), &self.budget_usd)?;
+        let item = self
+            .max_item_usd
+            .as_deref()
+            .map(|v| crate::UsdE8::parse(&f("max_item_usd"), v))
+            .transpose()?;
+        if self.window_ms == 0 {
+            return Err(Error::invalid(f("window_ms"), "must be positive"));
+        }
+        Ok((budget, item))
     }
 }
 
@@ -561,6 +603,18 @@ impl DaemonConfig {
             if let Some(a) = &r.approvals {
                 a.thresholds()?;
             }
+            for (i, m) in r.merchant_budget.iter().enumerate() {
+                m.amounts(i)?;
+                if r.merchant_budget[..i]
+                    .iter()
+                    .any(|o| o.merchant == m.merchant)
+                {
+                    return Err(Error::invalid(
+                        format!("relayer.merchant_budget[{i}].merchant"),
+                        format!("{:?} has a budget already", m.merchant),
+                    ));
+                }
+            }
             for (i, g) in r.governor.iter().enumerate() {
                 g.amounts(i)?;
             }
@@ -625,7 +679,8 @@ impl DaemonConfig {
             if let Some(u) = &c.api_url {
                 let ok = (u.starts_with("ws://") || u.starts_with("wss://"))
                     && u.len() <= 200
-                    && u.chars().all(|ch| ch.is_ascii_graphic() && !"\"';,<>\\".contains(ch));
+                    && u.chars()
+                        .all(|ch| ch.is_ascii_graphic() && !"\"';,<>\\".contains(ch));
                 if !ok {
                     return Err(Error::invalid(
                         "console.api_url",

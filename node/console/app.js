@@ -54,12 +54,32 @@ function put(container, ...nodes) {
   }
 }
 
+/** A table; each cell carries its column's name for the narrow layout,
+ *  and a row array may carry a `cls` for its <tr>. */
 function table(caption, head, rows, empty) {
   if (!rows.length) return h('p', { class: 'empty', text: empty });
+  const cell = (c, i) => {
+    const td = c instanceof Node && c.tagName === 'TD' ? c : h('td', {}, c);
+    if (head[i]) td.dataset.label = head[i];
+    return td;
+  };
   return h('table', {},
     h('caption', { class: 'sr-only', text: caption }),
     h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col', text: c })))),
-    h('tbody', {}, rows.map((r) => h('tr', {}, r.map((c) => (c instanceof Node && c.tagName === 'TD' ? c : h('td', {}, c)))))));
+    h('tbody', {}, rows.map((r) => h('tr', { class: r.cls }, r.map(cell)))));
+}
+
+function row(cls, cells) {
+  cells.cls = cls;
+  return cells;
+}
+
+/** Unix-ms instants inside a daemon's message, as local times. */
+function humanize(text) {
+  return (text || '').replace(/\b(?:at |until )?(1\d{12}) ms\b/g, (m, ms) => {
+    const d = new Date(Number(ms));
+    return `${m.startsWith('until') ? 'until' : 'at'} ${d.toLocaleTimeString()}`;
+  });
 }
 
 function ago(ms) {
@@ -279,6 +299,7 @@ function reconnect() {
 
 function onUpdate(u) {
   Object.assign(state.view, u.sections);
+  state.view.at_ms = u.at_ms;
   const changed = new Set(Object.keys(u.sections));
   if (changed.has('assets')) renderAssets();
   if (['chains', 'bridges', 'pauses', 'changes'].some((k) => changed.has(k))) renderNetwork();
@@ -381,7 +402,7 @@ function renderAssets() {
 
 function renderNetwork() {
   const v = state.view;
-  const chains = (v.chains || []).map((c) => [
+  const chains = (v.chains || []).map((c) => row(c.breaker.state === 'open' ? 'alarm' : c.paused ? 'paused' : '', [
     h('td', {}, h('strong', { text: c.chain })),
     c.vm,
     c.head ?? '—',
@@ -395,12 +416,12 @@ function renderNetwork() {
     h('td', {}, breakerCell(c.breaker)),
     h('td', {}, pauseCell(c.paused, c.last_change)),
     h('td', {}, pauseButton('chain', c.chain, !!c.paused)),
-  ]);
-  put($('chains'), table('Chains', ['Chain', 'VM', 'Head', 'Finalized', 'Lag', 'Reading age', 'RPC endpoints', 'Breaker', 'Pause', ''], chains, 'No chains.'));
+  ]));
+  put($('chains'), table('Chains', ['Chain', 'VM', 'Head', 'Finalized', 'Lag', 'Reading age', 'Endpoints', 'Breaker', 'Pause', ''], chains, 'No chains.'));
 
-  const bridges = (v.bridges || []).map((b) => [
+  const bridges = (v.bridges || []).map((b) => row(b.breaker.state === 'open' ? 'alarm' : b.paused ? 'paused' : '', [
     h('td', {}, h('strong', { text: b.bridge })),
-    h('td', { class: 'mono' }, `${b.from} → ${b.to}`),
+    h('td', { class: 'mono nowrap' }, `${b.from} → ${b.to}`),
     h('td', {}, breakerCell(b.breaker)),
     usd(b.liquidity_usd),
     h('td', {}, pct(b.success_p), ' ', h('span', { class: 'why', text: b.attempts ? `${b.success_basis}, ${b.successes}/${b.attempts} released` : 'prior, no hops yet' })),
@@ -408,7 +429,7 @@ function renderNetwork() {
     b.in_flight,
     h('td', {}, pauseCell(b.paused, b.last_change)),
     h('td', {}, pauseButton('bridge', b.bridge, !!b.paused)),
-  ]);
+  ]));
   put($('bridges'), table('Bridges', ['Bridge', 'Route', 'Breaker', 'Liquidity', 'Success', 'Latency', 'In flight', 'Pause', ''], bridges, 'No bridges.'));
 
   const routeChanges = (v.changes || []).filter((c) => c.kind === 'route');
@@ -420,27 +441,35 @@ function renderNetwork() {
   put($('routes'), table('Route pauses', ['Route', 'Pause', ''], rows, 'No route has been paused.'));
 }
 
+/** Open payouts of one chain per state over time, as steps (a count
+ *  holds until the next sample), ending at the view's current counts. */
 function sparkChart(chain, samples) {
-  const W = 300, H = 96, P = 4;
+  const W = 300, H = 96, P = 4, TOP = 16;
   const series = STATES.map((st) => samples.map((x) => (x.counts[chain] || {})[st] || 0));
   const max = Math.max(1, ...series.flat());
   const t0 = samples[0].at_ms, t1 = samples[samples.length - 1].at_ms;
   const x = (t) => P + ((t - t0) / Math.max(1, t1 - t0)) * (W - 2 * P);
-  const y = (n) => H - P - (n / max) * (H - 2 * P);
+  const y = (n) => H - P - (n / max) * (H - TOP - P);
   const lines = STATES.map((st, i) => {
     if (!series[i].some((n) => n > 0)) return null;
-    const pts = samples.map((smp, j) => `${x(smp.at_ms).toFixed(1)},${y(series[i][j]).toFixed(1)}`).join(' ');
-    return s('polyline', { points: pts, fill: 'none', stroke: STATE_COLOURS[st], 'stroke-width': 2 });
+    let d = '';
+    samples.forEach((smp, j) => {
+      const px = x(smp.at_ms).toFixed(1), py = y(series[i][j]).toFixed(1);
+      d += j === 0 ? `M${px},${py}` : `H${px}V${py}`;
+    });
+    return s('path', { d, fill: 'none', stroke: STATE_COLOURS[st], 'stroke-width': 2 });
   });
   const now = STATES.map((st, i) => [st, series[i][series[i].length - 1]]).filter(([, n]) => n > 0);
-  const label = `${chain}: ${now.length ? now.map(([st, n]) => `${n} ${st}`).join(', ') : 'nothing open'} now; peak ${max} over ${Math.round((t1 - t0) / 60000)} min`;
+  const mins = Math.max(1, Math.round((t1 - t0) / 60000));
+  const label = `${chain}: ${now.length ? now.map(([st, n]) => `${n} ${st}`).join(', ') : 'nothing open'} now; at most ${max} in the last ${mins} min`;
   return h('figure', { class: 'spark' },
     s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': label },
       s('rect', { x: 0, y: 0, width: W, height: H, class: 'chart-bg' }),
+      s('line', { x1: P, y1: y(max), x2: W - P, y2: y(max), class: 'grid' }),
       s('line', { x1: P, y1: H - P, x2: W - P, y2: H - P, class: 'axis' }),
-      s('text', { x: W - P, y: 12, 'text-anchor': 'end', class: 'tick', text: `max ${max}` }),
+      s('text', { x: P, y: 11, class: 'tick', text: `${max} at most` }),
       lines),
-    h('figcaption', {}, h('strong', { text: chain }), h('span', { class: 'why', text: `last ${Math.max(1, Math.round((t1 - t0) / 60000))} min` }),
+    h('figcaption', {}, h('strong', { text: chain }), h('span', { class: 'why', text: `last ${mins} min` }), ' ',
       now.length ? now.map(([st, n]) => h('span', { class: 'key' }, h('span', { class: `swatch s-${st}` }), `${n} ${st}`)) : h('span', { class: 'why', text: 'nothing open' })));
 }
 
@@ -449,9 +478,13 @@ function renderQueues() {
   const q = v.queues || { payouts: [], held: [], lanes: [], transfers: [] };
   const hist = v.history || [];
   const chains = [...new Set([...(v.chains || []).filter((c) => c.vm === 'evm').map((c) => c.chain), ...q.payouts.map((p) => p.chain)])];
-  put($('queue-charts'), hist.length < 2
-    ? h('p', { class: 'empty', text: 'Collecting samples (one every 5 s)…' })
-    : chains.map((c) => sparkChart(c, hist)));
+  // The samples, then the counts as they are now.
+  const live = { at_ms: v.at_ms || Date.now(), counts: {} };
+  for (const p of q.payouts) if (STATES.includes(p.state)) (live.counts[p.chain] ||= {})[p.state] = p.count;
+  const samples = hist.length && live.at_ms > hist[hist.length - 1].at_ms ? [...hist, live] : hist;
+  put($('queue-charts'), samples.length < 2
+    ? h('p', { class: 'empty', text: 'Collecting samples (one every 2 s)…' })
+    : chains.map((c) => sparkChart(c, samples)));
   const allStates = [...new Set(q.payouts.map((p) => p.state))];
   const order = [...STATES, 'final', 'failed', 'cancelled'].filter((st) => allStates.includes(st));
   const byChain = [...new Set(q.payouts.map((p) => p.chain))].map((c) => [
@@ -460,7 +493,7 @@ function renderQueues() {
   ]);
   put($('queue-counts'), table('Payouts by chain and state', ['Chain', ...order], byChain, 'No payouts yet.'));
   put($('held'), table('Held payouts', ['Payout', 'Merchant', 'To', 'Recipient', 'Amount', 'Held because', 'Since'],
-    q.held.map((p) => [h('td', { class: 'mono', text: p.id }), p.owner, p.to, h('td', { class: 'mono', title: p.recipient, text: short(p.recipient) }), p.amount ?? p.amount_base, h('td', { class: 'why', text: p.reason || '' }), h('td', {}, when(p.created_ms))]),
+    q.held.map((p) => [h('td', { class: 'mono', text: p.id }), p.owner, p.to, h('td', { class: 'mono', title: p.recipient, text: short(p.recipient) }), p.amount ?? p.amount_base, h('td', { class: 'why', text: humanize(p.reason) }), h('td', {}, when(p.created_ms))]),
     'Nothing is held.'));
   put($('lanes'), q.lanes.length ? q.lanes.map((l) => h('div', { class: 'lane' },
     h('h3', {}, `${l.chain} `, h('span', { class: 'mono', title: l.sender, text: short(l.sender) }), ` · next nonce ${l.next_nonce ?? '?'} `, l.halted ? badge('open', `halted: ${l.halted}`) : badge('closed', 'running')),
@@ -488,7 +521,7 @@ function renderApprovals() {
     return [
       h('td', { class: 'mono', text: p.id }), p.owner, p.to,
       h('td', { class: 'mono', title: p.recipient, text: short(p.recipient) }),
-      p.amount ?? p.amount_base, usd(a.usd),
+      p.amount ?? p.amount_base, usd(a.usd), h('td', {}, when(p.created_ms)),
       h('td', {}, h('strong', { text: `${a.approved_by.length} of ${a.needed}` }), a.approved_by.length ? h('span', { class: 'why', text: ` (${a.approved_by.join(', ')})` }) : ''),
       h('td', { class: 'buttons' },
         h('button', {
@@ -504,7 +537,7 @@ function renderApprovals() {
         }, 'Reject…')),
     ];
   });
-  put($('approvals'), table('Payouts waiting for approval', ['Payout', 'Merchant', 'To', 'Recipient', 'Amount', 'USD', 'Approvals', ''], rows, 'Nothing waits for an operator.'));
+  put($('approvals'), table('Payouts waiting for approval', ['Payout', 'Merchant', 'To', 'Recipient', 'Amount', 'USD', 'Waiting since', 'Approvals', ''], rows, 'Nothing waits for an operator.'));
 }
 
 function bar(used, total, label) {
@@ -523,10 +556,16 @@ function renderLimits() {
     return h('div', { class: 'limit' }, h('h3', { text: g.chain }), bar(used, budget, text),
       h('p', {}, text, '. ', g.queued ? h('strong', { text: `${g.queued} payout${g.queued === 1 ? '' : 's'} (${usd(g.queued_usd)}) queued behind it.` }) : 'Nothing queued behind it.'));
   }) : h('p', { class: 'empty', text: 'No chain has a notional budget.' }));
-  put($('merchants'), table('Merchants', ['Merchant', `Payouts (${Math.round(l.merchant_window_ms / 3_600_000)} h)`, 'USD', 'Budget'],
-    l.merchants.map((m) => [h('td', {}, h('strong', { text: m.merchant })), m.items, usd(m.used_usd),
-      m.budget_usd ? h('td', {}, bar(Number(m.used_usd), Number(m.budget_usd), `${usd(m.used_usd)} of ${usd(m.budget_usd)}`)) : h('td', { class: 'why', text: 'no budget set' })]),
-    'No merchant payouts in the window.'));
+  put($('merchants'), table('Merchants', ['Merchant', 'Window', 'Payouts', 'Used', 'Budget'],
+    l.merchants.map((m) => {
+      const win = m.window_ms >= 3_600_000 ? `${Math.round(m.window_ms / 3_600_000)} h` : `${Math.round(m.window_ms / 60000)} min`;
+      const budget = m.budget_usd
+        ? h('td', {}, bar(Number(m.used_usd), Number(m.budget_usd), `${usd(m.used_usd)} used of ${usd(m.budget_usd)}, ${usd(m.remaining_usd)} left`),
+          h('div', { class: 'why', text: `${usd(m.remaining_usd)} left of ${usd(m.budget_usd)}` }))
+        : h('td', { class: 'why', text: 'no budget set' });
+      return [h('td', {}, h('strong', { text: m.merchant })), win, m.items, usd(m.used_usd), budget];
+    }),
+    'No merchant payouts in the last day.'));
 }
 
 // ---------------------------------------------------------------- route explorer

@@ -97,48 +97,47 @@ fn csp(api: &str) -> String {
 /// The answer to one request.
 fn answer(method: &Method, path: &str, host: Option<&str>, api: &Api) -> Response<Full<Bytes>> {
     let url = api_url(api, host);
-    let (status, kind, body): (StatusCode, &str, Bytes) = if method != Method::GET
-        && method != Method::HEAD
-    {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            Bytes::from_static(b"the console only serves GET\n"),
-        )
-    } else {
-        match path {
-            "/" | "/index.html" => (
-                StatusCode::OK,
-                "text/html; charset=utf-8",
-                Bytes::from_static(INDEX.as_bytes()),
-            ),
-            "/app.js" => (
-                StatusCode::OK,
-                "text/javascript; charset=utf-8",
-                Bytes::from_static(APP_JS.as_bytes()),
-            ),
-            "/app.css" => (
-                StatusCode::OK,
-                "text/css; charset=utf-8",
-                Bytes::from_static(APP_CSS.as_bytes()),
-            ),
-            "/icon.svg" => (
-                StatusCode::OK,
-                "image/svg+xml",
-                Bytes::from_static(ICON.as_bytes()),
-            ),
-            "/config.json" => (
-                StatusCode::OK,
-                "application/json",
-                Bytes::from(json!({ "api": url }).to_string()),
-            ),
-            _ => (
-                StatusCode::NOT_FOUND,
+    let (status, kind, body): (StatusCode, &str, Bytes) =
+        if method != Method::GET && method != Method::HEAD {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
                 "text/plain; charset=utf-8",
-                Bytes::from_static(b"not found\n"),
-            ),
-        }
-    };
+                Bytes::from_static(b"the console only serves GET\n"),
+            )
+        } else {
+            match path {
+                "/" | "/index.html" => (
+                    StatusCode::OK,
+                    "text/html; charset=utf-8",
+                    Bytes::from_static(INDEX.as_bytes()),
+                ),
+                "/app.js" => (
+                    StatusCode::OK,
+                    "text/javascript; charset=utf-8",
+                    Bytes::from_static(APP_JS.as_bytes()),
+                ),
+                "/app.css" => (
+                    StatusCode::OK,
+                    "text/css; charset=utf-8",
+                    Bytes::from_static(APP_CSS.as_bytes()),
+                ),
+                "/icon.svg" => (
+                    StatusCode::OK,
+                    "image/svg+xml",
+                    Bytes::from_static(ICON.as_bytes()),
+                ),
+                "/config.json" => (
+                    StatusCode::OK,
+                    "application/json",
+                    Bytes::from(json!({ "api": url }).to_string()),
+                ),
+                _ => (
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    Bytes::from_static(b"not found\n"),
+                ),
+            }
+        };
     let body = if method == Method::HEAD {
         Bytes::new()
     } else {
@@ -147,12 +146,21 @@ fn answer(method: &Method, path: &str, host: Option<&str>, api: &Api) -> Respons
     let mut res = Response::new(Full::new(body));
     *res.status_mut() = status;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("text/plain")));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("text/plain")),
+    );
     if let Ok(v) = HeaderValue::from_str(&csp(&url)) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -219,7 +227,10 @@ mod tests {
             .to_str()
             .unwrap();
         assert!(policy.contains("script-src 'self';"), "{policy}");
-        assert!(policy.contains("connect-src 'self' ws://127.0.0.1:8711;"), "{policy}");
+        assert!(
+            policy.contains("connect-src 'self' ws://127.0.0.1:8711;"),
+            "{policy}"
+        );
         assert!(!policy.contains("unsafe"), "{policy}");
         assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(
@@ -234,10 +245,7 @@ mod tests {
 
     #[test]
     fn a_host_header_that_is_not_a_plain_name_is_not_echoed() {
-        let api = Api {
-            port: 1,
-            url: None,
-        };
+        let api = Api { port: 1, url: None };
         assert_eq!(api_url(&api, Some("ops.example:80")), "ws://ops.example:1");
         assert_eq!(api_url(&api, Some("[::1]:80")), "ws://[::1]:1");
         assert_eq!(
@@ -252,17 +260,33 @@ mod tests {
         // Every <script> has our src, nothing is fetched from elsewhere.
         for part in INDEX.split("<script").skip(1) {
             let tag = &part[..part.find('>').unwrap_or(part.len())];
-            assert_eq!(tag.trim(), r#"type="module" src="/app.js""#, "inline or foreign script");
+            assert_eq!(
+                tag.trim(),
+                r#"type="module" src="/app.js""#,
+                "inline or foreign script"
+            );
         }
-        for (file, text) in [("index.html", INDEX), ("app.js", APP_JS), ("app.css", APP_CSS)] {
-            assert!(!text.contains("https://") && !text.contains("//cdn"), "{file} names an outside URL");
-            assert!(!text.contains("innerHTML") && !text.contains("eval("), "{file} builds markup from text");
+        for (file, text) in [
+            ("index.html", INDEX),
+            ("app.js", APP_JS),
+            ("app.css", APP_CSS),
+        ] {
+            assert!(
+                !text.contains("https://") && !text.contains("//cdn"),
+                "{file} names an outside URL"
+            );
+            assert!(
+                !text.contains("innerHTML") && !text.contains("eval("),
+                "{file} builds markup from text"
+            );
         }
         assert!(!INDEX.contains("style=\""), "inline style");
         // No inline event handler attribute (onclick=..., onload=...).
         let lower = INDEX.to_ascii_lowercase();
         assert!(
-            !lower.split(|c: char| c.is_whitespace()).any(|w| w.starts_with("on") && w.contains('=')),
+            !lower
+                .split(|c: char| c.is_whitespace())
+                .any(|w| w.starts_with("on") && w.contains('=')),
             "inline event handler"
         );
     }

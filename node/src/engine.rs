@@ -289,6 +289,19 @@ pub async fn start(
         );
     }
     payouts = payouts.with_governor(limits);
+    let mut budgets = HashMap::new();
+    for (i, m) in cfg.merchant_budget.iter().enumerate() {
+        let (budget, max_item) = m.amounts(i)?;
+        budgets.insert(
+            m.merchant.clone(),
+            switchyard_relayer::payout::MerchantBudget {
+                budget,
+                window_ms: m.window_ms,
+                max_item,
+            },
+        );
+    }
+    payouts = payouts.with_budgets(budgets);
     // Payouts for a paused chain or one whose breaker is open wait.
     let m = Arc::clone(model);
     payouts = payouts.with_gate(Arc::new(move |chain_id: u64| {

@@ -162,6 +162,12 @@ impl Store {
         Ok(out)
     }
 
+    /// The USD value (8 decimals) of `owner`'s payouts created since
+    /// `since_ms`, as its budget counts them at intake.
+    pub fn merchant_used(&self, owner: &str, since_ms: i64) -> Result<alloy::primitives::U256> {
+        crate::payout::merchant_used(&self.conn(), owner, since_ms)
+    }
+
     /// The audit log's last sequence number (0 when empty).
     pub fn audit_head(&self) -> Result<i64> {
         Ok(self

@@ -25,6 +25,9 @@ pub enum Error {
     /// The idempotency key was used for a different request.
     #[error("idempotency key {0:?} was used for a different request")]
     IdempotencyConflict(String),
+    /// The request is over its merchant's budget; nothing of it was stored.
+    #[error("over the merchant's budget: {0:?}")]
+    OverBudget(crate::payout::OverBudget),
     /// The same intent was reserved with a different call.
     #[error("intent {0} was reserved with a different call")]
     IntentMismatch(String),

@@ -205,6 +205,8 @@ CREATE TABLE IF NOT EXISTS payout (
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
+-- A merchant's payouts in a window, for its budget.
+CREATE INDEX IF NOT EXISTS payout_owner ON payout (owner, created_ms);
 -- Transfers that top up a chain's PayoutBatcher float for held payouts.
 CREATE TABLE IF NOT EXISTS funding (
     transfer_id TEXT    PRIMARY KEY,

@@ -67,7 +67,15 @@ impl Devnet {
         let dir = std::env::temp_dir().join(format!("sy-devnet-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut child = Command::new(BIN)
-            .args(["devnet", "up", "--free-ports", "--listen-port", "0", "--console-port", "0"])
+            .args([
+                "devnet",
+                "up",
+                "--free-ports",
+                "--listen-port",
+                "0",
+                "--console-port",
+                "0",
+            ])
             .arg("--dir")
             .arg(&dir)
             .arg("--topology")

@@ -64,10 +64,10 @@ async function tab(page, name) {
   await page.waitForSelector(`#view-${name}:not([hidden])`);
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = true) {
   // Let the last update paint.
   await new Promise((r) => setTimeout(r, 300));
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
 }
 
 /** Fills the dialog and confirms; `empty` first tries without a reason. */
@@ -202,6 +202,7 @@ await tab(b, 'limits');
 await waitText(b, '#governor', /devnet-c/);
 await waitText(b, '#governor', /queued behind it/);
 await waitText(b, '#merchants', /acme/);
+await waitText(b, '#merchants', /\$1,040 left of \$2,000/);
 await shot(b, 'limits');
 
 // ------------------------------------------------------------------ breaker
@@ -236,7 +237,7 @@ await a.waitForFunction(() => {
 
 step('a phone-sized window');
 await a.setViewport({ width: 390, height: 844, isMobile: true });
-await shot(a, 'phone');
+await shot(a, 'phone', false);
 const overflow = await a.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 assert.ok(overflow <= 1, `the page itself does not scroll sideways on a phone (${overflow}px); wide tables scroll in their box`);
 

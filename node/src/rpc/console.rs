@@ -23,12 +23,12 @@ use super::AppState;
 use super::errors;
 
 /// Samples of payout counts kept for the console's chart.
-pub const HISTORY_LEN: usize = 360;
+pub const HISTORY_LEN: usize = 900;
 /// How often they are taken.
-pub const HISTORY_EVERY: Duration = Duration::from_secs(5);
+pub const HISTORY_EVERY: Duration = Duration::from_secs(2);
 /// How often a subscription looks for changes.
 pub const FEED_EVERY: Duration = Duration::from_millis(500);
-/// The window of the merchants' flow shown beside their budgets.
+/// The window of the flow shown for merchants without a budget.
 const MERCHANT_WINDOW_MS: u64 = 24 * 3_600_000;
 
 /// The chart's samples, newest last.
@@ -198,7 +198,6 @@ impl AppState {
                 Vec::new(),
                 Limits {
                     governor: Vec::new(),
-                    merchant_window_ms: MERCHANT_WINDOW_MS,
                     merchants: Vec::new(),
                 },
             ),
@@ -281,7 +280,13 @@ impl AppState {
         }
         lanes.sort_by(|a, b| a.chain.cmp(&b.chain));
         let mut transfers = Vec::new();
-        for id in e.transfers.pending().map_err(internal)?.into_iter().take(50) {
+        for id in e
+            .transfers
+            .pending()
+            .map_err(internal)?
+            .into_iter()
+            .take(50)
+        {
             if let Some(v) = e.transfers.get(&id).map_err(internal)? {
                 transfers.push(v);
             }
@@ -317,8 +322,10 @@ impl AppState {
                 }
             })
             .collect();
+        // Every merchant with payouts in the last day, and every merchant
+        // with a budget, counted over its own window as intake counts it.
         let since = i64::try_from(now.saturating_sub(MERCHANT_WINDOW_MS)).unwrap_or(0);
-        let merchants = e
+        let mut merchants: Vec<MerchantRow> = e
             .store
             .merchant_flows(since)
             .map_err(internal)?
@@ -327,9 +334,36 @@ impl AppState {
                 merchant: m.owner,
                 items: m.items,
                 used_usd: usd(m.usd_e8),
+                window_ms: MERCHANT_WINDOW_MS,
                 budget_usd: None,
+                remaining_usd: None,
             })
             .collect();
+        let mut budgeted: Vec<_> = e.payouts.budgets().iter().collect();
+        budgeted.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, b) in budgeted {
+            let since = i64::try_from(now.saturating_sub(b.window_ms)).unwrap_or(0);
+            let used = e.store.merchant_used(name, since).map_err(internal)?;
+            let items = e
+                .store
+                .merchant_flows(since)
+                .map_err(internal)?
+                .into_iter()
+                .find(|m| m.owner == *name)
+                .map_or(0, |m| m.items);
+            let row = MerchantRow {
+                merchant: name.clone(),
+                items,
+                used_usd: UsdE8(used).to_string(),
+                window_ms: b.window_ms,
+                budget_usd: Some(b.budget.to_string()),
+                remaining_usd: Some(UsdE8(b.budget.0.saturating_sub(used)).to_string()),
+            };
+            match merchants.iter_mut().find(|m| m.merchant == *name) {
+                Some(m) => *m = row,
+                None => merchants.push(row),
+            }
+        }
         Ok((
             Queues {
                 payouts,
@@ -340,7 +374,6 @@ impl AppState {
             approvals,
             Limits {
                 governor,
-                merchant_window_ms: MERCHANT_WINDOW_MS,
                 merchants,
             },
         ))
@@ -426,7 +459,6 @@ mod tests {
             approvals: Vec::new(),
             limits: Limits {
                 governor: Vec::new(),
-                merchant_window_ms: 1,
                 merchants: Vec::new(),
             },
             audit_head: 0,

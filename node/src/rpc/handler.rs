@@ -9,6 +9,7 @@ use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
 use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::Value;
+use switchyard_api::console::{OpsView, Whoami};
 use switchyard_api::keys::{KeyCreateParams, KeyCreated, KeyList, KeyRevokeParams, KeyRevoked};
 use switchyard_api::ops::{
     ApproveParams, Approved, AuditPage, AuditParams, BatchCancelParams, BatchCancelling,
@@ -21,10 +22,9 @@ use switchyard_api::payout::{
 };
 use switchyard_api::quote::{QuoteParams, QuoteResult};
 use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
-use switchyard_api::console::{OpsView, Whoami};
 use switchyard_api::{
-    Caller, ConsoleApiServer, DiscoverApiServer, KeysApiServer, OpsApiServer, PayoutApiServer, PayoutEventsApiServer,
-    QuoteApiServer, TransferApiServer,
+    Caller, ConsoleApiServer, DiscoverApiServer, KeysApiServer, OpsApiServer, PayoutApiServer,
+    PayoutEventsApiServer, QuoteApiServer, TransferApiServer,
 };
 use switchyard_relayer::Role;
 

@@ -218,9 +218,13 @@ where
         let upgrade = req.headers().contains_key(header::UPGRADE);
         // A browser's WebSocket cannot send Authorization: the console
         // offers its key as a subprotocol instead (see `crate::console`).
-        let offered = upgrade.then(|| subprotocols(req.headers())).unwrap_or_default();
+        let offered = if upgrade {
+            subprotocols(req.headers())
+        } else {
+            Offered::default()
+        };
         if let Some(token) = &offered.bearer
-            && !req.extensions().get::<switchyard_api::Bearer>().is_some()
+            && req.extensions().get::<switchyard_api::Bearer>().is_none()
         {
             req.extensions_mut()
                 .insert(switchyard_api::Bearer(token.clone()));
@@ -322,7 +326,10 @@ mod tests {
                 bearer: Some("sy_operator_ab12".into())
             }
         );
-        h.insert(header::SEC_WEBSOCKET_PROTOCOL, "bearer., chat".parse().unwrap());
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            "bearer., chat".parse().unwrap(),
+        );
         assert_eq!(subprotocols(&h), Offered::default());
     }
 

@@ -142,6 +142,7 @@ impl AppState {
                     "idempotency_key",
                     "this key was used for a different request",
                 ),
+                switchyard_relayer::Error::OverBudget(o) => over_budget(&caller.name, &o),
                 other => internal(&other),
             })
     }
@@ -275,5 +276,39 @@ impl AppState {
                 })
             }
         }
+    }
+}
+
+/// The typed refusal of a request over its merchant's budget.
+fn over_budget(merchant: &str, o: &switchyard_relayer::payout::OverBudget) -> ErrorObjectOwned {
+    use switchyard_relayer::payout::OverBudget;
+    match o {
+        OverBudget::Item { index, usd, max } => errors::over_limit(
+            &format!("items[{index}].amount"),
+            "relayer.merchant_budget.max_item_usd",
+            &format!(
+                "items[{index}] is worth ${usd}, over {merchant}'s largest item of ${max}; nothing was stored"
+            ),
+            serde_json::json!({ "usd": usd.to_string(), "max_item_usd": max.to_string() }),
+        ),
+        OverBudget::Window {
+            used,
+            requested,
+            budget,
+            window_ms,
+        } => errors::over_limit(
+            "items",
+            "relayer.merchant_budget.budget_usd",
+            &format!(
+                "the request is worth ${requested}; {merchant} has used ${used} of its ${budget} per {} min; nothing was stored",
+                window_ms / 60_000
+            ),
+            serde_json::json!({
+                "used_usd": used.to_string(),
+                "requested_usd": requested.to_string(),
+                "budget_usd": budget.to_string(),
+                "window_ms": window_ms,
+            }),
+        ),
     }
 }

@@ -203,9 +203,46 @@ pub struct Payouts {
     hook: Option<BatchHook>,
     gate: Option<ChainGate>,
     governor: HashMap<u64, crate::governor::Limit>,
+    budgets: HashMap<String, MerchantBudget>,
     failing: Arc<std::sync::Mutex<ChainErrors>>,
     holds: Arc<std::sync::Mutex<Holds>>,
     decimals: HashMap<String, u8>,
+}
+
+/// A merchant's budget (see `[[relayer.merchant_budget]]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MerchantBudget {
+    /// USD of payouts created per window at most.
+    pub budget: UsdE8,
+    /// Window length.
+    pub window_ms: u64,
+    /// USD of one item at most.
+    pub max_item: Option<UsdE8>,
+}
+
+/// Why a request is over its merchant's budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverBudget {
+    /// Item `index` is larger than the merchant's largest item.
+    Item {
+        /// Its position in the request.
+        index: usize,
+        /// Its USD value.
+        usd: UsdE8,
+        /// The limit.
+        max: UsdE8,
+    },
+    /// The request would take the window's total over the budget.
+    Window {
+        /// Used in the window before it.
+        used: UsdE8,
+        /// The request's total.
+        requested: UsdE8,
+        /// The budget.
+        budget: UsdE8,
+        /// The window.
+        window_ms: u64,
+    },
 }
 
 /// Batchers the token refuses to let pay: (chain id, token) -> (why, since ms).
@@ -282,6 +319,64 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
     ))
 }
 
+/// The USD value of `owner`'s payouts created since `since_ms`, failed and
+/// cancelled ones not counted.
+pub(crate) fn merchant_used(
+    conn: &rusqlite::Connection,
+    owner: &str,
+    since_ms: i64,
+) -> Result<U256> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT usd FROM payout WHERE owner = ?1 AND created_ms >= ?2 AND state NOT IN ({PAYOUT_FAILED}, {PAYOUT_CANCELLED})"
+    ))?;
+    let rows = stmt
+        .query_map(params![owner, since_ms], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut sum = U256::ZERO;
+    for u in rows {
+        let v: U256 = u
+            .parse()
+            .map_err(|_| Error::Corrupt(format!("payout usd {u:?}")))?;
+        sum = sum
+            .checked_add(v)
+            .ok_or_else(|| Error::Corrupt("merchant total overflows".into()))?;
+    }
+    Ok(sum)
+}
+
+fn check_budget(
+    conn: &rusqlite::Connection,
+    owner: &str,
+    b: &MerchantBudget,
+    items: &[NewPayout],
+    now: i64,
+) -> Result<()> {
+    let mut requested = U256::ZERO;
+    for (index, p) in items.iter().enumerate() {
+        if let Some(max) = b.max_item
+            && p.usd.0 > max.0
+        {
+            return Err(Error::OverBudget(OverBudget::Item {
+                index,
+                usd: p.usd,
+                max,
+            }));
+        }
+        requested = requested.saturating_add(p.usd.0);
+    }
+    let since = now.saturating_sub(i64::try_from(b.window_ms).unwrap_or(i64::MAX));
+    let used = merchant_used(conn, owner, since)?;
+    if used.saturating_add(requested) > b.budget.0 {
+        return Err(Error::OverBudget(OverBudget::Window {
+            used: UsdE8(used),
+            requested: UsdE8(requested),
+            budget: b.budget,
+            window_ms: b.window_ms,
+        }));
+    }
+    Ok(())
+}
+
 impl Payouts {
     /// Payouts over `chains` (by EVM chain id), batches signed by `signer`.
     pub fn new(
@@ -298,10 +393,22 @@ impl Payouts {
             hook: None,
             gate: None,
             governor: HashMap::new(),
+            budgets: HashMap::new(),
             failing: Arc::default(),
             holds: Arc::default(),
             decimals: HashMap::new(),
         }
+    }
+
+    /// Installs the merchants' budgets, by merchant (API key name).
+    pub fn with_budgets(mut self, budgets: HashMap<String, MerchantBudget>) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
+    /// The merchants' budgets.
+    pub fn budgets(&self) -> &HashMap<String, MerchantBudget> {
+        &self.budgets
     }
 
     /// Installs the decimals of each `chain:ASSET`, so that views show
@@ -444,6 +551,11 @@ impl Payouts {
             });
         }
         let now = now_ms();
+        // The budget is decided inside the transaction that stores the
+        // request, so two requests at once cannot both fit in one headroom.
+        if let Some(b) = self.budgets.get(owner) {
+            check_budget(&t, owner, b, items, now)?;
+        }
         t.execute(
             "INSERT INTO payout_request (key, body_hash, items, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![key, body_hash.to_vec(), i64::try_from(items.len()).unwrap_or(i64::MAX), now],

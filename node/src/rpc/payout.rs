@@ -291,6 +291,14 @@ fn over_budget(merchant: &str, o: &switchyard_relayer::payout::OverBudget) -> Er
             ),
             serde_json::json!({ "usd": usd.to_string(), "max_item_usd": max.to_string() }),
         ),
+        OverBudget::Unpriced { index } => errors::over_limit(
+            &format!("items[{index}].to"),
+            "relayer.merchant_budget.budget_usd",
+            &format!(
+                "items[{index}]'s asset has no USD price, so {merchant}'s budget cannot count it; nothing was stored"
+            ),
+            serde_json::json!({}),
+        ),
         OverBudget::Window {
             used,
             requested,

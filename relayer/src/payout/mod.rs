@@ -232,6 +232,12 @@ pub enum OverBudget {
         /// The limit.
         max: UsdE8,
     },
+    /// Item `index` has no USD price, so no budget can count it (fail
+    /// closed, as the governor does).
+    Unpriced {
+        /// Its position in the request.
+        index: usize,
+    },
     /// The request would take the window's total over the budget.
     Window {
         /// Used in the window before it.
@@ -353,6 +359,9 @@ fn check_budget(
 ) -> Result<()> {
     let mut requested = U256::ZERO;
     for (index, p) in items.iter().enumerate() {
+        if p.usd.0.is_zero() && !p.amount.is_zero() {
+            return Err(Error::OverBudget(OverBudget::Unpriced { index }));
+        }
         if let Some(max) = b.max_item
             && p.usd.0 > max.0
         {

@@ -754,6 +754,14 @@ fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing(
         "{big:?}"
     );
 
+    // An item no budget can count (no USD price) is refused.
+    let mut free = priced(9, 0);
+    free.amount = U256::from(5u64);
+    assert!(matches!(
+        payouts.submit("acme", "f", hash(6), &[free]).unwrap_err(),
+        switchyard_relayer::Error::OverBudget(OverBudget::Unpriced { index: 0 })
+    ));
+
     // A replay of an admitted request returns its ids, full budget or not.
     let again = payouts
         .submit("acme", "a", hash(1), &[priced(1, 40), priced(2, 50)])

@@ -74,8 +74,9 @@ pub struct ChainRow {
     pub finalized: Option<u64>,
     /// Blocks between them.
     pub lag: Option<u64>,
-    /// Age of the reading, ms.
-    pub reading_age_ms: Option<u64>,
+    /// When the reading was taken, unix ms (its age is the view's `at_ms`
+    /// minus this, on the daemon's clock).
+    pub observed_at_ms: Option<u64>,
     /// Older than the model's staleness limit.
     pub stale: bool,
     /// Its RPC endpoints (empty for a chain the daemon does not probe).
@@ -292,7 +293,11 @@ pub struct Whoami {
 }
 
 /// A notification of `ops_subscribe`: the sections of [`OpsView`] that
-/// changed (all of them in the first), by name.
+/// changed (all of them in the first), by name. `history` comes whole in
+/// the first notification only; later ones carry the samples taken since
+/// in `history_append`. One with no sections is a heartbeat (at least
+/// every 2 s): a reader that hears nothing for longer knows its view is
+/// stale.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OpsUpdate {
     /// When it was read, unix ms.
@@ -300,6 +305,9 @@ pub struct OpsUpdate {
     /// Section name (`chains`, `bridges`, `pauses`, `changes`, `queues`,
     /// `history`, `approvals`, `limits`, `assets`, `audit_head`) -> its new value.
     pub sections: BTreeMap<String, Value>,
+    /// Samples of `history` taken since the last notification, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history_append: Vec<QueueSample>,
 }
 
 /// The console's live view.
@@ -310,11 +318,13 @@ pub trait ConsoleApi {
     fn auth_whoami(&self) -> RpcResult<Whoami>;
 
     /// Everything the console shows, now.
-    #[method(name = "ops_view")]
+    #[method(name = "ops_view", blocking)]
     fn ops_view(&self) -> RpcResult<OpsView>;
 
-    /// An `ops_update` whenever a section of the view changes.
-    #[subscription(name = "ops_subscribe" => "ops_update", unsubscribe = "ops_unsubscribe", item = OpsUpdate)]
+    /// An `ops_update` whenever a section of the view changes. The key is
+    /// checked again every 2 s: revoked, or no longer an operator's, the
+    /// subscription ends with an error.
+    #[subscription(name = "ops_subscribe" => "ops_update", unsubscribe = "ops_unsubscribe", item = OpsUpdate, with_extensions)]
     async fn ops_subscribe(&self) -> SubscriptionResult;
 }
 
@@ -335,13 +345,14 @@ pub fn methods() -> Vec<Method> {
             "Everything the operators' console shows: chains and their endpoints, bridges and their health, pauses and who made them, queues, lanes, transfers in flight, approvals, budgets",
             EXECUTION,
             "view",
-        ),
+        )
+        .writes(),
         Method::bare_subscription::<OpsUpdate>(
             "ops_subscribe",
             "ops_update",
             "ops_unsubscribe",
             op,
-            "WebSocket only: an ops_update notification with every section of ops_view first, then the sections that change (checked twice a second)",
+            "WebSocket only: an ops_update notification with every section of ops_view first, then the sections that change (checked twice a second; history as appended samples; a heartbeat at least every 2 s); ends with an error once the key is revoked or loses the operator role",
             EXECUTION,
         ),
     ]

@@ -144,7 +144,8 @@ impl Method {
         }
     }
 
-    /// The same method, run off the async workers (it writes to the store).
+    /// The same method, run off the async workers (it writes to the store,
+    /// or reads much of it).
     pub fn writes(self) -> Self {
         Self {
             blocking: true,

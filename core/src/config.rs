@@ -676,6 +676,22 @@ impl DaemonConfig {
                     ),
                 ));
             }
+            // Off the loopback the key crosses a network: only behind a TLS
+            // proxy (its wss:// URL named), never as plain ws://.
+            if !c.listen.ip().is_loopback()
+                && !c
+                    .api_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("wss://"))
+            {
+                return Err(Error::invalid(
+                    "console.listen",
+                    format!(
+                        "{} is not a loopback address: operators' keys would cross the network in clear; serve the console behind a TLS proxy and set console.api_url to the API's wss:// URL, or listen on 127.0.0.1",
+                        c.listen
+                    ),
+                ));
+            }
             if let Some(u) = &c.api_url {
                 let ok = (u.starts_with("ws://") || u.starts_with("wss://"))
                     && u.len() <= 200
@@ -759,6 +775,48 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("listen")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_console_off_the_loopback_needs_keys_and_a_tls_api_url() {
+        let dir = std::env::temp_dir().join(format!("sy-cfg-console-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchyard.toml");
+        let field = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            DaemonConfig::load(&path, Vec::new())
+                .err()
+                .map(|e| e.field().unwrap_or("").to_owned())
+        };
+        let keys = "[relayer]\nstore = \"s.db\"\n[auth]\n";
+        assert_eq!(
+            field("topology = \"t\"\n[console]\nlisten = \"127.0.0.1:0\"\n"),
+            None
+        );
+        assert_eq!(
+            field(&format!(
+                "topology = \"t\"\n{keys}[console]\nlisten = \"0.0.0.0:8712\"\n"
+            ))
+            .as_deref(),
+            Some("console.listen"),
+            "plain ws:// off the loopback"
+        );
+        assert_eq!(
+            field(&format!(
+                "topology = \"t\"\n{keys}[console]\nlisten = \"0.0.0.0:8712\"\napi_url = \"wss://ops.example/rpc\"\n"
+            )),
+            None
+        );
+        assert_eq!(
+            field("topology = \"t\"\n[console]\nlisten = \"0.0.0.0:8712\"\napi_url = \"wss://ops.example/rpc\"\n").as_deref(),
+            Some("console.listen"),
+            "no keys"
+        );
+        assert_eq!(
+            field("topology = \"t\"\n[console]\nlisten = \"127.0.0.1:0\"\napi_url = \"wss://x'; script-src *\"\n").as_deref(),
+            Some("console.api_url")
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -42,16 +42,48 @@ function s(tag, attrs = {}, ...kids) {
   return el;
 }
 
-/** Replaces a container's content, keeping keyboard focus on the control
- *  with the same data-focus key if there was one. */
+/** Puts `nodes` into a container. A table replacing a table of the same
+ *  columns is patched in place: a cell whose markup did not change is
+ *  kept, with its buttons, so a live update neither moves keyboard focus
+ *  nor swallows a click. Elsewhere, focus returns to the control with the
+ *  same data-focus key. */
 function put(container, ...nodes) {
+  nodes = nodes.flat().filter((n) => n !== undefined && n !== null && n !== '');
+  const old = container.firstElementChild;
+  const fresh = nodes[0];
+  if (nodes.length === 1 && container.children.length === 1 && old && fresh instanceof Element
+      && old.tagName === 'TABLE' && fresh.tagName === 'TABLE'
+      && old.tHead && fresh.tHead && old.tHead.outerHTML === fresh.tHead.outerHTML) {
+    patchRows(old.tBodies[0], fresh.tBodies[0]);
+    return;
+  }
   const active = document.activeElement;
   const key = active && container.contains(active) ? active.dataset.focus : null;
-  container.replaceChildren(...nodes.flat());
+  container.replaceChildren(...nodes);
   if (key) {
     const again = container.querySelector(`[data-focus="${CSS.escape(key)}"]`);
     if (again) again.focus();
   }
+}
+
+function patchRows(body, fresh) {
+  const rows = [...fresh.rows];
+  rows.forEach((tr, i) => {
+    const cur = body.rows[i];
+    if (!cur) {
+      body.append(tr);
+      return;
+    }
+    if (cur.className !== tr.className) cur.className = tr.className;
+    const cells = [...tr.cells];
+    cells.forEach((td, j) => {
+      const have = cur.cells[j];
+      if (!have) cur.append(td);
+      else if (have.outerHTML !== td.outerHTML) have.replaceWith(td);
+    });
+    while (cur.cells.length > cells.length) cur.lastElementChild.remove();
+  });
+  while (body.rows.length > rows.length) body.lastElementChild.remove();
 }
 
 /** A table; each cell carries its column's name for the narrow layout,
@@ -60,13 +92,16 @@ function table(caption, head, rows, empty) {
   if (!rows.length) return h('p', { class: 'empty', text: empty });
   const cell = (c, i) => {
     const td = c instanceof Node && c.tagName === 'TD' ? c : h('td', {}, c);
+    td.setAttribute('role', 'cell');
     if (head[i]) td.dataset.label = head[i];
     return td;
   };
-  return h('table', {},
+  // Explicit roles: the narrow layout displays cells as blocks, which
+  // would otherwise hide the table from assistive technology.
+  return h('table', { role: 'table' },
     h('caption', { class: 'sr-only', text: caption }),
-    h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col', text: c })))),
-    h('tbody', {}, rows.map((r) => h('tr', { class: r.cls }, r.map(cell)))));
+    h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, head.map((c) => h('th', { scope: 'col', role: 'columnheader', text: c })))),
+    h('tbody', { role: 'rowgroup' }, rows.map((r) => h('tr', { class: r.cls, role: 'row' }, r.map(cell)))));
 }
 
 function row(cls, cells) {
@@ -121,7 +156,8 @@ function breakerCell(b) {
 
 function usd(x) {
   const n = Number(x);
-  return Number.isFinite(n) ? `$${n.toLocaleString('en-US', { maximumFractionDigits: 2 })}` : `$${x}`;
+  if (x === 'unpriced') return 'no USD price';
+  return Number.isFinite(n) && n < 1e15 ? `$${n.toLocaleString('en-US', { maximumFractionDigits: 2 })}` : String(x);
 }
 
 // ---------------------------------------------------------------- JSON-RPC
@@ -175,16 +211,33 @@ class Rpc {
       if (msg.error) w.reject(new RpcError(msg.error));
       else w.resolve(msg.result);
     } else if (msg.method && msg.params && this.subs.has(msg.params.subscription)) {
+      if (msg.params.error !== undefined) {
+        // The daemon ended the subscription (the key was revoked, or lost
+        // its role): start over, which checks the key again.
+        this.subs.delete(msg.params.subscription);
+        this.ws.close();
+        return;
+      }
       this.subs.get(msg.params.subscription)(msg.params.result);
     }
   }
 
-  call(method, params) {
+  call(method, params, timeoutMs = 15000) {
     const id = this.next++;
     const body = { jsonrpc: '2.0', id, method };
     if (params !== undefined) body.params = params;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        reject(new Error('not connected to the API: try again once the console says Live'));
+        return;
+      }
+      const timer = setTimeout(() => {
+        if (this.waiting.delete(id)) reject(new Error(`no answer from the API within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      this.waiting.set(id, {
+        resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
       this.ws.send(JSON.stringify(body));
     });
   }
@@ -249,8 +302,20 @@ async function connect(key) {
   return { rpc, me };
 }
 
+/** Connects, checks the key and subscribes; on any failure the socket is
+ *  closed and the error thrown. */
 async function signIn(key) {
   const { rpc, me } = await connect(key);
+  let first;
+  try {
+    const got = new Promise((resolve) => { first = resolve; });
+    await rpc.subscribe('ops_subscribe', (u) => { onUpdate(u); first(); });
+    await Promise.race([got, new Promise((_, no) => setTimeout(() => no(new Error('no view from the API within 15 s')), 15000))]);
+  } catch (e) {
+    rpc.close();
+    throw e;
+  }
+  if (state.rpc) state.rpc.close();
   sessionStorage.setItem(KEY_SLOT, key);
   state.rpc = rpc;
   state.me = me;
@@ -261,8 +326,12 @@ async function signIn(key) {
   $('signout').hidden = false;
   setConn('Live', 'live');
   rpc.onclose = () => reconnect();
-  await rpc.subscribe('ops_subscribe', onUpdate);
   loadAudit();
+}
+
+/** A refusal of the key itself, as opposed to a network or daemon fault. */
+function refused(e) {
+  return /Unknown or revoked|needs an operator or admin key/.test(e.message);
 }
 
 function signOut(message) {
@@ -281,26 +350,35 @@ function signOut(message) {
   $('key').focus();
 }
 
+/** Tries again with the kept key, backing off up to 10 s; only a refusal
+ *  of the key signs out. */
 function reconnect() {
   const key = sessionStorage.getItem(KEY_SLOT);
   if (!key) return;
+  if (state.rpc) state.rpc.onclose = () => {};
+  state.rpc = null;
   state.retry += 1;
-  const wait = Math.min(5000, 500 * state.retry);
-  setConn(`Connection lost: reconnecting in ${Math.round(wait / 100) / 10} s`, 'lost');
+  const wait = Math.min(10000, 500 * 2 ** Math.min(5, state.retry - 1));
+  setConn(`Connection lost: retrying in ${Math.round(wait / 100) / 10} s`, 'lost');
   setTimeout(async () => {
     try {
       await signIn(key);
     } catch (e) {
-      if (/Unknown or revoked|needs an operator/.test(e.message)) signOut(e.message);
+      if (refused(e)) signOut(e.message);
       else reconnect();
     }
   }, wait);
 }
 
 function onUpdate(u) {
+  state.heard = Date.now();
   Object.assign(state.view, u.sections);
   state.view.at_ms = u.at_ms;
   const changed = new Set(Object.keys(u.sections));
+  if (u.history_append && u.history_append.length) {
+    state.view.history = [...(state.view.history || []), ...u.history_append].slice(-900);
+    changed.add('history');
+  }
   if (changed.has('assets')) renderAssets();
   if (['chains', 'bridges', 'pauses', 'changes'].some((k) => changed.has(k))) renderNetwork();
   if (changed.has('queues') || changed.has('history')) renderQueues();
@@ -315,6 +393,7 @@ function onUpdate(u) {
 /** Asks for a reason in the dialog; resolves to it, or null. */
 function ask(title, detail, okText) {
   const dlg = $('ask');
+  const opener = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.focus : null;
   $('ask-title').textContent = title;
   $('ask-detail').textContent = detail;
   $('ask-ok').textContent = okText;
@@ -326,6 +405,10 @@ function ask(title, detail, okText) {
       $('ask-cancel').onclick = null;
       dlg.oncancel = null;
       dlg.close();
+      // Back to the control that opened it, even if a live update
+      // replaced it meanwhile.
+      const back = opener && document.querySelector(`[data-focus="${CSS.escape(opener)}"]`);
+      if (back) back.focus();
       resolve(v);
     };
     $('ask-ok').onclick = () => {
@@ -344,10 +427,17 @@ function ask(title, detail, okText) {
   });
 }
 
+/** A message in the page's live region: successes fade after 6 s,
+ *  errors stay until dismissed. */
 function notice(text, kind = 'ok') {
-  const n = h('p', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status', text });
-  document.body.append(n);
-  setTimeout(() => n.remove(), 6000);
+  const region = $(kind === 'error' ? 'alerts' : 'notices');
+  const n = h('p', { class: `toast ${kind}` }, h('span', { text }));
+  if (kind === 'error') {
+    n.append(' ', h('button', { type: 'button', class: 'dismiss', 'aria-label': 'Dismiss', onclick: () => n.remove() }, '×'));
+  } else {
+    setTimeout(() => n.remove(), 6000);
+  }
+  region.append(n);
 }
 
 async function act(method, params, done) {
@@ -400,6 +490,15 @@ function renderAssets() {
   }
 }
 
+/** A reading's age on the daemon's clock, coarse enough that a table
+ *  does not change at every update. */
+function readingAge(c) {
+  if (c.observed_at_ms === null || c.observed_at_ms === undefined) return 'no reading';
+  const ms = Math.max(0, (state.view.at_ms || Date.now()) - c.observed_at_ms);
+  const text = ms < 2000 ? 'under 2 s' : ms < 60000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60000)} min`;
+  return c.stale ? `${text} (stale)` : text;
+}
+
 function renderNetwork() {
   const v = state.view;
   const chains = (v.chains || []).map((c) => row(c.breaker.state === 'open' ? 'alarm' : c.paused ? 'paused' : '', [
@@ -408,7 +507,7 @@ function renderNetwork() {
     c.head ?? '—',
     c.finalized ?? '—',
     c.lag ?? '—',
-    h('td', { class: c.stale ? 'stale' : '' }, c.stale ? `${age(c.reading_age_ms)} (stale)` : age(c.reading_age_ms)),
+    h('td', { class: c.stale ? 'stale' : '' }, readingAge(c)),
     h('td', {}, c.endpoints.length
       ? h('ul', { class: 'plain' }, c.endpoints.map((e) => h('li', {}, badge(e.state), ' ', h('span', { class: 'mono', text: e.url }),
         e.failures ? h('span', { class: 'why', text: ` ${e.failures} failures${e.last_error ? `: ${e.last_error}` : ''}` }) : '')))
@@ -757,6 +856,14 @@ function wire() {
   });
   $('quote-form').addEventListener('submit', runQuote);
   for (const to of ['first', 'prev', 'next', 'last']) $(`audit-${to}`).addEventListener('click', () => pageAudit(to));
+  // A feed that went quiet (a heartbeat comes at least every 2 s) is said
+  // to be stale, not shown as live.
+  setInterval(() => {
+    if (!state.rpc || !state.heard) return;
+    const quiet = Date.now() - state.heard;
+    if (quiet > 6000) setConn(`No update for ${Math.round(quiet / 1000)} s: the view may be stale`, 'lost');
+    else if ($('conn').classList.contains('lost') && state.retry === 0) setConn('Live', 'live');
+  }, 1000);
   // Relative times move on without new data.
   setInterval(() => {
     for (const t of document.querySelectorAll('time[datetime]')) t.textContent = ago(Date.parse(t.getAttribute('datetime')));
@@ -766,7 +873,8 @@ function wire() {
   const key = sessionStorage.getItem(KEY_SLOT);
   if (key) {
     setConn('Signing in…', 'lost');
-    signIn(key).catch((e) => signOut(e.message));
+    // A daemon restarting is no reason to forget the key.
+    signIn(key).catch((e) => (refused(e) ? signOut(e.message) : reconnect()));
   } else {
     $('key').focus();
   }

@@ -30,14 +30,48 @@ const APP_JS: &str = include_str!("../console/app.js");
 const APP_CSS: &str = include_str!("../console/app.css");
 const ICON: &str = include_str!("../console/icon.svg");
 
-/// Where the page sends its calls.
+/// Where the page sends its calls, and the hosts it is served as.
 #[derive(Clone, Debug)]
 pub struct Api {
     /// The API's port (the page's host, this port), when no URL is set.
     pub port: u16,
     /// The URL browsers reach the API at, when set.
     pub url: Option<String>,
+    /// `Host` values the page is served for (`127.0.0.1:8712`): those of
+    /// the origins the API lets call it. Any other host is refused (421),
+    /// so a name an attacker points at this address (DNS rebinding) gets
+    /// no page and cannot choose where a key is sent.
+    pub hosts: Vec<String>,
 }
+
+impl Api {
+    /// The hosts of `origins` (`http://h:p` -> `h:p`).
+    pub fn hosts_of(origins: &[String]) -> Vec<String> {
+        origins
+            .iter()
+            .filter_map(|o| {
+                o.strip_prefix("http://")
+                    .or_else(|| o.strip_prefix("https://"))
+            })
+            .map(str::to_ascii_lowercase)
+            .collect()
+    }
+}
+
+/// The URL to print for a console bound at `addr` (a wildcard bind is
+/// reached on the loopback).
+pub fn url_of(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}/", addr.port())
+    } else {
+        format!("http://{addr}/")
+    }
+}
+
+/// The policy when the computed one cannot be a header (it always can:
+/// the API URL is validated): nothing may be fetched at all.
+const FALLBACK_CSP: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The origins of a console bound at `addr`: they may call the API.
 pub fn origins(addr: SocketAddr) -> Vec<String> {
@@ -97,47 +131,55 @@ fn csp(api: &str) -> String {
 /// The answer to one request.
 fn answer(method: &Method, path: &str, host: Option<&str>, api: &Api) -> Response<Full<Bytes>> {
     let url = api_url(api, host);
-    let (status, kind, body): (StatusCode, &str, Bytes) =
-        if method != Method::GET && method != Method::HEAD {
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
+    let known = host.is_some_and(|h| api.hosts.iter().any(|k| k.eq_ignore_ascii_case(h)));
+    let (status, kind, body): (StatusCode, &str, Bytes) = if !known {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "text/plain; charset=utf-8",
+            Bytes::from_static(
+                b"this console is not served under that host name: add its origin to server.allowed_origins\n",
+            ),
+        )
+    } else if method != Method::GET && method != Method::HEAD {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            Bytes::from_static(b"the console only serves GET\n"),
+        )
+    } else {
+        match path {
+            "/" | "/index.html" => (
+                StatusCode::OK,
+                "text/html; charset=utf-8",
+                Bytes::from_static(INDEX.as_bytes()),
+            ),
+            "/app.js" => (
+                StatusCode::OK,
+                "text/javascript; charset=utf-8",
+                Bytes::from_static(APP_JS.as_bytes()),
+            ),
+            "/app.css" => (
+                StatusCode::OK,
+                "text/css; charset=utf-8",
+                Bytes::from_static(APP_CSS.as_bytes()),
+            ),
+            "/icon.svg" => (
+                StatusCode::OK,
+                "image/svg+xml",
+                Bytes::from_static(ICON.as_bytes()),
+            ),
+            "/config.json" => (
+                StatusCode::OK,
+                "application/json",
+                Bytes::from(json!({ "api": url }).to_string()),
+            ),
+            _ => (
+                StatusCode::NOT_FOUND,
                 "text/plain; charset=utf-8",
-                Bytes::from_static(b"the console only serves GET\n"),
-            )
-        } else {
-            match path {
-                "/" | "/index.html" => (
-                    StatusCode::OK,
-                    "text/html; charset=utf-8",
-                    Bytes::from_static(INDEX.as_bytes()),
-                ),
-                "/app.js" => (
-                    StatusCode::OK,
-                    "text/javascript; charset=utf-8",
-                    Bytes::from_static(APP_JS.as_bytes()),
-                ),
-                "/app.css" => (
-                    StatusCode::OK,
-                    "text/css; charset=utf-8",
-                    Bytes::from_static(APP_CSS.as_bytes()),
-                ),
-                "/icon.svg" => (
-                    StatusCode::OK,
-                    "image/svg+xml",
-                    Bytes::from_static(ICON.as_bytes()),
-                ),
-                "/config.json" => (
-                    StatusCode::OK,
-                    "application/json",
-                    Bytes::from(json!({ "api": url }).to_string()),
-                ),
-                _ => (
-                    StatusCode::NOT_FOUND,
-                    "text/plain; charset=utf-8",
-                    Bytes::from_static(b"not found\n"),
-                ),
-            }
-        };
+                Bytes::from_static(b"not found\n"),
+            ),
+        }
+    };
     let body = if method == Method::HEAD {
         Bytes::new()
     } else {
@@ -150,9 +192,10 @@ fn answer(method: &Method, path: &str, host: Option<&str>, api: &Api) -> Respons
         header::CONTENT_TYPE,
         HeaderValue::from_str(kind).unwrap_or(HeaderValue::from_static("text/plain")),
     );
-    if let Ok(v) = HeaderValue::from_str(&csp(&url)) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&csp(&url)).unwrap_or(HeaderValue::from_static(FALLBACK_CSP)),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -220,6 +263,7 @@ mod tests {
         let api = Api {
             port: 8711,
             url: None,
+            hosts: Api::hosts_of(&origins("127.0.0.1:9000".parse().unwrap())),
         };
         let res = answer(&Method::GET, "/", Some("127.0.0.1:9000"), &api);
         assert_eq!(res.status(), StatusCode::OK);
@@ -233,19 +277,30 @@ mod tests {
         );
         assert!(!policy.contains("unsafe"), "{policy}");
         assert_eq!(res.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let at = Some("localhost:9000");
+        assert_eq!(answer(&Method::GET, "/", at, &api).status(), StatusCode::OK);
         assert_eq!(
-            answer(&Method::GET, "/nope", None, &api).status(),
+            answer(&Method::GET, "/nope", at, &api).status(),
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            answer(&Method::POST, "/", None, &api).status(),
+            answer(&Method::POST, "/", at, &api).status(),
             StatusCode::METHOD_NOT_ALLOWED
         );
+        // A host name it does not know (DNS rebinding) gets no page.
+        for host in [Some("rebind.example:9000"), Some("127.0.0.1:9001"), None] {
+            let res = answer(&Method::GET, "/", host, &api);
+            assert_eq!(res.status(), StatusCode::MISDIRECTED_REQUEST, "{host:?}");
+        }
     }
 
     #[test]
     fn a_host_header_that_is_not_a_plain_name_is_not_echoed() {
-        let api = Api { port: 1, url: None };
+        let api = Api {
+            port: 1,
+            url: None,
+            hosts: Vec::new(),
+        };
         assert_eq!(api_url(&api, Some("ops.example:80")), "ws://ops.example:1");
         assert_eq!(api_url(&api, Some("[::1]:80")), "ws://[::1]:1");
         assert_eq!(

@@ -301,6 +301,25 @@ pub async fn start(
             },
         );
     }
+    // A budget is keyed by a key's name: one naming no live key never
+    // applies, which is worth saying.
+    if !budgets.is_empty() {
+        let live: Vec<String> = switchyard_relayer::Keys::new(Arc::clone(&store))
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| k.revoked_ms.is_none())
+            .map(|k| k.name)
+            .collect();
+        for name in budgets.keys() {
+            if !live.iter().any(|n| n == name) {
+                tracing::warn!(
+                    merchant = %name,
+                    "relayer.merchant_budget names no live API key: it applies once a key of that name exists"
+                );
+            }
+        }
+    }
     payouts = payouts.with_budgets(budgets);
     // Payouts for a paused chain or one whose breaker is open wait.
     let m = Arc::clone(model);

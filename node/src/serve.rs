@@ -154,6 +154,7 @@ pub async fn serve_with(
             .collect(),
         tasks: tasks.clone(),
         history: Default::default(),
+        feed: Default::default(),
     });
     // The console binds first: its origin may call the API.
     let console = match &cfg.console {
@@ -170,6 +171,7 @@ pub async fn serve_with(
     if let Some((_, at, _)) = &console {
         origins.extend(crate::console::origins(*at));
     }
+    let hosts = crate::console::Api::hosts_of(&origins);
     let (addr, handle) = rpc::start(
         cfg.server.listen,
         Arc::clone(&state),
@@ -185,11 +187,16 @@ pub async fn serve_with(
         tracing::info!(%at, "serving the operators' console");
         // A reader of the first line only may have closed our stdout.
         use std::io::Write;
-        let _ = writeln!(std::io::stdout(), "console on http://{at}/");
+        let _ = writeln!(
+            std::io::stdout(),
+            "console on {}",
+            crate::console::url_of(at)
+        );
         let _ = std::io::stdout().flush();
         let api = crate::console::Api {
             port: addr.port(),
             url,
+            hosts,
         };
         let listener = Arc::new(tokio::sync::Mutex::new(Some(listener)));
         let stop = tasks.shutdown().clone();
@@ -200,6 +207,16 @@ pub async fn serve_with(
                     return Err(eyre::eyre!("the console's listener is gone"));
                 };
                 crate::console::serve(l, api, stop).await;
+                Ok(())
+            }
+        });
+    }
+    {
+        let (state, stop) = (Arc::clone(&state), tasks.shutdown().clone());
+        tasks.spawn_critical("console-feed", Restart::Always, move || {
+            let run = rpc::console::run_feed(Arc::clone(&state), stop.clone());
+            async move {
+                run.await;
                 Ok(())
             }
         });

@@ -4,9 +4,14 @@
 //! the last pause or resume of every target. Reads only; each is one
 //! statement, so it sees one committed state.
 
+use alloy::primitives::U256;
 use rusqlite::params;
 
 use crate::Result;
+use crate::states::sql::{
+    PAYOUT_BATCHED, PAYOUT_CANCELLED, PAYOUT_CONFIRMED, PAYOUT_FAILED, PAYOUT_HELD, PAYOUT_QUEUED,
+    PAYOUT_ROUTED, PAYOUT_SUBMITTED,
+};
 use crate::store::Store;
 
 /// A payout waiting for operators.
@@ -18,8 +23,8 @@ pub struct Awaiting {
     pub needed: i64,
     /// Distinct operators who approved so far, in order.
     pub approved_by: Vec<String>,
-    /// Its USD value, 8 decimals.
-    pub usd_e8: u128,
+    /// Its USD value, 8 decimals (`U256::MAX`: it has no price).
+    pub usd_e8: U256,
 }
 
 /// Payouts held by one chain's governor.
@@ -29,8 +34,8 @@ pub struct GovernorQueue {
     pub chain_id: i64,
     /// How many.
     pub items: i64,
-    /// Their USD value, 8 decimals.
-    pub usd_e8: u128,
+    /// Their USD value, 8 decimals (saturated: one of them has no price).
+    pub usd_e8: U256,
 }
 
 /// One merchant's payouts created in a window (failed and cancelled ones
@@ -41,8 +46,8 @@ pub struct MerchantFlow {
     pub owner: String,
     /// Items.
     pub items: i64,
-    /// Their USD value, 8 decimals.
-    pub usd_e8: u128,
+    /// Their USD value, 8 decimals (saturated: one of them has no price).
+    pub usd_e8: U256,
 }
 
 /// The last pause or resume of one target.
@@ -62,17 +67,23 @@ pub struct LastChange {
     pub at_ms: i64,
 }
 
-fn usd(s: &str) -> u128 {
-    s.parse().unwrap_or(0)
+/// A stored USD value; one this build cannot read counts as unpriced
+/// (the largest value), never as nothing.
+fn usd(s: &str) -> U256 {
+    s.parse().unwrap_or(U256::MAX)
 }
 
 impl Store {
-    /// Payout counts by (EVM chain id, state).
+    /// Counts of payouts not yet final, failed or cancelled, by (EVM chain
+    /// id, state): the open ones, read through the state index without
+    /// scanning the history.
     pub fn payout_counts_by_chain(&self) -> Result<Vec<(i64, String, i64)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT chain_id, state, COUNT(*) FROM payout GROUP BY chain_id, state ORDER BY chain_id, state",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT chain_id, state, COUNT(*) FROM payout
+             WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD}, {PAYOUT_BATCHED}, {PAYOUT_SUBMITTED}, {PAYOUT_CONFIRMED})
+             GROUP BY chain_id, state ORDER BY chain_id, state"
+        ))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -82,12 +93,10 @@ impl Store {
     /// Payouts not yet batched that still need approvals, oldest first.
     pub fn awaiting_approval(&self, limit: usize) -> Result<Vec<Awaiting>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT id, approvals, approved_by, usd FROM payout
-             WHERE state IN ({}, {}) AND approvals > json_array_length(approved_by)
-             ORDER BY seq LIMIT ?1",
-            crate::PayoutState::Queued.sql_literal(),
-            crate::PayoutState::Held.sql_literal(),
+             WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND approvals > json_array_length(approved_by)
+             ORDER BY seq LIMIT ?1"
         ))?;
         let rows = stmt
             .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
@@ -108,9 +117,8 @@ impl Store {
     /// or waiting for an operator).
     pub fn governor_queues(&self) -> Result<Vec<GovernorQueue>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT chain_id, usd FROM payout WHERE state = {} AND reason LIKE 'governor:%' ORDER BY chain_id",
-            crate::PayoutState::Held.sql_literal(),
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT chain_id, usd FROM payout WHERE state = {PAYOUT_HELD} AND reason LIKE 'governor:%' ORDER BY chain_id"
         ))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
@@ -135,10 +143,8 @@ impl Store {
     /// Each merchant's payouts created since `since_ms`.
     pub fn merchant_flows(&self, since_ms: i64) -> Result<Vec<MerchantFlow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT owner, usd FROM payout WHERE created_ms >= ?1 AND state NOT IN ({}, {}) ORDER BY owner",
-            crate::PayoutState::Failed.sql_literal(),
-            crate::PayoutState::Cancelled.sql_literal(),
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT owner, usd FROM payout WHERE created_ms >= ?1 AND state NOT IN ({PAYOUT_FAILED}, {PAYOUT_CANCELLED}) ORDER BY owner"
         ))?;
         let rows = stmt
             .query_map(params![since_ms], |r| {
@@ -162,9 +168,9 @@ impl Store {
         Ok(out)
     }
 
-    /// The USD value (8 decimals) of `owner`'s payouts created since
-    /// `since_ms`, as its budget counts them at intake.
-    pub fn merchant_used(&self, owner: &str, since_ms: i64) -> Result<alloy::primitives::U256> {
+    /// How many of `owner`'s payouts were created since `since_ms`, and
+    /// their USD value (8 decimals), as its budget counts them at intake.
+    pub fn merchant_used(&self, owner: &str, since_ms: i64) -> Result<(i64, U256)> {
         crate::payout::merchant_used(&self.conn(), owner, since_ms)
     }
 

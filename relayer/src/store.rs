@@ -205,8 +205,10 @@ CREATE TABLE IF NOT EXISTS payout (
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
--- A merchant's payouts in a window, for its budget.
+-- A merchant's payouts in a window, for its budget; every merchant's for
+-- the console.
 CREATE INDEX IF NOT EXISTS payout_owner ON payout (owner, created_ms);
+CREATE INDEX IF NOT EXISTS payout_created ON payout (created_ms);
 -- Transfers that top up a chain's PayoutBatcher float for held payouts.
 CREATE TABLE IF NOT EXISTS funding (
     transfer_id TEXT    PRIMARY KEY,

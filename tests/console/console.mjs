@@ -53,6 +53,12 @@ async function signIn(page, key) {
 }
 
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
+/** Finds and clicks a control in one step inside the page (a live table
+ *  may replace its rows between a lookup and a click from outside). */
+async function press(page, sel) {
+  await page.waitForSelector(sel);
+  await page.$eval(sel, (b) => b.click());
+}
 const waitText = (page, sel, re, timeout = 20000) =>
   page.waitForFunction((s, src) => {
     const e = document.querySelector(s);
@@ -142,7 +148,7 @@ assert.equal(await a.$$eval('#quote-chart svg circle', (c) => c.length), before.
 
 step('pause a bridge with a reason');
 await tab(a, 'network');
-await a.click('button[aria-label="Pause bridge escrow-a-b"]');
+await press(a, 'button[aria-label="Pause bridge escrow-a-b"]');
 const REASON = 'signer rotation on escrow-a-b (console test)';
 await confirmReason(a, REASON, true);
 await a.waitForFunction(() => {
@@ -175,7 +181,7 @@ await shot(a, 'audit');
 step('two operators approve a large payout');
 await tab(a, 'approvals');
 await a.waitForFunction((id) => [...document.querySelectorAll('#approvals tbody tr')].some((tr) => tr.cells[0].textContent.trim() === id && /0 of 2/.test(tr.textContent)), { timeout: 20000 }, BIG);
-await a.click(`button[aria-label="Approve payout ${BIG}"]`);
+await press(a, `button[aria-label="Approve payout ${BIG}"]`);
 await a.waitForFunction((id) => [...document.querySelectorAll('#approvals tbody tr')].some((tr) => tr.cells[0].textContent.trim() === id && /1 of 2 \(olivia\)/.test(tr.textContent) && /You approved/.test(tr.textContent)), { timeout: 10000 }, BIG);
 assert.equal(await a.$eval(`button[aria-label="Approve payout ${BIG}"]`, (b) => b.disabled), true, 'one operator cannot approve twice');
 
@@ -187,7 +193,7 @@ await tab(b, 'approvals');
 // The second operator sees the first's approval.
 await b.waitForFunction((id) => [...document.querySelectorAll('#approvals tbody tr')].some((tr) => tr.cells[0].textContent.trim() === id && /1 of 2 \(olivia\)/.test(tr.textContent)), { timeout: 10000 }, BIG);
 await shot(b, 'approvals');
-await b.click(`button[aria-label="Approve payout ${BIG}"]`);
+await press(b, `button[aria-label="Approve payout ${BIG}"]`);
 // Admitted: it leaves the list, in both operators' pages.
 for (const p of [a, b]) {
   await p.waitForFunction((id) => ![...document.querySelectorAll('#approvals tbody tr')].some((tr) => tr.cells[0].textContent.trim() === id), { timeout: 15000 }, BIG);
@@ -228,7 +234,7 @@ await a.waitForFunction(() => {
 measured.breaker_closed_again_ms = Date.now() - t0;
 
 step('resume the bridge');
-await a.click('button[aria-label="Resume bridge escrow-a-b"]');
+await press(a, 'button[aria-label="Resume bridge escrow-a-b"]');
 await confirmReason(a, 'rotation done');
 await a.waitForFunction(() => {
   const r = [...document.querySelectorAll('#bridges tbody tr')].find((tr) => tr.cells[0].textContent.trim() === 'escrow-a-b');

@@ -50,6 +50,31 @@ impl Auth {
     }
 }
 
+impl AppState {
+    /// Whether the key of a call's connection still may operate (for a
+    /// subscription that outlives the call that opened it): checked
+    /// without taking from the key's rate.
+    pub fn still_operates(&self, ext: &Extensions) -> Result<(), String> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        let Some(Bearer(token)) = ext.get::<Bearer>() else {
+            return Err("unauthorized: no API key".into());
+        };
+        match auth.keys.resolve(token) {
+            Ok(Some(k)) if k.role >= Role::Operator => Ok(()),
+            Ok(Some(k)) => Err(format!(
+                "forbidden: the key {} is now a {} key",
+                k.name,
+                k.role.as_str()
+            )),
+            Ok(None) => Err("unauthorized: the API key was revoked".into()),
+            // The store busy: not a reason to cut an operator off.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
 impl Gate for AppState {
     /// The caller of `method`, if its key has at least `need`. Without an
     /// `[auth]` section everyone is the local administrator.

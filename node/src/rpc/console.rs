@@ -58,8 +58,13 @@ fn basis(b: switchyard_core::health::Basis) -> String {
     }
 }
 
-fn usd(e8: u128) -> String {
-    UsdE8(U256::from(e8)).to_string()
+/// A USD figure; the largest value is what an unpriced item is stored as.
+fn usd(e8: U256) -> String {
+    if e8 == U256::MAX {
+        "unpriced".into()
+    } else {
+        UsdE8(e8).to_string()
+    }
 }
 
 /// The topology's name of an EVM chain id.
@@ -144,7 +149,7 @@ impl AppState {
                     head: r.map(|r| r.head),
                     finalized: r.and_then(|r| r.finalized),
                     lag: r.and_then(|r| r.finalized.map(|f| r.head.saturating_sub(f))),
-                    reading_age_ms: age,
+                    observed_at_ms: r.map(|r| r.observed_at_ms),
                     stale: age.is_none_or(|a| a > snap.stale_after_ms),
                     endpoints,
                     breaker: breaker(&live.breaker),
@@ -318,7 +323,7 @@ impl AppState {
                     remaining_usd: UsdE8(limit.budget.0.saturating_sub(used)).to_string(),
                     window_ms: limit.window_ms,
                     queued: q.map_or(0, |q| q.items),
-                    queued_usd: usd(q.map_or(0, |q| q.usd_e8)),
+                    queued_usd: usd(q.map_or(U256::ZERO, |q| q.usd_e8)),
                 }
             })
             .collect();
@@ -343,21 +348,25 @@ impl AppState {
         budgeted.sort_by(|a, b| a.0.cmp(b.0));
         for (name, b) in budgeted {
             let since = i64::try_from(now.saturating_sub(b.window_ms)).unwrap_or(0);
-            let used = e.store.merchant_used(name, since).map_err(internal)?;
-            let items = e
-                .store
-                .merchant_flows(since)
-                .map_err(internal)?
-                .into_iter()
-                .find(|m| m.owner == *name)
-                .map_or(0, |m| m.items);
-            let row = MerchantRow {
-                merchant: name.clone(),
-                items,
-                used_usd: UsdE8(used).to_string(),
-                window_ms: b.window_ms,
-                budget_usd: Some(b.budget.to_string()),
-                remaining_usd: Some(UsdE8(b.budget.0.saturating_sub(used)).to_string()),
+            // One unreadable row shows in its merchant's line, not as a
+            // console that cannot be read at all.
+            let row = match e.store.merchant_used(name, since) {
+                Ok((items, used)) => MerchantRow {
+                    merchant: name.clone(),
+                    items,
+                    used_usd: usd(used),
+                    window_ms: b.window_ms,
+                    budget_usd: Some(b.budget.to_string()),
+                    remaining_usd: Some(UsdE8(b.budget.0.saturating_sub(used)).to_string()),
+                },
+                Err(err) => MerchantRow {
+                    merchant: name.clone(),
+                    items: 0,
+                    used_usd: format!("unreadable: {err}"),
+                    window_ms: b.window_ms,
+                    budget_usd: Some(b.budget.to_string()),
+                    remaining_usd: None,
+                },
             };
             match merchants.iter_mut().find(|m| m.merchant == *name) {
                 Some(m) => *m = row,
@@ -414,26 +423,109 @@ impl AppState {
     }
 }
 
-/// The sections of `view` whose value differs from `last` (all of them
-/// when `last` is empty); `last` is updated.
-pub fn changed_sections(view: &OpsView, last: &mut BTreeMap<String, Value>) -> Option<OpsUpdate> {
+/// What a subscriber has been sent: each section's last value, and the
+/// time of the last history sample.
+#[derive(Debug, Default)]
+pub struct Sent {
+    sections: BTreeMap<String, Value>,
+    history_at: Option<u64>,
+}
+
+/// The update that brings a subscriber from `sent` to `view` (`None`: it
+/// has it all). `history` goes whole the first time only, then as the
+/// samples taken since.
+pub fn changed_sections(view: &OpsView, sent: &mut Sent) -> Option<OpsUpdate> {
     let Ok(Value::Object(all)) = serde_json::to_value(view) else {
         return None;
     };
+    let first = sent.history_at.is_none() && sent.sections.is_empty();
     let mut sections = BTreeMap::new();
     for (k, v) in all {
-        if k == "at_ms" {
+        if k == "at_ms" || (k == "history" && !first) {
             continue;
         }
-        if last.get(&k) != Some(&v) {
-            last.insert(k.clone(), v.clone());
+        if sent.sections.get(&k) != Some(&v) {
+            if k != "history" {
+                sent.sections.insert(k.clone(), v.clone());
+            }
             sections.insert(k, v);
         }
     }
-    (!sections.is_empty()).then_some(OpsUpdate {
+    let history_append = match sent.history_at {
+        _ if first => Vec::new(),
+        None => view.history.clone(),
+        Some(t) => view
+            .history
+            .iter()
+            .filter(|s| s.at_ms > t)
+            .cloned()
+            .collect(),
+    };
+    if let Some(last) = view.history.last() {
+        sent.history_at = Some(last.at_ms);
+    } else if first {
+        sent.history_at = Some(0);
+    }
+    (!sections.is_empty() || !history_append.is_empty()).then_some(OpsUpdate {
         at_ms: view.at_ms,
         sections,
+        history_append,
     })
+}
+
+/// The view, read at most twice a second however many consoles watch it,
+/// and only while one does.
+#[derive(Debug)]
+pub struct Feed {
+    tx: tokio::sync::watch::Sender<Option<Arc<OpsView>>>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self {
+            tx: tokio::sync::watch::Sender::new(None),
+        }
+    }
+}
+
+impl Feed {
+    /// A receiver of the views to come.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<Arc<OpsView>>> {
+        self.tx.subscribe()
+    }
+
+    /// Whether anyone watches.
+    pub fn watched(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// Publishes a view read now.
+    pub fn publish(&self, view: OpsView) {
+        self.tx.send_replace(Some(Arc::new(view)));
+    }
+}
+
+/// Reads the view every [`FEED_EVERY`] while a console watches; a failed
+/// read is logged and tried again at the next tick (the subscribers' view
+/// then goes stale, which their heartbeat shows).
+pub async fn run_feed(state: Arc<AppState>, stop: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(FEED_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !state.feed.watched() {
+            continue;
+        }
+        let s = Arc::clone(&state);
+        match tokio::task::spawn_blocking(move || s.ops_view()).await {
+            Ok(Ok(v)) => state.feed.publish(v),
+            Ok(Err(e)) => tracing::warn!("console view: {}", e.message()),
+            Err(e) => tracing::warn!("console view: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -463,15 +555,28 @@ mod tests {
             },
             audit_head: 0,
         };
-        let mut last = BTreeMap::new();
-        let first = changed_sections(&view, &mut last).unwrap();
+        let mut sent = Sent::default();
+        let first = changed_sections(&view, &mut sent).unwrap();
         assert_eq!(first.sections.len(), 10, "{:?}", first.sections.keys());
         let mut later = view.clone();
         later.at_ms = 2;
-        assert!(changed_sections(&later, &mut last).is_none());
+        assert!(changed_sections(&later, &mut sent).is_none());
         later.assets.push("b:T".into());
-        let u = changed_sections(&later, &mut last).unwrap();
+        let u = changed_sections(&later, &mut sent).unwrap();
         assert_eq!(u.sections.keys().collect::<Vec<_>>(), ["assets"]);
         assert_eq!(u.at_ms, 2);
+        // History: never again whole, only the samples taken since.
+        let sample = |at_ms| QueueSample {
+            at_ms,
+            counts: BTreeMap::new(),
+        };
+        later.history = vec![sample(10), sample(12)];
+        let u = changed_sections(&later, &mut sent).unwrap();
+        assert!(u.sections.is_empty(), "{:?}", u.sections.keys());
+        assert_eq!(u.history_append, [sample(10), sample(12)]);
+        later.history = vec![sample(12), sample(14)];
+        let u = changed_sections(&later, &mut sent).unwrap();
+        assert_eq!(u.history_append, [sample(14)]);
+        assert!(changed_sections(&later, &mut sent).is_none());
     }
 }

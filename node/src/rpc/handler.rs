@@ -253,10 +253,20 @@ impl ConsoleApiServer for Handler {
         self.0.ops_view()
     }
 
-    /// Reads the view twice a second and sends the sections that changed;
-    /// ends when the client goes (or falls behind: a full view comes with
-    /// the next subscription).
-    async fn ops_subscribe(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+    /// Sends the whole view, then what changed in each view the feed reads
+    /// (twice a second), a heartbeat when nothing did for 2 s. Checks the
+    /// key again every 2 s and ends with an error once it is revoked or no
+    /// longer an operator's. A client that does not read its notifications
+    /// for 10 s is dropped (its next subscription starts whole).
+    async fn ops_subscribe(
+        &self,
+        pending: PendingSubscriptionSink,
+        ext: &Extensions,
+    ) -> SubscriptionResult {
+        use super::console::{Sent, changed_sections};
+        const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+        const STALLED: std::time::Duration = std::time::Duration::from_secs(10);
+        let mut feed = self.0.feed.subscribe();
         let first = {
             let state = Arc::clone(&self.0);
             tokio::task::spawn_blocking(move || state.ops_view()).await
@@ -277,32 +287,52 @@ impl ConsoleApiServer for Handler {
         let Ok(sink) = pending.accept().await else {
             return Ok(());
         };
-        let mut last = std::collections::BTreeMap::new();
-        let mut next = Some(view);
-        let mut tick = tokio::time::interval(super::console::FEED_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sent = Sent::default();
+        let mut update = changed_sections(&view, &mut sent);
+        let mut at_ms = view.at_ms;
+        let mut last_sent = tokio::time::Instant::now();
+        let mut checked = tokio::time::Instant::now();
         loop {
-            if let Some(view) = next.take()
-                && let Some(update) = super::console::changed_sections(&view, &mut last)
-            {
-                let Ok(raw) = serde_json::value::to_raw_value(&update) else {
+            let due = last_sent.elapsed() >= HEARTBEAT;
+            if let Some(u) = update.take().or_else(|| {
+                due.then(|| switchyard_api::console::OpsUpdate {
+                    at_ms,
+                    sections: Default::default(),
+                    history_append: Vec::new(),
+                })
+            }) {
+                let Ok(raw) = serde_json::value::to_raw_value(&u) else {
                     break;
                 };
-                if sink.send(raw).await.is_err() {
+                if sink.send_timeout(raw, STALLED).await.is_err() {
                     break;
+                }
+                last_sent = tokio::time::Instant::now();
+            }
+            if checked.elapsed() >= HEARTBEAT {
+                checked = tokio::time::Instant::now();
+                let state = Arc::clone(&self.0);
+                let ext = ext.clone();
+                let still = tokio::task::spawn_blocking(move || state.still_operates(&ext))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                if let Err(why) = still {
+                    return Err(why.into());
                 }
             }
             tokio::select! {
                 () = sink.closed() => break,
-                _ = tick.tick() => {}
-            }
-            let state = Arc::clone(&self.0);
-            match tokio::task::spawn_blocking(move || state.ops_view()).await {
-                Ok(Ok(v)) => next = Some(v),
-                // A failed read (the store busy, a restart) is tried again
-                // at the next tick; the client keeps what it has.
-                Ok(Err(e)) => tracing::debug!("ops view: {}", e.message()),
-                Err(_) => break,
+                changed = feed.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let latest = feed.borrow_and_update().clone();
+                    if let Some(v) = latest {
+                        at_ms = v.at_ms;
+                        update = changed_sections(&v, &mut sent);
+                    }
+                }
+                () = tokio::time::sleep(HEARTBEAT.saturating_sub(last_sent.elapsed())) => {}
             }
         }
         Ok(())
@@ -355,6 +385,7 @@ mod tests {
             default_rate_per_s: 50,
             endpoints: Vec::new(),
             history: Default::default(),
+            feed: Default::default(),
             tasks: crate::tasks::TaskManager::new(tokio_util::sync::CancellationToken::new()),
         });
         let module = rpc_module(state).expect("distinct names");

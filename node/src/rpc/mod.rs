@@ -67,6 +67,8 @@ pub struct AppState {
     pub tasks: crate::tasks::TaskManager,
     /// Payout counts over time, for the console's chart.
     pub history: console::History,
+    /// The console's view, read once for every subscriber.
+    pub feed: console::Feed,
 }
 
 impl AppState {

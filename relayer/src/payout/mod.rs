@@ -232,8 +232,9 @@ pub enum OverBudget {
         /// The limit.
         max: UsdE8,
     },
-    /// Item `index` has no USD price, so no budget can count it (fail
-    /// closed, as the governor does).
+    /// Item `index` has no USD value (its amount times its asset's price
+    /// does not fit), so no budget can count it (fail closed, as the
+    /// governor does).
     Unpriced {
         /// Its position in the request.
         index: usize,
@@ -325,13 +326,14 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
     ))
 }
 
-/// The USD value of `owner`'s payouts created since `since_ms`, failed and
-/// cancelled ones not counted.
+/// How many of `owner`'s payouts were created since `since_ms`, and their
+/// USD value, failed and cancelled ones not counted. The sum saturates: an
+/// unpriced item (stored as the largest value) fills any budget.
 pub(crate) fn merchant_used(
     conn: &rusqlite::Connection,
     owner: &str,
     since_ms: i64,
-) -> Result<U256> {
+) -> Result<(i64, U256)> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT usd FROM payout WHERE owner = ?1 AND created_ms >= ?2 AND state NOT IN ({PAYOUT_FAILED}, {PAYOUT_CANCELLED})"
     ))?;
@@ -339,15 +341,13 @@ pub(crate) fn merchant_used(
         .query_map(params![owner, since_ms], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut sum = U256::ZERO;
-    for u in rows {
+    for u in &rows {
         let v: U256 = u
             .parse()
             .map_err(|_| Error::Corrupt(format!("payout usd {u:?}")))?;
-        sum = sum
-            .checked_add(v)
-            .ok_or_else(|| Error::Corrupt("merchant total overflows".into()))?;
+        sum = sum.saturating_add(v);
     }
-    Ok(sum)
+    Ok((i64::try_from(rows.len()).unwrap_or(i64::MAX), sum))
 }
 
 fn check_budget(
@@ -359,7 +359,7 @@ fn check_budget(
 ) -> Result<()> {
     let mut requested = U256::ZERO;
     for (index, p) in items.iter().enumerate() {
-        if p.usd.0.is_zero() && !p.amount.is_zero() {
+        if p.usd.0 == U256::MAX {
             return Err(Error::OverBudget(OverBudget::Unpriced { index }));
         }
         if let Some(max) = b.max_item
@@ -374,7 +374,7 @@ fn check_budget(
         requested = requested.saturating_add(p.usd.0);
     }
     let since = now.saturating_sub(i64::try_from(b.window_ms).unwrap_or(i64::MAX));
-    let used = merchant_used(conn, owner, since)?;
+    let (_, used) = merchant_used(conn, owner, since)?;
     if used.saturating_add(requested) > b.budget.0 {
         return Err(Error::OverBudget(OverBudget::Window {
             used: UsdE8(used),

@@ -754,9 +754,9 @@ fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing(
         "{big:?}"
     );
 
-    // An item no budget can count (no USD price) is refused.
+    // An item no budget can count (its USD value does not fit) is refused.
     let mut free = priced(9, 0);
-    free.amount = U256::from(5u64);
+    free.usd = UsdE8(U256::MAX);
     assert!(matches!(
         payouts.submit("acme", "f", hash(6), &[free]).unwrap_err(),
         switchyard_relayer::Error::OverBudget(OverBudget::Unpriced { index: 0 })
@@ -781,7 +781,7 @@ fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing(
     );
     assert_eq!(
         store.merchant_used("acme", 0).unwrap(),
-        usd(95).0,
+        (3, usd(95).0),
         "40 + 5 + 50"
     );
     assert!(
@@ -839,5 +839,5 @@ fn merchants_submitting_at_once_never_exceed_their_budget() {
         hands.into_iter().map(|h| h.join().unwrap()).sum()
     });
     assert_eq!(admitted, 25, "80 requests of $10 against $250");
-    assert_eq!(store.merchant_used("acme", 0).unwrap(), usd(250).0);
+    assert_eq!(store.merchant_used("acme", 0).unwrap(), (25, usd(250).0));
 }

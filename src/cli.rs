@@ -335,9 +335,10 @@ pub struct DevnetUpArgs {
     #[arg(long, default_value_t = 8711)]
     pub listen_port: u16,
     /// Port of the operators' console written into the daemon config
-    /// (0: a free one; the daemon prints `console on URL`).
-    #[arg(long, default_value_t = 8712)]
-    pub console_port: u16,
+    /// (0: a free one; the daemon prints `console on URL`). Default: the
+    /// listen port + 1 (8712), or a free one when the listen port is 0.
+    #[arg(long)]
+    pub console_port: Option<u16>,
     /// Also run the daemon (with relayer and embedded store) on the
     /// written config, in this process.
     #[arg(long)]

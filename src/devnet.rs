@@ -297,7 +297,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         format!(
             "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[console]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\ntreasury = \"{}\"\n\n[relayer.fees]\nreplace_after_blocks = 3\n\n[model.breaker]\nconsecutive_failures = 3\ncool_down_ms = 3000\nhalf_open_probes = 2\n",
             args.listen_port,
-            args.console_port,
+            args.console_port.unwrap_or(match args.listen_port {
+                0 => 0,
+                p => p.saturating_add(1),
+            }),
             topology
                 .assets()
                 .first()

@@ -43,21 +43,7 @@ pub struct BreakerRow {
 }
 
 /// The last pause or resume of a target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ChangeRow {
-    /// `chain`, `bridge` or `route`.
-    pub kind: String,
-    /// The target's id.
-    pub target: String,
-    /// `pause` or `resume`.
-    pub action: String,
-    /// Who.
-    pub actor: String,
-    /// Why.
-    pub reason: String,
-    /// When, unix ms.
-    pub at_ms: i64,
-}
+pub use switchyard_relayer::console::LastChange as ChangeRow;
 
 /// One chain at a glance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

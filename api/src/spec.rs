@@ -119,10 +119,10 @@ impl Method {
         I: JsonSchema,
     {
         Self {
-            notification: Some(notification),
-            unsubscribe: Some(unsubscribe),
-            item: Some(schema_of::<I>),
-            ..Self::call::<P, String>(name, role, summary, errors, "subscription")
+            normalize: Some(normalize::<P>),
+            param_names: field_names::<P>,
+            params: Some(schema_of::<P>),
+            ..Self::bare_subscription::<I>(name, notification, unsubscribe, role, summary, errors)
         }
     }
 

@@ -51,7 +51,9 @@ pub struct MerchantFlow {
 }
 
 /// The last pause or resume of one target.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct LastChange {
     /// `chain`, `bridge` or `route`.
     pub kind: String,
@@ -71,6 +73,21 @@ pub struct LastChange {
 /// (the largest value), never as nothing.
 fn usd(s: &str) -> U256 {
     s.parse().unwrap_or(U256::MAX)
+}
+
+/// Rows of (key, USD) sorted by key, as (key, count, saturated sum).
+fn group<K: PartialEq>(rows: Vec<(K, String)>) -> Vec<(K, i64, U256)> {
+    let mut out: Vec<(K, i64, U256)> = Vec::new();
+    for (k, u) in rows {
+        match out.last_mut() {
+            Some((last, n, sum)) if *last == k => {
+                *n += 1;
+                *sum = sum.saturating_add(usd(&u));
+            }
+            _ => out.push((k, 1, usd(&u))),
+        }
+    }
+    out
 }
 
 impl Store {
@@ -123,21 +140,14 @@ impl Store {
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut out: Vec<GovernorQueue> = Vec::new();
-        for (chain_id, u) in rows {
-            match out.last_mut() {
-                Some(q) if q.chain_id == chain_id => {
-                    q.items += 1;
-                    q.usd_e8 = q.usd_e8.saturating_add(usd(&u));
-                }
-                _ => out.push(GovernorQueue {
-                    chain_id,
-                    items: 1,
-                    usd_e8: usd(&u),
-                }),
-            }
-        }
-        Ok(out)
+        Ok(group(rows)
+            .into_iter()
+            .map(|(chain_id, items, usd_e8)| GovernorQueue {
+                chain_id,
+                items,
+                usd_e8,
+            })
+            .collect())
     }
 
     /// Each merchant's payouts created since `since_ms`.
@@ -151,21 +161,14 @@ impl Store {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut out: Vec<MerchantFlow> = Vec::new();
-        for (owner, u) in rows {
-            match out.last_mut() {
-                Some(m) if m.owner == owner => {
-                    m.items += 1;
-                    m.usd_e8 = m.usd_e8.saturating_add(usd(&u));
-                }
-                _ => out.push(MerchantFlow {
-                    owner,
-                    items: 1,
-                    usd_e8: usd(&u),
-                }),
-            }
-        }
-        Ok(out)
+        Ok(group(rows)
+            .into_iter()
+            .map(|(owner, items, usd_e8)| MerchantFlow {
+                owner,
+                items,
+                usd_e8,
+            })
+            .collect())
     }
 
     /// How many of `owner`'s payouts were created since `since_ms`, and

@@ -89,20 +89,7 @@ impl AppState {
             None => Vec::new(),
         };
         let changes: Vec<ChangeRow> = match engine {
-            Some(e) => e
-                .store
-                .last_pause_changes()
-                .map_err(internal)?
-                .into_iter()
-                .map(|c| ChangeRow {
-                    kind: c.kind,
-                    target: c.target,
-                    action: c.action,
-                    actor: c.actor,
-                    reason: c.reason,
-                    at_ms: c.at_ms,
-                })
-                .collect(),
+            Some(e) => e.store.last_pause_changes().map_err(internal)?,
             None => Vec::new(),
         };
         let paused = |kind: &str, target: &str| {

@@ -692,10 +692,12 @@ fn usd(n: u64) -> UsdE8 {
     UsdE8(U256::from(n) * U256::from(100_000_000u64))
 }
 
-#[test]
-fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing() {
-    use switchyard_relayer::payout::{MerchantBudget, OverBudget};
-    let store = Arc::new(Store::open(&db("merchant-budget")).unwrap());
+/// Payouts over no chain (intake only) with one budget, for `acme`.
+fn budgeted(
+    name: &str,
+    budget: switchyard_relayer::payout::MerchantBudget,
+) -> (Arc<Store>, Payouts) {
+    let store = Arc::new(Store::open(&db(name)).unwrap());
     let payouts = Payouts::new(
         Arc::clone(&store),
         HashMap::new(),
@@ -706,14 +708,21 @@ fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing(
             ttl_s: 3_600,
         },
     )
-    .with_budgets(HashMap::from([(
-        "acme".to_owned(),
+    .with_budgets(HashMap::from([("acme".to_owned(), budget)]));
+    (store, payouts)
+}
+
+#[test]
+fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing() {
+    use switchyard_relayer::payout::{MerchantBudget, OverBudget};
+    let (store, payouts) = budgeted(
+        "merchant-budget",
         MerchantBudget {
             budget: usd(100),
             window_ms: 3_600_000,
             max_item: Some(usd(60)),
         },
-    )]));
+    );
     let hash = |n: u8| alloy::primitives::B256::repeat_byte(n);
     let first = payouts
         .submit("acme", "a", hash(1), &[priced(1, 40), priced(2, 50)])
@@ -795,27 +804,15 @@ fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing(
 #[test]
 fn merchants_submitting_at_once_never_exceed_their_budget() {
     use switchyard_relayer::payout::MerchantBudget;
-    let store = Arc::new(Store::open(&db("merchant-budget-race")).unwrap());
-    let payouts = Arc::new(
-        Payouts::new(
-            Arc::clone(&store),
-            HashMap::new(),
-            signer(),
-            BatchPolicy {
-                max_items: 200,
-                max_age_ms: 0,
-                ttl_s: 3_600,
-            },
-        )
-        .with_budgets(HashMap::from([(
-            "acme".to_owned(),
-            MerchantBudget {
-                budget: usd(250),
-                window_ms: 3_600_000,
-                max_item: None,
-            },
-        )])),
+    let (store, payouts) = budgeted(
+        "merchant-budget-race",
+        MerchantBudget {
+            budget: usd(250),
+            window_ms: 3_600_000,
+            max_item: None,
+        },
     );
+    let payouts = Arc::new(payouts);
     let admitted: usize = std::thread::scope(|s| {
         let hands: Vec<_> = (0..8u64)
             .map(|t| {

@@ -27,10 +27,10 @@ use crate::common::*;
 
 /// anvil's fourth account: a stranger who replays calldata it saw.
 const STRANGER_KEY: &str = "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
-const DEPTH: Finality = Finality::Blocks { blocks: 3 };
+pub(crate) const DEPTH: Finality = Finality::Blocks { blocks: 3 };
 
 /// One chain: anvil, TestUSD, a PayoutBatcher with `float`, a lane.
-struct Side {
+pub(crate) struct Side {
     anvil: Anvil,
     chain_id: u64,
     token: Address,
@@ -44,7 +44,7 @@ struct Rig {
     payouts: Payouts,
 }
 
-fn signer() -> Eip712Signer {
+pub(crate) fn signer() -> Eip712Signer {
     Eip712Signer::from_hex("key", &"44".repeat(32)).unwrap()
 }
 
@@ -65,7 +65,7 @@ async fn side(store: &Arc<Store>, chain_id: u64, float: u64) -> Side {
     }
 }
 
-fn payouts_over(store: &Arc<Store>, sides: &[&Side]) -> Payouts {
+pub(crate) fn payouts_over(store: &Arc<Store>, sides: &[&Side]) -> Payouts {
     let chains: HashMap<u64, PayoutChain> = sides
         .iter()
         .map(|s| {
@@ -670,171 +670,4 @@ async fn a_batch_an_operator_gives_up_on_that_executes_first_settles_and_pays_on
             .await
             .unwrap()
     );
-}
-
-fn priced(to: u64, usd: u64) -> NewPayout {
-    NewPayout {
-        asset: "chain-1:TUSD".into(),
-        chain_id: 1,
-        token: Address::repeat_byte(0x11),
-        recipient: Address::from_word(keccak256(format!("budget/{to}"))),
-        amount: U256::from(usd),
-        finality: DEPTH,
-        memo: None,
-        source: None,
-        mode: "cheapest".into(),
-        approvals: 0,
-        usd: UsdE8(U256::from(usd) * U256::from(100_000_000u64)),
-    }
-}
-
-fn usd(n: u64) -> UsdE8 {
-    UsdE8(U256::from(n) * U256::from(100_000_000u64))
-}
-
-/// Payouts over no chain (intake only) with one budget, for `acme`.
-fn budgeted(
-    name: &str,
-    budget: switchyard_relayer::payout::MerchantBudget,
-) -> (Arc<Store>, Payouts) {
-    let store = Arc::new(Store::open(&db(name)).unwrap());
-    let payouts = Payouts::new(
-        Arc::clone(&store),
-        HashMap::new(),
-        signer(),
-        BatchPolicy {
-            max_items: 200,
-            max_age_ms: 0,
-            ttl_s: 3_600,
-        },
-    )
-    .with_budgets(HashMap::from([("acme".to_owned(), budget)]));
-    (store, payouts)
-}
-
-#[test]
-fn a_merchants_budget_is_decided_at_intake_and_a_refused_request_stores_nothing() {
-    use switchyard_relayer::payout::{MerchantBudget, OverBudget};
-    let (store, payouts) = budgeted(
-        "merchant-budget",
-        MerchantBudget {
-            budget: usd(100),
-            window_ms: 3_600_000,
-            max_item: Some(usd(60)),
-        },
-    );
-    let hash = |n: u8| alloy::primitives::B256::repeat_byte(n);
-    let first = payouts
-        .submit("acme", "a", hash(1), &[priced(1, 40), priced(2, 50)])
-        .unwrap();
-    assert!(first.created);
-
-    // 90 used: 20 more does not fit, and nothing of the request is kept.
-    let over = payouts
-        .submit("acme", "b", hash(2), &[priced(3, 5), priced(4, 15)])
-        .unwrap_err();
-    match over {
-        switchyard_relayer::Error::OverBudget(OverBudget::Window {
-            used,
-            requested,
-            budget,
-            ..
-        }) => assert_eq!((used, requested, budget), (usd(90), usd(20), usd(100))),
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(payouts.list(Some("acme"), None, 0, 100).unwrap().len(), 2);
-    // The same key later is a new request, not a replay of a refusal.
-    assert!(
-        payouts
-            .submit("acme", "b", hash(2), &[priced(3, 5)])
-            .unwrap()
-            .created
-    );
-
-    // One item over the largest item is refused, naming it.
-    let big = payouts
-        .submit("acme", "c", hash(3), &[priced(5, 1), priced(6, 61)])
-        .unwrap_err();
-    assert!(
-        matches!(
-            big,
-            switchyard_relayer::Error::OverBudget(OverBudget::Item { index: 1, .. })
-        ),
-        "{big:?}"
-    );
-
-    // An item no budget can count (its USD value does not fit) is refused.
-    let mut free = priced(9, 0);
-    free.usd = UsdE8(U256::MAX);
-    assert!(matches!(
-        payouts.submit("acme", "f", hash(6), &[free]).unwrap_err(),
-        switchyard_relayer::Error::OverBudget(OverBudget::Unpriced { index: 0 })
-    ));
-
-    // A replay of an admitted request returns its ids, full budget or not.
-    let again = payouts
-        .submit("acme", "a", hash(1), &[priced(1, 40), priced(2, 50)])
-        .unwrap();
-    assert_eq!((again.created, &again.ids), (false, &first.ids));
-
-    // A rejected item no longer counts; other merchants have no budget.
-    payouts
-        .reject(&first.ids[1], "olivia", "wrong recipient")
-        .unwrap()
-        .unwrap();
-    assert!(
-        payouts
-            .submit("acme", "d", hash(4), &[priced(7, 50)])
-            .unwrap()
-            .created
-    );
-    assert_eq!(
-        store.merchant_used("acme", 0).unwrap(),
-        (3, usd(95).0),
-        "40 + 5 + 50"
-    );
-    assert!(
-        payouts
-            .submit("globex", "e", hash(5), &[priced(8, 10_000)])
-            .unwrap()
-            .created
-    );
-}
-
-#[test]
-fn merchants_submitting_at_once_never_exceed_their_budget() {
-    use switchyard_relayer::payout::MerchantBudget;
-    let (store, payouts) = budgeted(
-        "merchant-budget-race",
-        MerchantBudget {
-            budget: usd(250),
-            window_ms: 3_600_000,
-            max_item: None,
-        },
-    );
-    let payouts = Arc::new(payouts);
-    let admitted: usize = std::thread::scope(|s| {
-        let hands: Vec<_> = (0..8u64)
-            .map(|t| {
-                let p = Arc::clone(&payouts);
-                s.spawn(move || {
-                    (0..10u64)
-                        .filter(|i| {
-                            let n = t * 100 + i;
-                            p.submit(
-                                "acme",
-                                &format!("k{n}"),
-                                alloy::primitives::B256::from(U256::from(n)),
-                                &[priced(n, 10)],
-                            )
-                            .is_ok()
-                        })
-                        .count()
-                })
-            })
-            .collect();
-        hands.into_iter().map(|h| h.join().unwrap()).sum()
-    });
-    assert_eq!(admitted, 25, "80 requests of $10 against $250");
-    assert_eq!(store.merchant_used("acme", 0).unwrap(), (25, usd(250).0));
 }

@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod budget;
+mod console;
+
+pub use budget::MerchantBudgetConfig;
+pub use console::ConsoleConfig;
+
 use crate::error::{Error, Result};
 
 /// Highest hop budget a request may ask for.
@@ -41,29 +47,6 @@ pub struct DaemonConfig {
     /// section it is not served.
     #[serde(default)]
     pub console: Option<ConsoleConfig>,
-}
-
-/// The operators' console.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleConfig {
-    /// Listen address of the page (`HOST:PORT`), its own port. Its origin
-    /// (`http://HOST:PORT`, and `http://localhost:PORT` on the loopback)
-    /// may call the API without being listed in `server.allowed_origins`.
-    #[serde(deserialize_with = "console_listen_of")]
-    pub listen: SocketAddr,
-    /// The API's WebSocket URL as browsers reach it
-    /// (`wss://ops.example/rpc` behind a proxy). Default: `ws://` + the
-    /// host the page was loaded from + the port of `server.listen`.
-    #[serde(default)]
-    pub api_url: Option<String>,
-}
-
-fn console_listen_of<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<SocketAddr, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_listen("console.listen", &s).map_err(serde::de::Error::custom)
 }
 
 /// API key authentication. Keys live in the relayer's store, hashed.
@@ -165,45 +148,6 @@ impl GovernorConfig {
             return Err(Error::invalid(f("window_ms"), "must be positive"));
         }
         Ok((budget, large))
-    }
-}
-
-/// One merchant's budget: the USD value of its payouts created in a
-/// sliding window (failed and cancelled ones not counted), and of each
-/// item. A request that would exceed either is refused before anything of
-/// it is stored.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MerchantBudgetConfig {
-    /// The merchant: its API key's name.
-    pub merchant: String,
-    /// USD per window at most (decimal string).
-    pub budget_usd: String,
-    /// Window length (default 24 h).
-    #[serde(default = "default_window")]
-    pub window_ms: u64,
-    /// USD of one item at most (decimal string, optional).
-    #[serde(default)]
-    pub max_item_usd: Option<String>,
-}
-
-impl MerchantBudgetConfig {
-    /// (budget, largest item), parsed.
-    pub fn amounts(&self, i: usize) -> Result<(crate::UsdE8, Option<crate::UsdE8>)> {
-        let f = |n: &str| format!("relayer.merchant_budget[{i}].{n}");
-        if self.merchant.trim().is_empty() || self.merchant.len() > 64 {
-            return Err(Error::invalid(f("merchant"), "1 to 64 characters"));
-        }
-        let budget = crate::UsdE8::parse(&f("budget_usd"), &self.budget_usd)?;
-        let item = self
-            .max_item_usd
-            .as_deref()
-            .map(|v| crate::UsdE8::parse(&f("max_item_usd"), v))
-            .transpose()?;
-        if self.window_ms == 0 {
-            return Err(Error::invalid(f("window_ms"), "must be positive"));
-        }
-        Ok((budget, item))
     }
 }
 
@@ -667,43 +611,7 @@ impl DaemonConfig {
             ));
         }
         if let Some(c) = &self.console {
-            if self.auth.is_none() && !c.listen.ip().is_loopback() {
-                return Err(Error::invalid(
-                    "console.listen",
-                    format!(
-                        "{} is not a loopback address: without an [auth] section the console would let anyone operate; add [auth] or listen on 127.0.0.1",
-                        c.listen
-                    ),
-                ));
-            }
-            // Off the loopback the key crosses a network: only behind a TLS
-            // proxy (its wss:// URL named), never as plain ws://.
-            if !c.listen.ip().is_loopback()
-                && !c
-                    .api_url
-                    .as_deref()
-                    .is_some_and(|u| u.starts_with("wss://"))
-            {
-                return Err(Error::invalid(
-                    "console.listen",
-                    format!(
-                        "{} is not a loopback address: operators' keys would cross the network in clear; serve the console behind a TLS proxy and set console.api_url to the API's wss:// URL, or listen on 127.0.0.1",
-                        c.listen
-                    ),
-                ));
-            }
-            if let Some(u) = &c.api_url {
-                let ok = (u.starts_with("ws://") || u.starts_with("wss://"))
-                    && u.len() <= 200
-                    && u.chars()
-                        .all(|ch| ch.is_ascii_graphic() && !"\"';,<>\\".contains(ch));
-                if !ok {
-                    return Err(Error::invalid(
-                        "console.api_url",
-                        "a ws:// or wss:// URL (at most 200 characters, no quotes, commas or semicolons)",
-                    ));
-                }
-            }
+            c.validate(self.auth.is_some())?;
         }
         for (i, o) in self.server.allowed_origins.iter().enumerate() {
             if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
@@ -775,48 +683,6 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("listen")
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_console_off_the_loopback_needs_keys_and_a_tls_api_url() {
-        let dir = std::env::temp_dir().join(format!("sy-cfg-console-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("switchyard.toml");
-        let field = |text: &str| {
-            std::fs::write(&path, text).unwrap();
-            DaemonConfig::load(&path, Vec::new())
-                .err()
-                .map(|e| e.field().unwrap_or("").to_owned())
-        };
-        let keys = "[relayer]\nstore = \"s.db\"\n[auth]\n";
-        assert_eq!(
-            field("topology = \"t\"\n[console]\nlisten = \"127.0.0.1:0\"\n"),
-            None
-        );
-        assert_eq!(
-            field(&format!(
-                "topology = \"t\"\n{keys}[console]\nlisten = \"0.0.0.0:8712\"\n"
-            ))
-            .as_deref(),
-            Some("console.listen"),
-            "plain ws:// off the loopback"
-        );
-        assert_eq!(
-            field(&format!(
-                "topology = \"t\"\n{keys}[console]\nlisten = \"0.0.0.0:8712\"\napi_url = \"wss://ops.example/rpc\"\n"
-            )),
-            None
-        );
-        assert_eq!(
-            field("topology = \"t\"\n[console]\nlisten = \"0.0.0.0:8712\"\napi_url = \"wss://ops.example/rpc\"\n").as_deref(),
-            Some("console.listen"),
-            "no keys"
-        );
-        assert_eq!(
-            field("topology = \"t\"\n[console]\nlisten = \"127.0.0.1:0\"\napi_url = \"wss://x'; script-src *\"\n").as_deref(),
-            Some("console.api_url")
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -333,7 +333,7 @@ pub fn methods() -> Vec<Method> {
             "view",
         )
         .writes(),
-        Method::bare_subscription::<OpsUpdate>(
+        Method::subscription::<OpsUpdate>(
             "ops_subscribe",
             "ops_update",
             "ops_unsubscribe",

@@ -209,13 +209,13 @@ pub fn methods() -> Vec<Method> {
             EXECUTION,
             "deliveries",
         ),
-        Method::subscription::<SubscribeParams, PayoutEvent>(
+        Method::subscription::<PayoutEvent>(
             "payout_subscribe",
             "payout_event",
             "payout_unsubscribe",
             merchant,
             "WebSocket only: a payout_event notification {event: payout.updated, payout} at every state change; unsubscribe with payout_unsubscribe",
             EXECUTION,
-        ),
+        ).taking::<SubscribeParams>(),
     ]
 }

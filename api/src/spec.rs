@@ -71,12 +71,7 @@ impl Method {
         P: DeserializeOwned + JsonSchema,
         R: JsonSchema,
     {
-        Self {
-            normalize: Some(normalize::<P>),
-            param_names: field_names::<P>,
-            params: Some(schema_of::<P>),
-            ..Self::bare::<R>(name, role, summary, errors, result_name)
-        }
+        Self::bare::<R>(name, role, summary, errors, result_name).taking::<P>()
     }
 
     /// A method without params answering `R` (any params are ignored).
@@ -104,31 +99,10 @@ impl Method {
         }
     }
 
-    /// A subscription taking params `P` whose notifications (`notification`)
-    /// carry `I`, ended by `unsubscribe`; the result is the subscription id.
-    pub fn subscription<P, I>(
-        name: &'static str,
-        notification: &'static str,
-        unsubscribe: &'static str,
-        role: Option<Role>,
-        summary: &'static str,
-        errors: &'static [ErrorDoc],
-    ) -> Self
-    where
-        P: DeserializeOwned + JsonSchema,
-        I: JsonSchema,
-    {
-        Self {
-            normalize: Some(normalize::<P>),
-            param_names: field_names::<P>,
-            params: Some(schema_of::<P>),
-            ..Self::bare_subscription::<I>(name, notification, unsubscribe, role, summary, errors)
-        }
-    }
-
-    /// A subscription without params (any are ignored); see
-    /// [`Method::subscription`].
-    pub fn bare_subscription<I: JsonSchema>(
+    /// A subscription whose notifications (`notification`) carry `I`,
+    /// ended by `unsubscribe`; the result is the subscription id. Without
+    /// params (any are ignored) unless [`Method::taking`] adds them.
+    pub fn subscription<I: JsonSchema>(
         name: &'static str,
         notification: &'static str,
         unsubscribe: &'static str,
@@ -141,6 +115,17 @@ impl Method {
             unsubscribe: Some(unsubscribe),
             item: Some(schema_of::<I>),
             ..Self::bare::<String>(name, role, summary, errors, "subscription")
+        }
+    }
+
+    /// The same method taking params `P` (one object, by name or by
+    /// position), checked by the middleware.
+    pub fn taking<P: DeserializeOwned + JsonSchema>(self) -> Self {
+        Self {
+            normalize: Some(normalize::<P>),
+            param_names: field_names::<P>,
+            params: Some(schema_of::<P>),
+            ..self
         }
     }
 

@@ -12,22 +12,11 @@ use switchyard_relayer::payout::{MerchantBudget, OverBudget};
 use switchyard_relayer::{NewPayout, Payouts, Store};
 
 use crate::common::*;
-use crate::payouts::{DEPTH, payouts_over};
+use crate::payouts::{payout_to, payouts_over};
 
 fn priced(to: u64, usd: u64) -> NewPayout {
-    NewPayout {
-        asset: "chain-1:TUSD".into(),
-        chain_id: 1,
-        token: Address::repeat_byte(0x11),
-        recipient: Address::from_word(keccak256(format!("budget/{to}"))),
-        amount: U256::from(usd),
-        finality: DEPTH,
-        memo: None,
-        source: None,
-        mode: "cheapest".into(),
-        approvals: 0,
-        usd: UsdE8(U256::from(usd) * U256::from(100_000_000u64)),
-    }
+    let recipient = Address::from_word(keccak256(format!("budget/{to}")));
+    payout_to(1, Address::repeat_byte(0x11), recipient, usd, usd)
 }
 
 fn usd(n: u64) -> UsdE8 {

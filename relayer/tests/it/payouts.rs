@@ -27,7 +27,7 @@ use crate::common::*;
 
 /// anvil's fourth account: a stranger who replays calldata it saw.
 const STRANGER_KEY: &str = "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
-pub(crate) const DEPTH: Finality = Finality::Blocks { blocks: 3 };
+const DEPTH: Finality = Finality::Blocks { blocks: 3 };
 
 /// One chain: anvil, TestUSD, a PayoutBatcher with `float`, a lane.
 pub(crate) struct Side {
@@ -105,10 +105,21 @@ fn recipient(tag: &str, i: u64) -> Address {
 }
 
 fn item(side: &Side, to: Address, amount: u64, usd: u64) -> NewPayout {
+    payout_to(side.chain_id, side.token, to, amount, usd)
+}
+
+/// A payout of `amount` base units worth `usd` dollars on `chain_id`.
+pub(crate) fn payout_to(
+    chain_id: u64,
+    token: Address,
+    to: Address,
+    amount: u64,
+    usd: u64,
+) -> NewPayout {
     NewPayout {
-        asset: format!("chain-{}:TUSD", side.chain_id),
-        chain_id: side.chain_id,
-        token: side.token,
+        asset: format!("chain-{chain_id}:TUSD"),
+        chain_id,
+        token,
         recipient: to,
         amount: U256::from(amount),
         finality: DEPTH,

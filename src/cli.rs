@@ -114,6 +114,13 @@ pub enum Command {
     },
     /// API keys in the daemon's store.
     Keys(KeysArgs),
+    /// One co-signer of the M-of-N signer set: its own key, policy, store
+    /// and audit log.
+    Signer {
+        /// What to do.
+        #[command(subcommand)]
+        what: SignerCommand,
+    },
     /// Local chains for development and the demo.
     Devnet {
         /// What to do.
@@ -155,7 +162,7 @@ impl Command {
             Self::Bench {
                 what: BenchCommand::Intake(a),
             } => a.json,
-            Self::Serve(_) | Self::Keys(_) | Self::Devnet { .. } => false,
+            Self::Serve(_) | Self::Keys(_) | Self::Devnet { .. } | Self::Signer { .. } => false,
         }
     }
 }
@@ -272,6 +279,36 @@ pub struct SignPayoutBatchArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `switchyard signer ...`.
+#[derive(Debug, Subcommand)]
+pub enum SignerCommand {
+    /// Serve the co-signer's API on its policy's `listen` address until
+    /// SIGINT/SIGTERM (passphrase from SWITCHYARD_COSIGNER_PASSPHRASE).
+    Serve {
+        /// The co-signer's policy file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Create an encrypted keystore (Web3 Secret Storage, scrypt) with a
+    /// new random key; prints its address (secp256k1) or public key
+    /// (ed25519). Passphrase from SWITCHYARD_COSIGNER_PASSPHRASE.
+    Keygen {
+        /// The file to write (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Curve: secp256k1 (EVM) or ed25519.
+        #[arg(long, default_value = "secp256k1")]
+        kind: String,
+    },
+    /// Print the co-signer's audit log (JSON lines) and check its hash
+    /// chain.
+    Audit {
+        /// The co-signer's policy file (names its store).
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 /// `switchyard keys`.

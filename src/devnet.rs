@@ -11,7 +11,10 @@
 //!
 //! It writes into `--dir`: `topology.toml` (the topology with the actual
 //! RPC URLs), `switchyard.toml` (a daemon config with a relayer and a store
-//! in the same directory), `env` (the two keys to export) and
+//! in the same directory), `env` (the relayer's fee key, the daemon's
+//! identity key, to export; `cosigners.env` has the co-signers' keystore
+//! passphrase, apart), the
+//! three co-signers (see `devnet_cosigners`: 2 of 3 sign) and
 //! `devnet.json` (addresses), then prints `devnet ready`. With `--serve`
 //! it then runs the daemon on that config in the same process (the API's
 //! `listening on ADDR` line follows), until SIGINT/SIGTERM.
@@ -37,9 +40,6 @@ const DEPLOYER_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae78
 /// anvil's account 1: the relayer's lanes unless SWITCHYARD_RELAYER_KEY is set.
 const DEFAULT_RELAYER_KEY: &str =
     "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
-/// anvil's account 2: the escrow's and batcher's signer set unless
-/// SWITCHYARD_SIGNER_KEY is set.
-const DEFAULT_SIGNER_KEY: &str = "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 
 /// TestUSD minted to the relayer (treasury) and to each escrow (bridge
 /// liquidity) on every chain.
@@ -66,7 +66,11 @@ pub(crate) async fn listening_port(stdout: std::process::ChildStdout) -> eyre::R
             let line = lines
                 .next()
                 .ok_or_else(|| eyre!("exited before listening"))??;
-            if let Some(addr) = line.trim().strip_prefix("Listening on ") {
+            let said = line.trim();
+            let addr = said
+                .strip_prefix("Listening on ")
+                .or_else(|| said.split_once(" listening on ").map(|(_, a)| a));
+            if let Some(addr) = addr {
                 let port = addr
                     .rsplit(':')
                     .next()
@@ -122,9 +126,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     let mut doc: toml::Table =
         toml::from_str(&text).map_err(|e| Failure::Usage(format!("--topology: {e}")))?;
     let relayer_key = env_key("SWITCHYARD_RELAYER_KEY", DEFAULT_RELAYER_KEY);
-    let signer_key = env_key("SWITCHYARD_SIGNER_KEY", DEFAULT_SIGNER_KEY);
     let relayer = Eip712Signer::from_hex("SWITCHYARD_RELAYER_KEY", &relayer_key)?.address();
-    let signer = Eip712Signer::from_hex("SWITCHYARD_SIGNER_KEY", &signer_key)?.address();
     let anvil = args.anvil.clone();
     if !anvil.exists() {
         return Err(Failure::Usage(format!(
@@ -139,6 +141,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         code("PayoutBatcher")?,
     );
     std::fs::create_dir_all(&args.dir)?;
+    let cos = crate::devnet_cosigners::keys(&args.dir)?;
+    let set: Vec<alloy_primitives::Address> = cos.members.iter().map(|m| m.2).collect();
+    let threshold = crate::devnet_cosigners::THRESHOLD;
+    let mut policy_chains = Vec::new();
 
     let mut anvils = Anvils(Vec::new());
     let mut summary = Vec::new();
@@ -207,7 +213,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         }
         let p = wallet_provider(&url, DEPLOYER_KEY).map_err(|e| eyre!("{e}"))?;
         let owner = wallet_address(DEPLOYER_KEY)?;
-        let signer_set = signer_set_args(&[signer], 1);
+        let signer_set = signer_set_args(&set, threshold as u64);
         tracing::info!(
             "{}: anvil on {url}; deploying TestUSD, EscrowBridge and PayoutBatcher",
             c.id
@@ -219,7 +225,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             &p,
             [
                 escrow.clone(),
-                escrow_args(&[signer], 1, args.refund_delay_s),
+                escrow_args(&set, threshold as u64, args.refund_delay_s),
             ]
             .concat(),
         )
@@ -268,6 +274,13 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         if let Some(tbl) = chains_toml.get_mut(i).and_then(|v| v.as_table_mut()) {
             tbl.insert("rpc_url".into(), toml::Value::String(url.clone()));
         }
+        policy_chains.push(crate::devnet_cosigners::ChainEntry {
+            id: c.id.to_string(),
+            chain_id,
+            batcher: b.to_string(),
+            escrow: e.to_string(),
+            token: (t.to_string(), asset.decimals),
+        });
         summary.push(json!({
             "chain": c.id.as_str(),
             "chain_id": chain_id,
@@ -279,6 +292,8 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         }));
     }
     let dir = &args.dir;
+    tracing::info!("starting {} co-signers, {threshold} of them needed", set.len());
+    let cosigners = crate::devnet_cosigners::start(dir, &cos, &policy_chains).await?;
     // Fresh chains, so a fresh store: one written against earlier chains
     // would take their transactions for these chains' history. Never under
     // a daemon still running on it: its lock is taken first.
@@ -308,6 +323,13 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 .unwrap_or_default()
         ),
     )?;
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("switchyard.toml"))?;
+        write!(f, "{}", crate::devnet_cosigners::config_section(&cosigners))?;
+    }
     if args.auth {
         use std::io::Write as _;
         let mut f = std::fs::OpenOptions::new()
@@ -355,12 +377,20 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     write_private(
         &dir.join("env"),
         &format!(
-            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_SIGNER_KEY={signer_key}\n"
+            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\n",
+            cos.identity
         ),
+    )?;
+    // The co-signers' passphrase, apart: the daemon's environment holds
+    // no key, and no way to a key, that can move funds.
+    write_private(
+        &dir.join("cosigners.env"),
+        &format!("export SWITCHYARD_COSIGNER_PASSPHRASE={}\n", cos.passphrase),
     )?;
     let info = json!({
         "relayer": relayer.to_string(),
-        "signer": signer.to_string(),
+        "cosigners": cosigners.list,
+        "threshold": threshold,
         "chains": summary,
     });
     std::fs::write(
@@ -390,13 +420,15 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         });
         let keys = switchyard_node::engine::Keys {
             relayer: relayer_key,
-            signer: signer_key,
+            signer: switchyard_node::engine::SignerKey::Identity(cos.identity.clone()),
         };
         let served = switchyard_node::serve::serve_with(cfg, Some(keys), shutdown).await;
+        drop(cosigners);
         drop(anvils);
         return served;
     }
     switchyard_node::serve::wait_for_signal().await;
+    drop(cosigners);
     drop(anvils);
     Ok(())
 }

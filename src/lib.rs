@@ -8,10 +8,12 @@ pub mod bench_intake;
 pub mod bench_relayer;
 pub mod cli;
 pub mod devnet;
+mod devnet_cosigners;
 mod keys_cmd;
 mod quote_cmd;
 pub mod serve;
 mod sign_cmd;
+mod signer_cmd;
 mod table;
 mod topology_cmd;
 
@@ -69,6 +71,7 @@ pub fn run(cli: Cli) -> ExitCode {
             what: SignCommand::PayoutBatch(args),
         } => sign_cmd::payout_batch(&args),
         Command::Keys(args) => keys_cmd::run(&args),
+        Command::Signer { what } => signer_cmd::run(&what),
         Command::Devnet {
             what: DevnetCommand::Up(args),
         } => devnet::run(&args),

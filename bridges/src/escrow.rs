@@ -6,16 +6,14 @@
 //! (source chain id, deposit id, token, recipient, amount, deadline) and
 //! anyone submits `release` on the destination escrow, which pays at most
 //! once per (source chain, deposit id). A deposit never released can be
-//! refunded: [`signed_cancel_release`] on the destination first, then, once
-//! that is final, [`signed_refund`] on the source.
+//! refunded: [`cancel_release`] on the destination first, then, once
+//! that is final, [`refund`] on the source. Each of these is an
+//! [`Attestation`] for the bridge's signer set; its calldata comes from
+//! `switchyard_chains::evm::attest::calldata` once it is signed.
 
 use alloy_primitives::{Address as EvmAddress, B256, U256};
-use switchyard_chains::evm::contracts::{
-    CancelRelease, Refund, Release, cancel_release_call, deposit_call, digest, refund_call,
-    release_call, release_digest,
-};
-use switchyard_chains::evm::eip712::{Eip712Signer, domain};
-use switchyard_core::Result;
+use switchyard_chains::evm::contracts::deposit_call;
+use switchyard_core::attest::Attestation;
 
 /// The topology's `protocol` value for this bridge.
 pub const PROTOCOL: &str = "escrow";
@@ -51,81 +49,44 @@ pub struct ReleaseOrder {
     pub deadline: u64,
 }
 
-/// Signs `d` with each signer for `chain_id`, sorted by address and
-/// deduplicated as `SignerSet` requires: (addresses, signatures).
-fn sign_all(
-    d: alloy_primitives::B256,
-    chain_id: u64,
-    signers: &[Eip712Signer],
-    field: &str,
-) -> Result<(Vec<EvmAddress>, Vec<Vec<u8>>)> {
-    let mut sorted: Vec<&Eip712Signer> = signers.iter().collect();
-    sorted.sort_by_key(|s| s.address());
-    sorted.dedup_by_key(|s| s.address());
-    let mut addrs = Vec::with_capacity(sorted.len());
-    let mut sigs = Vec::with_capacity(sorted.len());
-    for s in sorted {
-        s.check_chain(field, chain_id)?;
-        addrs.push(s.address());
-        sigs.push(s.sign_digest(&d)?.to_vec());
+impl ReleaseOrder {
+    /// The `Release` the destination escrow's signer set signs.
+    pub fn attestation(&self) -> Attestation {
+        Attestation::Release {
+            chain_id: self.destination_chain_id,
+            escrow: self.escrow,
+            source_chain_id: self.source_chain_id,
+            deposit_id: self.deposit_id,
+            token: self.token,
+            recipient: self.recipient,
+            amount: self.amount,
+            deadline: self.deadline,
+        }
     }
-    Ok((addrs, sigs))
 }
 
-/// Calldata of `cancelRelease` on the destination escrow: after it, no
-/// signed release of (`source_chain_id`, `deposit_id`) can pay.
-pub fn signed_cancel_release(
+/// `cancelRelease` on the destination escrow: after it, no signed release
+/// of (`source_chain_id`, `deposit_id`) can pay.
+pub fn cancel_release(
     source_chain_id: u64,
     deposit_id: B256,
     destination_chain_id: u64,
     escrow: EvmAddress,
-    signers: &[Eip712Signer],
-    field: &str,
-) -> Result<Vec<u8>> {
-    let c = CancelRelease {
-        sourceChainId: U256::from(source_chain_id),
-        depositId: deposit_id,
-    };
-    let d = digest(&c, &domain(destination_chain_id, escrow));
-    let (addrs, sigs) = sign_all(d, destination_chain_id, signers, field)?;
-    Ok(cancel_release_call(&c, addrs, sigs))
+) -> Attestation {
+    Attestation::CancelRelease {
+        chain_id: destination_chain_id,
+        escrow,
+        source_chain_id,
+        deposit_id,
+    }
 }
 
-/// Calldata of `refund` on the source escrow (sign it only once the
-/// release's cancellation is final on the destination).
-pub fn signed_refund(
-    deposit_id: B256,
-    source_chain_id: u64,
-    escrow: EvmAddress,
-    signers: &[Eip712Signer],
-    field: &str,
-) -> Result<Vec<u8>> {
-    let d = digest(
-        &Refund {
-            depositId: deposit_id,
-        },
-        &domain(source_chain_id, escrow),
-    );
-    let (addrs, sigs) = sign_all(d, source_chain_id, signers, field)?;
-    Ok(refund_call(deposit_id, addrs, sigs))
-}
-
-/// Calldata of `release`, signed by `signers` (sorted by address, as the
-/// contract requires). `field` names the key source in errors.
-pub fn signed_release(
-    order: &ReleaseOrder,
-    signers: &[Eip712Signer],
-    field: &str,
-) -> Result<Vec<u8>> {
-    let release = Release {
-        sourceChainId: U256::from(order.source_chain_id),
-        depositId: order.deposit_id,
-        token: order.token,
-        recipient: order.recipient,
-        amount: order.amount,
-        deadline: order.deadline,
-    };
-    let d = release_digest(&release, &domain(order.destination_chain_id, order.escrow));
-    let (addrs, sigs) = sign_all(d, order.destination_chain_id, signers, field)?;
-    Ok(release_call(&release, addrs, sigs))
+/// `refund` on the source escrow (sign it only once the release's
+/// cancellation is final on the destination).
+pub fn refund(deposit_id: B256, source_chain_id: u64, escrow: EvmAddress) -> Attestation {
+    Attestation::Refund {
+        chain_id: source_chain_id,
+        escrow,
+        deposit_id,
+    }
 }

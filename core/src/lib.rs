@@ -13,6 +13,9 @@
 //! * [`config`]: the daemon's typed configuration.
 //! * [`health`]: observed bridge health and the estimates made from it.
 //! * [`fees`]: EIP-1559 pricing and replacement rules of the relayer.
+//! * [`attest`]: what the signer set is asked to sign, and the trait of
+//!   whoever signs it (local keys, co-signers).
+//! * [`deny`]: deny lists (sanctions-shaped address files), reloaded live.
 //! * [`redact`]: RPC URLs without their credentials, for logs and errors.
 //!
 //! Guarantees: nothing here panics on input; every parse error is a
@@ -20,8 +23,10 @@
 
 pub mod address;
 pub mod amount;
+pub mod attest;
 pub mod chain;
 pub mod config;
+pub mod deny;
 pub mod error;
 pub mod fees;
 pub mod finality;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eyre::WrapErr;
+use switchyard_chains::evm::attest::LocalAttester;
 use switchyard_chains::evm::eip712::Eip712Signer;
+use switchyard_core::attest::Attester;
 use switchyard_chains::evm::{Endpoints, EvmChain};
 use switchyard_core::UsdE8;
 use switchyard_core::address::Address;
@@ -85,13 +87,26 @@ impl Engine {
     }
 }
 
-/// The two keys the relayer needs, as hex.
+/// The keys the daemon holds, as hex. Neither moves funds when
+/// co-signers sign: the relayer key pays fees (and holds no float), the
+/// identity key only authenticates requests to the co-signers.
 #[derive(Clone)]
 pub struct Keys {
     /// Signs the lanes' transactions (`SWITCHYARD_RELAYER_KEY`).
     pub relayer: String,
-    /// Signs EIP-712 releases and batches (`SWITCHYARD_SIGNER_KEY`).
-    pub signer: String,
+    /// Who signs messages for the contracts.
+    pub signer: SignerKey,
+}
+
+/// Who signs messages for the contracts.
+#[derive(Clone)]
+pub enum SignerKey {
+    /// The co-signers of `[relayer.signing]`; this key
+    /// (`SWITCHYARD_IDENTITY_KEY`) authenticates the daemon to them.
+    Identity(String),
+    /// One local key (`SWITCHYARD_SIGNER_KEY`): development only, it can
+    /// sign anything.
+    Local(String),
 }
 
 impl std::fmt::Debug for Keys {
@@ -101,8 +116,9 @@ impl std::fmt::Debug for Keys {
 }
 
 impl Keys {
-    /// From `SWITCHYARD_RELAYER_KEY` and `SWITCHYARD_SIGNER_KEY`.
-    pub fn from_env() -> Result<Self, Failure> {
+    /// From `SWITCHYARD_RELAYER_KEY`, and `SWITCHYARD_IDENTITY_KEY` when
+    /// `cosigners` (else `SWITCHYARD_SIGNER_KEY`).
+    pub fn from_env(cosigners: bool) -> Result<Self, Failure> {
         let get = |name: &str| {
             std::env::var(name).map_err(|_| {
                 Failure::Usage(format!(
@@ -112,8 +128,51 @@ impl Keys {
         };
         Ok(Self {
             relayer: get("SWITCHYARD_RELAYER_KEY")?,
-            signer: get("SWITCHYARD_SIGNER_KEY")?,
+            signer: if cosigners {
+                SignerKey::Identity(get("SWITCHYARD_IDENTITY_KEY")?)
+            } else {
+                SignerKey::Local(get("SWITCHYARD_SIGNER_KEY")?)
+            },
         })
+    }
+}
+
+/// The signer set: co-signers, or (development) one local key.
+fn attester(keys: &Keys, cfg: &RelayerConfig) -> Result<Arc<dyn Attester>, Failure> {
+    match (&keys.signer, &cfg.signing) {
+        (SignerKey::Identity(hex), Some(s)) => {
+            let identity = Eip712Signer::from_hex("SWITCHYARD_IDENTITY_KEY", hex)?;
+            let mut cosigners = Vec::with_capacity(s.cosigner.len());
+            for (i, c) in s.cosigner.iter().enumerate() {
+                let address = c.address.parse().map_err(|_| {
+                    Failure::Usage(format!("relayer.signing.cosigner[{i}].address: not an address"))
+                })?;
+                cosigners.push(switchyard_cosigner::CosignerEndpoint {
+                    name: c.name.clone(),
+                    url: c.url.clone(),
+                    address,
+                });
+            }
+            let r = switchyard_cosigner::RemoteAttester::new(
+                identity,
+                cosigners,
+                s.threshold,
+                Duration::from_millis(s.timeout_ms),
+            )?;
+            tracing::info!(identity = %r.identity(), threshold = s.threshold, cosigners = s.cosigner.len(), "messages signed by co-signers");
+            Ok(Arc::new(r))
+        }
+        (SignerKey::Local(hex), None) => {
+            let k = Eip712Signer::from_hex("SWITCHYARD_SIGNER_KEY", hex)?;
+            tracing::warn!(signer = %k.address(), "one local key signs every message (SWITCHYARD_SIGNER_KEY): for development only; configure [relayer.signing] co-signers");
+            Ok(Arc::new(LocalAttester::new(vec![k], "SWITCHYARD_SIGNER_KEY")))
+        }
+        (SignerKey::Identity(_), None) => Err(Failure::Usage(
+            "SWITCHYARD_IDENTITY_KEY given but the config has no [relayer.signing]".into(),
+        )),
+        (SignerKey::Local(_), Some(_)) => Err(Failure::Usage(
+            "[relayer.signing] names co-signers: set SWITCHYARD_IDENTITY_KEY, not SWITCHYARD_SIGNER_KEY".into(),
+        )),
     }
 }
 
@@ -164,7 +223,7 @@ pub async fn start(
     }
     let relayer_key = keys.relayer.clone();
     let relayer = Eip712Signer::from_hex("SWITCHYARD_RELAYER_KEY", &relayer_key)?;
-    let attester = Eip712Signer::from_hex("SWITCHYARD_SIGNER_KEY", &keys.signer)?;
+    let attester = attester(keys, cfg)?;
     if let Some(dir) = cfg.store.parent() {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     }
@@ -186,7 +245,6 @@ pub async fn start(
             continue;
         };
         relayer.check_chain("SWITCHYARD_RELAYER_KEY", chain_id)?;
-        attester.check_chain("SWITCHYARD_SIGNER_KEY", chain_id)?;
         let chain = EvmChain::with_endpoints(eps, chain_id, c.finality, &relayer_key)
             .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
         let mut lane = Lane::open(
@@ -223,7 +281,7 @@ pub async fn start(
         Transfers::new(
             Arc::clone(&store),
             lanes,
-            vec![attester.clone()],
+            Arc::clone(&attester),
             cfg.release_ttl_s,
         )
         .with_release_policy(switchyard_relayer::transfer::ReleasePolicy {
@@ -247,7 +305,7 @@ pub async fn start(
     let mut payouts = Payouts::new(
         Arc::clone(&store),
         payout_chains,
-        attester,
+        Arc::clone(&attester),
         BatchPolicy {
             max_items: cfg.batch.max_items,
             max_age_ms: cfg.batch.max_age_ms,

@@ -75,8 +75,8 @@ pub async fn wait_for_signal() {
 /// Serves until `shutdown` is cancelled. Prints `listening on ADDR` on
 /// stdout once the port is bound, so scripts and tests can wait for it.
 pub async fn serve(cfg: DaemonConfig, shutdown: CancellationToken) -> Result<(), Failure> {
-    let keys = match cfg.relayer {
-        Some(_) => Some(crate::engine::Keys::from_env()?),
+    let keys = match &cfg.relayer {
+        Some(r) => Some(crate::engine::Keys::from_env(r.signing.is_some())?),
         None => None,
     };
     serve_with(cfg, keys, shutdown).await
@@ -115,7 +115,7 @@ pub async fn serve_with(
         Some(r) => {
             let keys = keys.ok_or_else(|| {
                 Failure::Usage(
-                    "the [relayer] section needs SWITCHYARD_RELAYER_KEY and SWITCHYARD_SIGNER_KEY"
+                    "the [relayer] section needs SWITCHYARD_RELAYER_KEY, and SWITCHYARD_IDENTITY_KEY (with [relayer.signing]) or SWITCHYARD_SIGNER_KEY"
                         .into(),
                 )
             })?;

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// From version 2: lanes halt on foreign sends and adopt a key's history
 /// once; rows record their last error; items record the transaction that
@@ -49,6 +49,13 @@ ALTER TABLE hop ADD COLUMN refund_reason TEXT;
 /// by [`SCHEMA`]).
 const MIGRATE_3_TO_4: &str = "
 ALTER TABLE hop ADD COLUMN started_ms INTEGER;
+";
+
+/// From version 4: a hop records the deadline of the release it asks the
+/// signer set for before asking, so a crash between asking and reserving
+/// asks again for the very same release.
+const MIGRATE_4_TO_5: &str = "
+ALTER TABLE hop ADD COLUMN release_deadline INTEGER;
 ";
 
 const SCHEMA: &str = "
@@ -140,6 +147,8 @@ CREATE TABLE IF NOT EXISTS hop (
     refund_reason TEXT,
     -- When its deposit was reserved (the start of its latency).
     started_ms    INTEGER,
+    -- Deadline of release `release_seq`, written before it is signed.
+    release_deadline INTEGER,
     PRIMARY KEY (transfer_id, idx)
 );
 -- Hops under way, read every second for the bridges' observed health.
@@ -340,13 +349,16 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        if fresh > 0 && (version == 2 || version == 3) {
+        if fresh > 0 && (2..SCHEMA_VERSION).contains(&version) {
             // One transaction: a crash mid-migration leaves the old version.
             let t = conn.unchecked_transaction()?;
             if version == 2 {
                 t.execute_batch(MIGRATE_2_TO_3)?;
             }
-            t.execute_batch(MIGRATE_3_TO_4)?;
+            if version <= 3 {
+                t.execute_batch(MIGRATE_3_TO_4)?;
+            }
+            t.execute_batch(MIGRATE_4_TO_5)?;
             t.execute_batch(SCHEMA)?;
             t.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             t.commit()?;

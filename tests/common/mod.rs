@@ -87,6 +87,7 @@ impl Devnet {
             .args(extra)
             .env_remove("SWITCHYARD_RELAYER_KEY")
             .env_remove("SWITCHYARD_SIGNER_KEY")
+            .env_remove("SWITCHYARD_IDENTITY_KEY")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -427,7 +428,17 @@ impl Devnet {
             .unwrap();
     }
 
-    /// A key from `env` (`SWITCHYARD_SIGNER_KEY`, ...).
+    /// The co-signers' keystore passphrase (`cosigners.env`).
+    pub fn cosigner_passphrase(&self) -> String {
+        std::fs::read_to_string(self.dir.join("cosigners.env"))
+            .unwrap()
+            .trim()
+            .strip_prefix("export SWITCHYARD_COSIGNER_PASSPHRASE=")
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A key from `env` (`SWITCHYARD_RELAYER_KEY`, ...).
     pub fn env_key(&self, name: &str) -> String {
         self.env()
             .into_iter()
@@ -465,27 +476,34 @@ impl Devnet {
         let token = self.addr(chain, "token");
         let (c, t) = self.chain(chain);
         let held = c.token_balance(&t, &Address::Evm(escrow)).await.unwrap();
-        let signer = switchyard_chains::evm::eip712::Eip712Signer::from_hex(
-            "key",
-            &self.env_key("SWITCHYARD_SIGNER_KEY"),
-        )
-        .unwrap();
+        // Two of the three co-signers' keys, out of their keystores: a
+        // compromised signer set, which is what draining takes.
+        let pass = self.cosigner_passphrase();
+        let keys = ["cosigner-1", "cosigner-2"]
+            .iter()
+            .map(|n| {
+                switchyard_cosigner::keys::open_secp256k1(
+                    &self.dir.join(n).join("key.json"),
+                    &pass,
+                )
+                .unwrap()
+            })
+            .collect();
+        let set = switchyard_chains::evm::attest::LocalAttester::new(keys, "key");
         let chain_id = self.info_of(chain)["chain_id"].as_u64().unwrap();
-        let data = switchyard_bridges::escrow::signed_release(
-            &switchyard_bridges::escrow::ReleaseOrder {
-                source_chain_id: 999,
-                deposit_id: alloy_primitives::keccak256(format!("drain/{}", held)),
-                destination_chain_id: chain_id,
-                escrow,
-                token,
-                recipient: sink,
-                amount: held,
-                deadline: switchyard_core::now_ms() / 1000 + 3600,
-            },
-            &[signer],
-            "key",
-        )
-        .unwrap();
+        let release = switchyard_bridges::escrow::ReleaseOrder {
+            source_chain_id: 999,
+            deposit_id: alloy_primitives::keccak256(format!("drain/{}", held)),
+            destination_chain_id: chain_id,
+            escrow,
+            token,
+            recipient: sink,
+            amount: held,
+            deadline: switchyard_core::now_ms() / 1000 + 3600,
+        }
+        .attestation();
+        let data =
+            switchyard_chains::evm::attest::calldata(&release, &set.sign(&release).unwrap());
         self.send(chain, escrow, data).await;
         held
     }

@@ -2,6 +2,7 @@
 //! implementing `switchyard_core::chain`'s traits.
 
 pub mod adapter;
+pub mod attest;
 pub mod contracts;
 pub mod deploy;
 pub mod eip712;

@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 
 mod budget;
 mod console;
+mod signing;
 
 pub use budget::MerchantBudgetConfig;
 pub use console::ConsoleConfig;
+pub use signing::{CosignerConfig, SigningConfig};
 
 use crate::error::{Error, Result};
 
@@ -62,9 +64,10 @@ fn default_rate_per_s() -> u32 {
     50
 }
 
-/// Relayer settings. Keys never live here: the lane key comes from
-/// `SWITCHYARD_RELAYER_KEY`, the EIP-712 signer's from
-/// `SWITCHYARD_SIGNER_KEY`.
+/// Relayer settings. Keys never live here: the lane (fee) key comes from
+/// `SWITCHYARD_RELAYER_KEY`; messages are signed by the co-signers of
+/// `[relayer.signing]` (or, without it, for development only, by one local
+/// key from `SWITCHYARD_SIGNER_KEY`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelayerConfig {
@@ -111,6 +114,9 @@ pub struct RelayerConfig {
     /// Where payout events are POSTed, signed (optional).
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+    /// The co-signers (optional; without them one local key signs).
+    #[serde(default)]
+    pub signing: Option<SigningConfig>,
 }
 
 /// One chain's notional limit.
@@ -546,6 +552,9 @@ impl DaemonConfig {
             })?;
             if let Some(a) = &r.approvals {
                 a.thresholds()?;
+            }
+            if let Some(s) = &r.signing {
+                s.validate()?;
             }
             for (i, m) in r.merchant_budget.iter().enumerate() {
                 m.amounts(i)?;

@@ -30,9 +30,9 @@ use crate::states::sql::{
     BATCH_FINAL, BATCH_SUBMITTED, BATCH_VOID, BATCH_VOIDING, BATCH_WRITTEN, PAYOUT_BATCHED,
     PAYOUT_CONFIRMED, PAYOUT_FAILED, PAYOUT_QUEUED, PAYOUT_ROUTED, PAYOUT_SUBMITTED,
 };
-use switchyard_chains::evm::contracts::{
-    BatchUse, CancelBatch, cancel_batch_call, digest, transfer_call,
-};
+use crate::states::sql::PAYOUT_HELD;
+use switchyard_chains::evm::attest::calldata;
+use switchyard_chains::evm::contracts::{BatchUse, transfer_call};
 use switchyard_core::chain::ChainReader;
 
 /// A batch as stored.
@@ -201,18 +201,17 @@ impl Payouts {
         let items = self.batch_items(&b.id)?;
         let mut payouts = Vec::with_capacity(items.len());
         for (_, to, amount, _) in &items {
-            payouts.push(Payout {
+            payouts.push(PayoutItem {
                 to: to.parse().map_err(|_| Error::Corrupt("recipient".into()))?,
                 amount: U256::from_str_radix(amount, 10)
                     .map_err(|_| Error::Corrupt("amount".into()))?,
             });
         }
         let finality = self.batch_rule(&b.id)?;
-        let id: B256 =
-            b.id.parse()
-                .map_err(|_| Error::Corrupt("batch id".into()))?;
-        let pb = PayoutBatch {
-            batchId: id,
+        let what = Attestation::PayoutBatch {
+            chain_id: b.chain_id,
+            batcher: pc.batcher,
+            batch_id: b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?,
             token: b
                 .token
                 .parse()
@@ -220,15 +219,15 @@ impl Payouts {
             payouts,
             deadline: b.deadline,
         };
-        self.signer
-            .check_chain("SWITCHYARD_SIGNER_KEY", b.chain_id)
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let digest = payout_batch_digest(&pb, &domain(b.chain_id, pc.batcher));
-        let sig = self
-            .signer
-            .sign_digest(&digest)
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let data = execute_call(&pb, vec![self.signer.address()], vec![sig.to_vec()]);
+        // The batch (id, items, deadline) is written: asking again after a
+        // crash asks for the very same message, which a co-signer answers
+        // with the signature it recorded.
+        let sigs = match self.attester.attest(&what).await {
+            Ok(s) => s,
+            Err(e) if e.is_retryable() => return self.hold_for_signatures(&b.id, &e.to_string()),
+            Err(e) => return Err(Error::Config(e.to_string())),
+        };
+        let data = calldata(&what, &sigs);
         // Written once, before the call can exist anywhere: a crash after
         // the reservation must not move it past a block that used the id.
         self.store.conn().execute(
@@ -250,7 +249,7 @@ impl Payouts {
         )?;
         if n == 1 {
             t.execute(
-                &format!("UPDATE payout SET state = {PAYOUT_SUBMITTED}, updated_ms = ?1 WHERE batch_id = ?2 AND state = {PAYOUT_BATCHED}"),
+                &format!("UPDATE payout SET state = {PAYOUT_SUBMITTED}, reason = NULL, updated_ms = ?1 WHERE batch_id = ?2 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_HELD})"),
                 params![now_ms(), b.id],
             )?;
         }
@@ -573,31 +572,39 @@ impl Payouts {
                 b.id
             ],
         )?;
-        self.reserve_cancel(pc, b, 0)
+        self.reserve_cancel(pc, b, 0).await
     }
 
-    fn reserve_cancel(&self, pc: &PayoutChain, b: &BatchRow, n: u32) -> Result<()> {
-        let id: B256 =
-            b.id.parse()
-                .map_err(|_| Error::Corrupt("batch id".into()))?;
-        let d = digest(
-            &CancelBatch { batchId: id },
-            &domain(b.chain_id, pc.batcher),
-        );
-        let sig = self
-            .signer
-            .sign_digest(&d)
-            .map_err(|e| Error::Config(e.to_string()))?;
+    async fn reserve_cancel(&self, pc: &PayoutChain, b: &BatchRow, n: u32) -> Result<()> {
+        let what = Attestation::CancelBatch {
+            chain_id: b.chain_id,
+            batcher: pc.batcher,
+            batch_id: b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?,
+        };
+        let sigs = self
+            .attester
+            .attest(&what)
+            .await
+            .map_err(|e| Error::Config(format!("signing cancel(batch {}): {e}", b.id)))?;
         pc.lane.lane.reserve(
             &cancel_intent(&b.id, n),
-            &Call {
-                to: pc.batcher,
-                data: cancel_batch_call(id, vec![self.signer.address()], vec![sig.to_vec()]),
-                value: U256::ZERO,
-                gas_limit: None,
-            },
+            &Call::contract(pc.batcher, calldata(&what, &sigs)),
             self.batch_rule(&b.id)?,
         )?;
+        Ok(())
+    }
+
+    /// The signer set cannot sign the batch now: its items are `held` with
+    /// the reason (still in the batch, which is asked for again each step).
+    fn hold_for_signatures(&self, batch: &str, why: &str) -> Result<()> {
+        let reason = format!("waiting for signatures: {why}");
+        let n = self.store.conn().execute(
+            &format!("UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE batch_id = ?3 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_HELD}) AND reason IS NOT ?1"),
+            params![reason, now_ms(), batch],
+        )?;
+        if n > 0 {
+            tracing::warn!(batch, why, "payout batch held: not enough signatures");
+        }
         Ok(())
     }
 
@@ -619,7 +626,7 @@ impl Payouts {
         }
         match last {
             // Written `voiding`, then crashed before the reservation.
-            None => self.reserve_cancel(pc, b, 0),
+            None => self.reserve_cancel(pc, b, 0).await,
             Some(rec) if rec.failed() => {
                 // Refused and the id is still unused (the contract's state
                 // says so, so not because it was executed): dead by
@@ -630,7 +637,7 @@ impl Payouts {
                 }
                 if n < MAX_CANCELS {
                     tracing::error!(batch = %b.id, why = rec.cancelled.as_deref().unwrap_or("it did not execute"), "cancellation failed; reserving another");
-                    return self.reserve_cancel(pc, b, n);
+                    return self.reserve_cancel(pc, b, n).await;
                 }
                 Err(Error::Chain(switchyard_core::chain::ChainError::Rpc {
                     code: 0,
@@ -683,7 +690,7 @@ impl Payouts {
         }
         t.execute(
             &format!("UPDATE payout SET state = {PAYOUT_QUEUED}, batch_id = NULL, batch_pos = NULL, paid_tx = NULL, paid_block = NULL, reason = ?1, voids = voids + 1, updated_ms = ?2
-             WHERE batch_id = ?3 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_SUBMITTED}, {PAYOUT_CONFIRMED})"),
+             WHERE batch_id = ?3 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_HELD}, {PAYOUT_SUBMITTED}, {PAYOUT_CONFIRMED})"),
             params![format!("batch {} can never execute ({why}); paid in a new batch", b.id), now, b.id],
         )?;
         t.execute(
@@ -718,12 +725,8 @@ impl Payouts {
             )?;
             t.commit()?;
         }
-        // The cancellation is reserved now, or by the next step if this
-        // fails or the process dies first (`follow_voiding`).
-        let rows = batch_rows(&self.store.conn(), BatchState::Voiding)?;
-        if let Some(b) = rows.iter().find(|b| b.id == batch) {
-            self.reserve_cancel(self.chain(b.chain_id)?, b, 0)?;
-        }
+        // The next step signs and reserves the cancellation
+        // (`follow_voiding`), crash or not.
         Ok(true)
     }
 }

@@ -37,10 +37,7 @@ use std::sync::Arc;
 use alloy::primitives::{Address as EvmAddress, B256, U256, keccak256};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use switchyard_chains::evm::contracts::execute_call;
-use switchyard_chains::evm::eip712::{
-    Eip712Signer, Payout, PayoutBatch, domain, payout_batch_digest,
-};
+use switchyard_core::attest::{Attestation, Attester, PayoutItem};
 use switchyard_core::UsdE8;
 use switchyard_core::finality::Finality;
 
@@ -203,7 +200,7 @@ pub type ChainGate = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
 pub struct Payouts {
     store: Arc<Store>,
     chains: HashMap<u64, PayoutChain>,
-    signer: Eip712Signer,
+    attester: Arc<dyn Attester>,
     policy: BatchPolicy,
     hook: Option<BatchHook>,
     gate: Option<ChainGate>,
@@ -289,17 +286,18 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
 }
 
 impl Payouts {
-    /// Payouts over `chains` (by EVM chain id), batches signed by `signer`.
+    /// Payouts over `chains` (by EVM chain id), batches signed by the
+    /// signer set behind `attester`.
     pub fn new(
         store: Arc<Store>,
         chains: HashMap<u64, PayoutChain>,
-        signer: Eip712Signer,
+        attester: Arc<dyn Attester>,
         policy: BatchPolicy,
     ) -> Self {
         Self {
             store,
             chains,
-            signer,
+            attester,
             policy,
             hook: None,
             gate: None,
@@ -607,7 +605,7 @@ impl Payouts {
         let conn = self.store.conn();
         let n = conn.execute(
             &format!("UPDATE payout SET state = {PAYOUT_CANCELLED}, reason = 'cancelled by the merchant', updated_ms = ?1
-             WHERE id = ?2 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD})"),
+             WHERE id = ?2 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD}) AND batch_id IS NULL"),
             params![now_ms(), id],
         )?;
         if n == 1 {
@@ -714,7 +712,7 @@ impl Payouts {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
         let n = t.execute(
-            &format!("UPDATE payout SET state = {PAYOUT_FAILED}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD})"),
+            &format!("UPDATE payout SET state = {PAYOUT_FAILED}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD}) AND batch_id IS NULL"),
             params![format!("rejected by {operator}: {reason}"), now_ms(), id],
         )?;
         if n == 0 {

@@ -41,7 +41,7 @@ impl Payouts {
         let awaiting: Vec<(String, i64, String)> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                &format!("SELECT id, approvals, approved_by FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND approvals > json_array_length(approved_by) ORDER BY seq"),
+                &format!("SELECT id, approvals, approved_by FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND approvals > json_array_length(approved_by) ORDER BY seq"),
             )?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
@@ -49,7 +49,7 @@ impl Payouts {
         if !awaiting.is_empty() {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                &format!("UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND (state != {PAYOUT_HELD} OR reason IS NOT ?1)"),
+                &format!("UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND (state != {PAYOUT_HELD} OR reason IS NOT ?1)"),
             )?;
             for (id, need, by) in &awaiting {
                 let have: Vec<String> = serde_json::from_str(by).unwrap_or_default();
@@ -72,7 +72,7 @@ impl Payouts {
             let conn = self.store.conn();
             conn.execute(
                 &format!(
-                    "UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND voids >= {MAX_VOIDS} AND (state != {PAYOUT_HELD} OR reason IS NOT ?1)"
+                    "UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND voids >= {MAX_VOIDS} AND (state != {PAYOUT_HELD} OR reason IS NOT ?1)"
                 ),
                 params![
                     format!("its batches failed {MAX_VOIDS} times on chain: {RETRY_BY_OPERATOR}"),
@@ -83,7 +83,7 @@ impl Payouts {
         let pending: Vec<Pending> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND approvals <= json_array_length(approved_by) AND voids < {MAX_VOIDS} ORDER BY seq"),
+                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND approvals <= json_array_length(approved_by) AND voids < {MAX_VOIDS} ORDER BY seq"),
             )?;
             stmt.query_map([], |r| {
                 Ok((
@@ -263,7 +263,7 @@ impl Payouts {
         {
             // A cancel may have landed since the read: only queued/held move.
             let mut stmt = t.prepare(
-                &format!("UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND (state != ?1 OR reason IS NOT ?2)"),
+                &format!("UPDATE payout SET state = ?1, reason = ?2, updated_ms = ?3 WHERE id = ?4 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND (state != ?1 OR reason IS NOT ?2)"),
             )?;
             for (id, state, reason) in &decisions {
                 stmt.execute(params![state, reason, now, id])?;

@@ -5,6 +5,8 @@
 // The parent module's types and imports; these are more of its methods.
 use super::*;
 use crate::states::HopState;
+use switchyard_chains::evm::attest::calldata;
+use switchyard_core::attest::{Attestation, Attested};
 use crate::states::sql::{HOP_DEPOSITED, HOP_REFUNDING, HOP_RELEASING};
 
 impl Transfers {
@@ -160,25 +162,36 @@ impl Transfers {
                     )
                     .await;
             }
-            let deadline = switchyard_core::now_ms() / 1000 + self.release.ttl_s;
-            let data = escrow::signed_release(
-                &ReleaseOrder {
-                    source_chain_id: plan.from.chain_id,
-                    deposit_id: deposit,
-                    destination_chain_id: plan.to.chain_id,
-                    escrow: plan.to.escrow,
-                    token: plan.to.token,
-                    recipient: plan.recipient,
-                    amount: plan.amount_out,
-                    deadline,
-                },
-                &self.attesters,
-                "SWITCHYARD_SIGNER_KEY",
-            )
-            .map_err(|e| Error::Config(e.to_string()))?;
+            // Chosen once per release and written before it is signed: a
+            // crash before the reservation asks for the same release again.
+            let deadline = match h.release_deadline {
+                Some(d) => d,
+                None => {
+                    let d = switchyard_core::now_ms() / 1000 + self.release.ttl_s;
+                    self.store.conn().execute(
+                        "UPDATE hop SET release_deadline = ?1 WHERE transfer_id = ?2 AND idx = ?3 AND release_deadline IS NULL",
+                        params![i64::try_from(d).unwrap_or(i64::MAX), id, i64::try_from(i).unwrap_or(i64::MAX)],
+                    )?;
+                    d
+                }
+            };
+            let what = ReleaseOrder {
+                source_chain_id: plan.from.chain_id,
+                deposit_id: deposit,
+                destination_chain_id: plan.to.chain_id,
+                escrow: plan.to.escrow,
+                token: plan.to.token,
+                recipient: plan.recipient,
+                amount: plan.amount_out,
+                deadline,
+            }
+            .attestation();
+            let Some(sigs) = self.signatures(id, i, &what).await? else {
+                return Ok(Step::Wait);
+            };
             dst.lane.reserve(
                 &name,
-                &Call::contract(plan.to.escrow, data),
+                &Call::contract(plan.to.escrow, calldata(&what, &sigs)),
                 plan.to.finality,
             )?;
         }
@@ -272,7 +285,7 @@ impl Transfers {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             t.execute(
-                &format!("UPDATE hop SET state = {HOP_DEPOSITED}, release_seq = release_seq + 1 WHERE transfer_id = ?1 AND idx = ?2 AND state = {HOP_RELEASING}"),
+                &format!("UPDATE hop SET state = {HOP_DEPOSITED}, release_seq = release_seq + 1, release_deadline = NULL WHERE transfer_id = ?1 AND idx = ?2 AND state = {HOP_RELEASING}"),
                 params![id, i64::try_from(i).unwrap_or(i64::MAX)],
             )?;
             t.commit()?;
@@ -399,18 +412,18 @@ impl Transfers {
         } else {
             let (n, last) = latest(&dst.lane, id, i, "cancel-release")?;
             if due(n, last.as_ref()) {
-                let data = escrow::signed_cancel_release(
+                let what = escrow::cancel_release(
                     plan.from.chain_id,
                     deposit,
                     plan.to.chain_id,
                     plan.to.escrow,
-                    &self.attesters,
-                    "SWITCHYARD_SIGNER_KEY",
-                )
-                .map_err(|e| Error::Config(e.to_string()))?;
+                );
+                let Some(sigs) = self.signatures(id, i, &what).await? else {
+                    return Ok(Step::Wait);
+                };
                 dst.lane.reserve(
                     &intent(id, i, &numbered("cancel-release", n)),
-                    &Call::contract(plan.to.escrow, data),
+                    &Call::contract(plan.to.escrow, calldata(&what, &sigs)),
                     plan.to.finality,
                 )?;
             }
@@ -475,20 +488,32 @@ impl Transfers {
             )?;
             return Ok(Step::Wait);
         }
-        let data = escrow::signed_refund(
-            deposit,
-            plan.from.chain_id,
-            plan.from.escrow,
-            &self.attesters,
-            "SWITCHYARD_SIGNER_KEY",
-        )
-        .map_err(|e| Error::Config(e.to_string()))?;
+        let what = escrow::refund(deposit, plan.from.chain_id, plan.from.escrow);
+        let Some(sigs) = self.signatures(id, i, &what).await? else {
+            return Ok(Step::Wait);
+        };
         src.lane.reserve(
             &intent(id, i, &numbered("refund", n)),
-            &Call::contract(plan.from.escrow, data),
+            &Call::contract(plan.from.escrow, calldata(&what, &sigs)),
             plan.from.finality,
         )?;
         self.note(id, i, "refunding: refund sent on the source")?;
         Ok(Step::Wait)
     }
+
+    /// The signer set's signatures of `what`, or `None` (the hop noted as
+    /// waiting for them, and asked again next step) while too few
+    /// co-signers answer.
+    async fn signatures(&self, id: &str, i: usize, what: &Attestation) -> Result<Option<Attested>> {
+        match self.attester.attest(what).await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(transfer = %id, hop = i, kind = what.kind(), error = %e, "waiting for signatures");
+                self.note(id, i, &format!("waiting for signatures of {}: {e}", what.kind()))?;
+                Ok(None)
+            }
+            Err(e) => Err(Error::Config(e.to_string())),
+        }
+    }
+
 }

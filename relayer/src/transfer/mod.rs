@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use switchyard_bridges::escrow::{self, ReleaseOrder};
 use switchyard_chains::evm::EvmChain;
 use switchyard_chains::evm::contracts::approve_call;
-use switchyard_chains::evm::eip712::Eip712Signer;
+use switchyard_core::attest::Attester;
 use switchyard_core::chain::ChainReader;
 use switchyard_core::finality::Finality;
 
@@ -184,7 +184,7 @@ pub struct ReleasePolicy {
 pub struct Transfers {
     store: Arc<Store>,
     lanes: HashMap<u64, LaneHandle>,
-    attesters: Vec<Eip712Signer>,
+    attester: Arc<dyn Attester>,
     release: ReleasePolicy,
     outcomes: Option<HopOutcome>,
     drill: Option<Drill>,
@@ -214,17 +214,17 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
 
 impl Transfers {
     /// Transfers over `lanes` (by EVM chain id), with releases signed by
-    /// `attesters` (the escrow's signer set) valid for `release_ttl_s`.
+    /// the escrows' signer set behind `attester`, valid for `release_ttl_s`.
     pub fn new(
         store: Arc<Store>,
         lanes: HashMap<u64, LaneHandle>,
-        attesters: Vec<Eip712Signer>,
+        attester: Arc<dyn Attester>,
         release_ttl_s: u64,
     ) -> Self {
         Self {
             store,
             lanes,
-            attesters,
+            attester,
             release: ReleasePolicy {
                 ttl_s: release_ttl_s,
                 alert_ms: 600_000,
@@ -382,7 +382,7 @@ impl Transfers {
     fn hops(&self, id: &str) -> Result<Vec<HopRow>> {
         let conn = self.store.conn();
         let mut stmt = conn.prepare(
-            "SELECT plan, state, deposit_id, release_seq, since_ms, note, refund_reason FROM hop WHERE transfer_id = ?1 ORDER BY idx",
+            "SELECT plan, state, deposit_id, release_seq, since_ms, note, refund_reason, release_deadline FROM hop WHERE transfer_id = ?1 ORDER BY idx",
         )?;
         let rows = stmt.query_map(params![id], |r| {
             Ok((
@@ -393,10 +393,11 @@ impl Transfers {
                 r.get::<_, Option<i64>>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<i64>>(7)?,
             ))
         })?;
         rows.map(|r| {
-            let (plan, state, dep, seq, since, note, refund) = r?;
+            let (plan, state, dep, seq, since, note, refund, deadline) = r?;
             let plan: HopPlan =
                 serde_json::from_str(&plan).map_err(|e| Error::Corrupt(e.to_string()))?;
             let deposit = dep
@@ -412,6 +413,7 @@ impl Transfers {
                 since_ms: since,
                 note,
                 refund_reason: refund,
+                release_deadline: deadline.and_then(|d| u64::try_from(d).ok()),
             })
         })
         .collect()
@@ -658,6 +660,8 @@ struct HopRow {
     since_ms: Option<i64>,
     note: Option<String>,
     refund_reason: Option<String>,
+    /// Deadline of release `release_seq`, once chosen.
+    release_deadline: Option<u64>,
 }
 
 enum Step {

@@ -14,6 +14,7 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionRequest;
 use switchyard_chains::evm::EvmChain;
 use switchyard_chains::evm::contracts::{IErc20, blacklist_call, unblacklist_call};
+use switchyard_chains::evm::attest::LocalAttester;
 use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_chains::rpc_proxy::{Action, RpcProxy};
 use switchyard_chains::testing::{Anvil, DEV_KEY, deploy_batcher};
@@ -81,7 +82,7 @@ pub(crate) fn payouts_over(store: &Arc<Store>, sides: &[&Side]) -> Payouts {
     Payouts::new(
         Arc::clone(store),
         chains,
-        signer(),
+        Arc::new(LocalAttester::new(vec![signer()], "key")),
         BatchPolicy {
             max_items: 200,
             max_age_ms: 0,
@@ -373,7 +374,7 @@ async fn a_node_that_answers_no_logs_never_makes_an_executed_batch_look_dead() {
                 batcher: a.batcher,
             },
         )]),
-        signer(),
+        Arc::new(LocalAttester::new(vec![signer()], "key")),
         BatchPolicy {
             max_items: 200,
             max_age_ms: 0,

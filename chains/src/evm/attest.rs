@@ -1,0 +1,186 @@
+//! The EVM side of [`Attestation`]: its EIP-712 digest, the calldata that
+//! carries its signatures, and [`LocalAttester`] (keys in this process, for
+//! tests and offline tools; a deployment asks co-signers instead).
+
+use alloy::primitives::{Address as EvmAddress, B256, U256};
+use switchyard_core::attest::{AttestError, AttestFuture, Attestation, Attested, Attester};
+
+use super::contracts::{
+    CancelBatch, CancelRelease, Refund, Release, cancel_batch_call, cancel_release_call, digest as
+    struct_digest, execute_call, refund_call, release_call,
+};
+use super::eip712::{Eip712Signer, Payout, PayoutBatch, domain};
+
+/// The EIP-712 digest its contract recovers signers from, computed from
+/// the message's own fields.
+pub fn digest(a: &Attestation) -> B256 {
+    let d = domain(a.chain_id(), a.contract());
+    match a {
+        Attestation::PayoutBatch {
+            batch_id,
+            token,
+            payouts,
+            deadline,
+            ..
+        } => struct_digest(&payout_batch(*batch_id, *token, payouts, *deadline), &d),
+        Attestation::CancelBatch { batch_id, .. } => struct_digest(
+            &CancelBatch {
+                batchId: *batch_id,
+            },
+            &d,
+        ),
+        Attestation::Release {
+            source_chain_id,
+            deposit_id,
+            token,
+            recipient,
+            amount,
+            deadline,
+            ..
+        } => struct_digest(
+            &Release {
+                sourceChainId: U256::from(*source_chain_id),
+                depositId: *deposit_id,
+                token: *token,
+                recipient: *recipient,
+                amount: *amount,
+                deadline: *deadline,
+            },
+            &d,
+        ),
+        Attestation::CancelRelease {
+            source_chain_id,
+            deposit_id,
+            ..
+        } => struct_digest(
+            &CancelRelease {
+                sourceChainId: U256::from(*source_chain_id),
+                depositId: *deposit_id,
+            },
+            &d,
+        ),
+        Attestation::Refund { deposit_id, .. } => struct_digest(
+            &Refund {
+                depositId: *deposit_id,
+            },
+            &d,
+        ),
+    }
+}
+
+fn payout_batch(
+    batch_id: B256,
+    token: EvmAddress,
+    payouts: &[switchyard_core::attest::PayoutItem],
+    deadline: u64,
+) -> PayoutBatch {
+    PayoutBatch {
+        batchId: batch_id,
+        token,
+        payouts: payouts
+            .iter()
+            .map(|p| Payout {
+                to: p.to,
+                amount: p.amount,
+            })
+            .collect(),
+        deadline,
+    }
+}
+
+/// The calldata of the contract call that carries `a` with `sigs`, to
+/// `a.contract()`.
+pub fn calldata(a: &Attestation, sigs: &Attested) -> Vec<u8> {
+    let (signers, signatures) = (sigs.signers.clone(), sigs.signatures.clone());
+    match a {
+        Attestation::PayoutBatch {
+            batch_id,
+            token,
+            payouts,
+            deadline,
+            ..
+        } => execute_call(
+            &payout_batch(*batch_id, *token, payouts, *deadline),
+            signers,
+            signatures,
+        ),
+        Attestation::CancelBatch { batch_id, .. } => cancel_batch_call(*batch_id, signers, signatures),
+        Attestation::Release {
+            source_chain_id,
+            deposit_id,
+            token,
+            recipient,
+            amount,
+            deadline,
+            ..
+        } => release_call(
+            &Release {
+                sourceChainId: U256::from(*source_chain_id),
+                depositId: *deposit_id,
+                token: *token,
+                recipient: *recipient,
+                amount: *amount,
+                deadline: *deadline,
+            },
+            signers,
+            signatures,
+        ),
+        Attestation::CancelRelease {
+            source_chain_id,
+            deposit_id,
+            ..
+        } => cancel_release_call(
+            &CancelRelease {
+                sourceChainId: U256::from(*source_chain_id),
+                depositId: *deposit_id,
+            },
+            signers,
+            signatures,
+        ),
+        Attestation::Refund { deposit_id, .. } => refund_call(*deposit_id, signers, signatures),
+    }
+}
+
+/// Keys held in this process that all sign everything they are shown
+/// (tests, `switchyard sign`). `field` names where the keys came from.
+#[derive(Clone, Debug)]
+pub struct LocalAttester {
+    keys: Vec<Eip712Signer>,
+    field: String,
+}
+
+impl LocalAttester {
+    /// One or more keys; each signs every message.
+    pub fn new(keys: Vec<Eip712Signer>, field: impl Into<String>) -> Self {
+        Self {
+            keys,
+            field: field.into(),
+        }
+    }
+
+    /// The keys' addresses.
+    pub fn addresses(&self) -> Vec<EvmAddress> {
+        self.keys.iter().map(Eip712Signer::address).collect()
+    }
+
+    /// Signs now.
+    pub fn sign(&self, a: &Attestation) -> Result<Attested, AttestError> {
+        let d = digest(a);
+        let mut pairs = Vec::with_capacity(self.keys.len());
+        for k in &self.keys {
+            k.check_chain(&self.field, a.chain_id())
+                .map_err(|e| AttestError::Config(e.to_string()))?;
+            let sig = k
+                .sign_digest(&d)
+                .map_err(|e| AttestError::Config(e.to_string()))?;
+            pairs.push((k.address(), sig.to_vec()));
+        }
+        Ok(Attested::from_pairs(pairs))
+    }
+}
+
+impl Attester for LocalAttester {
+    fn attest<'a>(&'a self, what: &'a Attestation) -> AttestFuture<'a> {
+        Box::pin(async move { self.sign(what) })
+    }
+}

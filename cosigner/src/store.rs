@@ -1,0 +1,394 @@
+//! A co-signer's own SQLite store: what it signed (one row per replay
+//! fence), what that moved per recipient (its budgets' window), the
+//! request nonces it has seen, and its audit log, a hash chain where each
+//! entry commits to the one before it.
+//!
+//! A signature is written in the same transaction as its fence, its
+//! budget use and its audit entry, and the answer leaves only after that
+//! commits (`synchronous=FULL`): killed at any point, the co-signer has
+//! either not signed (asked again, it decides again) or recorded the
+//! signature it then returns for that fence, the same bytes.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use alloy::primitives::{B256, keccak256};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use crate::policy::{ChainPolicy, Moves, Refusal, show};
+use crate::request::SignRequest;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS signed (
+    fence      TEXT PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    chain_id   INTEGER NOT NULL,
+    -- The message without its deadline: one content per fence, ever.
+    substance  TEXT    NOT NULL,
+    message    TEXT    NOT NULL,
+    deadline   INTEGER,
+    signature  BLOB    NOT NULL,
+    usd_micro  INTEGER NOT NULL,
+    signed_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flow (
+    fence     TEXT    NOT NULL REFERENCES signed (fence),
+    chain_id  INTEGER NOT NULL,
+    recipient TEXT    NOT NULL,
+    usd_micro INTEGER NOT NULL,
+    at_ms     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS flow_chain ON flow (chain_id, at_ms);
+CREATE INDEX IF NOT EXISTS flow_recipient ON flow (chain_id, recipient, at_ms);
+CREATE TABLE IF NOT EXISTS seen (
+    nonce     BLOB PRIMARY KEY,
+    issued_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms   INTEGER NOT NULL,
+    outcome TEXT    NOT NULL,
+    rule    TEXT,
+    detail  TEXT    NOT NULL,
+    fence   TEXT,
+    nonce   TEXT,
+    prev    BLOB    NOT NULL,
+    hash    BLOB    NOT NULL
+);
+";
+
+/// The store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+/// One audit entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Position, from 1.
+    pub seq: i64,
+    /// Unix ms.
+    pub at_ms: i64,
+    /// `signed`, `resigned` (the same fence, same content) or `refused`.
+    pub outcome: String,
+    /// The refusal's rule.
+    pub rule: Option<String>,
+    /// What was asked and why it was answered so.
+    pub detail: String,
+    /// The message's fence, when it was read.
+    pub fence: Option<String>,
+    /// The request's nonce, when it was read.
+    pub nonce: Option<String>,
+    /// Hash of this entry, chained to the previous one.
+    pub hash: String,
+}
+
+fn i64_of(v: u128) -> Result<i64, Refusal> {
+    i64::try_from(v).map_err(|_| Refusal::new("amount", "too large to count"))
+}
+
+fn store_err(e: rusqlite::Error) -> Refusal {
+    Refusal::new("store", format!("the co-signer's store failed: {e}"))
+}
+
+fn entry_hash(prev: &[u8], at_ms: i64, outcome: &str, rule: Option<&str>, detail: &str, fence: Option<&str>, nonce: Option<&str>) -> B256 {
+    let text = serde_json::json!([at_ms, outcome, rule, detail, fence, nonce]).to_string();
+    let mut buf = prev.to_vec();
+    buf.extend_from_slice(text.as_bytes());
+    keccak256(buf)
+}
+
+/// Appends an audit entry inside `t`.
+fn append(t: &Transaction<'_>, now_ms: i64, outcome: &str, rule: Option<&str>, detail: &str, fence: Option<&str>, nonce: Option<&str>) -> rusqlite::Result<()> {
+    let prev: Vec<u8> = t
+        .query_row("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or_else(|| vec![0u8; 32]);
+    let hash = entry_hash(&prev, now_ms, outcome, rule, detail, fence, nonce);
+    t.execute(
+        "INSERT INTO audit (at_ms, outcome, rule, detail, fence, nonce, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![now_ms, outcome, rule, detail, fence, nonce, prev, hash.to_vec()],
+    )?;
+    Ok(())
+}
+
+/// How a request was answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signed {
+    /// Newly signed.
+    New(Vec<u8>),
+    /// The fence was signed before with this very content: the recorded
+    /// signature (a retry, or a restart after answering was cut short).
+    Again(Vec<u8>),
+}
+
+impl Store {
+    /// Opens or creates the store.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(d);
+        }
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Decides and records a request that passed authentication and the
+    /// policy's stateless checks, in one transaction: the nonce is used
+    /// up, the fence is signed at most once per content, the windowed
+    /// budgets hold, then `sign` runs and its signature is recorded with
+    /// the audit entry. A refusal is audited (and its nonce used up) in a
+    /// transaction of its own.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide(
+        &self,
+        req: &SignRequest,
+        chain: &ChainPolicy,
+        moves: &Moves,
+        window_ms: u64,
+        now_ms: u64,
+        sign: impl FnOnce() -> Result<Vec<u8>, Refusal>,
+    ) -> Result<Signed, Refusal> {
+        let mut conn = self.conn();
+        let outcome = Self::decide_in(&mut conn, req, chain, moves, window_ms, now_ms, sign);
+        if let Err(r) = &outcome {
+            Self::refuse_in(&mut conn, req, r, now_ms)?;
+        }
+        outcome
+    }
+
+    /// Audits a refusal of a request that was read, using up its nonce.
+    pub fn refuse(&self, req: &SignRequest, r: &Refusal, now_ms: u64) -> Result<(), Refusal> {
+        Self::refuse_in(&mut self.conn(), req, r, now_ms)
+    }
+
+    fn refuse_in(conn: &mut Connection, req: &SignRequest, r: &Refusal, now_ms: u64) -> Result<(), Refusal> {
+        let fence = req.message.fence();
+        let nonce = req.nonce.to_string();
+        let at = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let t = conn.transaction().map_err(store_err)?;
+        t.execute(
+            "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
+            params![req.nonce.to_vec(), i64::try_from(req.issued_ms).unwrap_or(i64::MAX)],
+        )
+        .map_err(store_err)?;
+        append(&t, at, "refused", Some(r.rule), &format!("{}: {}", req.message.kind(), r.detail), Some(&fence), Some(&nonce))
+            .map_err(store_err)?;
+        t.commit().map_err(store_err)
+    }
+
+    /// Whether a request nonce was seen before.
+    pub fn seen(&self, nonce: &B256) -> Result<bool, Refusal> {
+        self.conn()
+            .query_row("SELECT 1 FROM seen WHERE nonce = ?1", params![nonce.to_vec()], |_| Ok(()))
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(store_err)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide_in(
+        conn: &mut Connection,
+        req: &SignRequest,
+        chain: &ChainPolicy,
+        moves: &Moves,
+        window_ms: u64,
+        now_ms: u64,
+        sign: impl FnOnce() -> Result<Vec<u8>, Refusal>,
+    ) -> Result<Signed, Refusal> {
+        let m = &req.message;
+        let fence = m.fence();
+        let at = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let t = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        let fresh = t
+            .execute(
+                "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
+                params![req.nonce.to_vec(), i64::try_from(req.issued_ms).unwrap_or(i64::MAX)],
+            )
+            .map_err(store_err)?;
+        if fresh == 0 {
+            return Err(Refusal::new("replay", format!("nonce {} was used before", req.nonce)));
+        }
+        let substance = serde_json::to_string(&m.substance()).map_err(|e| Refusal::new("store", e.to_string()))?;
+        let message = serde_json::to_string(m).map_err(|e| Refusal::new("store", e.to_string()))?;
+        let deadline = m.deadline().map(|d| i64::try_from(d).unwrap_or(i64::MAX));
+        let before: Option<(String, Option<i64>, Vec<u8>)> = t
+            .query_row(
+                "SELECT substance, deadline, signature FROM signed WHERE fence = ?1",
+                params![fence],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(store_err)?;
+        let nonce = req.nonce.to_string();
+        if let Some((was, old_deadline, sig)) = before {
+            if was != substance {
+                return Err(Refusal::new(
+                    "fence",
+                    format!("{fence} was signed before with other content; one content per fence"),
+                ));
+            }
+            if old_deadline == deadline {
+                append(&t, at, "resigned", None, &format!("{}: the signature recorded for this fence", m.kind()), Some(&fence), Some(&nonce)).map_err(store_err)?;
+                t.commit().map_err(store_err)?;
+                return Ok(Signed::Again(sig));
+            }
+            // The same content under a new deadline: only once the one
+            // signed before has expired, so at most one is ever live.
+            let now_s = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+            if old_deadline.is_some_and(|d| d >= now_s) {
+                return Err(Refusal::new(
+                    "fence",
+                    format!("{fence} has a signature valid until {} (now {now_s}); a new deadline only after it expires", old_deadline.unwrap_or_default()),
+                ));
+            }
+            let sig = sign()?;
+            t.execute(
+                "UPDATE signed SET message = ?1, deadline = ?2, signature = ?3, signed_ms = ?4 WHERE fence = ?5",
+                params![message, deadline, sig, at, fence],
+            )
+            .map_err(store_err)?;
+            append(&t, at, "signed", None, &format!("{}: renewed after deadline {} expired", m.kind(), old_deadline.unwrap_or_default()), Some(&fence), Some(&nonce)).map_err(store_err)?;
+            t.commit().map_err(store_err)?;
+            return Ok(Signed::New(sig));
+        }
+        let since = at.saturating_sub(i64::try_from(window_ms).unwrap_or(i64::MAX));
+        if moves.total > 0 {
+            let used: i64 = t
+                .query_row(
+                    "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND at_ms > ?2",
+                    params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), since],
+                    |r| r.get(0),
+                )
+                .map_err(store_err)?;
+            let used = u128::try_from(used).unwrap_or(0);
+            if used.saturating_add(moves.total) > chain.budget {
+                return Err(Refusal::new(
+                    "budget",
+                    format!(
+                        "{} USD on {} would pass its budget of {} USD per window ({} used)",
+                        show(moves.total), chain.id, show(chain.budget), show(used)
+                    ),
+                ));
+            }
+            for (to, usd) in &moves.per_recipient {
+                let got: i64 = t
+                    .query_row(
+                        "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND recipient = ?2 AND at_ms > ?3",
+                        params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), to.to_string(), since],
+                        |r| r.get(0),
+                    )
+                    .map_err(store_err)?;
+                let got = u128::try_from(got).unwrap_or(0);
+                if got.saturating_add(*usd) > chain.max_recipient {
+                    return Err(Refusal::new(
+                        "recipient_cap",
+                        format!(
+                            "{} USD more to {to} would pass the cap of {} USD per recipient per window ({} signed)",
+                            show(*usd), show(chain.max_recipient), show(got)
+                        ),
+                    ));
+                }
+            }
+        }
+        let sig = sign()?;
+        t.execute(
+            "INSERT INTO signed (fence, kind, chain_id, substance, message, deadline, signature, usd_micro, signed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![fence, m.kind(), i64::try_from(m.chain_id()).unwrap_or(i64::MAX), substance, message, deadline, sig, i64_of(moves.total)?, at],
+        )
+        .map_err(store_err)?;
+        for (to, usd) in &moves.per_recipient {
+            t.execute(
+                "INSERT INTO flow (fence, chain_id, recipient, usd_micro, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![fence, i64::try_from(chain.chain_id).unwrap_or(i64::MAX), to.to_string(), i64_of(*usd)?, at],
+            )
+            .map_err(store_err)?;
+        }
+        append(&t, at, "signed", None, &format!("{}: {} USD to {} recipient(s)", m.kind(), show(moves.total), moves.per_recipient.len()), Some(&fence), Some(&nonce)).map_err(store_err)?;
+        t.commit().map_err(store_err)?;
+        Ok(Signed::New(sig))
+    }
+
+    /// Audits a request refused before it could be decided (its
+    /// authentication, audience or age).
+    pub fn refuse_unread(&self, now_ms: u64, r: &Refusal, fence: Option<&str>) -> Result<(), Refusal> {
+        let mut conn = self.conn();
+        let t = conn.transaction().map_err(store_err)?;
+        let detail: String = r.detail.chars().take(300).collect();
+        append(&t, i64::try_from(now_ms).unwrap_or(i64::MAX), "refused", Some(r.rule), &detail, fence, None).map_err(store_err)?;
+        t.commit().map_err(store_err)
+    }
+
+    /// Forgets nonces issued before `before_ms` (requests that old are
+    /// refused as stale anyway).
+    pub fn prune_nonces(&self, before_ms: u64) -> rusqlite::Result<usize> {
+        self.conn().execute(
+            "DELETE FROM seen WHERE issued_ms < ?1",
+            params![i64::try_from(before_ms).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// The audit log from `after` (exclusive), at most `limit` entries.
+    pub fn audit(&self, after: i64, limit: i64) -> rusqlite::Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, at_ms, outcome, rule, detail, fence, nonce, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after, limit], |r| {
+            let h: Vec<u8> = r.get(7)?;
+            Ok(AuditEntry {
+                seq: r.get(0)?,
+                at_ms: r.get(1)?,
+                outcome: r.get(2)?,
+                rule: r.get(3)?,
+                detail: r.get(4)?,
+                fence: r.get(5)?,
+                nonce: r.get(6)?,
+                hash: format!("0x{}", h.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Checks the whole hash chain: `Ok(n)` entries, or the first entry
+    /// that does not follow from the one before.
+    pub fn verify(&self) -> rusqlite::Result<Result<i64, i64>> {
+        let conn = self.conn();
+        let mut st = conn.prepare(
+            "SELECT seq, at_ms, outcome, rule, detail, fence, nonce, prev, hash FROM audit ORDER BY seq",
+        )?;
+        let mut rows = st.query([])?;
+        let mut prev = vec![0u8; 32];
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let (p, h): (Vec<u8>, Vec<u8>) = (r.get(7)?, r.get(8)?);
+            let want = entry_hash(
+                &prev,
+                r.get(1)?,
+                &r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?.as_deref(),
+                &r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?.as_deref(),
+                r.get::<_, Option<String>>(6)?.as_deref(),
+            );
+            if p != prev || h != want.to_vec() {
+                return Ok(Err(seq));
+            }
+            prev = h;
+            n += 1;
+        }
+        Ok(Ok(n))
+    }
+}

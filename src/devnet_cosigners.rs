@@ -1,0 +1,175 @@
+//! The devnet's signer set: three co-signer processes
+//! (`switchyard signer serve`), 2 of 3 required, each with its own
+//! encrypted keystore, policy, store and audit log under
+//! `DIR/cosigner-N/`, and one deny list (`DIR/deny.txt`) they and the
+//! daemon read. The daemon gets a fresh identity key to authenticate with.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use eyre::{WrapErr, eyre};
+use serde_json::json;
+use switchyard_chains::evm::eip712::Eip712Signer;
+
+use crate::Failure;
+
+/// Co-signers in the set.
+pub const COUNT: usize = 3;
+/// Signatures each message needs.
+pub const THRESHOLD: usize = 2;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Keys made before the contracts are deployed (the set's addresses go
+/// into their constructors).
+pub struct Keys {
+    /// The daemon's identity key, hex.
+    pub identity: String,
+    /// The keystores' passphrase.
+    pub passphrase: String,
+    /// (name, directory, address) per co-signer.
+    pub members: Vec<(String, PathBuf, alloy_primitives::Address)>,
+}
+
+/// Fresh keys under `dir` (earlier co-signer directories are removed:
+/// fresh chains, fresh co-signers).
+pub fn keys(dir: &Path) -> Result<Keys, Failure> {
+    let passphrase = hex(&rand::random::<[u8; 16]>());
+    let identity = loop {
+        let k = hex(&rand::random::<[u8; 32]>());
+        if Eip712Signer::from_hex("identity", &k).is_ok() {
+            break k;
+        }
+    };
+    // Named in address order, as the contracts list them.
+    let mut secrets: Vec<([u8; 32], alloy_primitives::Address)> = Vec::new();
+    while secrets.len() < COUNT {
+        let s: [u8; 32] = rand::random();
+        if let Ok(k) = Eip712Signer::from_hex("cosigner", &hex(&s)) {
+            secrets.push((s, k.address()));
+        }
+    }
+    secrets.sort_by_key(|(_, a)| *a);
+    let mut members = Vec::new();
+    for (n, (secret, address)) in secrets.iter().enumerate() {
+        let name = format!("cosigner-{}", n + 1);
+        let d = dir.join(&name);
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d)?;
+        switchyard_cosigner::keys::write(&d.join("key.json"), secret, &passphrase)?;
+        members.push((name, d, *address));
+    }
+    Ok(Keys {
+        identity,
+        passphrase,
+        members,
+    })
+}
+
+/// What a co-signer's policy lists for one chain.
+pub struct ChainEntry {
+    /// Topology chain id.
+    pub id: String,
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Its `PayoutBatcher`.
+    pub batcher: String,
+    /// Its `EscrowBridge`.
+    pub escrow: String,
+    /// TestUSD and its decimals.
+    pub token: (String, u8),
+}
+
+/// The running co-signers (killed when dropped).
+pub struct Running {
+    children: Vec<Child>,
+    /// For `devnet.json` and the daemon config.
+    pub list: Vec<serde_json::Value>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn policy(keys: &Keys, port: u16, chains: &[ChainEntry]) -> String {
+    let mut p = format!(
+        "# Written by `switchyard devnet up`: one co-signer's policy.\nlisten = \"127.0.0.1:{port}\"\nstore = \"cosigner.db\"\nkeystore = \"key.json\"\ndaemons = [\"{}\"]\nmax_skew_ms = 30000\nmax_ttl_s = 86400\nwindow_ms = 86400000\ndeny_list = \"../deny.txt\"\n",
+        Eip712Signer::from_hex("identity", &keys.identity)
+            .map(|k| k.address().to_string())
+            .unwrap_or_default()
+    );
+    for c in chains {
+        p.push_str(&format!(
+            "\n[[chain]]\nid = \"{}\"\nchain_id = {}\nbatchers = [\"{}\"]\nescrows = [\"{}\"]\ntokens = [{{ address = \"{}\", decimals = {} }}]\nmax_batch_items = 500\nmax_item_usd = 1000000\nmax_recipient_usd = 5000000\nbudget_usd = 50000000\n",
+            c.id, c.chain_id, c.batcher, c.escrow, c.token.0, c.token.1
+        ));
+    }
+    p
+}
+
+/// Writes the policies and the deny list, starts the co-signers and
+/// waits for each to listen; its port is then written into its policy, so
+/// a restart of it (`switchyard signer serve --config ...`) serves there.
+pub async fn start(dir: &Path, keys: &Keys, chains: &[ChainEntry]) -> Result<Running, Failure> {
+    let deny = dir.join("deny.txt");
+    if !deny.exists() {
+        std::fs::write(
+            &deny,
+            "# Deny list: `<chain> <address>` per line (`*` for every chain).\n# The daemon and every co-signer reload it when it changes.\n",
+        )?;
+    }
+    let exe = std::env::current_exe().wrap_err("locating the switchyard binary")?;
+    let mut running = Running {
+        children: Vec::new(),
+        list: Vec::new(),
+    };
+    for (name, d, address) in &keys.members {
+        let config = d.join("signer.toml");
+        std::fs::write(&config, policy(keys, 0, chains))?;
+        let mut child = Command::new(&exe)
+            .args(["signer", "serve", "--config"])
+            .arg(&config)
+            .env(switchyard_cosigner::keys::PASSPHRASE_ENV, &keys.passphrase)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .wrap_err("starting a co-signer")?;
+        let stdout = child.stdout.take().ok_or_else(|| eyre!("co-signer stdout not captured"))?;
+        let pid = child.id();
+        running.children.push(child);
+        let port = crate::devnet::listening_port(stdout)
+            .await
+            .map_err(|e| eyre!("{name}: {e}"))?;
+        std::fs::write(&config, policy(keys, port, chains))?;
+        tracing::info!("{name}: co-signer {address} on port {port}");
+        running.list.push(json!({
+            "name": name,
+            "url": format!("http://127.0.0.1:{port}"),
+            "address": address.to_string(),
+            "pid": pid,
+            "config": config.display().to_string(),
+        }));
+    }
+    Ok(running)
+}
+
+/// The daemon config's `[relayer.signing]` section.
+pub fn config_section(running: &Running) -> String {
+    let mut s = format!("\n[relayer.signing]\nthreshold = {THRESHOLD}\ntimeout_ms = 5000\n");
+    for c in &running.list {
+        s.push_str(&format!(
+            "\n[[relayer.signing.cosigner]]\nname = {}\nurl = {}\naddress = {}\n",
+            c["name"], c["url"], c["address"]
+        ));
+    }
+    s
+}

@@ -292,7 +292,10 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         }));
     }
     let dir = &args.dir;
-    tracing::info!("starting {} co-signers, {threshold} of them needed", set.len());
+    tracing::info!(
+        "starting {} co-signers, {threshold} of them needed",
+        set.len()
+    );
     let cosigners = crate::devnet_cosigners::start(dir, &cos, &policy_chains).await?;
     // Fresh chains, so a fresh store: one written against earlier chains
     // would take their transactions for these chains' history. Never under

@@ -143,7 +143,10 @@ pub async fn start(dir: &Path, keys: &Keys, chains: &[ChainEntry]) -> Result<Run
             .stderr(Stdio::inherit())
             .spawn()
             .wrap_err("starting a co-signer")?;
-        let stdout = child.stdout.take().ok_or_else(|| eyre!("co-signer stdout not captured"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| eyre!("co-signer stdout not captured"))?;
         let pid = child.id();
         running.children.push(child);
         let port = crate::devnet::listening_port(stdout)

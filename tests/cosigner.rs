@@ -90,7 +90,9 @@ fn batch(net: &Devnet, chain: &str, id: B256, items: &[(Address, u64)]) -> Attes
 }
 
 fn recipient(n: u64) -> Address {
-    format!("0x{:040x}", 0xc05_0000_0000u64 + n).parse().unwrap()
+    format!("0x{:040x}", 0xc05_0000_0000u64 + n)
+        .parse()
+        .unwrap()
 }
 
 fn identity(net: &Devnet) -> Eip712Signer {
@@ -150,7 +152,9 @@ async fn a_hostile_daemon_is_refused_by_every_cosigner_and_each_refusal_is_audit
     let set = members(&net);
     let me = identity(&net);
     let now = switchyard_core::now_ms;
-    let ask = |m: &Member, what: &Attestation| SignRequest::new(&me, m.address, now(), what.clone()).unwrap();
+    let ask = |m: &Member, what: &Attestation| {
+        SignRequest::new(&me, m.address, now(), what.clone()).unwrap()
+    };
 
     // A fair batch, signed by every co-signer: the reference for the rest.
     let fair_id = B256::repeat_byte(0x11);
@@ -171,13 +175,24 @@ async fn a_hostile_daemon_is_refused_by_every_cosigner_and_each_refusal_is_audit
     .unwrap();
 
     let unit = 1_000_000u64; // TUSD has 6 decimals
-    let over_budget: Vec<(Address, u64)> =
-        (0..60).map(|i| (recipient(100 + i), 900_000 * unit)).collect();
-    let mut foreign = batch(&net, "devnet-a", B256::repeat_byte(0x33), &[(recipient(2), unit)]);
+    let over_budget: Vec<(Address, u64)> = (0..60)
+        .map(|i| (recipient(100 + i), 900_000 * unit))
+        .collect();
+    let mut foreign = batch(
+        &net,
+        "devnet-a",
+        B256::repeat_byte(0x33),
+        &[(recipient(2), unit)],
+    );
     if let Attestation::PayoutBatch { batcher, .. } = &mut foreign {
         *batcher = recipient(999);
     }
-    let mut other_chain = batch(&net, "devnet-a", B256::repeat_byte(0x44), &[(recipient(3), unit)]);
+    let mut other_chain = batch(
+        &net,
+        "devnet-a",
+        B256::repeat_byte(0x44),
+        &[(recipient(3), unit)],
+    );
     if let Attestation::PayoutBatch { chain_id, .. } = &mut other_chain {
         *chain_id = 1;
     }
@@ -190,46 +205,76 @@ async fn a_hostile_daemon_is_refused_by_every_cosigner_and_each_refusal_is_audit
         ),
         (
             "item over its cap",
-            batch(&net, "devnet-b", B256::repeat_byte(0x23), &[(recipient(5), 2_000_000 * unit)]),
+            batch(
+                &net,
+                "devnet-b",
+                B256::repeat_byte(0x23),
+                &[(recipient(5), 2_000_000 * unit)],
+            ),
             "item_cap",
         ),
         (
             "deny-listed recipient",
-            batch(&net, "devnet-c", B256::repeat_byte(0x24), &[(recipient(6), unit), (denied, unit)]),
+            batch(
+                &net,
+                "devnet-c",
+                B256::repeat_byte(0x24),
+                &[(recipient(6), unit), (denied, unit)],
+            ),
             "deny_list",
         ),
         ("foreign contract", foreign, "contract"),
         ("another chain id", other_chain, "chain"),
-        ("second payload for a used batch id", second_content, "fence"),
+        (
+            "second payload for a used batch id",
+            second_content,
+            "fence",
+        ),
     ];
     for (what, message, rule) in &cases {
         for m in &set {
             let got = send(&m.url, &ask(m, message)).await;
-            assert_eq!(
-                got,
-                Err((4403, (*rule).to_owned())),
-                "{}: {what}",
-                m.name
-            );
+            assert_eq!(got, Err((4403, (*rule).to_owned())), "{}: {what}", m.name);
         }
     }
     // Stale, replayed, addressed to another co-signer, signed by a key it
     // does not know.
     let stranger = Eip712Signer::from_hex("k", &"42".repeat(32)).unwrap();
-    let small = batch(&net, "devnet-a", B256::repeat_byte(0x55), &[(recipient(7), unit)]);
+    let small = batch(
+        &net,
+        "devnet-a",
+        B256::repeat_byte(0x55),
+        &[(recipient(7), unit)],
+    );
     for (i, m) in set.iter().enumerate() {
         let stale = SignRequest::new(&me, m.address, now() - 120_000, small.clone()).unwrap();
-        assert_eq!(send(&m.url, &stale).await, Err((4403, "stale".into())), "{}", m.name);
+        assert_eq!(
+            send(&m.url, &stale).await,
+            Err((4403, "stale".into())),
+            "{}",
+            m.name
+        );
         assert_eq!(
             send(&m.url, &fair_reqs[i]).await,
             Err((4403, "replay".into())),
             "{}: the very request again",
             m.name
         );
-        let elsewhere = SignRequest::new(&me, set[(i + 1) % 3].address, now(), small.clone()).unwrap();
-        assert_eq!(send(&m.url, &elsewhere).await, Err((4403, "audience".into())), "{}", m.name);
+        let elsewhere =
+            SignRequest::new(&me, set[(i + 1) % 3].address, now(), small.clone()).unwrap();
+        assert_eq!(
+            send(&m.url, &elsewhere).await,
+            Err((4403, "audience".into())),
+            "{}",
+            m.name
+        );
         let forged = SignRequest::new(&stranger, m.address, now(), small.clone()).unwrap();
-        assert_eq!(send(&m.url, &forged).await, Err((4403, "auth".into())), "{}", m.name);
+        assert_eq!(
+            send(&m.url, &forged).await,
+            Err((4403, "auth".into())),
+            "{}",
+            m.name
+        );
     }
 
     // Each co-signer audited every refusal, with its rule, and signed the
@@ -242,8 +287,16 @@ async fn a_hostile_daemon_is_refused_by_every_cosigner_and_each_refusal_is_audit
             .map(|e| e["rule"].as_str().unwrap())
             .collect();
         for rule in [
-            "budget", "item_cap", "deny_list", "contract", "chain", "fence", "stale", "replay",
-            "audience", "auth",
+            "budget",
+            "item_cap",
+            "deny_list",
+            "contract",
+            "chain",
+            "fence",
+            "stale",
+            "replay",
+            "audience",
+            "auth",
         ] {
             assert_eq!(
                 rules.iter().filter(|r| **r == rule).count(),
@@ -270,7 +323,12 @@ async fn states(c: &HttpClient, ids: &[String]) -> Vec<(String, String)> {
     out
 }
 
-async fn wait_for(c: &HttpClient, ids: &[String], what: &str, ok: impl Fn(&(String, String)) -> bool) -> Vec<(String, String)> {
+async fn wait_for(
+    c: &HttpClient,
+    ids: &[String],
+    what: &str,
+    ok: impl Fn(&(String, String)) -> bool,
+) -> Vec<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let s = states(c, ids).await;
@@ -303,17 +361,26 @@ async fn two_of_three_settle_with_one_down_and_hold_with_two_down() {
     };
 
     kill(pids[2], "-KILL");
-    let r = call(&c, "payout_submit", submit("one-down", 3)).await.unwrap();
+    let r = call(&c, "payout_submit", submit("one-down", 3))
+        .await
+        .unwrap();
     let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
-    wait_for(&c, &ids, "settled with one co-signer down", |(s, _)| s == "final").await;
+    wait_for(&c, &ids, "settled with one co-signer down", |(s, _)| {
+        s == "final"
+    })
+    .await;
 
     kill(pids[1], "-KILL");
-    let r = call(&c, "payout_submit", submit("two-down-now", 2)).await.unwrap();
+    let r = call(&c, "payout_submit", submit("two-down-now", 2))
+        .await
+        .unwrap();
     let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
     let held = wait_for(&c, &ids, "held while two are down", |(s, _)| s == "held").await;
     for (_, why) in &held {
         assert!(
-            why.contains("waiting for signatures") && why.contains("1 of the 2") && why.contains(&set[1].name),
+            why.contains("waiting for signatures")
+                && why.contains("1 of the 2")
+                && why.contains(&set[1].name),
             "{why}"
         );
     }
@@ -324,7 +391,9 @@ async fn two_of_three_settle_with_one_down_and_hold_with_two_down() {
     let mut back = restart(&net, &set[1]);
     wait_for(&c, &ids, "settled once one is back", |(s, _)| s == "final").await;
     for (i, id) in ids.iter().enumerate() {
-        let s = call(&c, "payout_status", json!({ "id": id })).await.unwrap();
+        let s = call(&c, "payout_status", json!({ "id": id }))
+            .await
+            .unwrap();
         let to = format!("0x{:040x}", 0xd0_0000u64 + 12 * 1000 + i as u64);
         assert_eq!(s["recipient"].as_str().unwrap().to_lowercase(), to);
         assert_eq!(net.balance("devnet-b", &to).await, U256::from(2_500_000u64));
@@ -346,7 +415,8 @@ async fn a_cosigner_killed_mid_request_never_signs_a_second_content_for_a_fence(
         let id = B256::from(U256::from(0xf00d_0000u64 + round));
         let first = batch(&net, "devnet-a", id, &[(recipient(round), 1_000_000)]);
         let second = batch(&net, "devnet-a", id, &[(recipient(500 + round), 1_000_000)]);
-        let req = SignRequest::new(&me, m.address, switchyard_core::now_ms(), first.clone()).unwrap();
+        let req =
+            SignRequest::new(&me, m.address, switchyard_core::now_ms(), first.clone()).unwrap();
         let url = m.url.clone();
         let inflight = tokio::spawn(async move { send(&url, &req).await });
         // Kill it at a different moment each round, the request in flight.
@@ -355,7 +425,8 @@ async fn a_cosigner_killed_mid_request_never_signs_a_second_content_for_a_fence(
         let _ = child.wait();
         let got_first = inflight.await.unwrap();
         child = restart(&net, m);
-        let again = SignRequest::new(&me, m.address, switchyard_core::now_ms(), second.clone()).unwrap();
+        let again =
+            SignRequest::new(&me, m.address, switchyard_core::now_ms(), second.clone()).unwrap();
         let got_second = send(&m.url, &again).await;
         match &got_first {
             Ok(_) => {
@@ -375,14 +446,18 @@ async fn a_cosigner_killed_mid_request_never_signs_a_second_content_for_a_fence(
         // Whatever happened, asking for the first content now gives the
         // recorded signature or a refusal, never a fresh signature of a
         // second content: at most one content per fence was ever signed.
-        let third = SignRequest::new(&me, m.address, switchyard_core::now_ms(), first.clone()).unwrap();
+        let third =
+            SignRequest::new(&me, m.address, switchyard_core::now_ms(), first.clone()).unwrap();
         let got_third = send(&m.url, &third).await;
         assert!(
             got_third.is_err() || got_second.is_err(),
             "round {round}: both contents signed ({got_second:?}, {got_third:?})"
         );
         if let (Ok(a), Ok(b)) = (&got_first, &got_third) {
-            assert_eq!(a, b, "round {round}: the recorded signature, the same bytes");
+            assert_eq!(
+                a, b,
+                "round {round}: the recorded signature, the same bytes"
+            );
         }
     }
     let signed = audit(m)

@@ -221,6 +221,7 @@ impl Session {
             .env_remove("RUST_LOG")
             .env_remove("SWITCHYARD_RELAYER_KEY")
             .env_remove("SWITCHYARD_SIGNER_KEY")
+            .env_remove("SWITCHYARD_IDENTITY_KEY")
             .env_remove("NO_COLOR")
             .stdin(Stdio::null());
         cmd
@@ -419,6 +420,8 @@ fn the_readme_shows_the_shipped_config_verbatim() {
         "SWITCHYARD_STALE_AFTER_MS",
         "SWITCHYARD_RELAYER_KEY",
         "SWITCHYARD_SIGNER_KEY",
+        "SWITCHYARD_IDENTITY_KEY",
+        "SWITCHYARD_COSIGNER_PASSPHRASE",
         "SWITCHYARD_WEBHOOK_SECRET",
         "SWITCHYARD_CRASH_AT",
         "RUST_LOG",

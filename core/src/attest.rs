@@ -261,7 +261,8 @@ impl AttestError {
 }
 
 /// A future of an attestation, object-safe.
-pub type AttestFuture<'a> = Pin<Box<dyn Future<Output = Result<Attested, AttestError>> + Send + 'a>>;
+pub type AttestFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Attested, AttestError>> + Send + 'a>>;
 
 /// The signer set, as the relayer sees it: local keys or co-signers.
 pub trait Attester: Send + Sync + std::fmt::Debug {
@@ -318,7 +319,10 @@ mod tests {
             (Address::repeat_byte(1), vec![1]),
             (Address::repeat_byte(9), vec![9]),
         ]);
-        assert_eq!(a.signers, vec![Address::repeat_byte(1), Address::repeat_byte(9)]);
+        assert_eq!(
+            a.signers,
+            vec![Address::repeat_byte(1), Address::repeat_byte(9)]
+        );
         assert_eq!(a.signatures, vec![vec![1], vec![9]]);
     }
 }

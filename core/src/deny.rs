@@ -49,7 +49,10 @@ impl DenyList {
                 ));
             };
             if address.len() > 128 || chain.len() > 64 {
-                return Err(Error::invalid(format!("{origin}:{}", n + 1), "entry too long"));
+                return Err(Error::invalid(
+                    format!("{origin}:{}", n + 1),
+                    "entry too long",
+                ));
             }
             if chain == "*" {
                 list.any_chain.insert(normal(address));
@@ -118,7 +121,10 @@ impl DenyFile {
         let text = std::fs::read_to_string(&self.path)
             .map_err(|e| Error::invalid(origin.clone(), format!("cannot read: {e}")))?;
         let list = DenyList::parse(&origin, &text)?;
-        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.stamp = stamp;
         s.list = list;
         s.error = None;
@@ -129,15 +135,24 @@ impl DenyFile {
     /// reason the last reload failed, if it did (the previous list stays).
     pub fn current(&self) -> (DenyList, Option<String>) {
         let changed = {
-            let s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let s = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             self.stamp() != s.stamp
         };
         if changed && let Err(e) = self.reload() {
-            let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut s = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             s.stamp = self.stamp();
             s.error = Some(e.to_string());
         }
-        let s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         (s.list.clone(), s.error.clone())
     }
 }
@@ -161,7 +176,9 @@ mod tests {
 
     #[test]
     fn a_bad_line_is_named() {
-        let e = DenyList::parse("deny.txt", "devnet-a\n").unwrap_err().to_string();
+        let e = DenyList::parse("deny.txt", "devnet-a\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("deny.txt:1"), "{e}");
     }
 
@@ -172,9 +189,17 @@ mod tests {
         let p = dir.join("deny.txt");
         std::fs::write(&p, "* 0x00000000000000000000000000000000000000a1\n").unwrap();
         let f = DenyFile::open(&p).unwrap();
-        assert!(f.current().0.denies("x", "0x00000000000000000000000000000000000000a1"));
+        assert!(
+            f.current()
+                .0
+                .denies("x", "0x00000000000000000000000000000000000000a1")
+        );
         std::fs::write(&p, "* 0x00000000000000000000000000000000000000a1\n* 0x00000000000000000000000000000000000000b2\n").unwrap();
-        assert!(f.current().0.denies("x", "0x00000000000000000000000000000000000000b2"));
+        assert!(
+            f.current()
+                .0
+                .denies("x", "0x00000000000000000000000000000000000000b2")
+        );
         std::fs::write(&p, "garbage line here\n").unwrap();
         let (l, err) = f.current();
         assert!(l.denies("x", "0x00000000000000000000000000000000000000b2"));

@@ -39,7 +39,14 @@ impl std::fmt::Debug for RemoteAttester {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteAttester")
             .field("identity", &self.identity.address())
-            .field("cosigners", &self.cosigners.iter().map(|(c, _)| &c.name).collect::<Vec<_>>())
+            .field(
+                "cosigners",
+                &self
+                    .cosigners
+                    .iter()
+                    .map(|(c, _)| &c.name)
+                    .collect::<Vec<_>>(),
+            )
             .field("threshold", &self.threshold)
             .finish()
     }
@@ -57,7 +64,10 @@ impl RemoteAttester {
         if threshold == 0 || threshold > cosigners.len() {
             return Err(Error::invalid(
                 "relayer.signing.threshold",
-                format!("must be between 1 and the {} co-signers listed", cosigners.len()),
+                format!(
+                    "must be between 1 and the {} co-signers listed",
+                    cosigners.len()
+                ),
             ));
         }
         let mut seen = std::collections::HashSet::new();
@@ -72,7 +82,9 @@ impl RemoteAttester {
             let client = HttpClientBuilder::default()
                 .request_timeout(timeout)
                 .build(&c.url)
-                .map_err(|e| Error::invalid(format!("relayer.signing.cosigner[{i}].url"), e.to_string()))?;
+                .map_err(|e| {
+                    Error::invalid(format!("relayer.signing.cosigner[{i}].url"), e.to_string())
+                })?;
             out.push((c, client));
         }
         Ok(Self {
@@ -87,9 +99,19 @@ impl RemoteAttester {
         self.identity.address()
     }
 
-    async fn ask(&self, c: &CosignerEndpoint, client: &HttpClient, what: &Attestation) -> std::result::Result<Vec<u8>, String> {
-        let req = SignRequest::new(&self.identity, c.address, switchyard_core::now_ms(), what.clone())
-            .map_err(|e| e.to_string())?;
+    async fn ask(
+        &self,
+        c: &CosignerEndpoint,
+        client: &HttpClient,
+        what: &Attestation,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let req = SignRequest::new(
+            &self.identity,
+            c.address,
+            switchyard_core::now_ms(),
+            what.clone(),
+        )
+        .map_err(|e| e.to_string())?;
         let a: SignAnswer = client
             .request("cosigner_sign", rpc_params![req])
             .await
@@ -109,7 +131,9 @@ impl Attester for RemoteAttester {
     fn attest<'a>(&'a self, what: &'a Attestation) -> AttestFuture<'a> {
         Box::pin(async move {
             let answers = futures::future::join_all(
-                self.cosigners.iter().map(|(c, client)| self.ask(c, client, what)),
+                self.cosigners
+                    .iter()
+                    .map(|(c, client)| self.ask(c, client, what)),
             )
             .await;
             let mut good = Vec::new();

@@ -56,7 +56,8 @@ impl KeyBackend for Secp256k1Key {
         self.0.address().to_string()
     }
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let d = B256::try_from(message).map_err(|_| Error::invalid("digest", "expected 32 bytes"))?;
+        let d =
+            B256::try_from(message).map_err(|_| Error::invalid("digest", "expected 32 bytes"))?;
         Ok(self.0.sign_digest(&d)?.to_vec())
     }
 }
@@ -103,7 +104,9 @@ pub fn create(path: &Path, kind: KeyKind) -> Result<String> {
         let s = rand08::random::<[u8; 32]>();
         // Any 32 bytes are an ed25519 seed; a secp256k1 key must be below
         // the group order (and non-zero), which this checks.
-        if kind == KeyKind::Ed25519 || alloy::signers::local::PrivateKeySigner::from_slice(&s).is_ok() {
+        if kind == KeyKind::Ed25519
+            || alloy::signers::local::PrivateKeySigner::from_slice(&s).is_ok()
+        {
             break s;
         }
     };
@@ -115,16 +118,28 @@ pub fn create(path: &Path, kind: KeyKind) -> Result<String> {
 pub fn write(path: &Path, secret: &[u8; 32], passphrase: &str) -> Result<()> {
     let field = path.display().to_string();
     if path.exists() {
-        return Err(Error::invalid(field, "exists already; not overwriting a key"));
+        return Err(Error::invalid(
+            field,
+            "exists already; not overwriting a key",
+        ));
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| Error::invalid(field.clone(), "not a file name"))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::invalid(field.clone(), e.to_string()))?;
-    eth_keystore::encrypt_key(dir, &mut rand08::thread_rng(), secret, passphrase, Some(name))
-        .map_err(|e| Error::invalid(field, format!("cannot write the keystore: {e}")))?;
+    eth_keystore::encrypt_key(
+        dir,
+        &mut rand08::thread_rng(),
+        secret,
+        passphrase,
+        Some(name),
+    )
+    .map_err(|e| Error::invalid(field, format!("cannot write the keystore: {e}")))?;
     Ok(())
 }
 
@@ -139,7 +154,9 @@ fn open_with(path: &Path, kind: KeyKind, passphrase: &str) -> Result<Box<dyn Key
         Error::invalid(
             field.clone(),
             match e {
-                eth_keystore::KeystoreError::MacMismatch => "wrong passphrase (MAC mismatch)".to_owned(),
+                eth_keystore::KeystoreError::MacMismatch => {
+                    "wrong passphrase (MAC mismatch)".to_owned()
+                }
                 e => format!("cannot decrypt: {e}"),
             },
         )
@@ -175,7 +192,10 @@ mod tests {
     fn both_kinds_round_trip_and_a_wrong_passphrase_is_named() {
         let dir = std::env::temp_dir().join(format!("sy-keys-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        for (name, kind) in [("k1.json", KeyKind::Secp256k1), ("ed.json", KeyKind::Ed25519)] {
+        for (name, kind) in [
+            ("k1.json", KeyKind::Secp256k1),
+            ("ed.json", KeyKind::Ed25519),
+        ] {
             let p = dir.join(name);
             write(&p, &[7u8; 32], "correct horse").unwrap();
             let text = std::fs::read_to_string(&p).unwrap();
@@ -200,7 +220,10 @@ mod tests {
             }
             let e = open_with(&p, kind, "wrong").unwrap_err().to_string();
             assert!(e.contains("wrong passphrase"), "{e}");
-            assert!(write(&p, &[8u8; 32], "x").is_err(), "never overwrites a key");
+            assert!(
+                write(&p, &[8u8; 32], "x").is_err(),
+                "never overwrites a key"
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

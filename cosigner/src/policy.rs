@@ -157,12 +157,17 @@ impl Policy {
     pub fn parse(text: &str, base: &Path) -> Result<Self> {
         let f: File = toml::from_str(text).map_err(|e| {
             Error::invalid(
-                e.span().map_or("policy".to_owned(), |s| format!("policy at byte {}", s.start)),
+                e.span().map_or("policy".to_owned(), |s| {
+                    format!("policy at byte {}", s.start)
+                }),
                 e.message().to_owned(),
             )
         })?;
         if f.daemons.is_empty() {
-            return Err(Error::invalid("daemons", "name at least one identity address"));
+            return Err(Error::invalid(
+                "daemons",
+                "name at least one identity address",
+            ));
         }
         let daemons = f
             .daemons
@@ -171,7 +176,10 @@ impl Policy {
             .map(|(i, d)| address(&format!("daemons[{i}]"), d))
             .collect::<Result<Vec<_>>>()?;
         if f.max_skew_ms == 0 || f.max_skew_ms > 600_000 {
-            return Err(Error::invalid("max_skew_ms", "must be between 1 and 600000"));
+            return Err(Error::invalid(
+                "max_skew_ms",
+                "must be between 1 and 600000",
+            ));
         }
         if f.window_ms == 0 {
             return Err(Error::invalid("window_ms", "must be greater than zero"));
@@ -182,12 +190,21 @@ impl Policy {
             let mut tokens = HashMap::new();
             for (j, t) in c.tokens.iter().enumerate() {
                 if t.decimals > 36 {
-                    return Err(Error::invalid(at(&format!("tokens[{j}].decimals")), "at most 36"));
+                    return Err(Error::invalid(
+                        at(&format!("tokens[{j}].decimals")),
+                        "at most 36",
+                    ));
                 }
-                tokens.insert(address(&at(&format!("tokens[{j}].address")), &t.address)?, t.decimals);
+                tokens.insert(
+                    address(&at(&format!("tokens[{j}].address")), &t.address)?,
+                    t.decimals,
+                );
             }
             if c.max_batch_items == 0 {
-                return Err(Error::invalid(at("max_batch_items"), "must be greater than zero"));
+                return Err(Error::invalid(
+                    at("max_batch_items"),
+                    "must be greater than zero",
+                ));
             }
             let p = ChainPolicy {
                 id: c.id.clone(),
@@ -231,7 +248,13 @@ impl Policy {
     /// the store): what it moves, in micro-USD, per recipient.
     pub fn check(&self, m: &Attestation, deny: &DenyList, now_s: u64) -> Result<Moves, Refusal> {
         let chain = self.chains.get(&m.chain_id()).ok_or_else(|| {
-            Refusal::new("chain", format!("chain id {} is not in this co-signer's policy", m.chain_id()))
+            Refusal::new(
+                "chain",
+                format!(
+                    "chain id {} is not in this co-signer's policy",
+                    m.chain_id()
+                ),
+            )
         })?;
         let allowed = match m {
             Attestation::PayoutBatch { .. } | Attestation::CancelBatch { .. } => &chain.batchers,
@@ -240,10 +263,20 @@ impl Policy {
         if !allowed.contains(&m.contract()) {
             return Err(Refusal::new(
                 "contract",
-                format!("{} is not a contract this co-signer signs {} for on {}", m.contract(), m.kind(), chain.id),
+                format!(
+                    "{} is not a contract this co-signer signs {} for on {}",
+                    m.contract(),
+                    m.kind(),
+                    chain.id
+                ),
             ));
         }
-        if let Attestation::Release { source_chain_id, .. } | Attestation::CancelRelease { source_chain_id, .. } = m
+        if let Attestation::Release {
+            source_chain_id, ..
+        }
+        | Attestation::CancelRelease {
+            source_chain_id, ..
+        } = m
             && !self.chains.contains_key(source_chain_id)
         {
             return Err(Refusal::new(
@@ -268,7 +301,10 @@ impl Policy {
             return Ok(moves);
         };
         let decimals = *chain.tokens.get(&token).ok_or_else(|| {
-            Refusal::new("token", format!("{token} is not a token this co-signer pays on {}", chain.id))
+            Refusal::new(
+                "token",
+                format!("{token} is not a token this co-signer pays on {}", chain.id),
+            )
         })?;
         if pays.is_empty() {
             return Err(Refusal::new("batch_size", "an empty batch"));
@@ -276,12 +312,19 @@ impl Policy {
         if pays.len() > chain.max_batch_items {
             return Err(Refusal::new(
                 "batch_size",
-                format!("{} items, at most {} per batch", pays.len(), chain.max_batch_items),
+                format!(
+                    "{} items, at most {} per batch",
+                    pays.len(),
+                    chain.max_batch_items
+                ),
             ));
         }
         for (i, (to, amount)) in pays.iter().enumerate() {
             if deny.denies(&chain.id, &to.to_string()) {
-                return Err(Refusal::new("deny_list", format!("item {i}: {to} is on the deny list")));
+                return Err(Refusal::new(
+                    "deny_list",
+                    format!("item {i}: {to} is on the deny list"),
+                ));
             }
             if amount.is_zero() {
                 return Err(Refusal::new("amount", format!("item {i}: zero amount")));
@@ -291,7 +334,11 @@ impl Policy {
             if usd > chain.max_item {
                 return Err(Refusal::new(
                     "item_cap",
-                    format!("item {i}: {} USD, more than the {} USD cap per item", show(usd), show(chain.max_item)),
+                    format!(
+                        "item {i}: {} USD, more than the {} USD cap per item",
+                        show(usd),
+                        show(chain.max_item)
+                    ),
                 ));
             }
             moves.total = moves
@@ -299,7 +346,9 @@ impl Policy {
                 .checked_add(usd)
                 .ok_or_else(|| Refusal::new("amount", "total too large"))?;
             let e = moves.per_recipient.entry(*to).or_default();
-            *e = e.checked_add(usd).ok_or_else(|| Refusal::new("amount", "total too large"))?;
+            *e = e
+                .checked_add(usd)
+                .ok_or_else(|| Refusal::new("amount", "total too large"))?;
         }
         Ok(moves)
     }
@@ -319,7 +368,11 @@ pub fn usd_micro(amount: U256, decimals: u8) -> Option<u128> {
     let scaled = amount.checked_mul(U256::from(1_000_000u64))?;
     let unit = U256::from(10u64).checked_pow(U256::from(decimals))?;
     let (q, r) = scaled.div_rem(unit);
-    let q = if r.is_zero() { q } else { q.checked_add(U256::from(1u8))? };
+    let q = if r.is_zero() {
+        q
+    } else {
+        q.checked_add(U256::from(1u8))?
+    };
     u128::try_from(q).ok()
 }
 
@@ -377,7 +430,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("daemons[0]"), "{e}");
-        let e = Policy::parse("listen = 1\n", Path::new(".")).unwrap_err().to_string();
+        let e = Policy::parse("listen = 1\n", Path::new("."))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("policy"), "{e}");
     }
 }

@@ -37,7 +37,11 @@ impl Cosigner {
     pub fn new(policy: Policy, key: Eip712Signer) -> Result<Self> {
         let store = Store::open(&policy.store)
             .map_err(|e| Error::invalid("store", format!("{}: {e}", policy.store.display())))?;
-        let deny = policy.deny_list.as_deref().map(DenyFile::open).transpose()?;
+        let deny = policy
+            .deny_list
+            .as_deref()
+            .map(DenyFile::open)
+            .transpose()?;
         Ok(Self {
             policy,
             key,
@@ -51,7 +55,10 @@ impl Cosigner {
     pub fn load(path: &Path) -> Result<Self> {
         let policy = Policy::load(path)?;
         let pass = std::env::var(crate::keys::PASSPHRASE_ENV).map_err(|_| {
-            Error::invalid(crate::keys::PASSPHRASE_ENV, "is not set: it decrypts the keystore")
+            Error::invalid(
+                crate::keys::PASSPHRASE_ENV,
+                "is not set: it decrypts the keystore",
+            )
         })?;
         let key = crate::keys::open_secp256k1(&policy.keystore, &pass)?;
         Self::new(policy, key)
@@ -87,7 +94,11 @@ impl Cosigner {
 
     /// Decides one request at `now_ms`: each check in order, the first
     /// that fails refuses (audited), else the signature (recorded first).
-    pub fn handle(&self, req: &SignRequest, now_ms: u64) -> std::result::Result<SignAnswer, Refusal> {
+    pub fn handle(
+        &self,
+        req: &SignRequest,
+        now_ms: u64,
+    ) -> std::result::Result<SignAnswer, Refusal> {
         let by = req.signed_by();
         let Some(by) = by.filter(|a| self.policy.daemons.contains(a)) else {
             let r = Refusal::new(
@@ -107,20 +118,33 @@ impl Cosigner {
         if req.cosigner != self.address() {
             return refuse(Refusal::new(
                 "audience",
-                format!("addressed to {}, this co-signer is {}", req.cosigner, self.address()),
+                format!(
+                    "addressed to {}, this co-signer is {}",
+                    req.cosigner,
+                    self.address()
+                ),
             ));
         }
         let skew = now_ms.abs_diff(req.issued_ms);
         if skew > self.policy.max_skew_ms {
             return refuse(Refusal::new(
                 "stale",
-                format!("issued {} ms from now; at most {} ms allowed", skew, self.policy.max_skew_ms),
+                format!(
+                    "issued {} ms from now; at most {} ms allowed",
+                    skew, self.policy.max_skew_ms
+                ),
             ));
         }
         if self.store.seen(&req.nonce)? {
-            return refuse(Refusal::new("replay", format!("nonce {} was used before", req.nonce)));
+            return refuse(Refusal::new(
+                "replay",
+                format!("nonce {} was used before", req.nonce),
+            ));
         }
-        let moves = match self.policy.check(&req.message, &self.deny_list(), now_ms / 1000) {
+        let moves = match self
+            .policy
+            .check(&req.message, &self.deny_list(), now_ms / 1000)
+        {
             Ok(m) => m,
             Err(r) => return refuse(r),
         };
@@ -128,12 +152,14 @@ impl Cosigner {
             return refuse(Refusal::new("chain", "not in the policy"));
         };
         let d = digest(&req.message);
-        let signed = self.store.decide(req, chain, &moves, self.policy.window_ms, now_ms, || {
-            self.key
-                .sign_digest(&d)
-                .map(|s| s.to_vec())
-                .map_err(|e| Refusal::new("key", e.to_string()))
-        })?;
+        let signed =
+            self.store
+                .decide(req, chain, &moves, self.policy.window_ms, now_ms, || {
+                    self.key
+                        .sign_digest(&d)
+                        .map(|s| s.to_vec())
+                        .map_err(|e| Refusal::new("key", e.to_string()))
+                })?;
         let sig = match signed {
             Signed::New(s) => {
                 tracing::info!(fence = %req.message.fence(), from = %by, "signed");
@@ -161,7 +187,11 @@ impl Cosigner {
         debug_assert!(ok.is_ok());
         let ok = m.register_blocking_method("cosigner_sign", |params, c, _| {
             let req: SignRequest = params.one().map_err(|e| {
-                ErrorObjectOwned::owned(-32602, format!("invalid request: {}", e.message()), None::<()>)
+                ErrorObjectOwned::owned(
+                    -32602,
+                    format!("invalid request: {}", e.message()),
+                    None::<()>,
+                )
             })?;
             c.handle(&req, switchyard_core::now_ms()).map_err(|r| {
                 ErrorObjectOwned::owned(
@@ -189,7 +219,8 @@ impl Cosigner {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-                let before = switchyard_core::now_ms().saturating_sub(c.policy.max_skew_ms.saturating_mul(2));
+                let before = switchyard_core::now_ms()
+                    .saturating_sub(c.policy.max_skew_ms.saturating_mul(2));
                 if let Err(e) = c.store.prune_nonces(before) {
                     tracing::warn!(error = %e, "pruning nonces");
                 }

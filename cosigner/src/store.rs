@@ -93,7 +93,15 @@ fn store_err(e: rusqlite::Error) -> Refusal {
     Refusal::new("store", format!("the co-signer's store failed: {e}"))
 }
 
-fn entry_hash(prev: &[u8], at_ms: i64, outcome: &str, rule: Option<&str>, detail: &str, fence: Option<&str>, nonce: Option<&str>) -> B256 {
+fn entry_hash(
+    prev: &[u8],
+    at_ms: i64,
+    outcome: &str,
+    rule: Option<&str>,
+    detail: &str,
+    fence: Option<&str>,
+    nonce: Option<&str>,
+) -> B256 {
     let text = serde_json::json!([at_ms, outcome, rule, detail, fence, nonce]).to_string();
     let mut buf = prev.to_vec();
     buf.extend_from_slice(text.as_bytes());
@@ -101,9 +109,21 @@ fn entry_hash(prev: &[u8], at_ms: i64, outcome: &str, rule: Option<&str>, detail
 }
 
 /// Appends an audit entry inside `t`.
-fn append(t: &Transaction<'_>, now_ms: i64, outcome: &str, rule: Option<&str>, detail: &str, fence: Option<&str>, nonce: Option<&str>) -> rusqlite::Result<()> {
+fn append(
+    t: &Transaction<'_>,
+    now_ms: i64,
+    outcome: &str,
+    rule: Option<&str>,
+    detail: &str,
+    fence: Option<&str>,
+    nonce: Option<&str>,
+) -> rusqlite::Result<()> {
     let prev: Vec<u8> = t
-        .query_row("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .optional()?
         .unwrap_or_else(|| vec![0u8; 32]);
     let hash = entry_hash(&prev, now_ms, outcome, rule, detail, fence, nonce);
@@ -173,25 +193,45 @@ impl Store {
         Self::refuse_in(&mut self.conn(), req, r, now_ms)
     }
 
-    fn refuse_in(conn: &mut Connection, req: &SignRequest, r: &Refusal, now_ms: u64) -> Result<(), Refusal> {
+    fn refuse_in(
+        conn: &mut Connection,
+        req: &SignRequest,
+        r: &Refusal,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
         let fence = req.message.fence();
         let nonce = req.nonce.to_string();
         let at = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let t = conn.transaction().map_err(store_err)?;
         t.execute(
             "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
-            params![req.nonce.to_vec(), i64::try_from(req.issued_ms).unwrap_or(i64::MAX)],
+            params![
+                req.nonce.to_vec(),
+                i64::try_from(req.issued_ms).unwrap_or(i64::MAX)
+            ],
         )
         .map_err(store_err)?;
-        append(&t, at, "refused", Some(r.rule), &format!("{}: {}", req.message.kind(), r.detail), Some(&fence), Some(&nonce))
-            .map_err(store_err)?;
+        append(
+            &t,
+            at,
+            "refused",
+            Some(r.rule),
+            &format!("{}: {}", req.message.kind(), r.detail),
+            Some(&fence),
+            Some(&nonce),
+        )
+        .map_err(store_err)?;
         t.commit().map_err(store_err)
     }
 
     /// Whether a request nonce was seen before.
     pub fn seen(&self, nonce: &B256) -> Result<bool, Refusal> {
         self.conn()
-            .query_row("SELECT 1 FROM seen WHERE nonce = ?1", params![nonce.to_vec()], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM seen WHERE nonce = ?1",
+                params![nonce.to_vec()],
+                |_| Ok(()),
+            )
             .optional()
             .map(|o| o.is_some())
             .map_err(store_err)
@@ -210,17 +250,26 @@ impl Store {
         let m = &req.message;
         let fence = m.fence();
         let at = i64::try_from(now_ms).unwrap_or(i64::MAX);
-        let t = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(store_err)?;
+        let t = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(store_err)?;
         let fresh = t
             .execute(
                 "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
-                params![req.nonce.to_vec(), i64::try_from(req.issued_ms).unwrap_or(i64::MAX)],
+                params![
+                    req.nonce.to_vec(),
+                    i64::try_from(req.issued_ms).unwrap_or(i64::MAX)
+                ],
             )
             .map_err(store_err)?;
         if fresh == 0 {
-            return Err(Refusal::new("replay", format!("nonce {} was used before", req.nonce)));
+            return Err(Refusal::new(
+                "replay",
+                format!("nonce {} was used before", req.nonce),
+            ));
         }
-        let substance = serde_json::to_string(&m.substance()).map_err(|e| Refusal::new("store", e.to_string()))?;
+        let substance = serde_json::to_string(&m.substance())
+            .map_err(|e| Refusal::new("store", e.to_string()))?;
         let message = serde_json::to_string(m).map_err(|e| Refusal::new("store", e.to_string()))?;
         let deadline = m.deadline().map(|d| i64::try_from(d).unwrap_or(i64::MAX));
         let before: Option<(String, Option<i64>, Vec<u8>)> = t
@@ -240,7 +289,16 @@ impl Store {
                 ));
             }
             if old_deadline == deadline {
-                append(&t, at, "resigned", None, &format!("{}: the signature recorded for this fence", m.kind()), Some(&fence), Some(&nonce)).map_err(store_err)?;
+                append(
+                    &t,
+                    at,
+                    "resigned",
+                    None,
+                    &format!("{}: the signature recorded for this fence", m.kind()),
+                    Some(&fence),
+                    Some(&nonce),
+                )
+                .map_err(store_err)?;
                 t.commit().map_err(store_err)?;
                 return Ok(Signed::Again(sig));
             }
@@ -250,7 +308,10 @@ impl Store {
             if old_deadline.is_some_and(|d| d >= now_s) {
                 return Err(Refusal::new(
                     "fence",
-                    format!("{fence} has a signature valid until {} (now {now_s}); a new deadline only after it expires", old_deadline.unwrap_or_default()),
+                    format!(
+                        "{fence} has a signature valid until {} (now {now_s}); a new deadline only after it expires",
+                        old_deadline.unwrap_or_default()
+                    ),
                 ));
             }
             let sig = sign()?;
@@ -259,7 +320,20 @@ impl Store {
                 params![message, deadline, sig, at, fence],
             )
             .map_err(store_err)?;
-            append(&t, at, "signed", None, &format!("{}: renewed after deadline {} expired", m.kind(), old_deadline.unwrap_or_default()), Some(&fence), Some(&nonce)).map_err(store_err)?;
+            append(
+                &t,
+                at,
+                "signed",
+                None,
+                &format!(
+                    "{}: renewed after deadline {} expired",
+                    m.kind(),
+                    old_deadline.unwrap_or_default()
+                ),
+                Some(&fence),
+                Some(&nonce),
+            )
+            .map_err(store_err)?;
             t.commit().map_err(store_err)?;
             return Ok(Signed::New(sig));
         }
@@ -278,7 +352,10 @@ impl Store {
                     "budget",
                     format!(
                         "{} USD on {} would pass its budget of {} USD per window ({} used)",
-                        show(moves.total), chain.id, show(chain.budget), show(used)
+                        show(moves.total),
+                        chain.id,
+                        show(chain.budget),
+                        show(used)
                     ),
                 ));
             }
@@ -296,7 +373,9 @@ impl Store {
                         "recipient_cap",
                         format!(
                             "{} USD more to {to} would pass the cap of {} USD per recipient per window ({} signed)",
-                            show(*usd), show(chain.max_recipient), show(got)
+                            show(*usd),
+                            show(chain.max_recipient),
+                            show(got)
                         ),
                     ));
                 }
@@ -315,18 +394,46 @@ impl Store {
             )
             .map_err(store_err)?;
         }
-        append(&t, at, "signed", None, &format!("{}: {} USD to {} recipient(s)", m.kind(), show(moves.total), moves.per_recipient.len()), Some(&fence), Some(&nonce)).map_err(store_err)?;
+        append(
+            &t,
+            at,
+            "signed",
+            None,
+            &format!(
+                "{}: {} USD to {} recipient(s)",
+                m.kind(),
+                show(moves.total),
+                moves.per_recipient.len()
+            ),
+            Some(&fence),
+            Some(&nonce),
+        )
+        .map_err(store_err)?;
         t.commit().map_err(store_err)?;
         Ok(Signed::New(sig))
     }
 
     /// Audits a request refused before it could be decided (its
     /// authentication, audience or age).
-    pub fn refuse_unread(&self, now_ms: u64, r: &Refusal, fence: Option<&str>) -> Result<(), Refusal> {
+    pub fn refuse_unread(
+        &self,
+        now_ms: u64,
+        r: &Refusal,
+        fence: Option<&str>,
+    ) -> Result<(), Refusal> {
         let mut conn = self.conn();
         let t = conn.transaction().map_err(store_err)?;
         let detail: String = r.detail.chars().take(300).collect();
-        append(&t, i64::try_from(now_ms).unwrap_or(i64::MAX), "refused", Some(r.rule), &detail, fence, None).map_err(store_err)?;
+        append(
+            &t,
+            i64::try_from(now_ms).unwrap_or(i64::MAX),
+            "refused",
+            Some(r.rule),
+            &detail,
+            fence,
+            None,
+        )
+        .map_err(store_err)?;
         t.commit().map_err(store_err)
     }
 
@@ -355,7 +462,10 @@ impl Store {
                 detail: r.get(4)?,
                 fence: r.get(5)?,
                 nonce: r.get(6)?,
-                hash: format!("0x{}", h.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                hash: format!(
+                    "0x{}",
+                    h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                ),
             })
         })?;
         rows.collect()

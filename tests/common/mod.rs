@@ -482,11 +482,8 @@ impl Devnet {
         let keys = ["cosigner-1", "cosigner-2"]
             .iter()
             .map(|n| {
-                switchyard_cosigner::keys::open_secp256k1(
-                    &self.dir.join(n).join("key.json"),
-                    &pass,
-                )
-                .unwrap()
+                switchyard_cosigner::keys::open_secp256k1(&self.dir.join(n).join("key.json"), &pass)
+                    .unwrap()
             })
             .collect();
         let set = switchyard_chains::evm::attest::LocalAttester::new(keys, "key");
@@ -502,8 +499,7 @@ impl Devnet {
             deadline: switchyard_core::now_ms() / 1000 + 3600,
         }
         .attestation();
-        let data =
-            switchyard_chains::evm::attest::calldata(&release, &set.sign(&release).unwrap());
+        let data = switchyard_chains::evm::attest::calldata(&release, &set.sign(&release).unwrap());
         self.send(chain, escrow, data).await;
         held
     }

@@ -6,8 +6,8 @@ use alloy::primitives::{Address as EvmAddress, B256, U256};
 use switchyard_core::attest::{AttestError, AttestFuture, Attestation, Attested, Attester};
 
 use super::contracts::{
-    CancelBatch, CancelRelease, Refund, Release, cancel_batch_call, cancel_release_call, digest as
-    struct_digest, execute_call, refund_call, release_call,
+    CancelBatch, CancelRelease, Refund, Release, cancel_batch_call, cancel_release_call,
+    digest as struct_digest, execute_call, refund_call, release_call,
 };
 use super::eip712::{Eip712Signer, Payout, PayoutBatch, domain};
 
@@ -23,12 +23,9 @@ pub fn digest(a: &Attestation) -> B256 {
             deadline,
             ..
         } => struct_digest(&payout_batch(*batch_id, *token, payouts, *deadline), &d),
-        Attestation::CancelBatch { batch_id, .. } => struct_digest(
-            &CancelBatch {
-                batchId: *batch_id,
-            },
-            &d,
-        ),
+        Attestation::CancelBatch { batch_id, .. } => {
+            struct_digest(&CancelBatch { batchId: *batch_id }, &d)
+        }
         Attestation::Release {
             source_chain_id,
             deposit_id,
@@ -104,7 +101,9 @@ pub fn calldata(a: &Attestation, sigs: &Attested) -> Vec<u8> {
             signers,
             signatures,
         ),
-        Attestation::CancelBatch { batch_id, .. } => cancel_batch_call(*batch_id, signers, signatures),
+        Attestation::CancelBatch { batch_id, .. } => {
+            cancel_batch_call(*batch_id, signers, signatures)
+        }
         Attestation::Release {
             source_chain_id,
             deposit_id,

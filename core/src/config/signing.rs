@@ -58,7 +58,10 @@ impl SigningConfig {
             ));
         }
         if self.timeout_ms == 0 || self.timeout_ms > 120_000 {
-            return Err(Error::invalid("relayer.signing.timeout_ms", "must be between 1 and 120000"));
+            return Err(Error::invalid(
+                "relayer.signing.timeout_ms",
+                "must be between 1 and 120000",
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for (i, c) in self.cosigner.iter().enumerate() {
@@ -67,7 +70,10 @@ impl SigningConfig {
                 return Err(Error::invalid(f("name"), "1 to 64 characters, unique"));
             }
             if !(c.url.starts_with("http://") || c.url.starts_with("https://")) {
-                return Err(Error::invalid(f("url"), "expected http://host:port or https://..."));
+                return Err(Error::invalid(
+                    f("url"),
+                    "expected http://host:port or https://...",
+                ));
             }
             crate::Address::parse(crate::ChainKind::Evm, &f("address"), &c.address)?;
         }

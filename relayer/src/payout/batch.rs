@@ -26,11 +26,11 @@
 
 // The parent module's types and imports; these are more of its methods.
 use super::*;
+use crate::states::sql::PAYOUT_HELD;
 use crate::states::sql::{
     BATCH_FINAL, BATCH_SUBMITTED, BATCH_VOID, BATCH_VOIDING, BATCH_WRITTEN, PAYOUT_BATCHED,
     PAYOUT_CONFIRMED, PAYOUT_FAILED, PAYOUT_QUEUED, PAYOUT_ROUTED, PAYOUT_SUBMITTED,
 };
-use crate::states::sql::PAYOUT_HELD;
 use switchyard_chains::evm::attest::calldata;
 use switchyard_chains::evm::contracts::{BatchUse, transfer_call};
 use switchyard_core::chain::ChainReader;
@@ -211,7 +211,10 @@ impl Payouts {
         let what = Attestation::PayoutBatch {
             chain_id: b.chain_id,
             batcher: pc.batcher,
-            batch_id: b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?,
+            batch_id: b
+                .id
+                .parse()
+                .map_err(|_| Error::Corrupt("batch id".into()))?,
             token: b
                 .token
                 .parse()
@@ -579,7 +582,10 @@ impl Payouts {
         let what = Attestation::CancelBatch {
             chain_id: b.chain_id,
             batcher: pc.batcher,
-            batch_id: b.id.parse().map_err(|_| Error::Corrupt("batch id".into()))?,
+            batch_id: b
+                .id
+                .parse()
+                .map_err(|_| Error::Corrupt("batch id".into()))?,
         };
         let sigs = self
             .attester

@@ -37,8 +37,8 @@ use std::sync::Arc;
 use alloy::primitives::{Address as EvmAddress, B256, U256, keccak256};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use switchyard_core::attest::{Attestation, Attester, PayoutItem};
 use switchyard_core::UsdE8;
+use switchyard_core::attest::{Attestation, Attester, PayoutItem};
 use switchyard_core::finality::Finality;
 
 use crate::error::{Error, Result};

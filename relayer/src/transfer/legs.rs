@@ -5,9 +5,9 @@
 // The parent module's types and imports; these are more of its methods.
 use super::*;
 use crate::states::HopState;
+use crate::states::sql::{HOP_DEPOSITED, HOP_REFUNDING, HOP_RELEASING};
 use switchyard_chains::evm::attest::calldata;
 use switchyard_core::attest::{Attestation, Attested};
-use crate::states::sql::{HOP_DEPOSITED, HOP_REFUNDING, HOP_RELEASING};
 
 impl Transfers {
     pub(super) async fn start_deposit(&self, id: &str, i: usize, plan: &HopPlan) -> Result<Step> {
@@ -509,11 +509,14 @@ impl Transfers {
             Ok(s) => Ok(Some(s)),
             Err(e) if e.is_retryable() => {
                 tracing::warn!(transfer = %id, hop = i, kind = what.kind(), error = %e, "waiting for signatures");
-                self.note(id, i, &format!("waiting for signatures of {}: {e}", what.kind()))?;
+                self.note(
+                    id,
+                    i,
+                    &format!("waiting for signatures of {}: {e}", what.kind()),
+                )?;
                 Ok(None)
             }
             Err(e) => Err(Error::Config(e.to_string())),
         }
     }
-
 }

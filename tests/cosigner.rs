@@ -399,6 +399,7 @@ async fn two_of_three_settle_with_one_down_and_hold_with_two_down() {
         assert_eq!(net.balance("devnet-b", &to).await, U256::from(2_500_000u64));
     }
     let _ = back.kill();
+    let _ = back.wait();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -467,4 +468,5 @@ async fn a_cosigner_killed_mid_request_never_signs_a_second_content_for_a_fence(
     assert!(signed <= 8, "{signed} signatures for 8 fences");
     eprintln!("{answered_first} of 8 first requests answered before the kill");
     let _ = child.kill();
+    let _ = child.wait();
 }

@@ -134,6 +134,18 @@ fn append(
     Ok(())
 }
 
+/// Records the request's nonce as seen: `false` if it was already.
+fn use_nonce(t: &Transaction<'_>, req: &SignRequest) -> rusqlite::Result<bool> {
+    let n = t.execute(
+        "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
+        params![
+            req.nonce.to_vec(),
+            i64::try_from(req.issued_ms).unwrap_or(i64::MAX)
+        ],
+    )?;
+    Ok(n == 1)
+}
+
 /// How a request was answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Signed {
@@ -203,14 +215,7 @@ impl Store {
         let nonce = req.nonce.to_string();
         let at = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let t = conn.transaction().map_err(store_err)?;
-        t.execute(
-            "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
-            params![
-                req.nonce.to_vec(),
-                i64::try_from(req.issued_ms).unwrap_or(i64::MAX)
-            ],
-        )
-        .map_err(store_err)?;
+        use_nonce(&t, req).map_err(store_err)?;
         append(
             &t,
             at,
@@ -253,16 +258,7 @@ impl Store {
         let t = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(store_err)?;
-        let fresh = t
-            .execute(
-                "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
-                params![
-                    req.nonce.to_vec(),
-                    i64::try_from(req.issued_ms).unwrap_or(i64::MAX)
-                ],
-            )
-            .map_err(store_err)?;
-        if fresh == 0 {
+        if !use_nonce(&t, req).map_err(store_err)? {
             return Err(Refusal::new(
                 "replay",
                 format!("nonce {} was used before", req.nonce),

@@ -52,6 +52,9 @@ pub struct Engine {
     pub ops: Arc<Ops>,
     /// Approval thresholds in USD: (one operator, two operators).
     pub approvals: Option<(UsdE8, UsdE8)>,
+    /// From this USD value an operator's transfer from the relayer's own
+    /// funds waits for a second operator.
+    pub transfer_dual: Option<UsdE8>,
     /// The store's lock, held while the daemon lives.
     pub lock: Arc<std::fs::File>,
 }
@@ -379,6 +382,16 @@ pub async fn start(
         }
     }
     payouts = payouts.with_budgets(budgets);
+    let thresholds = cfg.approvals.as_ref().map(|a| a.parse()).transpose()?;
+    payouts = payouts.with_approval_tiers(thresholds.map(|t| {
+        switchyard_relayer::payout::ApprovalTiers {
+            single: t.single,
+            dual: t.dual,
+            window_ms: t.window_ms,
+            total_single: t.merchant_single,
+            total_dual: t.merchant_dual,
+        }
+    }));
     // Payouts for a paused chain or one whose breaker is open wait.
     let m = Arc::clone(model);
     payouts = payouts.with_gate(Arc::new(move |chain_id: u64| {
@@ -534,7 +547,8 @@ pub async fn start(
         outbox,
         treasury: cfg.treasury.clone(),
         ops,
-        approvals: cfg.approvals.as_ref().map(|a| a.thresholds()).transpose()?,
+        approvals: thresholds.map(|t| (t.single, t.dual)),
+        transfer_dual: thresholds.and_then(|t| t.transfer_dual),
         lock: Arc::new(lock),
     })
 }

@@ -11,10 +11,16 @@ use super::contracts::{
 };
 use super::eip712::{Eip712Signer, Payout, PayoutBatch, domain};
 
-/// The EIP-712 digest its contract recovers signers from, computed from
-/// the message's own fields.
-pub fn digest(a: &Attestation) -> B256 {
-    let d = domain(a.chain_id(), a.contract());
+/// The contract's own struct of a message.
+enum Typed {
+    Batch(PayoutBatch),
+    Cancel(CancelBatch),
+    Release(Release),
+    CancelRelease(CancelRelease),
+    Refund(Refund),
+}
+
+fn typed(a: &Attestation) -> Typed {
     match a {
         Attestation::PayoutBatch {
             batch_id,
@@ -22,9 +28,20 @@ pub fn digest(a: &Attestation) -> B256 {
             payouts,
             deadline,
             ..
-        } => struct_digest(&payout_batch(*batch_id, *token, payouts, *deadline), &d),
+        } => Typed::Batch(PayoutBatch {
+            batchId: *batch_id,
+            token: *token,
+            payouts: payouts
+                .iter()
+                .map(|p| Payout {
+                    to: p.to,
+                    amount: p.amount,
+                })
+                .collect(),
+            deadline: *deadline,
+        }),
         Attestation::CancelBatch { batch_id, .. } => {
-            struct_digest(&CancelBatch { batchId: *batch_id }, &d)
+            Typed::Cancel(CancelBatch { batchId: *batch_id })
         }
         Attestation::Release {
             source_chain_id,
@@ -34,54 +51,38 @@ pub fn digest(a: &Attestation) -> B256 {
             amount,
             deadline,
             ..
-        } => struct_digest(
-            &Release {
-                sourceChainId: U256::from(*source_chain_id),
-                depositId: *deposit_id,
-                token: *token,
-                recipient: *recipient,
-                amount: *amount,
-                deadline: *deadline,
-            },
-            &d,
-        ),
+        } => Typed::Release(Release {
+            sourceChainId: U256::from(*source_chain_id),
+            depositId: *deposit_id,
+            token: *token,
+            recipient: *recipient,
+            amount: *amount,
+            deadline: *deadline,
+        }),
         Attestation::CancelRelease {
             source_chain_id,
             deposit_id,
             ..
-        } => struct_digest(
-            &CancelRelease {
-                sourceChainId: U256::from(*source_chain_id),
-                depositId: *deposit_id,
-            },
-            &d,
-        ),
-        Attestation::Refund { deposit_id, .. } => struct_digest(
-            &Refund {
-                depositId: *deposit_id,
-            },
-            &d,
-        ),
+        } => Typed::CancelRelease(CancelRelease {
+            sourceChainId: U256::from(*source_chain_id),
+            depositId: *deposit_id,
+        }),
+        Attestation::Refund { deposit_id, .. } => Typed::Refund(Refund {
+            depositId: *deposit_id,
+        }),
     }
 }
 
-fn payout_batch(
-    batch_id: B256,
-    token: EvmAddress,
-    payouts: &[switchyard_core::attest::PayoutItem],
-    deadline: u64,
-) -> PayoutBatch {
-    PayoutBatch {
-        batchId: batch_id,
-        token,
-        payouts: payouts
-            .iter()
-            .map(|p| Payout {
-                to: p.to,
-                amount: p.amount,
-            })
-            .collect(),
-        deadline,
+/// The EIP-712 digest its contract recovers signers from, computed from
+/// the message's own fields.
+pub fn digest(a: &Attestation) -> B256 {
+    let d = domain(a.chain_id(), a.contract());
+    match typed(a) {
+        Typed::Batch(m) => struct_digest(&m, &d),
+        Typed::Cancel(m) => struct_digest(&m, &d),
+        Typed::Release(m) => struct_digest(&m, &d),
+        Typed::CancelRelease(m) => struct_digest(&m, &d),
+        Typed::Refund(m) => struct_digest(&m, &d),
     }
 }
 
@@ -89,54 +90,12 @@ fn payout_batch(
 /// `a.contract()`.
 pub fn calldata(a: &Attestation, sigs: &Attested) -> Vec<u8> {
     let (signers, signatures) = (sigs.signers.clone(), sigs.signatures.clone());
-    match a {
-        Attestation::PayoutBatch {
-            batch_id,
-            token,
-            payouts,
-            deadline,
-            ..
-        } => execute_call(
-            &payout_batch(*batch_id, *token, payouts, *deadline),
-            signers,
-            signatures,
-        ),
-        Attestation::CancelBatch { batch_id, .. } => {
-            cancel_batch_call(*batch_id, signers, signatures)
-        }
-        Attestation::Release {
-            source_chain_id,
-            deposit_id,
-            token,
-            recipient,
-            amount,
-            deadline,
-            ..
-        } => release_call(
-            &Release {
-                sourceChainId: U256::from(*source_chain_id),
-                depositId: *deposit_id,
-                token: *token,
-                recipient: *recipient,
-                amount: *amount,
-                deadline: *deadline,
-            },
-            signers,
-            signatures,
-        ),
-        Attestation::CancelRelease {
-            source_chain_id,
-            deposit_id,
-            ..
-        } => cancel_release_call(
-            &CancelRelease {
-                sourceChainId: U256::from(*source_chain_id),
-                depositId: *deposit_id,
-            },
-            signers,
-            signatures,
-        ),
-        Attestation::Refund { deposit_id, .. } => refund_call(*deposit_id, signers, signatures),
+    match typed(a) {
+        Typed::Batch(m) => execute_call(&m, signers, signatures),
+        Typed::Cancel(m) => cancel_batch_call(m.batchId, signers, signatures),
+        Typed::Release(m) => release_call(&m, signers, signatures),
+        Typed::CancelRelease(m) => cancel_release_call(&m, signers, signatures),
+        Typed::Refund(m) => refund_call(m.depositId, signers, signatures),
     }
 }
 

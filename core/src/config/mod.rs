@@ -161,24 +161,87 @@ impl GovernorConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalsConfig {
-    /// From this USD value one operator must approve (decimal string).
+    /// From this USD value one operator must approve (decimal string): an
+    /// item, or a merchant's items to one recipient within `window_ms`.
     pub single_usd: String,
     /// From this USD value two distinct operators must approve.
     pub dual_usd: String,
+    /// The window the aggregates are counted over (default 24 h).
+    #[serde(default = "default_window")]
+    pub window_ms: u64,
+    /// A merchant's total within the window from which each further item
+    /// waits for one operator (optional).
+    #[serde(default)]
+    pub merchant_single_usd: Option<String>,
+    /// ... and from which two (optional).
+    #[serde(default)]
+    pub merchant_dual_usd: Option<String>,
+    /// An operator's `transfer_submit` from the relayer's own funds from
+    /// this USD value waits for a second operator (optional).
+    #[serde(default)]
+    pub transfer_dual_usd: Option<String>,
+}
+
+/// [`ApprovalsConfig`], parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApprovalThresholds {
+    /// One approval from here.
+    pub single: crate::UsdE8,
+    /// Two from here.
+    pub dual: crate::UsdE8,
+    /// Aggregate window.
+    pub window_ms: u64,
+    /// Merchant totals.
+    pub merchant_single: Option<crate::UsdE8>,
+    /// Merchant totals.
+    pub merchant_dual: Option<crate::UsdE8>,
+    /// Treasury transfers.
+    pub transfer_dual: Option<crate::UsdE8>,
 }
 
 impl ApprovalsConfig {
     /// The thresholds, parsed: (single, dual).
     pub fn thresholds(&self) -> Result<(crate::UsdE8, crate::UsdE8)> {
-        let single = crate::UsdE8::parse("relayer.approvals.single_usd", &self.single_usd)?;
-        let dual = crate::UsdE8::parse("relayer.approvals.dual_usd", &self.dual_usd)?;
+        let t = self.parse()?;
+        Ok((t.single, t.dual))
+    }
+
+    /// Every threshold, parsed, naming the field on error.
+    pub fn parse(&self) -> Result<ApprovalThresholds> {
+        let usd = |f: &str, v: &str| crate::UsdE8::parse(&format!("relayer.approvals.{f}"), v);
+        let opt = |f: &str, v: &Option<String>| v.as_deref().map(|v| usd(f, v)).transpose();
+        let single = usd("single_usd", &self.single_usd)?;
+        let dual = usd("dual_usd", &self.dual_usd)?;
         if dual < single {
             return Err(Error::invalid(
                 "relayer.approvals.dual_usd",
                 "must be at least single_usd",
             ));
         }
-        Ok((single, dual))
+        if self.window_ms == 0 {
+            return Err(Error::invalid(
+                "relayer.approvals.window_ms",
+                "must be greater than zero",
+            ));
+        }
+        let merchant_single = opt("merchant_single_usd", &self.merchant_single_usd)?;
+        let merchant_dual = opt("merchant_dual_usd", &self.merchant_dual_usd)?;
+        if let (Some(s), Some(d)) = (merchant_single, merchant_dual)
+            && d < s
+        {
+            return Err(Error::invalid(
+                "relayer.approvals.merchant_dual_usd",
+                "must be at least merchant_single_usd",
+            ));
+        }
+        Ok(ApprovalThresholds {
+            single,
+            dual,
+            window_ms: self.window_ms,
+            merchant_single,
+            merchant_dual,
+            transfer_dual: opt("transfer_dual_usd", &self.transfer_dual_usd)?,
+        })
     }
 }
 

@@ -44,6 +44,22 @@ struct BatchRow {
     from_block: u64,
 }
 
+impl BatchRow {
+    /// The batch id, the contract's fence.
+    fn batch_id(&self) -> Result<B256> {
+        self.id
+            .parse()
+            .map_err(|_| Error::Corrupt("batch id".into()))
+    }
+
+    /// The batch's token.
+    fn token(&self) -> Result<EvmAddress> {
+        self.token
+            .parse()
+            .map_err(|_| Error::Corrupt("token".into()))
+    }
+}
+
 fn batch_rows(t: &rusqlite::Connection, state: BatchState) -> Result<Vec<BatchRow>> {
     let mut stmt = t.prepare(
         "SELECT id, chain_id, token, deadline, from_block FROM payout_batch WHERE state = ?1 ORDER BY created_ms",
@@ -211,14 +227,8 @@ impl Payouts {
         let what = Attestation::PayoutBatch {
             chain_id: b.chain_id,
             batcher: pc.batcher,
-            batch_id: b
-                .id
-                .parse()
-                .map_err(|_| Error::Corrupt("batch id".into()))?,
-            token: b
-                .token
-                .parse()
-                .map_err(|_| Error::Corrupt("token".into()))?,
+            batch_id: b.batch_id()?,
+            token: b.token()?,
             payouts,
             deadline: b.deadline,
         };
@@ -292,9 +302,7 @@ impl Payouts {
     /// again, if its block left the chain).
     async fn batch_use(&self, pc: &PayoutChain, b: &BatchRow) -> Result<Option<BatchUse>> {
         let chain = &pc.lane.chain;
-        let id: B256 =
-            b.id.parse()
-                .map_err(|_| Error::Corrupt("batch id".into()))?;
+        let id = b.batch_id()?;
         let known: Option<(Vec<u8>, i64, Vec<u8>)> = self
             .store
             .conn()
@@ -441,9 +449,7 @@ impl Payouts {
         if fin.timestamp_s <= b.deadline {
             return Ok(());
         }
-        let id: B256 =
-            b.id.parse()
-                .map_err(|_| Error::Corrupt("batch id".into()))?;
+        let id = b.batch_id()?;
         // Unused at the head, past the deadline at a final block: no block
         // can ever use it (later ones are past the deadline, earlier ones
         // are final and, by the head's state, did not).
@@ -531,10 +537,7 @@ impl Payouts {
     /// payouts are held until the token lets the batcher pay again.
     async fn start_voiding(&self, pc: &PayoutChain, b: &BatchRow, why: &str) -> Result<()> {
         use switchyard_core::chain::ChainError;
-        let token: EvmAddress = b
-            .token
-            .parse()
-            .map_err(|_| Error::Corrupt("token".into()))?;
+        let token = b.token()?;
         let control = control_recipient();
         let chain = &pc.lane.chain;
         let mut offenders: Vec<(String, String)> = Vec::new();
@@ -582,10 +585,7 @@ impl Payouts {
         let what = Attestation::CancelBatch {
             chain_id: b.chain_id,
             batcher: pc.batcher,
-            batch_id: b
-                .id
-                .parse()
-                .map_err(|_| Error::Corrupt("batch id".into()))?,
+            batch_id: b.batch_id()?,
         };
         let sigs = self
             .attester

@@ -47,11 +47,13 @@ use crate::states::{BatchState, PayoutState};
 use crate::store::Store;
 use crate::transfer::LaneHandle;
 
+mod approvals;
 mod batch;
 mod budget;
 mod reconcile;
 mod route;
 
+pub use approvals::ApprovalTiers;
 use budget::check_budget;
 pub(crate) use budget::merchant_used;
 pub use budget::{MerchantBudget, OverBudget};
@@ -206,6 +208,7 @@ pub struct Payouts {
     gate: Option<ChainGate>,
     governor: HashMap<u64, crate::governor::Limit>,
     budgets: HashMap<String, MerchantBudget>,
+    tiers: Option<ApprovalTiers>,
     failing: Arc<std::sync::Mutex<ChainErrors>>,
     holds: Arc<std::sync::Mutex<Holds>>,
     decimals: HashMap<String, u8>,
@@ -303,10 +306,18 @@ impl Payouts {
             gate: None,
             governor: HashMap::new(),
             budgets: HashMap::new(),
+            tiers: None,
             failing: Arc::default(),
             holds: Arc::default(),
             decimals: HashMap::new(),
         }
+    }
+
+    /// Installs the approval tiers counted over each merchant's window
+    /// (see [`ApprovalTiers`]).
+    pub fn with_approval_tiers(mut self, tiers: Option<ApprovalTiers>) -> Self {
+        self.tiers = tiers;
+        self
     }
 
     /// Installs the merchants' budgets, by merchant (API key name).
@@ -465,6 +476,12 @@ impl Payouts {
         if let Some(b) = self.budgets.get(owner) {
             check_budget(&t, owner, b, items, now)?;
         }
+        // Approvals from the aggregates too, so splitting a payout into
+        // small items or requests asks for the same tier.
+        let approvals = match &self.tiers {
+            Some(tiers) => approvals::needed(&t, owner, tiers, items, now)?,
+            None => items.iter().map(|p| p.approvals).collect(),
+        };
         t.execute(
             "INSERT INTO payout_request (key, body_hash, items, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![key, body_hash.to_vec(), i64::try_from(items.len()).unwrap_or(i64::MAX), now],
@@ -491,7 +508,7 @@ impl Payouts {
                     p.source,
                     p.mode,
                     owner,
-                    p.approvals,
+                    approvals[i],
                     p.usd.0.to_string()
                 ])?;
             }

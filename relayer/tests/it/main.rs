@@ -3,6 +3,7 @@
 //! stuck transaction, a 200-recipient batch in one transaction, and a reorg
 //! that drops it.
 
+mod approvals;
 mod budgets;
 mod common;
 mod lifecycle;

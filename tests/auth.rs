@@ -279,3 +279,87 @@ async fn large_payouts_wait_for_one_or_two_distinct_operators_and_can_be_rejecte
         4001
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_transfer_takes_two_operators_and_split_payouts_hit_the_same_tier() {
+    let net = Devnet::up_with("two-operators", &["--auth"]);
+    net.edit_config(|c| {
+        c.replace(
+            "dual_usd = \"500\"",
+            "dual_usd = \"500\"\ntransfer_dual_usd = \"1000\"",
+        )
+    });
+    let d = Daemon::start(&net, None);
+    let [olivia, oscar, acme] = ["olivia", "oscar", "acme"].map(|w| d.client_as(&token(&net, w)));
+    let recipient = "0x00000000000000000000000000000000000b1900";
+    let transfer = |key: &str, amount: &str| {
+        json!({ "idempotency_key": key, "from": "devnet-a:TUSD", "to": "devnet-b:TUSD",
+                "amount": amount, "recipient": recipient })
+    };
+    let state = async |id: &str| {
+        call(&olivia, "transfer_status", json!({ "transfer_id": id }))
+            .await
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    // 2,000 USD of the relayer's funds: it waits for a second operator.
+    let big = call(&olivia, "transfer_submit", transfer("big", "2000"))
+        .await
+        .unwrap();
+    let id = big["transfer"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(big["transfer"]["state"], "awaiting_approval");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(state(&id).await, "awaiting_approval");
+    assert_eq!(
+        net.balance("devnet-b", recipient).await,
+        switchyard_core::U256::ZERO
+    );
+    // Not by the operator who submitted it.
+    let (c, data) = call(&olivia, "ops_approve", json!({ "id": id }))
+        .await
+        .unwrap_err();
+    assert_eq!(c, 4001);
+    assert!(data.to_string().contains("second operator"), "{data}");
+    let a = oscar
+        .ops_approve(ApproveParams { id: id.clone() })
+        .await
+        .unwrap();
+    assert_eq!(a.audit.action, "transfer_approve");
+    assert_eq!(a.audit.actor, "oscar");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while state(&id).await != "done" {
+        assert!(std::time::Instant::now() < deadline, "never done");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(net.balance("devnet-b", recipient).await > switchyard_core::U256::ZERO);
+    // A small one runs at once.
+    let small = call(&olivia, "transfer_submit", transfer("small", "10"))
+        .await
+        .unwrap();
+    assert_eq!(small["transfer"]["state"], "pending");
+
+    // A 600 USD payout split into six 100 USD items to one recipient:
+    // the first needs one operator, the last (600 to that recipient) two.
+    let item = json!({ "to": "devnet-b:TUSD", "recipient": "0x00000000000000000000000000000000005b1700", "amount": "100" });
+    let r = call(
+        &acme,
+        "payout_submit",
+        json!({ "idempotency_key": "split", "items": vec![item; 6] }),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
+    let first = payout_in(&acme, &ids[0], "held").await;
+    assert!(
+        first["reason"].as_str().unwrap().contains("0 of 1"),
+        "{first}"
+    );
+    let last = payout_in(&acme, &ids[5], "held").await;
+    assert!(
+        last["reason"].as_str().unwrap().contains("0 of 2"),
+        "{last}"
+    );
+}

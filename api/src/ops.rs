@@ -301,7 +301,7 @@ pub fn methods() -> Vec<Method> {
         Method::call::<ApproveParams, Approved>(
             "ops_approve",
             op,
-            "Operator: approve a payout held for approval (distinct operators count), or admit one the governor holds for an operator (over the chain's whole budget, or without a USD price); audited",
+            "Operator: approve a payout held for approval (distinct operators count), admit one the governor holds for an operator (over the chain's whole budget, or without a USD price), or, with a `tr_` id, be the second operator of a large transfer (not its submitter); audited",
             EXECUTION,
             "outcome",
         )

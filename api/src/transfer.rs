@@ -55,7 +55,7 @@ pub struct TransferSubmitted {
 #[rpc(server, client)]
 pub trait TransferApi {
     /// Routes and executes a transfer.
-    #[method(name = "transfer_submit", blocking)]
+    #[method(name = "transfer_submit", blocking, with_extensions)]
     fn transfer_submit(&self, params: TransferParams) -> RpcResult<TransferSubmitted>;
 
     /// A transfer and each of its hops.
@@ -69,7 +69,7 @@ pub fn methods() -> Vec<Method> {
         Method::call::<TransferParams, TransferSubmitted>(
             "transfer_submit",
             Some(Role::Operator),
-            "Route and execute a transfer; the same idempotency key returns the same transfer",
+            "Route and execute a transfer of the relayer's funds; the same idempotency key returns the same transfer. From `[relayer.approvals] transfer_dual_usd` it waits (`awaiting_approval`) for a second operator's `ops_approve`",
             EXECUTION,
             "submitted",
         )

@@ -168,6 +168,9 @@ stored_state! {
 stored_state! {
     /// Where a transfer stands.
     TransferState {
+        /// Waits for a second operator's approval before anything runs
+        /// (a large transfer of the relayer's own funds).
+        AwaitingApproval = "awaiting_approval",
         /// Hops still to run.
         Pending = "pending",
         /// Every hop done.
@@ -247,6 +250,8 @@ pub mod sql {
     pub const HOP_FAILED: &str = HopState::Failed.sql_literal();
     /// `'pending'`; also the state of a funding row (a transfer's).
     pub const TRANSFER_PENDING: &str = TransferState::Pending.sql_literal();
+    /// `'awaiting_approval'`.
+    pub const TRANSFER_AWAITING_APPROVAL: &str = TransferState::AwaitingApproval.sql_literal();
     /// `'done'`.
     pub const TRANSFER_DONE: &str = TransferState::Done.sql_literal();
     /// `'failed'`.

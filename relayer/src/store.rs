@@ -53,9 +53,12 @@ ALTER TABLE hop ADD COLUMN started_ms INTEGER;
 
 /// From version 4: a hop records the deadline of the release it asks the
 /// signer set for before asking, so a crash between asking and reserving
-/// asks again for the very same release.
+/// asks again for the very same release; a transfer records who submitted
+/// it and who approved it (large ones wait for a second operator).
 const MIGRATE_4_TO_5: &str = "
 ALTER TABLE hop ADD COLUMN release_deadline INTEGER;
+ALTER TABLE transfer ADD COLUMN submitted_by TEXT;
+ALTER TABLE transfer ADD COLUMN approved_by TEXT;
 ";
 
 const SCHEMA: &str = "
@@ -129,7 +132,10 @@ CREATE TABLE IF NOT EXISTS transfer (
     state      TEXT    NOT NULL,
     error      TEXT,
     created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL
+    updated_ms INTEGER NOT NULL,
+    -- The operator who submitted it, when it waits for a second one.
+    submitted_by TEXT,
+    approved_by  TEXT
 );
 CREATE INDEX IF NOT EXISTS transfer_state ON transfer (state, created_ms);
 CREATE TABLE IF NOT EXISTS hop (

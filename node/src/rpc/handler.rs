@@ -44,9 +44,10 @@ impl QuoteApiServer for Handler {
 impl TransferApiServer for Handler {
     fn transfer_submit(
         &self,
+        ext: &Extensions,
         params: TransferParams,
     ) -> Result<TransferSubmitted, ErrorObjectOwned> {
-        self.0.transfer_submit(params)
+        self.0.transfer_submit(&Caller::of(ext), params)
     }
 
     fn transfer_status(&self, params: StatusParams) -> Result<TransferView, ErrorObjectOwned> {

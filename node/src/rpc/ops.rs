@@ -270,6 +270,22 @@ impl AppState {
     ) -> Result<Approved, ErrorObjectOwned> {
         let engine = self.engine()?;
         let internal = |e: switchyard_relayer::Error| errors::internal(&e.to_string());
+        if p.id.starts_with("tr_") {
+            return match engine
+                .transfers
+                .approve(&p.id, &caller.name)
+                .map_err(internal)?
+            {
+                Err(why) if why == "unknown" => Err(errors::unknown("id", &p.id)),
+                Err(why) => Err(errors::invalid_field("id", &why)),
+                Ok(audit) => Ok(Approved {
+                    approvals: 2,
+                    needed: 2,
+                    admitted: false,
+                    audit,
+                }),
+            };
+        }
         match engine
             .payouts
             .approve(&p.id, &caller.name)

@@ -4,11 +4,13 @@
 
 use jsonrpsee::types::ErrorObjectOwned;
 use switchyard_api::transfer::{StatusParams, TransferParams, TransferSubmitted, TransferView};
+use switchyard_core::{Amount, U256, UsdE8};
 use switchyard_relayer::PlanError;
 use switchyard_router::QuoteParams;
 
 use super::AppState;
 use super::errors;
+use switchyard_api::Caller;
 
 /// The API's word for a planning failure.
 pub fn plan_error(e: PlanError) -> ErrorObjectOwned {
@@ -25,6 +27,7 @@ impl AppState {
     /// `transfer_submit`.
     pub fn transfer_submit(
         &self,
+        caller: &Caller,
         p: TransferParams,
     ) -> Result<TransferSubmitted, ErrorObjectOwned> {
         let engine = self.engine()?;
@@ -51,17 +54,34 @@ impl AppState {
         )
         .map_err(plan_error)?;
         let request = serde_json::to_value(&p).unwrap_or_default();
-        let (transfer, created) =
-            engine
-                .transfers
-                .submit(key, &request, &hops)
-                .map_err(|e| match e {
-                    switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(
-                        "idempotency_key",
-                        "this key was used for a different request",
-                    ),
-                    other => errors::internal(&other.to_string()),
-                })?;
+        // Large moves of the relayer's own funds take two operators: the
+        // value of what leaves, in USD (no price: counted as large).
+        let second = match engine.transfer_dual {
+            Some(dual) => {
+                let t = &cur.snapshot.topology;
+                let asset = t.asset(
+                    t.resolve_asset("from", &p.from)
+                        .map_err(|e| errors::from_core(&e))?,
+                );
+                let amount = Amount::parse_decimal("amount", &p.amount, asset.decimals)
+                    .map_err(|e| errors::from_core(&e))?;
+                let usd = amount
+                    .usd_value(asset.usd_price)
+                    .unwrap_or(UsdE8(U256::MAX));
+                (usd >= dual).then_some(caller.name.as_str())
+            }
+            None => None,
+        };
+        let (transfer, created) = engine
+            .transfers
+            .submit_as(key, &request, &hops, second)
+            .map_err(|e| match e {
+                switchyard_relayer::Error::IdempotencyConflict(_) => errors::conflict(
+                    "idempotency_key",
+                    "this key was used for a different request",
+                ),
+                other => errors::internal(&other.to_string()),
+            })?;
         Ok(TransferSubmitted { created, transfer })
     }
 

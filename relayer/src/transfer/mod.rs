@@ -35,7 +35,8 @@
 //! transaction. The escrow's once-per-deposit guard stands behind this.
 
 use crate::states::sql::{
-    HOP_DEPOSITED, HOP_DEPOSITING, HOP_PENDING, HOP_RELEASING, TRANSFER_PENDING,
+    HOP_DEPOSITED, HOP_DEPOSITING, HOP_PENDING, HOP_RELEASING, TRANSFER_AWAITING_APPROVAL,
+    TRANSFER_PENDING,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -289,6 +290,19 @@ impl Transfers {
         request: &serde_json::Value,
         hops: &[HopPlan],
     ) -> Result<(TransferView, bool)> {
+        self.submit_as(key, request, hops, None)
+    }
+
+    /// [`Transfers::submit`]; with `second_operator_for`, the transfer
+    /// waits (`awaiting_approval`) until an operator other than the one
+    /// named approves it ([`Transfers::approve`]).
+    pub fn submit_as(
+        &self,
+        key: &str,
+        request: &serde_json::Value,
+        hops: &[HopPlan],
+        second_operator_for: Option<&str>,
+    ) -> Result<(TransferView, bool)> {
         for h in hops {
             self.lane(h.from.chain_id)?;
             self.lane(h.to.chain_id)?;
@@ -310,9 +324,14 @@ impl Transfers {
                 Some(_) => return Err(Error::IdempotencyConflict(key.to_owned())),
                 None => {
                     let now = now_ms();
+                    let state = if second_operator_for.is_some() {
+                        TRANSFER_AWAITING_APPROVAL
+                    } else {
+                        TRANSFER_PENDING
+                    };
                     t.execute(
-                        &format!("INSERT INTO transfer (id, idem_key, request, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, {TRANSFER_PENDING}, ?4, ?4)"),
-                        params![id, key, request_text, now],
+                        &format!("INSERT INTO transfer (id, idem_key, request, state, created_ms, updated_ms, submitted_by) VALUES (?1, ?2, ?3, {state}, ?4, ?4, ?5)"),
+                        params![id, key, request_text, now, second_operator_for],
                     )?;
                     for (i, h) in hops.iter().enumerate() {
                         t.execute(
@@ -377,6 +396,49 @@ impl Transfers {
             hops,
             created_ms,
         }))
+    }
+
+    /// A second operator's approval of a transfer awaiting one: it then
+    /// runs. Audited in the same transaction. `Ok(Err(why))` when it cannot
+    /// be approved (unknown, needs none, or `operator` submitted it).
+    pub fn approve(
+        &self,
+        id: &str,
+        operator: &str,
+    ) -> Result<std::result::Result<crate::AuditEntry, String>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let row: Option<(String, Option<String>)> = t
+            .query_row(
+                "SELECT state, submitted_by FROM transfer WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((state, by)) = row else {
+            return Ok(Err("unknown".into()));
+        };
+        if TransferState::parse(&state) != Some(TransferState::AwaitingApproval) {
+            return Ok(Err(format!("needs no approval (state {state})")));
+        }
+        if by.as_deref() == Some(operator) {
+            return Ok(Err(format!(
+                "{operator} submitted this transfer: a second operator must approve it"
+            )));
+        }
+        t.execute(
+            &format!("UPDATE transfer SET state = {TRANSFER_PENDING}, approved_by = ?1, updated_ms = ?2 WHERE id = ?3 AND state = {TRANSFER_AWAITING_APPROVAL}"),
+            params![operator, now_ms(), id],
+        )?;
+        let audit = crate::ops::Ops::append(
+            &t,
+            operator,
+            "transfer_approve",
+            &format!("transfer:{id}"),
+            &format!("second operator for {}", by.unwrap_or_default()),
+        )?;
+        t.commit()?;
+        Ok(Ok(audit))
     }
 
     fn hops(&self, id: &str) -> Result<Vec<HopRow>> {

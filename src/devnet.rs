@@ -313,7 +313,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     std::fs::write(
         dir.join("switchyard.toml"),
         format!(
-            "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[console]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\ntreasury = \"{}\"\n\n[relayer.fees]\nreplace_after_blocks = 3\n\n[model.breaker]\nconsecutive_failures = 3\ncool_down_ms = 3000\nhalf_open_probes = 2\n",
+            "# Written by `switchyard devnet up`.\ntopology = \"topology.toml\"\n\n[server]\nlisten = \"127.0.0.1:{}\"\n\n[console]\nlisten = \"127.0.0.1:{}\"\n\n[model]\nprobe_every_ms = 500\nstale_after_ms = 15000\n\n[relayer]\nstore = \"switchyard.db\"\npoll_ms = 200\ntreasury = \"{}\"\ndeny_list = \"deny.txt\"\n\n[relayer.fees]\nreplace_after_blocks = 3\n\n[model.breaker]\nconsecutive_failures = 3\ncool_down_ms = 3000\nhalf_open_probes = 2\n",
             args.listen_port,
             args.console_port.unwrap_or(match args.listen_port {
                 0 => 0,

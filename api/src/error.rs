@@ -10,6 +10,7 @@
 //! | 4004 | no route satisfies the request | `{"excluded"}`: every bridge left out and why |
 //! | 4005 | the chosen route has a leg this daemon cannot execute | `{"field", "reason"}` |
 //! | 4009 | the idempotency key was used for a different request | `{"field"}` |
+//! | 4023 | a recipient is on the deny list (refused and audited; nothing stored) | `{"field", "chain"}` |
 //! | 4011 | no API key, or an unknown or revoked one | — |
 //! | 4029 | the key's rate limit is exceeded | `{"retry_after_ms"}` |
 //! | 4031 | the key's role may not call this method | `{"required", "role"}` |
@@ -66,8 +67,20 @@ pub const NOT_EXECUTABLE: i32 = 4005;
 pub const CONFLICT: i32 = 4009;
 /// A request over a configured limit (a merchant's budget).
 pub const OVER_LIMIT: i32 = 4022;
+/// A recipient on the deny list.
+pub const DENIED: i32 = 4023;
 /// Internal failure.
 pub const INTERNAL: i32 = -32603;
+
+/// A recipient on the deny list: refused (and audited by the caller);
+/// nothing was stored.
+pub fn denied(field: &str, chain: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        DENIED,
+        format!("{field}: the address is on the deny list for {chain}"),
+        Some(json!({ "field": field, "chain": chain })),
+    )
+}
 
 /// A field's value is invalid.
 pub fn invalid_field(field: &str, reason: &str) -> ErrorObjectOwned {

@@ -55,8 +55,44 @@ pub struct Engine {
     /// From this USD value an operator's transfer from the relayer's own
     /// funds waits for a second operator.
     pub transfer_dual: Option<UsdE8>,
+    /// The deny list checked at intake (`relayer.deny_list`).
+    pub deny: Option<Arc<switchyard_core::deny::DenyFile>>,
     /// The store's lock, held while the daemon lives.
     pub lock: Arc<std::fs::File>,
+}
+
+impl Engine {
+    /// Refuses `address` on `chain` if the deny list names it: the
+    /// refusal is audited (actor `caller`) and typed (4023), before
+    /// anything of the request is stored. A deny list that cannot be
+    /// reloaded keeps its last good version.
+    pub fn check_denied(
+        &self,
+        caller: &str,
+        field: &str,
+        chain: &str,
+        address: &str,
+    ) -> Result<(), jsonrpsee::types::ErrorObjectOwned> {
+        let Some(d) = &self.deny else {
+            return Ok(());
+        };
+        let (list, err) = d.current();
+        if let Some(e) = err {
+            tracing::error!(error = %e, "relayer.deny_list unreadable; the last good list stays in force");
+        }
+        if !list.denies(chain, address) {
+            return Ok(());
+        }
+        if let Err(e) = self.ops.record(
+            caller,
+            "deny_refused",
+            &format!("{chain}:{address}"),
+            &format!("{field} is on the deny list"),
+        ) {
+            return Err(switchyard_api::error::internal(&e.to_string()));
+        }
+        Err(switchyard_api::error::denied(field, chain))
+    }
 }
 
 impl Engine {
@@ -383,6 +419,14 @@ pub async fn start(
     }
     payouts = payouts.with_budgets(budgets);
     let thresholds = cfg.approvals.as_ref().map(|a| a.parse()).transpose()?;
+    let deny = match &cfg.deny_list {
+        Some(path) => Some(Arc::new(
+            switchyard_core::deny::DenyFile::open(path)
+                .map_err(|e| Failure::Usage(format!("relayer.deny_list: {e}")))?,
+        )),
+        None => None,
+    };
+    payouts = payouts.with_first_payout_delay(cfg.first_payout_delay_ms);
     payouts = payouts.with_approval_tiers(thresholds.map(|t| {
         switchyard_relayer::payout::ApprovalTiers {
             single: t.single,
@@ -549,6 +593,7 @@ pub async fn start(
         ops,
         approvals: thresholds.map(|t| (t.single, t.dual)),
         transfer_dual: thresholds.and_then(|t| t.transfer_dual),
+        deny,
         lock: Arc::new(lock),
     })
 }

@@ -138,6 +138,7 @@ CREATE TABLE IF NOT EXISTS transfer (
     approved_by  TEXT
 );
 CREATE INDEX IF NOT EXISTS transfer_state ON transfer (state, created_ms);
+
 CREATE TABLE IF NOT EXISTS hop (
     transfer_id TEXT    NOT NULL REFERENCES transfer (id),
     idx         INTEGER NOT NULL,
@@ -224,6 +225,9 @@ CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
 -- the console.
 CREATE INDEX IF NOT EXISTS payout_owner ON payout (owner, created_ms);
 CREATE INDEX IF NOT EXISTS payout_created ON payout (created_ms);
+-- Was this address paid before on this chain (first-payout delay), and a
+-- merchant's items to one recipient (approval tiers).
+CREATE INDEX IF NOT EXISTS payout_recipient ON payout (recipient, chain_id, state);
 -- Transfers that top up a chain's PayoutBatcher float for held payouts.
 CREATE TABLE IF NOT EXISTS funding (
     transfer_id TEXT    PRIMARY KEY,

@@ -117,6 +117,14 @@ pub struct RelayerConfig {
     /// The co-signers (optional; without them one local key signs).
     #[serde(default)]
     pub signing: Option<SigningConfig>,
+    /// Deny list file (`<chain> <address>` lines, relative to the config
+    /// file), checked at intake and reloaded when it changes (optional).
+    #[serde(default)]
+    pub deny_list: Option<PathBuf>,
+    /// A payout to an address this daemon never paid on that chain waits
+    /// this long after intake (0: not at all).
+    #[serde(default)]
+    pub first_payout_delay_ms: u64,
 }
 
 /// One chain's notional limit.
@@ -535,10 +543,15 @@ impl DaemonConfig {
         {
             cfg.topology = dir.join(&cfg.topology);
         }
-        if let (Some(r), Some(dir)) = (cfg.relayer.as_mut(), path.parent())
-            && r.store.is_relative()
-        {
-            r.store = dir.join(&r.store);
+        if let (Some(r), Some(dir)) = (cfg.relayer.as_mut(), path.parent()) {
+            if r.store.is_relative() {
+                r.store = dir.join(&r.store);
+            }
+            if let Some(d) = r.deny_list.as_mut()
+                && d.is_relative()
+            {
+                *d = dir.join(&*d);
+            }
         }
         cfg.apply_env(env)?;
         cfg.validate()?;

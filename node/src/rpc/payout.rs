@@ -80,6 +80,12 @@ impl AppState {
             let chain = t.chain(asset.chain);
             let recipient = Address::parse_recipient(chain.kind, &f("recipient"), &it.recipient)
                 .map_err(|e| errors::from_core(&e))?;
+            engine.check_denied(
+                &caller.name,
+                &f("recipient"),
+                chain.id.as_str(),
+                &recipient.to_string(),
+            )?;
             let amount = Amount::parse_decimal(&f("amount"), &it.amount, asset.decimals)
                 .map_err(|e| errors::from_core(&e))?;
             if amount.raw.is_zero() {

@@ -37,6 +37,19 @@ impl AppState {
             return Err(errors::not_executable("route", &why));
         }
         let cur = self.model.current();
+        {
+            let t = &cur.snapshot.topology;
+            let to = t.asset(
+                t.resolve_asset("to", &p.to)
+                    .map_err(|e| errors::from_core(&e))?,
+            );
+            engine.check_denied(
+                &caller.name,
+                "recipient",
+                t.chain(to.chain).id.as_str(),
+                &p.recipient,
+            )?;
+        }
         let qp = QuoteParams {
             from: p.from.clone(),
             to: p.to.clone(),

@@ -209,6 +209,7 @@ pub struct Payouts {
     governor: HashMap<u64, crate::governor::Limit>,
     budgets: HashMap<String, MerchantBudget>,
     tiers: Option<ApprovalTiers>,
+    first_payout_delay_ms: u64,
     failing: Arc<std::sync::Mutex<ChainErrors>>,
     holds: Arc<std::sync::Mutex<Holds>>,
     decimals: HashMap<String, u8>,
@@ -307,10 +308,18 @@ impl Payouts {
             governor: HashMap::new(),
             budgets: HashMap::new(),
             tiers: None,
+            first_payout_delay_ms: 0,
             failing: Arc::default(),
             holds: Arc::default(),
             decimals: HashMap::new(),
         }
+    }
+
+    /// Holds a payout to an address never paid on its chain for `ms`
+    /// after intake (0: off), so an operator can look before it leaves.
+    pub fn with_first_payout_delay(mut self, ms: u64) -> Self {
+        self.first_payout_delay_ms = ms;
+        self
     }
 
     /// Installs the approval tiers counted over each merchant's window

@@ -5,7 +5,7 @@
 use super::*;
 use crate::states::TransferState;
 use crate::states::sql::{
-    BATCH_SUBMITTED, BATCH_VOIDING, PAYOUT_HELD, PAYOUT_QUEUED, TRANSFER_PENDING,
+    BATCH_SUBMITTED, BATCH_VOIDING, PAYOUT_FINAL, PAYOUT_HELD, PAYOUT_QUEUED, TRANSFER_PENDING,
 };
 use switchyard_core::chain::ChainReader;
 
@@ -129,6 +129,10 @@ impl Payouts {
                 .as_ref()
                 .and_then(|g| g(u64::try_from(chain).unwrap_or_default()))
             {
+                decisions.push((id, PayoutState::Held, Some(why)));
+                continue;
+            }
+            if let Some(why) = self.first_payout_wait(&id, chain, created, now_ms())? {
                 decisions.push((id, PayoutState::Held, Some(why)));
                 continue;
             }
@@ -509,5 +513,34 @@ impl Payouts {
             sum = sum.saturating_add(a);
         }
         Ok(sum)
+    }
+
+    /// Why a payout to an address never paid on its chain still waits
+    /// (`first_payout_delay_ms` after intake), if it does.
+    fn first_payout_wait(
+        &self,
+        id: &str,
+        chain: i64,
+        created: i64,
+        now: i64,
+    ) -> Result<Option<String>> {
+        if self.first_payout_delay_ms == 0 {
+            return Ok(None);
+        }
+        let until =
+            created.saturating_add(i64::try_from(self.first_payout_delay_ms).unwrap_or(i64::MAX));
+        if now >= until {
+            return Ok(None);
+        }
+        let conn = self.store.conn();
+        let paid_before: bool = conn
+            .query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM payout p, payout me WHERE me.id = ?1 AND p.chain_id = ?2 AND p.recipient = me.recipient AND p.state = {PAYOUT_FINAL})"),
+                params![id, chain],
+                |r| r.get(0),
+            )?;
+        Ok((!paid_before).then(|| {
+            format!("first payout to this address on this chain: waits until {until} (unix ms)")
+        }))
     }
 }

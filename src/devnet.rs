@@ -5,9 +5,11 @@
 //! `scripts/setup` installs) on the port of the chain's `rpc_url` (or a
 //! free one with `--free-ports`), with the chain's id and block time. From
 //! anvil account 0 it deploys, in order, TestUSD, EscrowBridge and
-//! PayoutBatcher, checks their addresses against the topology's
-//! `contracts`, and mints TestUSD to the relayer (float for multi-hop
-//! transfers), to the escrow (bridge liquidity) and to the batcher.
+//! PayoutBatcher and Treasury (the last three with the co-signers' 2-of-3
+//! set), checks their addresses against the topology's `contracts`, and
+//! mints TestUSD to the treasury (the relayer's funds, which leave only on
+//! co-signer signatures), to the escrow (bridge liquidity) and to the
+//! batcher. The relayer's own key gets gas only.
 //!
 //! It writes into `--dir`: `topology.toml` (the topology with the actual
 //! RPC URLs), `switchyard.toml` (a daemon config with a relayer and a store
@@ -135,10 +137,11 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         )));
     }
     let code = |n: &str| artifact(&args.artifacts, n);
-    let (tusd, escrow, batcher) = (
+    let (tusd, escrow, batcher, treasury) = (
         code("TestUSD")?,
         code("EscrowBridge")?,
         code("PayoutBatcher")?,
+        code("Treasury")?,
     );
     std::fs::create_dir_all(&args.dir)?;
     let cos = crate::devnet_cosigners::keys(&args.dir)?;
@@ -234,6 +237,12 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let b = deploy(&p, [batcher.clone(), signer_set].concat())
             .await
             .map_err(|e| eyre!("deploying PayoutBatcher on {}: {e}", c.id))?;
+        let tr = deploy(
+            &p,
+            [treasury.clone(), signer_set_args(&set, threshold as u64)].concat(),
+        )
+        .await
+        .map_err(|e| eyre!("deploying Treasury on {}: {e}", c.id))?;
         let expect = |name: &str, got: alloy_primitives::Address, want: Option<Address>| match want
         {
             Some(Address::Evm(w)) if w != got => Err(Failure::Usage(format!(
@@ -243,6 +252,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         };
         expect("escrow", e, c.escrow)?;
         expect("payout_batcher", b, c.payout_batcher)?;
+        expect("treasury", tr, c.treasury)?;
         let asset = topology
             .assets()
             .iter()
@@ -256,11 +266,11 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let fund = U256::from(FUND_TUSD) * unit;
         let float = U256::from(args.batcher_float) * unit;
         tracing::info!(
-            "{}: funding the relayer and the escrow with {FUND_TUSD} TUSD each, the batcher with {} TUSD",
+            "{}: funding the treasury and the escrow with {FUND_TUSD} TUSD each, the batcher with {} TUSD",
             c.id,
             args.batcher_float
         );
-        for (who, amount) in [(relayer, fund), (e, fund), (b, float)] {
+        for (who, amount) in [(tr, fund), (e, fund), (b, float)] {
             call(&p, t, mint_call(who, amount))
                 .await
                 .map_err(|err| eyre!("minting on {}: {err}", c.id))?;
@@ -279,6 +289,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             chain_id,
             batcher: b.to_string(),
             escrow: e.to_string(),
+            treasury: tr.to_string(),
             token: (t.to_string(), asset.decimals),
         });
         summary.push(json!({
@@ -288,6 +299,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             "token": t.to_string(),
             "escrow": e.to_string(),
             "payout_batcher": b.to_string(),
+            "treasury": tr.to_string(),
             "anvil_pid": pid,
         }));
     }

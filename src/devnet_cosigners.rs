@@ -78,6 +78,8 @@ pub struct ChainEntry {
     pub batcher: String,
     /// Its `EscrowBridge`.
     pub escrow: String,
+    /// Its `Treasury`.
+    pub treasury: String,
     /// TestUSD and its decimals.
     pub token: (String, u8),
 }
@@ -107,8 +109,8 @@ fn policy(keys: &Keys, port: u16, chains: &[ChainEntry]) -> String {
     );
     for c in chains {
         p.push_str(&format!(
-            "\n[[chain]]\nid = \"{}\"\nchain_id = {}\nbatchers = [\"{}\"]\nescrows = [\"{}\"]\ntokens = [{{ address = \"{}\", decimals = {} }}]\nmax_batch_items = 500\nmax_item_usd = 1000000\nmax_recipient_usd = 5000000\nbudget_usd = 50000000\n",
-            c.id, c.chain_id, c.batcher, c.escrow, c.token.0, c.token.1
+            "\n[[chain]]\nid = \"{}\"\nchain_id = {}\nbatchers = [\"{}\"]\nescrows = [\"{}\"]\ntreasuries = [\"{}\"]\ntokens = [{{ address = \"{}\", decimals = {} }}]\nmax_batch_items = 500\nmax_item_usd = 1000000\nmax_recipient_usd = 5000000\nbudget_usd = 50000000\n",
+            c.id, c.chain_id, c.batcher, c.escrow, c.treasury, c.token.0, c.token.1
         ));
     }
     p

@@ -138,7 +138,7 @@ async fn a_deposit_that_cannot_be_released_is_refunded_once_its_release_is_cance
     let net = Devnet::up_with("refund", &["--refund-delay-s", "5"]);
     let daemon = Daemon::start(&net, None);
     let c = daemon.client();
-    let relayer = net.relayer();
+    let relayer = net.treasury();
     let before = net.balance("devnet-a", &relayer).await;
     let id = submit_transfer(&c, transfer("stranded", "devnet-b:TUSD", "60")).await;
     net.drain_escrow("devnet-b", SINK.parse().unwrap()).await;
@@ -303,8 +303,8 @@ async fn sigkill_right_after_an_operator_action_leaves_it_in_the_audit_log() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_right_after_a_hop_fails_leaves_the_hop_and_its_transfer_failed() {
     let net = Devnet::up("hopfail");
-    // The token freezes the relayer on A: its deposit reverts.
-    let relayer: alloy_primitives::Address = net.relayer().parse().unwrap();
+    // The token freezes the treasury on A: its deposit reverts.
+    let relayer: alloy_primitives::Address = net.treasury().parse().unwrap();
     net.send(
         "devnet-a",
         net.addr("devnet-a", "token"),
@@ -556,7 +556,7 @@ async fn a_refund_asked_while_the_release_is_on_its_way_ends_done_when_the_relea
     let net = Devnet::up("race");
     let d = Daemon::start(&net, None);
     let c = d.client();
-    let relayer = net.relayer();
+    let relayer = net.treasury();
     let before = net.balance("devnet-a", &relayer).await;
     let id = submit_transfer(&c, transfer("race", "devnet-b:TUSD", "20")).await;
     // The moment the release is on the destination lane, the operator

@@ -80,7 +80,7 @@ async fn a_deposit_on_a_reaches_c_through_b_along_the_route_the_router_chose() {
     let fast = quote("fastest").await;
     assert_eq!(fast.routes[0].route.legs[0].bridge, "escrow-a-c");
 
-    let relayer = net.relayer();
+    let relayer = net.treasury();
     let escrow = net.escrow();
     let before = (
         net.balance("devnet-a", &relayer).await,
@@ -177,7 +177,7 @@ async fn a_deposit_on_a_reaches_c_through_b_along_the_route_the_router_chose() {
 async fn sigkill_between_signing_and_submit_and_between_submit_and_confirmation_loses_nothing_and_pays_once()
  {
     let net = Devnet::up("crash");
-    let relayer = net.relayer();
+    let relayer = net.treasury();
     let escrow = net.escrow();
     let relayer_a = net.balance("devnet-a", &relayer).await;
     let escrow_c = net.balance("devnet-c", &escrow).await;

@@ -102,6 +102,34 @@ pub enum Attestation {
         #[schemars(with = "String")]
         deposit_id: B256,
     },
+    /// `Treasury.deposit`: moves treasury funds into an escrow deposit for
+    /// `recipient` on the destination chain, once per operation id.
+    TreasuryDeposit {
+        /// EIP-155 chain id of the treasury.
+        chain_id: u64,
+        /// The `Treasury` (the EIP-712 verifying contract).
+        #[schemars(with = "String")]
+        treasury: Address,
+        /// The fence: used at most once.
+        #[schemars(with = "String")]
+        op_id: B256,
+        /// The escrow deposited into.
+        #[schemars(with = "String")]
+        escrow: Address,
+        /// Token moved.
+        #[schemars(with = "String")]
+        token: Address,
+        /// Base units moved.
+        #[schemars(with = "String")]
+        amount: U256,
+        /// Where the deposit is released.
+        destination_chain_id: u64,
+        /// Who the release pays there.
+        #[schemars(with = "String")]
+        recipient: Address,
+        /// Unix seconds after which the deposit is refused.
+        deadline: u64,
+    },
     /// `EscrowBridge.refund` on the source: returns a deposit to its
     /// depositor (the contract decides who that is).
     Refund {
@@ -124,7 +152,8 @@ impl Attestation {
             | Self::CancelBatch { chain_id, .. }
             | Self::Release { chain_id, .. }
             | Self::CancelRelease { chain_id, .. }
-            | Self::Refund { chain_id, .. } => *chain_id,
+            | Self::Refund { chain_id, .. }
+            | Self::TreasuryDeposit { chain_id, .. } => *chain_id,
         }
     }
 
@@ -135,6 +164,7 @@ impl Attestation {
             Self::Release { escrow, .. }
             | Self::CancelRelease { escrow, .. }
             | Self::Refund { escrow, .. } => *escrow,
+            Self::TreasuryDeposit { treasury, .. } => *treasury,
         }
     }
 
@@ -146,6 +176,7 @@ impl Attestation {
             Self::Release { .. } => "release",
             Self::CancelRelease { .. } => "cancel_release",
             Self::Refund { .. } => "refund",
+            Self::TreasuryDeposit { .. } => "treasury_deposit",
         }
     }
 
@@ -169,13 +200,16 @@ impl Attestation {
                 ..
             } => format!("{k}:{c}:{at}:{source_chain_id}:{deposit_id}"),
             Self::Refund { deposit_id, .. } => format!("{k}:{c}:{at}:{deposit_id}"),
+            Self::TreasuryDeposit { op_id, .. } => format!("{k}:{c}:{at}:{op_id}"),
         }
     }
 
     /// Unix seconds after which the contract refuses it, if it expires.
     pub fn deadline(&self) -> Option<u64> {
         match self {
-            Self::PayoutBatch { deadline, .. } | Self::Release { deadline, .. } => Some(*deadline),
+            Self::PayoutBatch { deadline, .. }
+            | Self::Release { deadline, .. }
+            | Self::TreasuryDeposit { deadline, .. } => Some(*deadline),
             _ => None,
         }
     }
@@ -185,7 +219,9 @@ impl Attestation {
     pub fn substance(&self) -> Self {
         let mut s = self.clone();
         match &mut s {
-            Self::PayoutBatch { deadline, .. } | Self::Release { deadline, .. } => *deadline = 0,
+            Self::PayoutBatch { deadline, .. }
+            | Self::Release { deadline, .. }
+            | Self::TreasuryDeposit { deadline, .. } => *deadline = 0,
             _ => {}
         }
         s
@@ -201,6 +237,12 @@ impl Attestation {
                 payouts.iter().map(|p| (p.to, p.amount)).collect(),
             ),
             Self::Release {
+                token,
+                recipient,
+                amount,
+                ..
+            } => (Some(*token), vec![(*recipient, *amount)]),
+            Self::TreasuryDeposit {
                 token,
                 recipient,
                 amount,

@@ -92,6 +92,10 @@ pub struct ContractsSpec {
     /// `PayoutBatcher`.
     #[serde(default)]
     pub payout_batcher: Option<String>,
+    /// `Treasury`: the relayer's funds on this chain, released only into
+    /// escrow deposits the signer set signs.
+    #[serde(default)]
+    pub treasury: Option<String>,
 }
 
 /// One `[[asset]]` entry.
@@ -194,6 +198,8 @@ pub struct Chain {
     pub escrow: Option<Address>,
     /// `PayoutBatcher` address.
     pub payout_batcher: Option<Address>,
+    /// `Treasury` address.
+    pub treasury: Option<Address>,
 }
 
 impl Chain {
@@ -412,6 +418,7 @@ impl Topology {
             };
             let escrow = contract("escrow", &c.contracts.escrow)?;
             let payout_batcher = contract("payout_batcher", &c.contracts.payout_batcher)?;
+            let treasury = contract("treasury", &c.contracts.treasury)?;
             let ix = ChainIx(t.chains.len() as u32);
             t.chain_by_id.insert(id.clone(), ix);
             t.chains.push(Chain {
@@ -425,6 +432,7 @@ impl Topology {
                 confirmations,
                 escrow,
                 payout_batcher,
+                treasury,
             });
         }
         for (i, a) in spec.asset.iter().enumerate() {

@@ -16,6 +16,7 @@
 //! chain_id = 31337
 //! batchers = ["0x..."]             # PayoutBatcher contracts it signs for
 //! escrows = ["0x..."]              # EscrowBridge contracts it signs for
+//! treasuries = ["0x..."]           # Treasury contracts it signs deposits from
 //! tokens = [{ address = "0x...", decimals = 6 }]   # valued at 1 USD
 //! max_batch_items = 500
 //! max_item_usd = 10000
@@ -73,6 +74,8 @@ struct ChainFile {
     batchers: Vec<String>,
     #[serde(default)]
     escrows: Vec<String>,
+    #[serde(default)]
+    treasuries: Vec<String>,
     tokens: Vec<TokenFile>,
     max_batch_items: usize,
     max_item_usd: u64,
@@ -98,6 +101,8 @@ pub struct ChainPolicy {
     pub batchers: Vec<Address>,
     /// `EscrowBridge`s.
     pub escrows: Vec<Address>,
+    /// `Treasury` contracts.
+    pub treasuries: Vec<Address>,
     /// Tokens and their decimals.
     pub tokens: HashMap<Address, u8>,
     /// Most items per batch.
@@ -221,6 +226,12 @@ impl Policy {
                     .enumerate()
                     .map(|(j, a)| address(&at(&format!("escrows[{j}]")), a))
                     .collect::<Result<_>>()?,
+                treasuries: c
+                    .treasuries
+                    .iter()
+                    .enumerate()
+                    .map(|(j, a)| address(&at(&format!("treasuries[{j}]")), a))
+                    .collect::<Result<_>>()?,
                 tokens,
                 max_batch_items: c.max_batch_items,
                 max_item: micro(&at("max_item_usd"), c.max_item_usd)?,
@@ -258,6 +269,7 @@ impl Policy {
         })?;
         let allowed = match m {
             Attestation::PayoutBatch { .. } | Attestation::CancelBatch { .. } => &chain.batchers,
+            Attestation::TreasuryDeposit { .. } => &chain.treasuries,
             _ => &chain.escrows,
         };
         if !allowed.contains(&m.contract()) {
@@ -271,18 +283,45 @@ impl Policy {
                 ),
             ));
         }
-        if let Attestation::Release {
-            source_chain_id, ..
-        }
-        | Attestation::CancelRelease {
-            source_chain_id, ..
-        } = m
-            && !self.chains.contains_key(source_chain_id)
-        {
-            return Err(Refusal::new(
-                "chain",
-                format!("source chain id {source_chain_id} is not in this co-signer's policy"),
-            ));
+        // Where the money ends up, for the deny list.
+        let mut paid_on = chain.id.as_str();
+        match m {
+            Attestation::Release {
+                source_chain_id, ..
+            }
+            | Attestation::CancelRelease {
+                source_chain_id, ..
+            } if !self.chains.contains_key(source_chain_id) => {
+                return Err(Refusal::new(
+                    "chain",
+                    format!("source chain id {source_chain_id} is not in this co-signer's policy"),
+                ));
+            }
+            Attestation::TreasuryDeposit {
+                escrow,
+                destination_chain_id,
+                ..
+            } => {
+                if !chain.escrows.contains(escrow) {
+                    return Err(Refusal::new(
+                        "contract",
+                        format!(
+                            "{escrow} is not an escrow this co-signer deposits into on {}",
+                            chain.id
+                        ),
+                    ));
+                }
+                let Some(dst) = self.chains.get(destination_chain_id) else {
+                    return Err(Refusal::new(
+                        "chain",
+                        format!(
+                            "destination chain id {destination_chain_id} is not in this co-signer's policy"
+                        ),
+                    ));
+                };
+                paid_on = dst.id.as_str();
+            }
+            _ => {}
         }
         if let Some(d) = m.deadline() {
             if d <= now_s {
@@ -320,7 +359,7 @@ impl Policy {
             ));
         }
         for (i, (to, amount)) in pays.iter().enumerate() {
-            if deny.denies(&chain.id, &to.to_string()) {
+            if deny.denies(paid_on, &to.to_string()) {
                 return Err(Refusal::new(
                     "deny_list",
                     format!("item {i}: {to} is on the deny list"),

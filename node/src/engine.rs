@@ -328,6 +328,18 @@ pub async fn start(
             alert_ms: cfg.release_alert_ms,
             refund_after_ms: cfg.refund_after_ms,
         })
+        .with_treasuries(
+            topology
+                .chains()
+                .iter()
+                .filter_map(|c| match (c.chain_id, c.treasury) {
+                    (Some(id), Some(Address::Evm(t))) => {
+                        Some((id, alloy_primitives::Address::from(t.into_array())))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        )
         .with_drill(Arc::new(crate::drills::drill))
         .with_outcomes(Arc::new(move |bridge: &str, ok: bool, what: &str| {
             if let Some(ix) = t

@@ -133,7 +133,7 @@ pub fn plan(
             recipient
         } else {
             transfers
-                .relayer_on(to.chain_id)
+                .funds_on(to.chain_id)
                 .ok_or_else(|| not_executable("no relayer lane".into()))?
         };
         hops.push(HopPlan {

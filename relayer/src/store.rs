@@ -57,6 +57,7 @@ ALTER TABLE hop ADD COLUMN started_ms INTEGER;
 /// it and who approved it (large ones wait for a second operator).
 const MIGRATE_4_TO_5: &str = "
 ALTER TABLE hop ADD COLUMN release_deadline INTEGER;
+ALTER TABLE hop ADD COLUMN deposit_deadline INTEGER;
 ALTER TABLE transfer ADD COLUMN submitted_by TEXT;
 ALTER TABLE transfer ADD COLUMN approved_by TEXT;
 ";
@@ -156,6 +157,8 @@ CREATE TABLE IF NOT EXISTS hop (
     started_ms    INTEGER,
     -- Deadline of release `release_seq`, written before it is signed.
     release_deadline INTEGER,
+    -- Deadline of its treasury deposit, written before it is signed.
+    deposit_deadline INTEGER,
     PRIMARY KEY (transfer_id, idx)
 );
 -- Hops under way, read every second for the bridges' observed health.

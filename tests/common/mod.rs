@@ -158,6 +158,15 @@ impl Devnet {
     pub fn relayer(&self) -> String {
         self.info["relayer"].as_str().unwrap().to_owned()
     }
+
+    /// Where the relayer's funds are: the `Treasury` contract (the same
+    /// address on every devnet chain).
+    pub fn treasury(&self) -> String {
+        self.info["chains"][0]["treasury"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
 }
 
 impl Drop for Devnet {

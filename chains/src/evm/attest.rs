@@ -6,8 +6,9 @@ use alloy::primitives::{Address as EvmAddress, B256, U256};
 use switchyard_core::attest::{AttestError, AttestFuture, Attestation, Attested, Attester};
 
 use super::contracts::{
-    CancelBatch, CancelRelease, Refund, Release, cancel_batch_call, cancel_release_call,
-    digest as struct_digest, execute_call, refund_call, release_call,
+    CancelBatch, CancelRelease, Refund, Release, TreasuryDeposit, cancel_batch_call,
+    cancel_release_call, digest as struct_digest, execute_call, refund_call, release_call,
+    treasury_deposit_call,
 };
 use super::eip712::{Eip712Signer, Payout, PayoutBatch, domain};
 
@@ -18,6 +19,7 @@ enum Typed {
     Release(Release),
     CancelRelease(CancelRelease),
     Refund(Refund),
+    Treasury(TreasuryDeposit),
 }
 
 fn typed(a: &Attestation) -> Typed {
@@ -70,6 +72,24 @@ fn typed(a: &Attestation) -> Typed {
         Attestation::Refund { deposit_id, .. } => Typed::Refund(Refund {
             depositId: *deposit_id,
         }),
+        Attestation::TreasuryDeposit {
+            op_id,
+            escrow,
+            token,
+            amount,
+            destination_chain_id,
+            recipient,
+            deadline,
+            ..
+        } => Typed::Treasury(TreasuryDeposit {
+            opId: *op_id,
+            escrow: *escrow,
+            token: *token,
+            amount: *amount,
+            destinationChainId: U256::from(*destination_chain_id),
+            recipient: *recipient,
+            deadline: *deadline,
+        }),
     }
 }
 
@@ -83,6 +103,7 @@ pub fn digest(a: &Attestation) -> B256 {
         Typed::Release(m) => struct_digest(&m, &d),
         Typed::CancelRelease(m) => struct_digest(&m, &d),
         Typed::Refund(m) => struct_digest(&m, &d),
+        Typed::Treasury(m) => struct_digest(&m, &d),
     }
 }
 
@@ -96,6 +117,7 @@ pub fn calldata(a: &Attestation, sigs: &Attested) -> Vec<u8> {
         Typed::Release(m) => release_call(&m, signers, signatures),
         Typed::CancelRelease(m) => cancel_release_call(&m, signers, signatures),
         Typed::Refund(m) => refund_call(m.depositId, signers, signatures),
+        Typed::Treasury(m) => treasury_deposit_call(&m, signers, signatures),
     }
 }
 

@@ -11,6 +11,9 @@ use switchyard_core::attest::{Attestation, Attested};
 
 impl Transfers {
     pub(super) async fn start_deposit(&self, id: &str, i: usize, plan: &HopPlan) -> Result<Step> {
+        if let Some(treasury) = self.treasury_on(plan.from.chain_id) {
+            return self.start_treasury_deposit(id, i, plan, treasury).await;
+        }
         let src = self.lane(plan.from.chain_id)?;
         let me = src.lane.sender();
         let allowance = src
@@ -63,6 +66,57 @@ impl Transfers {
                     plan.recipient,
                 ),
             ),
+            plan.from.finality,
+        )?;
+        self.set_hop(id, i, HopState::Pending, HopState::Depositing, None)?;
+        Ok(Step::Wait)
+    }
+
+    /// The deposit from the chain's treasury: a `TreasuryDeposit` the
+    /// signer set signs (its deadline written first, so a crash asks for
+    /// the same message again), carried by the lane.
+    async fn start_treasury_deposit(
+        &self,
+        id: &str,
+        i: usize,
+        plan: &HopPlan,
+        treasury: EvmAddress,
+    ) -> Result<Step> {
+        let src = self.lane(plan.from.chain_id)?;
+        let idx = i64::try_from(i).unwrap_or(i64::MAX);
+        let known: Option<i64> = self.store.conn().query_row(
+            "SELECT deposit_deadline FROM hop WHERE transfer_id = ?1 AND idx = ?2",
+            params![id, idx],
+            |r| r.get(0),
+        )?;
+        let deadline = match known.and_then(|d| u64::try_from(d).ok()) {
+            Some(d) => d,
+            None => {
+                let d = switchyard_core::now_ms() / 1000 + self.release.ttl_s;
+                self.store.conn().execute(
+                    "UPDATE hop SET deposit_deadline = ?1 WHERE transfer_id = ?2 AND idx = ?3 AND deposit_deadline IS NULL",
+                    params![i64::try_from(d).unwrap_or(i64::MAX), id, idx],
+                )?;
+                d
+            }
+        };
+        let what = Attestation::TreasuryDeposit {
+            chain_id: plan.from.chain_id,
+            treasury,
+            op_id: alloy::primitives::keccak256(format!("{id}/{i}/deposit")),
+            escrow: plan.from.escrow,
+            token: plan.from.token,
+            amount: plan.amount_in,
+            destination_chain_id: plan.to.chain_id,
+            recipient: plan.recipient,
+            deadline,
+        };
+        let Some(sigs) = self.signatures(id, i, &what).await? else {
+            return Ok(Step::Wait);
+        };
+        src.lane.reserve(
+            &intent(id, i, "deposit"),
+            &Call::contract(treasury, calldata(&what, &sigs)),
             plan.from.finality,
         )?;
         self.set_hop(id, i, HopState::Pending, HopState::Depositing, None)?;

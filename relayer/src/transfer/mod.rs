@@ -189,6 +189,7 @@ pub struct Transfers {
     release: ReleasePolicy,
     outcomes: Option<HopOutcome>,
     drill: Option<Drill>,
+    treasuries: HashMap<u64, EvmAddress>,
 }
 
 impl std::fmt::Debug for Transfers {
@@ -233,7 +234,28 @@ impl Transfers {
             },
             outcomes: None,
             drill: None,
+            treasuries: HashMap::new(),
         }
+    }
+
+    /// Installs the `Treasury` contract per EVM chain id: there the
+    /// relayer's funds sit, and deposits leave it on the signer set's
+    /// signatures; intermediate hops are released to it.
+    pub fn with_treasuries(mut self, t: HashMap<u64, EvmAddress>) -> Self {
+        self.treasuries = t;
+        self
+    }
+
+    /// The treasury on `chain_id`, if there is one.
+    pub fn treasury_on(&self, chain_id: u64) -> Option<EvmAddress> {
+        self.treasuries.get(&chain_id).copied()
+    }
+
+    /// Where the relayer's funds are on `chain_id`: its treasury, or else
+    /// the lane key itself (development without a treasury).
+    pub fn funds_on(&self, chain_id: u64) -> Option<EvmAddress> {
+        self.relayer_on(chain_id)
+            .map(|r| self.treasury_on(chain_id).unwrap_or(r))
     }
 
     /// Sets how releases wait and when deposits are refunded on their own.

@@ -107,6 +107,24 @@ mod bindings {
             bytes32 depositId;
         }
 
+        #[sol(rpc)]
+        interface ITreasury {
+            function deposit(bytes32 opId, address escrow, address token, uint256 amount, uint256 destinationChainId, address recipient, uint64 deadline, address[] signers, bytes[] signatures) external returns (bytes32 depositId);
+            function used(bytes32 opId) external view returns (bool);
+        }
+
+        /// The signer set moves treasury funds into an escrow deposit.
+        #[derive(Debug, PartialEq, Eq)]
+        struct TreasuryDeposit {
+            bytes32 opId;
+            address escrow;
+            address token;
+            uint256 amount;
+            uint256 destinationChainId;
+            address recipient;
+            uint64 deadline;
+        }
+
         /// A release of an escrow deposit, signed by the bridge's signer set.
         #[derive(Debug, PartialEq, Eq)]
         struct Release {
@@ -187,7 +205,8 @@ pub fn decode_revert(data: &[u8]) -> Option<String> {
 }
 
 pub use bindings::{
-    CancelBatch, CancelRelease, IErc20, IEscrowBridge, IPayoutBatcher, ITestUsd, Refund, Release,
+    CancelBatch, CancelRelease, IErc20, IEscrowBridge, IPayoutBatcher, ITestUsd, ITreasury, Refund,
+    Release, TreasuryDeposit,
 };
 
 /// `approve(spender, amount)`.
@@ -295,6 +314,26 @@ pub fn refund_call(
 ) -> Vec<u8> {
     IEscrowBridge::refundCall {
         depositId: deposit_id,
+        signers,
+        signatures: signatures.into_iter().map(Bytes::from).collect(),
+    }
+    .abi_encode()
+}
+
+/// `deposit(...)` of a signed treasury deposit.
+pub fn treasury_deposit_call(
+    d: &TreasuryDeposit,
+    signers: Vec<EvmAddress>,
+    signatures: Vec<Vec<u8>>,
+) -> Vec<u8> {
+    ITreasury::depositCall {
+        opId: d.opId,
+        escrow: d.escrow,
+        token: d.token,
+        amount: d.amount,
+        destinationChainId: d.destinationChainId,
+        recipient: d.recipient,
+        deadline: d.deadline,
         signers,
         signatures: signatures.into_iter().map(Bytes::from).collect(),
     }

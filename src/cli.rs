@@ -292,15 +292,27 @@ pub enum SignerCommand {
         config: PathBuf,
     },
     /// Create an encrypted keystore (Web3 Secret Storage, scrypt) with a
-    /// new random key; prints its address (secp256k1) or public key
-    /// (ed25519). Passphrase from SWITCHYARD_COSIGNER_PASSPHRASE.
+    /// new random key, or a key inside a PKCS#11 token (--pkcs11); prints
+    /// its address (secp256k1) or public key (ed25519). Passphrase from
+    /// SWITCHYARD_COSIGNER_PASSPHRASE.
     Keygen {
-        /// The file to write (never overwritten).
-        #[arg(long)]
-        out: PathBuf,
+        /// The keystore file to write (never overwritten).
+        #[arg(long, required_unless_present = "pkcs11")]
+        out: Option<PathBuf>,
         /// Curve: secp256k1 (EVM) or ed25519.
         #[arg(long, default_value = "secp256k1")]
         kind: String,
+        /// Generate the key inside a PKCS#11 token instead: the module
+        /// (e.g. /usr/lib/softhsm/libsofthsm2.so); PIN from
+        /// SWITCHYARD_PKCS11_PIN.
+        #[arg(long, conflicts_with = "out", requires_all = ["token", "label"])]
+        pkcs11: Option<PathBuf>,
+        /// The token's label (with --pkcs11).
+        #[arg(long)]
+        token: Option<String>,
+        /// The key's label in the token (with --pkcs11).
+        #[arg(long)]
+        label: Option<String>,
     },
     /// Print the co-signer's audit log (JSON lines) and check its hash
     /// chain.

@@ -14,7 +14,13 @@ use crate::cli::SignerCommand;
 /// Runs one `switchyard signer` command.
 pub fn run(what: &SignerCommand) -> Result<(), Failure> {
     match what {
-        SignerCommand::Keygen { out, kind } => {
+        SignerCommand::Keygen {
+            out,
+            kind,
+            pkcs11,
+            token,
+            label,
+        } => {
             let kind = match kind.as_str() {
                 "secp256k1" => KeyKind::Secp256k1,
                 "ed25519" => KeyKind::Ed25519,
@@ -25,7 +31,17 @@ pub fn run(what: &SignerCommand) -> Result<(), Failure> {
                     });
                 }
             };
-            println!("{}", keys::create(out, kind)?);
+            let public = match (pkcs11, out) {
+                (Some(module), _) => switchyard_cosigner::pkcs11::generate(
+                    module,
+                    token.as_deref().unwrap_or_default(),
+                    label.as_deref().unwrap_or_default(),
+                    kind,
+                )?,
+                (None, Some(out)) => keys::create(out, kind)?,
+                (None, None) => return Err(Failure::Usage("--out or --pkcs11 is required".into())),
+            };
+            println!("{public}");
             Ok(())
         }
         SignerCommand::Audit { config } => {

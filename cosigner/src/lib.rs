@@ -24,6 +24,7 @@
 
 pub mod client;
 pub mod keys;
+pub mod pkcs11;
 pub mod policy;
 pub mod request;
 pub mod server;

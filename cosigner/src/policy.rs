@@ -4,7 +4,8 @@
 //! ```toml
 //! listen = "127.0.0.1:9101"        # its API (JSON-RPC over HTTP)
 //! store = "cosigner.db"            # its own SQLite store and audit log
-//! keystore = "key.json"            # Web3 Secret Storage file
+//! keystore = "key.json"            # Web3 Secret Storage file, or instead
+//! # pkcs11 = { module = "/usr/lib/softhsm/libsofthsm2.so", token = "cosigner", label = "k1" }
 //! daemons = ["0x..."]              # identity addresses allowed to ask
 //! max_skew_ms = 30000              # how old or early a request may be
 //! max_ttl_s = 86400                # furthest deadline it signs
@@ -52,7 +53,10 @@ fn default_window() -> u64 {
 struct File {
     listen: String,
     store: PathBuf,
-    keystore: PathBuf,
+    #[serde(default)]
+    keystore: Option<PathBuf>,
+    #[serde(default)]
+    pkcs11: Option<Pkcs11File>,
     daemons: Vec<String>,
     #[serde(default = "default_skew")]
     max_skew_ms: u64,
@@ -63,6 +67,30 @@ struct File {
     deny_list: Option<PathBuf>,
     #[serde(default)]
     chain: Vec<ChainFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pkcs11File {
+    module: PathBuf,
+    token: String,
+    label: String,
+}
+
+/// Where a co-signer's key is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// A Web3 Secret Storage file.
+    Keystore(PathBuf),
+    /// A PKCS#11 token: module, token label, key label.
+    Pkcs11 {
+        /// The PKCS#11 library.
+        module: PathBuf,
+        /// Token label.
+        token: String,
+        /// Key label.
+        label: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,8 +150,8 @@ pub struct Policy {
     pub listen: String,
     /// Store file.
     pub store: PathBuf,
-    /// Keystore file.
-    pub keystore: PathBuf,
+    /// Its key.
+    pub key: KeySource,
     /// Identity addresses allowed to ask.
     pub daemons: Vec<Address>,
     /// Request age bound, ms.
@@ -242,10 +270,24 @@ impl Policy {
                 return Err(Error::invalid(at("chain_id"), "listed twice"));
             }
         }
+        let key = match (f.keystore, f.pkcs11) {
+            (Some(k), None) => KeySource::Keystore(base.join(k)),
+            (None, Some(p)) => KeySource::Pkcs11 {
+                module: p.module,
+                token: p.token,
+                label: p.label,
+            },
+            _ => {
+                return Err(Error::invalid(
+                    "keystore",
+                    "name exactly one key: `keystore = FILE` or `pkcs11 = { module, token, label }`",
+                ));
+            }
+        };
         Ok(Self {
             listen: f.listen,
             store: base.join(f.store),
-            keystore: base.join(f.keystore),
+            key,
             daemons,
             max_skew_ms: f.max_skew_ms,
             max_ttl_s: f.max_ttl_s,

@@ -12,11 +12,11 @@ use jsonrpsee::RpcModule;
 use jsonrpsee::server::{Server, ServerHandle};
 use jsonrpsee::types::ErrorObjectOwned;
 use switchyard_chains::evm::attest::digest;
-use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_core::deny::{DenyFile, DenyList};
 use switchyard_core::{Error, Result};
 
-use crate::policy::{Policy, Refusal};
+use crate::keys::{KeyBackend, KeyKind};
+use crate::policy::{KeySource, Policy, Refusal};
 use crate::request::{Info, SignAnswer, SignRequest};
 use crate::store::{Signed, Store};
 
@@ -27,14 +27,25 @@ pub const REFUSED: i32 = 4403;
 #[derive(Debug)]
 pub struct Cosigner {
     policy: Policy,
-    key: Eip712Signer,
+    key: Box<dyn KeyBackend>,
+    address: Address,
     store: Store,
     deny: Option<DenyFile>,
 }
 
 impl Cosigner {
-    /// From a validated policy and a decrypted key.
-    pub fn new(policy: Policy, key: Eip712Signer) -> Result<Self> {
+    /// From a validated policy and a secp256k1 key.
+    pub fn new(policy: Policy, key: Box<dyn KeyBackend>) -> Result<Self> {
+        if key.kind() != KeyKind::Secp256k1 {
+            return Err(Error::invalid(
+                "key",
+                "a co-signer of EVM contracts needs a secp256k1 key",
+            ));
+        }
+        let address: Address = key
+            .public()
+            .parse()
+            .map_err(|_| Error::invalid("key", "no EVM address"))?;
         let store = Store::open(&policy.store)
             .map_err(|e| Error::invalid("store", format!("{}: {e}", policy.store.display())))?;
         let deny = policy
@@ -45,28 +56,36 @@ impl Cosigner {
         Ok(Self {
             policy,
             key,
+            address,
             store,
             deny,
         })
     }
 
-    /// Loads the policy at `path` and decrypts its keystore (passphrase
-    /// from `SWITCHYARD_COSIGNER_PASSPHRASE`).
+    /// Loads the policy at `path` and opens its key: a keystore
+    /// (passphrase from `SWITCHYARD_COSIGNER_PASSPHRASE`) or a PKCS#11
+    /// token (PIN from `SWITCHYARD_PKCS11_PIN`).
     pub fn load(path: &Path) -> Result<Self> {
         let policy = Policy::load(path)?;
-        let pass = std::env::var(crate::keys::PASSPHRASE_ENV).map_err(|_| {
-            Error::invalid(
-                crate::keys::PASSPHRASE_ENV,
-                "is not set: it decrypts the keystore",
-            )
-        })?;
-        let key = crate::keys::open_secp256k1(&policy.keystore, &pass)?;
+        let key: Box<dyn KeyBackend> = match &policy.key {
+            KeySource::Keystore(file) => crate::keys::open(file, KeyKind::Secp256k1)?,
+            KeySource::Pkcs11 {
+                module,
+                token,
+                label,
+            } => Box::new(crate::pkcs11::open(
+                module,
+                token,
+                label,
+                KeyKind::Secp256k1,
+            )?),
+        };
         Self::new(policy, key)
     }
 
     /// Its signing address.
     pub fn address(&self) -> Address {
-        self.key.address()
+        self.address
     }
 
     /// Its policy.
@@ -156,8 +175,7 @@ impl Cosigner {
             self.store
                 .decide(req, chain, &moves, self.policy.window_ms, now_ms, || {
                     self.key
-                        .sign_digest(&d)
-                        .map(|s| s.to_vec())
+                        .sign(d.as_slice())
                         .map_err(|e| Refusal::new("key", e.to_string()))
                 })?;
         let sig = match signed {

@@ -292,6 +292,22 @@ async fn a_hostile_daemon_is_refused_by_every_cosigner_and_each_refusal_is_audit
         );
     }
 
+    // The daemon's environment holds no key that moves funds: its fee key
+    // holds no token anywhere, and neither a signer key nor the
+    // co-signers' passphrase is in it.
+    let env = std::fs::read_to_string(net.dir.join("env")).unwrap();
+    assert!(
+        !env.contains("PASSPHRASE") && !env.contains("SIGNER_KEY"),
+        "{env}"
+    );
+    for chain in ["devnet-a", "devnet-b", "devnet-c"] {
+        assert_eq!(
+            net.balance(chain, &net.relayer()).await,
+            U256::ZERO,
+            "{chain}: the fee key holds no float"
+        );
+    }
+
     // Each co-signer audited every refusal, with its rule, and signed the
     // fair batch only.
     for m in &set {

@@ -10,9 +10,9 @@ use rusqlite::params;
 use switchyard_core::UsdE8;
 
 use super::NewPayout;
-use super::budget::merchant_used;
+use super::budget::{merchant_used, sum_usd};
+use crate::Result;
 use crate::states::sql::{PAYOUT_CANCELLED, PAYOUT_FAILED};
-use crate::{Error, Result};
 
 /// `[relayer.approvals]`, parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,14 +57,7 @@ fn recipient_used(
             r.get::<_, String>(0)
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut sum = U256::ZERO;
-    for u in &rows {
-        let v: U256 = u
-            .parse()
-            .map_err(|_| Error::Corrupt(format!("payout usd {u:?}")))?;
-        sum = sum.saturating_add(v);
-    }
-    Ok(sum)
+    sum_usd(&rows)
 }
 
 /// The approvals each of `items` needs, in order.

@@ -66,14 +66,22 @@ pub(crate) fn merchant_used(
     let rows = stmt
         .query_map(params![owner, since_ms], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((
+        i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        sum_usd(&rows)?,
+    ))
+}
+
+/// The saturating sum of stored USD values (decimal strings).
+pub(super) fn sum_usd(rows: &[String]) -> Result<U256> {
     let mut sum = U256::ZERO;
-    for u in &rows {
+    for u in rows {
         let v: U256 = u
             .parse()
             .map_err(|_| Error::Corrupt(format!("payout usd {u:?}")))?;
         sum = sum.saturating_add(v);
     }
-    Ok((i64::try_from(rows.len()).unwrap_or(i64::MAX), sum))
+    Ok(sum)
 }
 
 pub(super) fn check_budget(

@@ -277,7 +277,7 @@ impl Store {
             .optional()
             .map_err(store_err)?;
         let nonce = req.nonce.to_string();
-        if let Some((was, old_deadline, sig)) = before {
+        let renewed = if let Some((was, old_deadline, sig)) = before {
             if was != substance {
                 return Err(Refusal::new(
                     "fence",
@@ -310,35 +310,19 @@ impl Store {
                     ),
                 ));
             }
-            let sig = sign()?;
-            t.execute(
-                "UPDATE signed SET message = ?1, deadline = ?2, signature = ?3, signed_ms = ?4 WHERE fence = ?5",
-                params![message, deadline, sig, at, fence],
-            )
-            .map_err(store_err)?;
-            append(
-                &t,
-                at,
-                "signed",
-                None,
-                &format!(
-                    "{}: renewed after deadline {} expired",
-                    m.kind(),
-                    old_deadline.unwrap_or_default()
-                ),
-                Some(&fence),
-                Some(&nonce),
-            )
-            .map_err(store_err)?;
-            t.commit().map_err(store_err)?;
-            return Ok(Signed::New(sig));
-        }
+            // Counted again below, as new: the window and the caps apply
+            // to the renewal, and its use is dated now.
+            Some(old_deadline.unwrap_or_default())
+        } else {
+            None
+        };
+        let renewal = renewed.is_some();
         let since = at.saturating_sub(i64::try_from(window_ms).unwrap_or(i64::MAX));
         if moves.total > 0 {
             let used: i64 = t
                 .query_row(
-                    "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND at_ms > ?2",
-                    params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), since],
+                    "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND at_ms > ?2 AND fence != ?3",
+                    params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), since, fence],
                     |r| r.get(0),
                 )
                 .map_err(store_err)?;
@@ -358,8 +342,8 @@ impl Store {
             for (to, usd) in &moves.per_recipient {
                 let got: i64 = t
                     .query_row(
-                        "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND recipient = ?2 AND at_ms > ?3",
-                        params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), to.to_string(), since],
+                        "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND recipient = ?2 AND at_ms > ?3 AND fence != ?4",
+                        params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), to.to_string(), since, fence],
                         |r| r.get(0),
                     )
                     .map_err(store_err)?;
@@ -378,11 +362,21 @@ impl Store {
             }
         }
         let sig = sign()?;
-        t.execute(
-            "INSERT INTO signed (fence, kind, chain_id, substance, message, deadline, signature, usd_micro, signed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![fence, m.kind(), i64::try_from(m.chain_id()).unwrap_or(i64::MAX), substance, message, deadline, sig, i64_of(moves.total)?, at],
-        )
-        .map_err(store_err)?;
+        if renewal {
+            t.execute(
+                "UPDATE signed SET message = ?1, deadline = ?2, signature = ?3, signed_ms = ?4 WHERE fence = ?5",
+                params![message, deadline, sig, at, fence],
+            )
+            .map_err(store_err)?;
+            t.execute("DELETE FROM flow WHERE fence = ?1", params![fence])
+                .map_err(store_err)?;
+        } else {
+            t.execute(
+                "INSERT INTO signed (fence, kind, chain_id, substance, message, deadline, signature, usd_micro, signed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![fence, m.kind(), i64::try_from(m.chain_id()).unwrap_or(i64::MAX), substance, message, deadline, sig, i64_of(moves.total)?, at],
+            )
+            .map_err(store_err)?;
+        }
         for (to, usd) in &moves.per_recipient {
             t.execute(
                 "INSERT INTO flow (fence, chain_id, recipient, usd_micro, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -396,10 +390,14 @@ impl Store {
             "signed",
             None,
             &format!(
-                "{}: {} USD to {} recipient(s)",
+                "{}: {} USD to {} recipient(s){}",
                 m.kind(),
                 show(moves.total),
-                moves.per_recipient.len()
+                moves.per_recipient.len(),
+                match renewed {
+                    Some(d) => format!("; renewed after deadline {d} expired"),
+                    None => String::new(),
+                }
             ),
             Some(&fence),
             Some(&nonce),
@@ -496,5 +494,124 @@ impl Store {
             n += 1;
         }
         Ok(Ok(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::{Address, U256};
+    use switchyard_core::attest::{Attestation, PayoutItem};
+
+    fn chain() -> ChainPolicy {
+        ChainPolicy {
+            id: "devnet-a".into(),
+            chain_id: 1,
+            batchers: vec![Address::repeat_byte(0xba)],
+            escrows: vec![],
+            treasuries: vec![],
+            tokens: [(Address::repeat_byte(0x70), 6)].into(),
+            max_batch_items: 10,
+            max_item: 1_000_000_000,
+            max_recipient: 1_000_000_000,
+            budget: 100_000_000, // 100 USD per window
+        }
+    }
+
+    fn req(id: u8, deadline: u64, nonce: u8) -> SignRequest {
+        SignRequest {
+            cosigner: Address::ZERO,
+            issued_ms: 0,
+            nonce: B256::repeat_byte(nonce),
+            message: Attestation::PayoutBatch {
+                chain_id: 1,
+                batcher: Address::repeat_byte(0xba),
+                batch_id: B256::repeat_byte(id),
+                token: Address::repeat_byte(0x70),
+                payouts: vec![PayoutItem {
+                    to: Address::repeat_byte(id),
+                    amount: U256::from(80_000_000u64),
+                }],
+                deadline,
+            },
+            auth: Default::default(),
+        }
+    }
+
+    fn moves(r: &SignRequest) -> Moves {
+        crate::policy::Policy::parse(
+            "listen = \"x\"\nstore = \"s\"\nkeystore = \"k\"\ndaemons = [\"0x0000000000000000000000000000000000000001\"]\n[[chain]]\nid = \"devnet-a\"\nchain_id = 1\nbatchers = [\"0xbabababababababababababababababababababa\"]\ntokens = [{ address = \"0x7070707070707070707070707070707070707070\", decimals = 6 }]\nmax_batch_items = 10\nmax_item_usd = 1000\nmax_recipient_usd = 1000\nbudget_usd = 100\n",
+            Path::new("."),
+        )
+        .unwrap()
+        .check(&r.message, &Default::default(), 0)
+        .unwrap()
+    }
+
+    fn sign_ok() -> Result<Vec<u8>, Refusal> {
+        Ok(vec![7; 65])
+    }
+
+    #[test]
+    fn a_renewed_deadline_counts_against_the_window_again() {
+        let dir = std::env::temp_dir().join(format!("sy-cosigner-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = Store::open(&dir.join("c.db")).unwrap();
+        let c = chain();
+        let window = 10_000;
+        // 80 USD under fence A at t=0 s, valid until 2 s.
+        let a = req(1, 2, 1);
+        assert!(matches!(
+            s.decide(&a, &c, &moves(&a), window, 0, sign_ok),
+            Ok(Signed::New(_))
+        ));
+        // The window slides past A: 80 USD under fence B fits.
+        let b = req(2, 100, 2);
+        assert!(matches!(
+            s.decide(&b, &c, &moves(&b), window, 20_000, sign_ok),
+            Ok(Signed::New(_))
+        ));
+        // A again with a new deadline: 160 in the window, over 100.
+        let a2 = req(1, 100, 3);
+        let r = s
+            .decide(&a2, &c, &moves(&a2), window, 21_000, sign_ok)
+            .unwrap_err();
+        assert_eq!(r.rule, "budget", "{r}");
+        // Once B leaves the window, the renewal fits, and counts from now.
+        let a3 = req(1, 100, 4);
+        assert!(matches!(
+            s.decide(&a3, &c, &moves(&a3), window, 40_000, sign_ok),
+            Ok(Signed::New(_))
+        ));
+        let b2 = req(3, 100, 5);
+        let r = s
+            .decide(&b2, &c, &moves(&b2), window, 41_000, sign_ok)
+            .unwrap_err();
+        assert_eq!(r.rule, "budget", "the renewal is counted at 40 s: {r}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_recorded_signature_is_returned_byte_for_byte() {
+        let dir = std::env::temp_dir().join(format!("sy-cosigner-again-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("c.db");
+        let a = req(9, 100, 1);
+        let first = Store::open(&path)
+            .unwrap()
+            .decide(&a, &chain(), &moves(&a), 10_000, 0, sign_ok)
+            .unwrap();
+        // Reopened (a restart after the answer was lost): the same bytes,
+        // without signing again.
+        let again = req(9, 100, 2);
+        let second = Store::open(&path)
+            .unwrap()
+            .decide(&again, &chain(), &moves(&again), 10_000, 1, || {
+                Err(Refusal::new("key", "must not sign again"))
+            })
+            .unwrap();
+        assert_eq!(first, Signed::New(vec![7; 65]));
+        assert_eq!(second, Signed::Again(vec![7; 65]));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -127,9 +127,29 @@ fn kill(pid: u32, signal: &str) {
     assert!(ok, "kill {signal} {pid}");
 }
 
+/// A co-signer this test started, killed when dropped (a failing test
+/// leaves nothing running).
+struct Started(Child);
+
+impl Started {
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the co-signer of `m` again (its policy keeps its port); waits
 /// until it listens.
-fn restart(net: &Devnet, m: &Member) -> Child {
+fn restart(net: &Devnet, m: &Member) -> Started {
     let mut c = Command::new(BIN)
         .args(["signer", "serve", "--config", &m.config])
         .env("SWITCHYARD_COSIGNER_PASSPHRASE", net.cosigner_passphrase())
@@ -143,7 +163,7 @@ fn restart(net: &Devnet, m: &Member) -> Child {
     out.read_line(&mut line).unwrap();
     assert!(line.contains("listening on"), "{} said {line:?}", m.name);
     std::thread::spawn(move || for _ in out.lines() {});
-    c
+    Started(c)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -500,4 +520,47 @@ async fn a_cosigner_killed_mid_request_never_signs_a_second_content_for_a_fence(
     eprintln!("{answered_first} of 8 first requests answered before the kill");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_whose_deadline_passes_while_cosigners_are_down_is_paid_in_a_new_one() {
+    let net = Devnet::up("cosigner-expiry");
+    net.edit_config(|c| format!("{c}\n[relayer.batch]\nttl_s = 60\n"));
+    let set = members(&net);
+    let pids: Vec<u32> = net.info["cosigners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["pid"].as_u64().unwrap() as u32)
+        .collect();
+    let d = Daemon::start(&net, None);
+    let c = d.client();
+    kill(pids[1], "-KILL");
+    kill(pids[2], "-KILL");
+    let who = "0x00000000000000000000000000000000000e7e11";
+    let r = call(
+        &c,
+        "payout_submit",
+        json!({ "idempotency_key": "expiring", "items": [{ "to": "devnet-b:TUSD", "recipient": who, "amount": "4" }] }),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = serde_json::from_value(r["ids"].clone()).unwrap();
+    wait_for(&c, &ids, "held while two are down", |(s, _)| s == "held").await;
+    let first_batch = call(&c, "payout_status", json!({ "id": ids[0] }))
+        .await
+        .unwrap()["batch_id"]
+        .clone();
+    // Past the batch's deadline (60 s, the shortest allowed), unsigned:
+    // one co-signer comes back.
+    tokio::time::sleep(Duration::from_secs(62)).await;
+    let mut back = restart(&net, &set[1]);
+    wait_for(&c, &ids, "paid in a new batch", |(s, _)| s == "final").await;
+    let s = call(&c, "payout_status", json!({ "id": ids[0] }))
+        .await
+        .unwrap();
+    assert_ne!(s["batch_id"], first_batch, "{s}");
+    assert_eq!(net.balance("devnet-b", who).await, U256::from(4_000_000u64));
+    let _ = back.kill();
+    let _ = back.wait();
 }

@@ -297,6 +297,14 @@ impl Policy {
         })
     }
 
+    /// Whether `to` is a treasury or batcher this policy lists on `chain`.
+    fn is_own(&self, chain: &str, to: &Address) -> bool {
+        self.chains
+            .values()
+            .filter(|c| c.id == chain)
+            .any(|c| c.treasuries.contains(to) || c.batchers.contains(to))
+    }
+
     /// Checks `m` against everything but the windowed budgets (which need
     /// the store): what it moves, in micro-USD, per recipient.
     pub fn check(&self, m: &Attestation, deny: &DenyList, now_s: u64) -> Result<Moves, Refusal> {
@@ -430,6 +438,12 @@ impl Policy {
             *e = e
                 .checked_add(usd)
                 .ok_or_else(|| Refusal::new("amount", "total too large"))?;
+            // Our own contracts (a treasury taking an intermediate hop, a
+            // batcher topped up) count in the chain's budget, but no
+            // recipient cap applies to them.
+            if self.is_own(paid_on, to) {
+                moves.own.insert(*to);
+            }
         }
         Ok(moves)
     }
@@ -442,6 +456,8 @@ pub struct Moves {
     pub total: u128,
     /// Per recipient.
     pub per_recipient: std::collections::BTreeMap<Address, u128>,
+    /// Recipients that are this policy's own treasuries and batchers.
+    pub own: std::collections::BTreeSet<Address>,
 }
 
 /// Micro-USD of `amount` base units at `decimals`, rounded up.

@@ -340,6 +340,9 @@ impl Store {
                 ));
             }
             for (to, usd) in &moves.per_recipient {
+                if moves.own.contains(to) {
+                    continue;
+                }
                 let got: i64 = t
                     .query_row(
                         "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND recipient = ?2 AND at_ms > ?3 AND fence != ?4",

@@ -211,6 +211,40 @@ impl Payouts {
 
     async fn submit_batch(&self, b: &BatchRow) -> Result<()> {
         let pc = self.chain(b.chain_id)?;
+        if pc.lane.lane.get(&batch_intent(&b.id))?.is_none() {
+            if switchyard_core::now_ms() / 1000 >= b.deadline {
+                // Never reserved (the signer set did not sign it in time)
+                // and past its deadline: once that is so at a final block
+                // with the id unused, its items go to a new batch.
+                return self.expire_if_dead(pc, b).await;
+            }
+            if !self.sign_and_reserve(pc, b).await? {
+                return Ok(());
+            }
+        }
+        self.at("reserved", &b.id);
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        // Only if still written: an operator may have given it up meanwhile.
+        let n = t.execute(
+            &format!("UPDATE payout_batch SET state = {BATCH_SUBMITTED} WHERE id = ?1 AND state = {BATCH_WRITTEN}"),
+            params![b.id],
+        )?;
+        if n == 1 {
+            t.execute(
+                &format!("UPDATE payout SET state = {PAYOUT_SUBMITTED}, reason = NULL, updated_ms = ?1 WHERE batch_id = ?2 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_HELD})"),
+                params![now_ms(), b.id],
+            )?;
+        }
+        t.commit()?;
+        drop(conn);
+        self.at("submitted", &b.id);
+        Ok(())
+    }
+
+    /// Asks the signer set for the written batch and reserves its call;
+    /// `false` while too few sign (its items held, nothing reserved).
+    async fn sign_and_reserve(&self, pc: &PayoutChain, b: &BatchRow) -> Result<bool> {
         // Where a search for this batch id's use can start: it cannot have
         // been used before it was signed.
         let from = pc.lane.chain.head().await?.number;
@@ -237,7 +271,10 @@ impl Payouts {
         // with the signature it recorded.
         let sigs = match self.attester.attest(&what).await {
             Ok(s) => s,
-            Err(e) if e.is_retryable() => return self.hold_for_signatures(&b.id, &e.to_string()),
+            Err(e) if e.is_retryable() => {
+                self.hold_for_signatures(&b.id, &e.to_string())?;
+                return Ok(false);
+            }
             Err(e) => return Err(Error::Config(e.to_string())),
         };
         let data = calldata(&what, &sigs);
@@ -252,24 +289,7 @@ impl Payouts {
             &Call::contract(pc.batcher, data),
             finality,
         )?;
-        self.at("reserved", &b.id);
-        let mut conn = self.store.conn();
-        let t = conn.transaction()?;
-        // Only if still written: an operator may have given it up meanwhile.
-        let n = t.execute(
-            &format!("UPDATE payout_batch SET state = {BATCH_SUBMITTED} WHERE id = ?1 AND state = {BATCH_WRITTEN}"),
-            params![b.id],
-        )?;
-        if n == 1 {
-            t.execute(
-                &format!("UPDATE payout SET state = {PAYOUT_SUBMITTED}, reason = NULL, updated_ms = ?1 WHERE batch_id = ?2 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_HELD})"),
-                params![now_ms(), b.id],
-            )?;
-        }
-        t.commit()?;
-        drop(conn);
-        self.at("submitted", &b.id);
-        Ok(())
+        Ok(true)
     }
 
     /// Submitted and voiding batches, each on its own: see the module docs.

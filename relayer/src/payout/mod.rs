@@ -658,16 +658,24 @@ impl Payouts {
     ) -> Result<std::result::Result<Approval, String>> {
         let mut conn = self.store.conn();
         let t = conn.transaction()?;
-        let row: Option<(String, i64, String, Option<String>, bool)> = t
+        type Row = (String, i64, String, Option<String>, bool, Option<String>);
+        let row: Option<Row> = t
             .query_row(
-                "SELECT state, approvals, approved_by, reason, gov_override FROM payout WHERE id = ?1",
+                "SELECT state, approvals, approved_by, reason, gov_override, batch_id FROM payout WHERE id = ?1",
                 params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?;
-        let Some((state, need, by, reason, overridden)) = row else {
+        let Some((state, need, by, reason, overridden, batch)) = row else {
             return Ok(Err("unknown".into()));
         };
+        // In a batch (held for its signatures): past every approval, and
+        // never taken out of it here.
+        if let Some(b) = batch {
+            return Ok(Err(format!(
+                "needs no approval (in batch {b}, state {state})"
+            )));
+        }
         let mut have: Vec<String> = serde_json::from_str(&by).unwrap_or_default();
         if !matches!(
             PayoutState::parse(&state),

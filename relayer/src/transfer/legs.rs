@@ -83,18 +83,27 @@ impl Transfers {
         treasury: EvmAddress,
     ) -> Result<Step> {
         let src = self.lane(plan.from.chain_id)?;
+        if src.lane.get(&intent(id, i, "deposit"))?.is_some() {
+            // Reserved before a crash: only the hop's state is left to move.
+            self.set_hop(id, i, HopState::Pending, HopState::Depositing, None)?;
+            return Ok(Step::Wait);
+        }
         let idx = i64::try_from(i).unwrap_or(i64::MAX);
         let known: Option<i64> = self.store.conn().query_row(
             "SELECT deposit_deadline FROM hop WHERE transfer_id = ?1 AND idx = ?2",
             params![id, idx],
             |r| r.get(0),
         )?;
+        let now_s = switchyard_core::now_ms() / 1000;
+        // Chosen once and written before it is signed; chosen anew only
+        // once it has passed unreserved (the co-signers sign the same
+        // deposit under a new deadline only then).
         let deadline = match known.and_then(|d| u64::try_from(d).ok()) {
-            Some(d) => d,
-            None => {
-                let d = switchyard_core::now_ms() / 1000 + self.release.ttl_s;
+            Some(d) if d > now_s => d,
+            _ => {
+                let d = now_s + self.release.ttl_s;
                 self.store.conn().execute(
-                    "UPDATE hop SET deposit_deadline = ?1 WHERE transfer_id = ?2 AND idx = ?3 AND deposit_deadline IS NULL",
+                    "UPDATE hop SET deposit_deadline = ?1 WHERE transfer_id = ?2 AND idx = ?3",
                     params![i64::try_from(d).unwrap_or(i64::MAX), id, idx],
                 )?;
                 d
@@ -218,13 +227,19 @@ impl Transfers {
             }
             // Chosen once per release and written before it is signed: a
             // crash before the reservation asks for the same release again.
+            let now_s = switchyard_core::now_ms() / 1000;
             let deadline = match h.release_deadline {
-                Some(d) => d,
-                None => {
-                    let d = switchyard_core::now_ms() / 1000 + self.release.ttl_s;
+                // Chosen anew only once it passed unreserved.
+                Some(d) if d > now_s => d,
+                _ => {
+                    let d = now_s + self.release.ttl_s;
                     self.store.conn().execute(
-                        "UPDATE hop SET release_deadline = ?1 WHERE transfer_id = ?2 AND idx = ?3 AND release_deadline IS NULL",
-                        params![i64::try_from(d).unwrap_or(i64::MAX), id, i64::try_from(i).unwrap_or(i64::MAX)],
+                        "UPDATE hop SET release_deadline = ?1 WHERE transfer_id = ?2 AND idx = ?3",
+                        params![
+                            i64::try_from(d).unwrap_or(i64::MAX),
+                            id,
+                            i64::try_from(i).unwrap_or(i64::MAX)
+                        ],
                     )?;
                     d
                 }

@@ -10,6 +10,9 @@
 #[cfg(feature = "evm")]
 pub mod evm;
 
+#[cfg(feature = "solana")]
+pub mod solana;
+
 #[cfg(feature = "testing")]
 pub mod rpc_proxy;
 #[cfg(feature = "testing")]

@@ -28,6 +28,7 @@ pub mod planner;
 pub mod states;
 pub mod store;
 pub mod transfer;
+pub mod vmlane;
 
 pub use error::{Error, Result};
 pub use keys::{ApiKey, Keys, Role};
@@ -39,7 +40,10 @@ pub use payout::{
     Submitted,
 };
 pub use planner::{FundError, Funder, PlanError, plan};
-pub use states::{BatchState, DeliveryStatus, HopState, PayoutState, StoredState, TransferState};
+pub use states::{
+    AttemptState, BatchState, DeliveryStatus, HopState, IntentState, PayoutState, StoredState,
+    TransferState,
+};
 pub use store::{Alert, Store};
 pub use switchyard_core::fees::{FeePolicy, Fees};
 pub use transfer::{HopEnd, HopOutcome, HopPlan, HopView, LaneHandle, TransferView, Transfers};

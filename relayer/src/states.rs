@@ -259,6 +259,41 @@ pub mod sql {
 }
 
 stored_state! {
+    /// Where an intent of a VM lane stands (see [`crate::vmlane`]).
+    IntentState {
+        /// Stored; no attempt is alive (none yet, or every one is proven
+        /// dead): the next tick signs one under a fresh fence.
+        Reserved = "reserved",
+        /// An attempt is signed and stored; maybe broadcast.
+        Signed = "signed",
+        /// An attempt is broadcast, not yet seen in a block.
+        Sent = "sent",
+        /// An attempt is in a block that is not final yet.
+        Included = "included",
+        /// An attempt is in a final, canonical block (it may have failed:
+        /// see the intent's `success`).
+        Final = "final",
+        /// Withdrawn before anything could execute: no attempt exists or
+        /// every one is proven dead, and none will be made.
+        Dead = "dead",
+    }
+}
+
+stored_state! {
+    /// Where one signed attempt of a VM lane intent stands.
+    AttemptState {
+        /// Signed and stored, not known to be broadcast.
+        Signed = "signed",
+        /// Broadcast at least once.
+        Sent = "sent",
+        /// Seen in a block.
+        Included = "included",
+        /// Proven never to be included (the proof is kept on the row).
+        Dead = "dead",
+    }
+}
+
+stored_state! {
     /// Where one webhook delivery stands.
     DeliveryStatus {
         /// Not yet delivered; attempted again when due.

@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// From version 2: lanes halt on foreign sends and adopt a key's history
 /// once; rows record their last error; items record the transaction that
@@ -62,7 +62,49 @@ ALTER TABLE transfer ADD COLUMN submitted_by TEXT;
 ALTER TABLE transfer ADD COLUMN approved_by TEXT;
 ";
 
+/// From version 5: the chain-agnostic lane's intents and attempts
+/// (`vm_intent`, `vm_attempt`) are new tables, created with the schema.
+const MIGRATE_5_TO_6: &str = "";
+
 const SCHEMA: &str = "
+-- The chain-agnostic lane (relayer/src/vmlane): one row per intent of a
+-- (chain, sender) lane, keyed by the chain's name in the topology; what it
+-- executes is the VM adapter's own encoding (payload).
+CREATE TABLE IF NOT EXISTS vm_intent (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    chain        TEXT    NOT NULL,
+    sender       TEXT    NOT NULL,
+    intent       TEXT    NOT NULL,
+    payload      BLOB    NOT NULL,
+    state        TEXT    NOT NULL,
+    -- The attempt in a block, its block, and whether it executed.
+    attempt_id   INTEGER,
+    block_number INTEGER,
+    block_hash   BLOB,
+    success      INTEGER,
+    why_dead     TEXT,
+    last_error   TEXT,
+    created_ms   INTEGER NOT NULL,
+    updated_ms   INTEGER NOT NULL,
+    UNIQUE (chain, sender, intent)
+);
+CREATE INDEX IF NOT EXISTS vm_intent_open ON vm_intent (chain, sender, state);
+-- Every signed attempt of an intent, with its replay fence: a new fence is
+-- used only once every earlier attempt is proven dead.
+CREATE TABLE IF NOT EXISTS vm_attempt (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    intent_id   INTEGER NOT NULL REFERENCES vm_intent (id),
+    fence       BLOB    NOT NULL,
+    valid_until INTEGER,
+    tx_id       BLOB    NOT NULL UNIQUE,
+    raw         BLOB    NOT NULL,
+    max_cost    TEXT    NOT NULL,
+    state       TEXT    NOT NULL,
+    dead_proof  TEXT,
+    sent_ms     INTEGER,
+    created_ms  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vm_attempt_intent ON vm_attempt (intent_id);
 CREATE TABLE IF NOT EXISTS lane (
     chain_id      INTEGER NOT NULL,
     sender        TEXT    NOT NULL,
@@ -371,7 +413,10 @@ impl Store {
             if version <= 3 {
                 t.execute_batch(MIGRATE_3_TO_4)?;
             }
-            t.execute_batch(MIGRATE_4_TO_5)?;
+            if version <= 4 {
+                t.execute_batch(MIGRATE_4_TO_5)?;
+            }
+            t.execute_batch(MIGRATE_5_TO_6)?;
             t.execute_batch(SCHEMA)?;
             t.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             t.commit()?;

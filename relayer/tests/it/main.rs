@@ -9,3 +9,5 @@ mod common;
 mod lifecycle;
 mod nonces;
 mod payouts;
+mod solana;
+mod vmlane;

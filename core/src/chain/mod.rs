@@ -27,6 +27,8 @@ use thiserror::Error;
 
 use crate::address::{Address, ChainKind};
 
+pub mod vm;
+
 /// Result alias for chain calls.
 pub type ChainResult<T> = std::result::Result<T, ChainError>;
 

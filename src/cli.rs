@@ -160,6 +160,9 @@ impl Command {
                 what: BenchCommand::Relayer(a),
             } => a.json,
             Self::Bench {
+                what: BenchCommand::Solana(a),
+            } => a.json,
+            Self::Bench {
                 what: BenchCommand::Intake(a),
             } => a.json,
             Self::Serve(_) | Self::Keys(_) | Self::Devnet { .. } | Self::Signer { .. } => false,
@@ -425,6 +428,10 @@ pub enum BenchCommand {
     Router(BenchRouterArgs),
     /// Relayer overhead per transaction on a local anvil.
     Relayer(BenchRelayerArgs),
+    /// SPL payouts on a local Solana validator: recipients and lamports per
+    /// transaction, batched against one per transaction, and the lane's
+    /// cost per transaction.
+    Solana(BenchSolanaArgs),
     /// Payout intake rate and quote latency under load, against a running
     /// daemon with a relayer.
     Intake(BenchIntakeArgs),
@@ -472,6 +479,18 @@ pub struct BenchRelayerArgs {
     /// anvil executable.
     #[arg(long, default_value = "node_modules/.bin/anvil")]
     pub anvil: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `switchyard bench solana`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchSolanaArgs {
+    /// Recipients per batched case (the one-per-transaction cases pay at
+    /// most 20).
+    #[arg(long, default_value_t = 100)]
+    pub recipients: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

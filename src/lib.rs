@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod bench_intake;
 pub mod bench_relayer;
+pub mod bench_solana;
 pub mod cli;
 pub mod devnet;
 mod devnet_cosigners;
@@ -81,6 +82,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench {
             what: BenchCommand::Relayer(args),
         } => bench_relayer::run(&args),
+        Command::Bench {
+            what: BenchCommand::Solana(args),
+        } => bench_solana::run(&args),
         Command::Bench {
             what: BenchCommand::Intake(args),
         } => bench_intake::run(&args),

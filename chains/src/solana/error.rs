@@ -51,7 +51,9 @@ pub(super) fn block_missing(e: &ClientError) -> bool {
 pub(super) fn account_missing(e: &ClientError) -> bool {
     match response(e) {
         Some((INVALID_PARAMS, m)) => m.contains("could not find account"),
-        _ => matches!(e.kind(), ClientErrorKind::RpcError(RpcError::ForUser(m)) if m.starts_with("AccountNotFound")),
+        _ => {
+            matches!(e.kind(), ClientErrorKind::RpcError(RpcError::ForUser(m)) if m.starts_with("AccountNotFound"))
+        }
     }
 }
 
@@ -140,7 +142,10 @@ mod tests {
             INVALID_PARAMS,
             "Invalid param: could not find account"
         )));
-        assert!(!account_missing(&rpc(INVALID_PARAMS, "Invalid param: WrongSize")));
+        assert!(!account_missing(&rpc(
+            INVALID_PARAMS,
+            "Invalid param: WrongSize"
+        )));
     }
 
     #[test]

@@ -61,7 +61,8 @@ impl SolanaChain {
 
     fn transaction(&self, plan: &PayoutPlan, blockhash: Hash, cu_price: u64) -> Transaction {
         let payer = self.payer();
-        let message = Message::new_with_blockhash(&plan.instructions(cu_price), Some(&payer), &blockhash);
+        let message =
+            Message::new_with_blockhash(&plan.instructions(cu_price), Some(&payer), &blockhash);
         let mut tx = Transaction::new_unsigned(message);
         tx.sign(&[self.payer.as_ref()], blockhash);
         tx
@@ -109,7 +110,14 @@ impl VmLane for SolanaChain {
                 .value;
             if let Some(err) = r.err {
                 let logs = r.logs.unwrap_or_default();
-                let tail = logs.iter().rev().take(3).rev().cloned().collect::<Vec<_>>().join(" | ");
+                let tail = logs
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .rev()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" | ");
                 return Err(ChainError::WouldRevert(format!("{err}: {tail}")));
             }
             Ok(Simulation {
@@ -190,7 +198,8 @@ impl VmLane for SolanaChain {
                 .flatten();
             match status {
                 Some(s) => {
-                    let Some(block) = self.block(s.slot, CommitmentConfig::confirmed()).await? else {
+                    let Some(block) = self.block(s.slot, CommitmentConfig::confirmed()).await?
+                    else {
                         // Seen at `processed` in a block not stored yet (or
                         // on a fork being dropped): not decided.
                         return Ok(AttemptStatus::Live);
@@ -198,7 +207,8 @@ impl VmLane for SolanaChain {
                     Ok(AttemptStatus::Included {
                         block,
                         success: s.err.is_none(),
-                        finalized: s.confirmation_status == Some(TransactionConfirmationStatus::Finalized),
+                        finalized: s.confirmation_status
+                            == Some(TransactionConfirmationStatus::Finalized),
                     })
                 }
                 None => match fence.valid_until {
@@ -225,7 +235,11 @@ impl VmPayouts for SolanaChain {
         Box::pin(async move { Ok(self.payout_plan(lines).await?.encode()) })
     }
 
-    fn outcomes<'a>(&'a self, id: &'a TxId, lines: &'a [PayoutLine]) -> VmFuture<'a, Vec<LineOutcome>> {
+    fn outcomes<'a>(
+        &'a self,
+        id: &'a TxId,
+        lines: &'a [PayoutLine],
+    ) -> VmFuture<'a, Vec<LineOutcome>> {
         Box::pin(self.line_outcomes(id, lines))
     }
 }

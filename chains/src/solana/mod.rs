@@ -36,10 +36,9 @@
 
 mod error;
 mod lane;
+pub mod local;
 mod payout;
 pub mod setup;
-#[cfg(feature = "testing")]
-pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +56,15 @@ pub use error::classify;
 pub use payout::{
     ACCOUNT_LOCKS, CREATE_UNITS, LINE_UNITS, MAX_UNITS, PACKET_BYTES, PayoutPlan, Recipient,
 };
+
+pub use solana_sdk::pubkey::Pubkey as SolanaPubkey;
+pub use solana_sdk::signature::{Keypair as SolanaKeypair, Signer as SolanaSigner};
+
+/// A fresh wallet address (no key kept): a payout recipient in tests and
+/// benchmarks.
+pub fn new_wallet() -> Pubkey {
+    Keypair::new().pubkey()
+}
 
 /// The SPL Token program (the classic one, which USDT-style mints use).
 pub fn token_program() -> Pubkey {
@@ -178,7 +186,11 @@ impl SolanaChain {
         associated_token_account(&self.payer.pubkey(), &self.mint)
     }
 
-    async fn block(&self, slot: u64, commitment: CommitmentConfig) -> ChainResult<Option<BlockRef>> {
+    async fn block(
+        &self,
+        slot: u64,
+        commitment: CommitmentConfig,
+    ) -> ChainResult<Option<BlockRef>> {
         let config = RpcBlockConfig {
             transaction_details: Some(TransactionDetails::None),
             rewards: Some(false),
@@ -192,7 +204,10 @@ impl SolanaChain {
                 Ok(Some(BlockRef {
                     number: slot,
                     hash,
-                    timestamp_s: b.block_time.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                    timestamp_s: b
+                        .block_time
+                        .and_then(|t| u64::try_from(t).ok())
+                        .unwrap_or(0),
                 }))
             }
             Err(e) => match error::block_missing(&e) {
@@ -210,7 +225,9 @@ impl SolanaChain {
             .await
             .map_err(classify)?;
         for back in 0..32u64 {
-            let Some(s) = slot.checked_sub(back) else { break };
+            let Some(s) = slot.checked_sub(back) else {
+                break;
+            };
             // `getBlock` answers at `confirmed` or `finalized` only.
             let at = if commitment.is_finalized() {
                 commitment
@@ -234,11 +251,11 @@ impl SolanaChain {
             .get_token_account_balance_with_commitment(account, CommitmentConfig::confirmed())
             .await
         {
-            Ok(r) => r
-                .value
-                .amount
-                .parse::<u128>()
-                .map_err(|_| ChainError::Malformed(format!("token amount {:?}", r.value.amount))),
+            Ok(r) => {
+                r.value.amount.parse::<u128>().map_err(|_| {
+                    ChainError::Malformed(format!("token amount {:?}", r.value.amount))
+                })
+            }
             Err(e) if error::account_missing(&e) => Ok(0),
             Err(e) => Err(classify(e)),
         }

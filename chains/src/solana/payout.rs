@@ -128,7 +128,9 @@ impl PayoutPlan {
     /// The full instruction list: compute budget first.
     pub fn instructions(&self, cu_price: u64) -> Vec<Instruction> {
         let mut ixs = Vec::with_capacity(self.instructions.len() + 2);
-        ixs.push(ComputeBudgetInstruction::set_compute_unit_limit(self.cu_limit));
+        ixs.push(ComputeBudgetInstruction::set_compute_unit_limit(
+            self.cu_limit,
+        ));
         ixs.push(ComputeBudgetInstruction::set_compute_unit_price(cu_price));
         ixs.extend(self.instructions.iter().map(PlanIx::to_ix));
         ixs
@@ -170,7 +172,11 @@ impl SolanaChain {
         let mut out = Vec::with_capacity(recipients.len());
         for chunk in recipients.chunks(50) {
             let mut keys: Vec<Pubkey> = chunk.to_vec();
-            keys.extend(chunk.iter().map(|r| associated_token_account(r, &self.mint)));
+            keys.extend(
+                chunk
+                    .iter()
+                    .map(|r| associated_token_account(r, &self.mint)),
+            );
             let accounts = self
                 .rpc
                 .get_multiple_accounts_with_commitment(&keys, CommitmentConfig::confirmed())
@@ -186,9 +192,9 @@ impl SolanaChain {
             }
             let (wallets, atas) = accounts.split_at(chunk.len());
             for (w, a) in wallets.iter().zip(atas) {
-                let is_token_account = w
-                    .as_ref()
-                    .is_some_and(|w| w.owner == token_program() && w.data.len() >= TOKEN_ACCOUNT_BYTES);
+                let is_token_account = w.as_ref().is_some_and(|w| {
+                    w.owner == token_program() && w.data.len() >= TOKEN_ACCOUNT_BYTES
+                });
                 out.push(if is_token_account {
                     Recipient::TokenAccount
                 } else if a.is_some() {
@@ -208,7 +214,10 @@ impl SolanaChain {
         create: bool,
     ) -> ChainResult<(Vec<Instruction>, u32)> {
         let amount = u64::try_from(line.amount).map_err(|_| {
-            ChainError::Malformed(format!("payout {}: {} does not fit a u64", line.id, line.amount))
+            ChainError::Malformed(format!(
+                "payout {}: {} does not fit a u64",
+                line.id, line.amount
+            ))
         })?;
         let payer = self.payer();
         let ata = associated_token_account(recipient, &self.mint);
@@ -253,7 +262,12 @@ impl SolanaChain {
     }
 
     /// The plan paying `lines`, given what each recipient needs.
-    fn plan(&self, lines: &[PayoutLine], needs: &[Recipient], rent: u64) -> ChainResult<PayoutPlan> {
+    fn plan(
+        &self,
+        lines: &[PayoutLine],
+        needs: &[Recipient],
+        rent: u64,
+    ) -> ChainResult<PayoutPlan> {
         let mut instructions = Vec::new();
         let mut units = BASE_UNITS;
         let mut creates = 0u32;
@@ -308,8 +322,8 @@ impl SolanaChain {
         let mut fit = 0;
         for k in 1..=most {
             let plan = self.plan(&lines[..k], &needs[..k], 0)?;
-            let units = u64::from(BASE_UNITS)
-                + plan.instructions.len() as u64 * u64::from(LINE_UNITS);
+            let units =
+                u64::from(BASE_UNITS) + plan.instructions.len() as u64 * u64::from(LINE_UNITS);
             if !self.fits(&plan, units.min(u64::from(plan.cu_limit))) {
                 break;
             }
@@ -338,10 +352,14 @@ impl SolanaChain {
     }
 
     /// Per-line outcomes of the finalized transaction `id`.
-    pub async fn line_outcomes(&self, id: &TxId, lines: &[PayoutLine]) -> ChainResult<Vec<LineOutcome>> {
+    pub async fn line_outcomes(
+        &self,
+        id: &TxId,
+        lines: &[PayoutLine],
+    ) -> ChainResult<Vec<LineOutcome>> {
         use solana_client::rpc_config::RpcTransactionConfig;
-        use solana_transaction_status_client_types::option_serializer::OptionSerializer;
         use solana_transaction_status_client_types::UiTransactionEncoding;
+        use solana_transaction_status_client_types::option_serializer::OptionSerializer;
 
         let sig = signature(id)?;
         let config = RpcTransactionConfig {
@@ -364,19 +382,24 @@ impl SolanaChain {
                 .map(|_| LineOutcome::NotPaid(format!("transaction {sig} failed: {err}")))
                 .collect());
         }
-        let decoded = tx
-            .transaction
-            .transaction
-            .decode()
-            .ok_or_else(|| ChainError::Malformed(format!("transaction {sig} does not decode")))?;
+        let decoded =
+            tx.transaction.transaction.decode().ok_or_else(|| {
+                ChainError::Malformed(format!("transaction {sig} does not decode"))
+            })?;
         let keys = decoded.message.static_account_keys().to_vec();
         let mint = self.mint.to_string();
-        let balances = |b: OptionSerializer<Vec<solana_transaction_status_client_types::UiTransactionTokenBalance>>| -> ChainResult<std::collections::HashMap<usize, u128>> {
+        let balances = |b: OptionSerializer<
+            Vec<solana_transaction_status_client_types::UiTransactionTokenBalance>,
+        >|
+         -> ChainResult<std::collections::HashMap<usize, u128>> {
             let mut m = std::collections::HashMap::new();
             if let OptionSerializer::Some(list) = b {
                 for t in list.into_iter().filter(|t| t.mint == mint) {
                     let v = t.ui_token_amount.amount.parse::<u128>().map_err(|_| {
-                        ChainError::Malformed(format!("token amount {:?}", t.ui_token_amount.amount))
+                        ChainError::Malformed(format!(
+                            "token amount {:?}",
+                            t.ui_token_amount.amount
+                        ))
                     })?;
                     m.insert(usize::from(t.account_index), v);
                 }
@@ -386,11 +409,14 @@ impl SolanaChain {
         let pre = balances(meta.pre_token_balances)?;
         let post = balances(meta.post_token_balances)?;
         // Lines to one recipient share its token account: compare sums.
-        let mut expected: std::collections::HashMap<Pubkey, u128> = std::collections::HashMap::new();
+        let mut expected: std::collections::HashMap<Pubkey, u128> =
+            std::collections::HashMap::new();
         for l in lines {
             let ata = associated_token_account(&parse_wallet(&l.recipient, &l.id)?, &self.mint);
             let e = expected.entry(ata).or_default();
-            *e = e.checked_add(l.amount).ok_or_else(|| ChainError::Malformed("amount overflow".into()))?;
+            *e = e
+                .checked_add(l.amount)
+                .ok_or_else(|| ChainError::Malformed("amount overflow".into()))?;
         }
         let mut out = Vec::with_capacity(lines.len());
         for l in lines {
@@ -407,7 +433,9 @@ impl SolanaChain {
                     "token account {ata} rose by {d}, expected {want}"
                 )),
                 Some(None) => LineOutcome::NotPaid(format!("token account {ata} fell")),
-                None => LineOutcome::NotPaid(format!("token account {ata} is not in transaction {sig}")),
+                None => {
+                    LineOutcome::NotPaid(format!("token account {ata} is not in transaction {sig}"))
+                }
             });
         }
         Ok(out)
@@ -416,17 +444,15 @@ impl SolanaChain {
 
 /// A wallet address of a payout line.
 pub(super) fn parse_wallet(s: &str, id: &str) -> ChainResult<Pubkey> {
-    s.parse::<Pubkey>().map_err(|_| {
-        ChainError::Malformed(format!("payout {id}: {s:?} is not a Solana address"))
-    })
+    s.parse::<Pubkey>()
+        .map_err(|_| ChainError::Malformed(format!("payout {id}: {s:?} is not a Solana address")))
 }
 
 /// The signature a [`TxId`] holds.
 pub(super) fn signature(id: &TxId) -> ChainResult<Signature> {
-    let b: [u8; 64] = id
-        .0
-        .as_slice()
-        .try_into()
-        .map_err(|_| ChainError::Malformed("a Solana transaction id is 64 bytes".into()))?;
+    let b: [u8; 64] =
+        id.0.as_slice()
+            .try_into()
+            .map_err(|_| ChainError::Malformed("a Solana transaction id is 64 bytes".into()))?;
     Ok(Signature::from(b))
 }

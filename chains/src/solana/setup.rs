@@ -28,14 +28,19 @@ pub async fn send(
     let mut all: Vec<&Keypair> = vec![payer];
     all.extend(signers.iter().copied());
     let tx = Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash);
-    rpc.send_and_confirm_transaction(&tx).await.map_err(classify)
+    rpc.send_and_confirm_transaction(&tx)
+        .await
+        .map_err(classify)
 }
 
 /// Waits until the RPC at `rpc` answers and has produced a block.
 pub async fn wait_ready(rpc: &RpcClient, within: Duration) -> ChainResult<()> {
     let until = std::time::Instant::now() + within;
     loop {
-        match rpc.get_slot_with_commitment(CommitmentConfig::finalized()).await {
+        match rpc
+            .get_slot_with_commitment(CommitmentConfig::finalized())
+            .await
+        {
             Ok(s) if s > 0 => return Ok(()),
             Ok(_) | Err(_) if std::time::Instant::now() < until => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -47,13 +52,23 @@ pub async fn wait_ready(rpc: &RpcClient, within: Duration) -> ChainResult<()> {
 }
 
 /// Moves `lamports` from `from` to `to`.
-pub async fn fund(rpc: &RpcClient, from: &Keypair, to: &Pubkey, lamports: u64) -> ChainResult<Signature> {
+pub async fn fund(
+    rpc: &RpcClient,
+    from: &Keypair,
+    to: &Pubkey,
+    lamports: u64,
+) -> ChainResult<Signature> {
     let ix = solana_system_interface::instruction::transfer(&from.pubkey(), to, lamports);
     send(rpc, from, &[], &[ix]).await
 }
 
 /// Creates a mint with `decimals`, `authority` minting; returns its address.
-pub async fn create_mint(rpc: &RpcClient, payer: &Keypair, authority: &Pubkey, decimals: u8) -> ChainResult<Pubkey> {
+pub async fn create_mint(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    authority: &Pubkey,
+    decimals: u8,
+) -> ChainResult<Pubkey> {
     let mint = Keypair::new();
     let len = spl_token_interface::state::Mint::LEN;
     let rent = rpc
@@ -81,7 +96,12 @@ pub async fn create_mint(rpc: &RpcClient, payer: &Keypair, authority: &Pubkey, d
 
 /// Creates `owner`'s associated token account of `mint` if it is missing;
 /// returns its address.
-pub async fn ensure_token_account(rpc: &RpcClient, payer: &Keypair, owner: &Pubkey, mint: &Pubkey) -> ChainResult<Pubkey> {
+pub async fn ensure_token_account(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    owner: &Pubkey,
+    mint: &Pubkey,
+) -> ChainResult<Pubkey> {
     let ix = spl_associated_token_account_interface::instruction::create_associated_token_account_idempotent(
         &payer.pubkey(),
         owner,
@@ -93,7 +113,14 @@ pub async fn ensure_token_account(rpc: &RpcClient, payer: &Keypair, owner: &Pubk
 }
 
 /// Mints `amount` base units of `mint` to the token account `to`.
-pub async fn mint_to(rpc: &RpcClient, payer: &Keypair, authority: &Keypair, mint: &Pubkey, to: &Pubkey, amount: u64) -> ChainResult<Signature> {
+pub async fn mint_to(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    authority: &Keypair,
+    mint: &Pubkey,
+    to: &Pubkey,
+    amount: u64,
+) -> ChainResult<Signature> {
     let ix = spl_token_interface::instruction::mint_to(
         &token_program(),
         mint,
@@ -108,7 +135,12 @@ pub async fn mint_to(rpc: &RpcClient, payer: &Keypair, authority: &Keypair, mint
 
 /// Creates an SPL Token multisig account of `signers` needing `m` of them;
 /// returns its address.
-pub async fn create_multisig(rpc: &RpcClient, payer: &Keypair, signers: &[Pubkey], m: u8) -> ChainResult<Pubkey> {
+pub async fn create_multisig(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    signers: &[Pubkey],
+    m: u8,
+) -> ChainResult<Pubkey> {
     let multisig = Keypair::new();
     let len = spl_token_interface::state::Multisig::LEN;
     let rent = rpc
@@ -123,8 +155,13 @@ pub async fn create_multisig(rpc: &RpcClient, payer: &Keypair, signers: &[Pubkey
         &token_program(),
     );
     let refs: Vec<&Pubkey> = signers.iter().collect();
-    let init = spl_token_interface::instruction::initialize_multisig2(&token_program(), &multisig.pubkey(), &refs, m)
-        .map_err(|e| ChainError::Malformed(e.to_string()))?;
+    let init = spl_token_interface::instruction::initialize_multisig2(
+        &token_program(),
+        &multisig.pubkey(),
+        &refs,
+        m,
+    )
+    .map_err(|e| ChainError::Malformed(e.to_string()))?;
     send(rpc, payer, &[&multisig], &[create, init]).await?;
     Ok(multisig.pubkey())
 }

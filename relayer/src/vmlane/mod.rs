@@ -177,18 +177,52 @@ fn decode_intent(row: (Intent, Option<i64>, Option<Vec<u8>>)) -> Result<Intent> 
     Ok(i)
 }
 
-fn attempt_row(r: &Row<'_>) -> rusqlite::Result<(i64, Vec<u8>, Option<i64>, Vec<u8>, Vec<u8>, String, AttemptState, Option<String>, Option<i64>)> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-    ))
+/// An attempt row as read, before its text and integers are checked.
+struct RawAttempt {
+    id: i64,
+    fence: Vec<u8>,
+    valid_until: Option<i64>,
+    tx_id: Vec<u8>,
+    raw: Vec<u8>,
+    max_cost: String,
+    state: AttemptState,
+    dead_proof: Option<String>,
+    sent_ms: Option<i64>,
+}
+
+fn attempt_row(r: &Row<'_>) -> rusqlite::Result<RawAttempt> {
+    Ok(RawAttempt {
+        id: r.get(0)?,
+        fence: r.get(1)?,
+        valid_until: r.get(2)?,
+        tx_id: r.get(3)?,
+        raw: r.get(4)?,
+        max_cost: r.get(5)?,
+        state: r.get(6)?,
+        dead_proof: r.get(7)?,
+        sent_ms: r.get(8)?,
+    })
+}
+
+impl RawAttempt {
+    fn decode(self) -> Result<Attempt> {
+        Ok(Attempt {
+            id: self.id,
+            fence: Fence {
+                value: self.fence,
+                valid_until: self
+                    .valid_until
+                    .map(|v| u64::try_from(v).map_err(|_| corrupt("negative valid_until")))
+                    .transpose()?,
+            },
+            tx_id: self.tx_id,
+            raw: self.raw,
+            max_cost: self.max_cost.parse().map_err(|_| corrupt("bad max_cost"))?,
+            state: self.state,
+            dead_proof: self.dead_proof,
+            sent_ms: self.sent_ms,
+        })
+    }
 }
 
 impl GenericLane {
@@ -283,7 +317,12 @@ impl GenericLane {
             "SELECT {INTENT_COLUMNS} FROM vm_intent WHERE chain = ?1 AND sender = ?2 AND state NOT IN (?3, ?4) ORDER BY id"
         ))?;
         let rows = stmt.query_map(
-            params![self.chain, self.sender, IntentState::Final, IntentState::Dead],
+            params![
+                self.chain,
+                self.sender,
+                IntentState::Final,
+                IntentState::Dead
+            ],
             intent_row,
         )?;
         rows.map(|r| decode_intent(r?)).collect()
@@ -296,25 +335,7 @@ impl GenericLane {
             "SELECT id, fence, valid_until, tx_id, raw, max_cost, state, dead_proof, sent_ms FROM vm_attempt WHERE intent_id = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map(params![id], attempt_row)?;
-        rows.map(|r| {
-            let (id, fence, valid_until, tx_id, raw, max_cost, state, dead_proof, sent_ms) = r?;
-            Ok(Attempt {
-                id,
-                fence: Fence {
-                    value: fence,
-                    valid_until: valid_until
-                        .map(|v| u64::try_from(v).map_err(|_| corrupt("negative valid_until")))
-                        .transpose()?,
-                },
-                tx_id,
-                raw,
-                max_cost: max_cost.parse().map_err(|_| corrupt("bad max_cost"))?,
-                state,
-                dead_proof,
-                sent_ms,
-            })
-        })
-        .collect()
+        rows.map(|r| r?.decode()).collect()
     }
 
     /// Withdraws intent `key` for `why`: it becomes [`IntentState::Dead`]

@@ -80,7 +80,10 @@ impl GenericLane {
         }
         if let Some((a, block, success, finalized)) = included {
             let here = Some((block.number, block.hash));
-            if intent.state != IntentState::Included || intent.block != here || intent.attempt != Some(a.id) {
+            if intent.state != IntentState::Included
+                || intent.block != here
+                || intent.attempt != Some(a.id)
+            {
                 let mut conn = self.store.conn();
                 let t = conn.transaction()?;
                 t.execute(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
-use switchyard_chains::solana::testing::SolanaValidator;
+use switchyard_chains::solana::local::LocalValidator;
 use switchyard_chains::solana::{SolanaChain, SolanaFeePolicy, associated_token_account, setup};
 use switchyard_core::address::ChainKind;
 use switchyard_core::chain::vm::{
@@ -22,7 +22,7 @@ use switchyard_relayer::{AttemptState, IntentState, Store};
 
 /// A validator with a TUSD-like mint (6 decimals) and a funded hot wallet.
 struct Sol {
-    v: SolanaValidator,
+    v: &'static LocalValidator,
     chain: Arc<SolanaChain>,
     _dir: TempDir,
     store: Arc<Store>,
@@ -36,13 +36,21 @@ impl Drop for TempDir {
 }
 
 async fn sol(float: u64) -> Sol {
-    let v = SolanaValidator::start().await;
+    let v = LocalValidator::shared().await.unwrap();
     let rpc = v.rpc();
     let hot = Arc::new(Keypair::new());
-    setup::fund(&rpc, &v.faucet, &hot.pubkey(), 100_000_000_000).await.unwrap();
-    let mint = setup::create_mint(&rpc, &v.faucet, &v.faucet.pubkey(), 6).await.unwrap();
-    let float_ata = setup::ensure_token_account(&rpc, &v.faucet, &hot.pubkey(), &mint).await.unwrap();
-    setup::mint_to(&rpc, &v.faucet, &v.faucet, &mint, &float_ata, float).await.unwrap();
+    setup::fund(&rpc, &v.faucet, &hot.pubkey(), 100_000_000_000)
+        .await
+        .unwrap();
+    let mint = setup::create_mint(&rpc, &v.faucet, &v.faucet.pubkey(), 6)
+        .await
+        .unwrap();
+    let float_ata = setup::ensure_token_account(&rpc, &v.faucet, &hot.pubkey(), &mint)
+        .await
+        .unwrap();
+    setup::mint_to(&rpc, &v.faucet, &v.faucet, &mint, &float_ata, float)
+        .await
+        .unwrap();
     let chain = Arc::new(
         SolanaChain::connect(&v.url, hot, mint, SolanaFeePolicy::default())
             .await
@@ -100,7 +108,9 @@ async fn a_hundred_payouts_to_fresh_recipients_go_out_in_as_few_transactions_as_
     let recipients: Vec<Pubkey> = (0..100).map(|_| Keypair::new().pubkey()).collect();
     // Five recipients already have a token account; the rest get one created.
     for r in &recipients[..5] {
-        setup::ensure_token_account(s.chain.rpc(), &s.v.faucet, r, &s.chain.mint()).await.unwrap();
+        setup::ensure_token_account(s.chain.rpc(), &s.v.faucet, r, &s.chain.mint())
+            .await
+            .unwrap();
     }
     let lines: Vec<PayoutLine> = recipients
         .iter()
@@ -120,7 +130,12 @@ async fn a_hundred_payouts_to_fresh_recipients_go_out_in_as_few_transactions_as_
         assert!(k > 0, "a single payout does not fit");
         // Computed, not guessed: one more line does not fit.
         if k < rest.len() {
-            assert!(s.chain.payout_plan(&rest[..k + 1]).await.is_err(), "{} fit, but so do {}", k, k + 1);
+            assert!(
+                s.chain.payout_plan(&rest[..k + 1]).await.is_err(),
+                "{} fit, but so do {}",
+                k,
+                k + 1
+            );
         }
         let payload = s.chain.payout_payload(&rest[..k]).await.unwrap();
         let key = format!("batch-{}", batches.len());
@@ -129,7 +144,10 @@ async fn a_hundred_payouts_to_fresh_recipients_go_out_in_as_few_transactions_as_
         rest = &rest[k..];
     }
     let sizes: Vec<usize> = batches.iter().map(|(_, l)| l.len()).collect();
-    println!("100 payouts (95 new token accounts, 10 memos) in {} transactions: {sizes:?}", batches.len());
+    println!(
+        "100 payouts (95 new token accounts, 10 memos) in {} transactions: {sizes:?}",
+        batches.len()
+    );
     let keys: Vec<String> = batches.iter().map(|(k, _)| k.clone()).collect();
     drive(&lane, &keys, Duration::from_secs(120)).await;
     let mut fees = 0u64;
@@ -140,8 +158,19 @@ async fn a_hundred_payouts_to_fresh_recipients_go_out_in_as_few_transactions_as_
         assert_eq!(attempts.len(), 1);
         let id = TxId(attempts[0].tx_id.clone());
         let outcomes = s.chain.outcomes(&id, batch).await.unwrap();
-        assert!(outcomes.iter().all(|o| *o == LineOutcome::Paid), "{outcomes:?}");
-        let tx = s.chain.rpc().get_transaction(&solana_sdk::signature::Signature::try_from(attempts[0].tx_id.as_slice()).unwrap(), solana_transaction_status_client_types::UiTransactionEncoding::Base64).await.unwrap();
+        assert!(
+            outcomes.iter().all(|o| *o == LineOutcome::Paid),
+            "{outcomes:?}"
+        );
+        let tx = s
+            .chain
+            .rpc()
+            .get_transaction(
+                &solana_sdk::signature::Signature::try_from(attempts[0].tx_id.as_slice()).unwrap(),
+                solana_transaction_status_client_types::UiTransactionEncoding::Base64,
+            )
+            .await
+            .unwrap();
         fees += tx.transaction.meta.unwrap().fee;
     }
     for (i, r) in recipients.iter().enumerate() {
@@ -150,14 +179,22 @@ async fn a_hundred_payouts_to_fresh_recipients_go_out_in_as_few_transactions_as_
     let payer_after = s.chain.rpc().get_balance(&s.chain.payer()).await.unwrap();
     let rent = s.chain.token_account_rent().await.unwrap();
     let spent = payer_before - payer_after;
-    assert_eq!(spent, fees + 95 * rent, "the hot wallet paid fees and the rent of 95 accounts");
+    assert_eq!(
+        spent,
+        fees + 95 * rent,
+        "the hot wallet paid fees and the rent of 95 accounts"
+    );
     println!(
         "lamports: fees {fees} ({} per recipient), rent {} per new account; {} per recipient in all",
         fees / 100,
         rent,
         spent / 100
     );
-    assert!(batches.len() <= 13, "{} transactions for 100 payouts", batches.len());
+    assert!(
+        batches.len() <= 13,
+        "{} transactions for 100 payouts",
+        batches.len()
+    );
 }
 
 /// An adapter in front of the real one that can keep chosen attempts from
@@ -204,7 +241,12 @@ impl VmLane for Gate {
             VmLane::fees(self.inner.as_ref()).await
         })
     }
-    fn sign(&self, payload: &[u8], fence: &Fence, fees: &FeeLevels) -> Result<SignedAttempt, ChainError> {
+    fn sign(
+        &self,
+        payload: &[u8],
+        fence: &Fence,
+        fees: &FeeLevels,
+    ) -> Result<SignedAttempt, ChainError> {
         self.check()?;
         let a = self.inner.sign(payload, fence, fees)?;
         if self.swallow_first.swap(false, Ordering::SeqCst) {
@@ -259,7 +301,11 @@ async fn an_attempt_never_included_is_proven_dead_and_resent_under_a_new_fence_e
     let g = gate(&s, true);
     let lane = GenericLane::new(s.store.clone(), "devnet-sol", g.clone());
     let to = Keypair::new().pubkey();
-    let payload = s.chain.payout_payload(&[line("po_1", &to, 4_200_000)]).await.unwrap();
+    let payload = s
+        .chain
+        .payout_payload(&[line("po_1", &to, 4_200_000)])
+        .await
+        .unwrap();
     lane.reserve("dropped", &payload).unwrap();
     let started = std::time::Instant::now();
     let mut resigned = 0;
@@ -269,13 +315,20 @@ async fn an_attempt_never_included_is_proven_dead_and_resent_under_a_new_fence_e
         let i = lane.get("dropped").unwrap().unwrap();
         let attempts = lane.attempts(i.id).unwrap();
         assert!(
-            attempts.iter().filter(|a| a.state != AttemptState::Dead).count() <= 1,
+            attempts
+                .iter()
+                .filter(|a| a.state != AttemptState::Dead)
+                .count()
+                <= 1,
             "two attempts alive"
         );
         if i.state == IntentState::Final {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(240), "not final: {i:?} {attempts:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "not final: {i:?} {attempts:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let i = lane.get("dropped").unwrap().unwrap();
@@ -285,9 +338,15 @@ async fn an_attempt_never_included_is_proven_dead_and_resent_under_a_new_fence_e
     assert_eq!(attempts[0].state, AttemptState::Dead);
     let proof = attempts[0].dead_proof.clone().unwrap();
     assert!(proof.contains("last valid height"), "{proof}");
-    assert_ne!(attempts[0].fence, attempts[1].fence, "the new attempt has a new fence");
+    assert_ne!(
+        attempts[0].fence, attempts[1].fence,
+        "the new attempt has a new fence"
+    );
     assert_eq!(balance(&s, &to).await, 4_200_000, "paid exactly once");
-    println!("dropped attempt proven dead and re-sent after {:?}: {proof}", started.elapsed());
+    println!(
+        "dropped attempt proven dead and re-sent after {:?}: {proof}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,18 +355,22 @@ async fn a_restart_after_signing_after_broadcast_and_after_inclusion_pays_each_i
     for stage in [VmStage::Signed, VmStage::Broadcast, VmStage::Included] {
         let to = Keypair::new().pubkey();
         let key = format!("crash-{stage:?}");
-        let payload = s.chain.payout_payload(&[line(&key, &to, 777_000)]).await.unwrap();
+        let payload = s
+            .chain
+            .payout_payload(&[line(&key, &to, 777_000)])
+            .await
+            .unwrap();
         // The first process dies at `stage`: every call it makes after that fails.
         {
             let g = gate(&s, false);
             let dead = g.dead.clone();
-            let lane = GenericLane::new(s.store.clone(), "devnet-sol", g.clone()).with_hook(Arc::new(
-                move |st, _| {
+            let lane = GenericLane::new(s.store.clone(), "devnet-sol", g.clone()).with_hook(
+                Arc::new(move |st, _| {
                     if st == stage {
                         dead.store(true, Ordering::SeqCst);
                     }
-                },
-            ));
+                }),
+            );
             lane.reserve(&key, &payload).unwrap();
             for _ in 0..100 {
                 lane.tick().await.unwrap();
@@ -323,7 +386,11 @@ async fn a_restart_after_signing_after_broadcast_and_after_inclusion_pays_each_i
         drive(&lane, std::slice::from_ref(&key), Duration::from_secs(90)).await;
         let i = lane.get(&key).unwrap().unwrap();
         assert!(i.succeeded());
-        assert_eq!(lane.attempts(i.id).unwrap().len(), 1, "{stage:?}: signed again after the restart");
+        assert_eq!(
+            lane.attempts(i.id).unwrap().len(),
+            1,
+            "{stage:?}: signed again after the restart"
+        );
         assert_eq!(balance(&s, &to).await, 777_000, "{stage:?}: paid once");
     }
 }

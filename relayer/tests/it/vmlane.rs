@@ -122,7 +122,13 @@ impl VmLane for Fake {
     }
 
     fn simulate<'a>(&'a self, _payload: &'a [u8]) -> VmFuture<'a, Simulation> {
-        let r = self.with(|c| if c.down { Err(down()) } else { Ok(Simulation { units: 1 }) });
+        let r = self.with(|c| {
+            if c.down {
+                Err(down())
+            } else {
+                Ok(Simulation { units: 1 })
+            }
+        });
         Box::pin(async move { r })
     }
 
@@ -135,7 +141,12 @@ impl VmLane for Fake {
         })
     }
 
-    fn sign(&self, payload: &[u8], fence: &Fence, _fees: &FeeLevels) -> Result<SignedAttempt, ChainError> {
+    fn sign(
+        &self,
+        payload: &[u8],
+        fence: &Fence,
+        _fees: &FeeLevels,
+    ) -> Result<SignedAttempt, ChainError> {
         // raw = fence (8 bytes) ++ its bound (8 bytes) ++ payload; id = raw.
         let mut raw = fence.value.clone();
         raw.extend_from_slice(&fence.valid_until.unwrap_or(u64::MAX).to_be_bytes());
@@ -183,7 +194,9 @@ impl VmLane for Fake {
             }
             let finalized = c.height.saturating_sub(c.finality_depth);
             match fence.valid_until {
-                Some(v) if finalized > v => Ok(AttemptStatus::Dead(format!("finalized {finalized} > {v}"))),
+                Some(v) if finalized > v => {
+                    Ok(AttemptStatus::Dead(format!("finalized {finalized} > {v}")))
+                }
                 _ => Ok(AttemptStatus::Live),
             }
         });
@@ -236,10 +249,11 @@ mod tempdir {
     fn rand_suffix() -> u64 {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
-        N.fetch_add(1, Ordering::Relaxed) ^ (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64)
+        N.fetch_add(1, Ordering::Relaxed)
+            ^ (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64)
     }
 }
 
@@ -276,7 +290,10 @@ async fn an_intent_is_signed_stored_sent_and_final_once() {
     // The same key with the same payload is the same intent; another payload is refused.
     lane.reserve("batch-1", b"pay alice 5").unwrap();
     assert!(lane.reserve("batch-1", b"pay alice 6").is_err());
-    assert_eq!(tick_until_final(&lane, &fake, "batch-1", 20).await, IntentState::Final);
+    assert_eq!(
+        tick_until_final(&lane, &fake, "batch-1", 20).await,
+        IntentState::Final
+    );
     let i = lane.get("batch-1").unwrap().unwrap();
     assert!(i.succeeded());
     assert_eq!(lane.attempts(i.id).unwrap().len(), 1);
@@ -296,13 +313,25 @@ async fn a_dropped_attempt_is_resigned_under_a_new_fence_only_once_it_is_proven_
         let i = lane.get("b").unwrap().unwrap();
         let attempts = lane.attempts(i.id).unwrap();
         // Never two attempts alive at once.
-        let alive = attempts.iter().filter(|a| a.state != switchyard_relayer::AttemptState::Dead).count();
+        let alive = attempts
+            .iter()
+            .filter(|a| a.state != switchyard_relayer::AttemptState::Dead)
+            .count();
         assert!(alive <= 1, "tick {n}: {alive} attempts alive");
         if r.resigned > 0 {
-            assert!(resigned_at.is_none(), "re-signed twice while the network drops everything: tick {n}");
+            assert!(
+                resigned_at.is_none(),
+                "re-signed twice while the network drops everything: tick {n}"
+            );
             resigned_at = Some(n);
             // The first attempt's proof is on file.
-            assert!(attempts[0].dead_proof.as_deref().unwrap().contains("finalized"));
+            assert!(
+                attempts[0]
+                    .dead_proof
+                    .as_deref()
+                    .unwrap()
+                    .contains("finalized")
+            );
             fake.with(|c| c.drop_all = false);
         }
         fake.with(|c| c.mine());
@@ -313,7 +342,10 @@ async fn a_dropped_attempt_is_resigned_under_a_new_fence_only_once_it_is_proven_
     let n = resigned_at.expect("the dropped attempt was never proven dead");
     // Dead needs: bound (height + 5) passed at finalized depth 2: at least 7 blocks.
     assert!(n >= 6, "re-signed after only {n} blocks");
-    assert_eq!(tick_until_final(&lane, &fake, "b", 20).await, IntentState::Final);
+    assert_eq!(
+        tick_until_final(&lane, &fake, "b", 20).await,
+        IntentState::Final
+    );
     let i = lane.get("b").unwrap().unwrap();
     assert_eq!(lane.attempts(i.id).unwrap().len(), 2);
     assert_eq!(fake.with(|c| c.executions[&b"pay bob 7".to_vec()]), 1);
@@ -341,7 +373,10 @@ async fn a_crash_after_signing_sends_the_stored_bytes_and_nothing_else() {
     let i = lane.get("c").unwrap().unwrap();
     assert_eq!(i.state, IntentState::Signed);
     let before = lane.attempts(i.id).unwrap();
-    assert_eq!(tick_until_final(&lane, &fake, "c", 20).await, IntentState::Final);
+    assert_eq!(
+        tick_until_final(&lane, &fake, "c", 20).await,
+        IntentState::Final
+    );
     let after = lane.attempts(i.id).unwrap();
     assert_eq!(after.len(), 1, "a restart signed again");
     assert_eq!(after[0].raw, before[0].raw);
@@ -363,10 +398,17 @@ async fn an_attempt_whose_block_is_reorged_away_is_watched_again_and_final_once(
     let r = lane.tick().await.unwrap();
     assert_eq!(r.forked, 1);
     assert_eq!(lane.get("d").unwrap().unwrap().state, IntentState::Sent);
-    assert_eq!(tick_until_final(&lane, &fake, "d", 20).await, IntentState::Final);
+    assert_eq!(
+        tick_until_final(&lane, &fake, "d", 20).await,
+        IntentState::Final
+    );
     assert_eq!(fake.with(|c| c.executions[&b"pay dave 3".to_vec()]), 1);
     let i = lane.get("d").unwrap().unwrap();
-    assert_eq!(lane.attempts(i.id).unwrap().len(), 1, "a reorg within the fence's life needs no new attempt");
+    assert_eq!(
+        lane.attempts(i.id).unwrap().len(),
+        1,
+        "a reorg within the fence's life needs no new attempt"
+    );
 }
 
 #[tokio::test]
@@ -380,7 +422,10 @@ async fn an_intent_is_withdrawn_only_while_nothing_of_it_can_execute() {
     lane.reserve("f", b"pay frank 1").unwrap();
     fake.with(|c| c.drop_all = true);
     lane.tick().await.unwrap();
-    assert!(!lane.withdraw("f", "too late").unwrap(), "withdrawn while its attempt may still land");
+    assert!(
+        !lane.withdraw("f", "too late").unwrap(),
+        "withdrawn while its attempt may still land"
+    );
 }
 
 #[derive(Clone, Debug)]

@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! switchyard-validator --ledger DIR --rpc-port PORT --mint PUBKEY
-//!                      [--port-range LOW-HIGH] [--slot-ms N]
+//!                      [--port-range LOW-HIGH] [--ticks-per-slot N]
+//!                      [--exit-with-stdin]
 //! ```
+//!
+//! With `--exit-with-stdin` it exits when its standard input closes: a test
+//! process that dies, however it dies, takes its validator with it.
 //!
 //! `--mint` receives the genesis lamports (500M SOL). The RPC keeps
 //! transaction history (`getTransaction`, `getSignatureStatuses` with
@@ -28,12 +32,13 @@ struct Args {
     mint: Pubkey,
     port_range: (u16, u16),
     ticks_per_slot: Option<u64>,
+    exit_with_stdin: bool,
 }
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("switchyard-validator: {why}");
     eprintln!(
-        "usage: switchyard-validator --ledger DIR --rpc-port PORT --mint PUBKEY [--port-range LOW-HIGH] [--ticks-per-slot N]"
+        "usage: switchyard-validator --ledger DIR --rpc-port PORT --mint PUBKEY [--port-range LOW-HIGH] [--ticks-per-slot N] [--exit-with-stdin]"
     );
     ExitCode::from(2)
 }
@@ -44,6 +49,7 @@ fn parse() -> Result<Args, String> {
     let mut mint = None;
     let mut port_range = (11_000, 11_100);
     let mut ticks_per_slot = None;
+    let mut exit_with_stdin = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -53,7 +59,9 @@ fn parse() -> Result<Args, String> {
                 rpc_port = Some(value()?.parse().map_err(|_| "--rpc-port: not a port")?)
             }
             "--mint" => {
-                mint = Some(Pubkey::from_str(&value()?).map_err(|_| "--mint: not a base58 public key")?)
+                mint = Some(
+                    Pubkey::from_str(&value()?).map_err(|_| "--mint: not a base58 public key")?,
+                )
             }
             "--port-range" => {
                 let v = value()?;
@@ -66,8 +74,13 @@ fn parse() -> Result<Args, String> {
                 port_range = (lo, hi);
             }
             "--ticks-per-slot" => {
-                ticks_per_slot = Some(value()?.parse().map_err(|_| "--ticks-per-slot: not a number")?)
+                ticks_per_slot = Some(
+                    value()?
+                        .parse()
+                        .map_err(|_| "--ticks-per-slot: not a number")?,
+                )
             }
+            "--exit-with-stdin" => exit_with_stdin = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -77,6 +90,7 @@ fn parse() -> Result<Args, String> {
         mint: mint.ok_or("--mint is required")?,
         port_range,
         ticks_per_slot,
+        exit_with_stdin,
     })
 }
 
@@ -85,6 +99,13 @@ fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => return usage(&e),
     };
+    if args.exit_with_stdin {
+        std::thread::spawn(|| {
+            let mut sink = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            std::process::exit(0);
+        });
+    }
     let mut genesis = TestValidatorGenesis::default();
     let rpc = JsonRpcConfig {
         enable_rpc_transaction_history: true,

@@ -161,6 +161,29 @@ impl SolanaChain {
         })
     }
 
+    /// A chain whose mint has `decimals`, without asking the node (nothing
+    /// is sent until a call needs it).
+    pub fn with_decimals(
+        url: &str,
+        payer: Arc<Keypair>,
+        mint: Pubkey,
+        decimals: u8,
+        policy: SolanaFeePolicy,
+    ) -> Self {
+        Self {
+            rpc: RpcClient::new_with_timeout_and_commitment(
+                url.to_owned(),
+                Duration::from_secs(10),
+                CommitmentConfig::confirmed(),
+            ),
+            url: url.to_owned(),
+            payer,
+            mint,
+            decimals,
+            policy,
+        }
+    }
+
     /// The RPC client (for setup and tests).
     pub fn rpc(&self) -> &RpcClient {
         &self.rpc

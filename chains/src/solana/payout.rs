@@ -286,20 +286,22 @@ impl SolanaChain {
             instructions.extend(ixs.iter().map(PlanIx::from_ix));
         }
         Ok(PayoutPlan {
-            cu_limit: units.min(MAX_UNITS),
+            // Not capped: a plan over MAX_UNITS does not fit (see `fits`).
+            cu_limit: units,
             rent: rent.saturating_mul(u64::from(creates)),
             creates,
             instructions,
         })
     }
 
-    /// Whether `plan` fits one transaction.
-    fn fits(&self, plan: &PayoutPlan, units: u64) -> bool {
+    /// Whether `plan` fits one transaction: its wire size, its account
+    /// locks and its compute budget.
+    fn fits(&self, plan: &PayoutPlan) -> bool {
         let payer = self.payer();
         let message = Message::new(&plan.instructions(1), Some(&payer));
         wire_size(&message) <= PACKET_BYTES
             && message.account_keys.len() <= ACCOUNT_LOCKS
-            && units <= u64::from(MAX_UNITS)
+            && plan.cu_limit <= MAX_UNITS
     }
 
     /// Rent-exempt minimum of a token account, in lamports.
@@ -322,9 +324,7 @@ impl SolanaChain {
         let mut fit = 0;
         for k in 1..=most {
             let plan = self.plan(&lines[..k], &needs[..k], 0)?;
-            let units =
-                u64::from(BASE_UNITS) + plan.instructions.len() as u64 * u64::from(LINE_UNITS);
-            if !self.fits(&plan, units.min(u64::from(plan.cu_limit))) {
+            if !self.fits(&plan) {
                 break;
             }
             fit = k;
@@ -342,7 +342,7 @@ impl SolanaChain {
         let needs = self.recipients(&wallets).await?;
         let rent = self.token_account_rent().await?;
         let plan = self.plan(lines, &needs, rent)?;
-        if !self.fits(&plan, u64::from(plan.cu_limit)) {
+        if !self.fits(&plan) {
             return Err(ChainError::Malformed(format!(
                 "{} payout lines do not fit one transaction",
                 lines.len()
@@ -455,4 +455,96 @@ pub(super) fn signature(id: &TxId) -> ChainResult<Signature> {
             .try_into()
             .map_err(|_| ChainError::Malformed("a Solana transaction id is 64 bytes".into()))?;
     Ok(Signature::from(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use solana_sdk::signature::Keypair;
+
+    use super::*;
+    use crate::solana::{SolanaFeePolicy, new_wallet};
+
+    fn chain() -> SolanaChain {
+        SolanaChain::with_decimals(
+            "http://127.0.0.1:1",
+            Arc::new(Keypair::new()),
+            new_wallet(),
+            6,
+            SolanaFeePolicy::default(),
+        )
+    }
+
+    fn lines(n: usize, memo: Option<&str>) -> Vec<PayoutLine> {
+        (0..n)
+            .map(|i| PayoutLine {
+                id: format!("po_{i}"),
+                recipient: new_wallet().to_string(),
+                amount: 1_000_000,
+                memo: memo.map(str::to_owned),
+            })
+            .collect()
+    }
+
+    /// The most lines of one kind that fit, by the same computation `fit`
+    /// makes (the token account lookups aside).
+    fn most(c: &SolanaChain, need: Recipient, memo: Option<&str>) -> usize {
+        let ls = lines(40, memo);
+        let needs = vec![need; ls.len()];
+        (1..=ls.len())
+            .take_while(|k| c.fits(&c.plan(&ls[..*k], &needs[..*k], 0).unwrap()))
+            .last()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn how_many_lines_fit_is_computed_from_the_packet_size() {
+        let c = chain();
+        let ready = most(&c, Recipient::Ready, None);
+        let create = most(&c, Recipient::NeedsAccount, None);
+        let memo = most(&c, Recipient::Ready, Some("order 123456"));
+        println!("fit: {ready} transfers, {create} with account creation, {memo} with a 12-byte memo");
+        // A transfer_checked line: a new 32-byte account key plus a
+        // compiled instruction; creation adds the owner's key and an
+        // instruction with six accounts.
+        assert!((18..=24).contains(&ready), "{ready} transfers fit");
+        assert!((8..=12).contains(&create), "{create} creating transfers fit");
+        assert!(memo < ready && memo > create, "{memo} transfers with memos fit");
+        // The computed size is the real wire size: the next line passes
+        // 1,232 bytes.
+        let ls = lines(ready + 1, None);
+        let plan = c.plan(&ls, &vec![Recipient::Ready; ls.len()], 0).unwrap();
+        let message = Message::new(&plan.instructions(1), Some(&c.payer()));
+        assert!(wire_size(&message) > PACKET_BYTES);
+        let plan = c.plan(&ls[..ready], &vec![Recipient::Ready; ready], 0).unwrap();
+        let message = Message::new(&plan.instructions(1), Some(&c.payer()));
+        assert!(wire_size(&message) <= PACKET_BYTES);
+    }
+
+    #[test]
+    fn a_token_account_as_recipient_is_refused_and_amounts_past_u64_too() {
+        let c = chain();
+        let ls = lines(1, None);
+        assert!(matches!(
+            c.plan(&ls, &[Recipient::TokenAccount], 0),
+            Err(ChainError::WouldRevert(m)) if m.contains("token account")
+        ));
+        let mut big = lines(1, None);
+        big[0].amount = u128::from(u64::MAX) + 1;
+        assert!(matches!(c.plan(&big, &[Recipient::Ready], 0), Err(ChainError::Malformed(_))));
+    }
+
+    #[test]
+    fn a_plan_survives_its_encoding_and_counts_rent_per_created_account() {
+        let c = chain();
+        let ls = lines(3, Some("memo"));
+        let plan = c
+            .plan(&ls, &[Recipient::NeedsAccount, Recipient::Ready, Recipient::NeedsAccount], 2_039_280)
+            .unwrap();
+        assert_eq!(plan.creates, 2);
+        assert_eq!(plan.rent, 2 * 2_039_280);
+        assert_eq!(PayoutPlan::decode(&plan.encode()).unwrap(), plan);
+        assert!(PayoutPlan::decode(b"garbage").is_err());
+    }
 }

@@ -112,9 +112,17 @@ impl VmLane for Counting {
         self.inner.broadcast(raw)
     }
     fn status<'a>(&'a self, id: &'a TxId, fence: &'a Fence) -> VmFuture<'a, AttemptStatus> {
-        // getBlockHeight, getSignatureStatuses and (when seen) getBlock.
-        self.calls.fetch_add(3, Ordering::Relaxed);
-        self.inner.status(id, fence)
+        Box::pin(async move {
+            let r = self.inner.status(id, fence).await;
+            // getBlockHeight and getSignatureStatuses; getBlock once seen.
+            let n = if matches!(r, Ok(AttemptStatus::Included { .. })) {
+                3
+            } else {
+                2
+            };
+            self.calls.fetch_add(n, Ordering::Relaxed);
+            r
+        })
     }
     fn block_at(&self, number: u64) -> VmFuture<'_, Option<BlockRef>> {
         self.count();

@@ -504,20 +504,30 @@ mod tests {
         let ready = most(&c, Recipient::Ready, None);
         let create = most(&c, Recipient::NeedsAccount, None);
         let memo = most(&c, Recipient::Ready, Some("order 123456"));
-        println!("fit: {ready} transfers, {create} with account creation, {memo} with a 12-byte memo");
+        println!(
+            "fit: {ready} transfers, {create} with account creation, {memo} with a 12-byte memo"
+        );
         // A transfer_checked line: a new 32-byte account key plus a
         // compiled instruction; creation adds the owner's key and an
         // instruction with six accounts.
         assert!((18..=24).contains(&ready), "{ready} transfers fit");
-        assert!((8..=12).contains(&create), "{create} creating transfers fit");
-        assert!(memo < ready && memo > create, "{memo} transfers with memos fit");
+        assert!(
+            (8..=12).contains(&create),
+            "{create} creating transfers fit"
+        );
+        assert!(
+            memo < ready && memo > create,
+            "{memo} transfers with memos fit"
+        );
         // The computed size is the real wire size: the next line passes
         // 1,232 bytes.
         let ls = lines(ready + 1, None);
         let plan = c.plan(&ls, &vec![Recipient::Ready; ls.len()], 0).unwrap();
         let message = Message::new(&plan.instructions(1), Some(&c.payer()));
         assert!(wire_size(&message) > PACKET_BYTES);
-        let plan = c.plan(&ls[..ready], &vec![Recipient::Ready; ready], 0).unwrap();
+        let plan = c
+            .plan(&ls[..ready], &vec![Recipient::Ready; ready], 0)
+            .unwrap();
         let message = Message::new(&plan.instructions(1), Some(&c.payer()));
         assert!(wire_size(&message) <= PACKET_BYTES);
     }
@@ -532,7 +542,10 @@ mod tests {
         ));
         let mut big = lines(1, None);
         big[0].amount = u128::from(u64::MAX) + 1;
-        assert!(matches!(c.plan(&big, &[Recipient::Ready], 0), Err(ChainError::Malformed(_))));
+        assert!(matches!(
+            c.plan(&big, &[Recipient::Ready], 0),
+            Err(ChainError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -540,7 +553,15 @@ mod tests {
         let c = chain();
         let ls = lines(3, Some("memo"));
         let plan = c
-            .plan(&ls, &[Recipient::NeedsAccount, Recipient::Ready, Recipient::NeedsAccount], 2_039_280)
+            .plan(
+                &ls,
+                &[
+                    Recipient::NeedsAccount,
+                    Recipient::Ready,
+                    Recipient::NeedsAccount,
+                ],
+                2_039_280,
+            )
             .unwrap();
         assert_eq!(plan.creates, 2);
         assert_eq!(plan.rent, 2 * 2_039_280);

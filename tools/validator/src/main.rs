@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use solana_rpc::rpc::JsonRpcConfig;
 use solana_sdk::pubkey::Pubkey;
-use solana_streamer::socket::SocketAddrSpace;
+use solana_net_utils::SocketAddrSpace;
 use solana_test_validator::TestValidatorGenesis;
 
 struct Args {

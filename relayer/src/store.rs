@@ -557,6 +557,48 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A store the previous build wrote (schema 5, one merchant key,
+    /// written by `switchyard keys create`) upgrades in place to the
+    /// generic lane's tables and keeps its key; the generic lane then works
+    /// on it.
+    #[test]
+    fn a_schema_5_store_upgrades_to_the_generic_lane_tables() {
+        let dir = std::env::temp_dir().join(format!("sy-store-v5-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchyard.db");
+        std::fs::write(&path, include_bytes!("../tests/fixtures/store-v5.db")).unwrap();
+        {
+            let before = Connection::open(&path).unwrap();
+            let v: i64 = before
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(v, 5);
+        }
+        let store = Store::open(&path).unwrap();
+        {
+            let conn = store.conn();
+            let one = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+            assert_eq!(one("PRAGMA user_version"), SCHEMA_VERSION);
+            assert_eq!(one("SELECT COUNT(*) FROM api_key WHERE name = 'acme'"), 1);
+            assert_eq!(one("SELECT COUNT(*) FROM vm_intent"), 0);
+            assert_eq!(one("SELECT COUNT(*) FROM vm_attempt"), 0);
+            conn.execute(
+                "INSERT INTO vm_intent (chain, sender, intent, payload, state, created_ms, updated_ms) VALUES ('devnet-sol', 's', 'k', x'01', 'reserved', 0, 0)",
+                [],
+            )
+            .unwrap();
+        }
+        drop(store);
+        let again = Store::open(&path).unwrap();
+        let n: i64 = again
+            .conn()
+            .query_row("SELECT COUNT(*) FROM vm_intent", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(again);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A store from a newer build is refused, naming both versions.
     #[test]
     fn a_newer_schema_is_refused() {

@@ -22,13 +22,58 @@ use super::{SolanaChain, classify};
 /// protocol's value since genesis).
 const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
 
-fn fence_hash(fence: &Fence) -> ChainResult<Hash> {
-    let b: [u8; 32] = fence
-        .value
-        .as_slice()
-        .try_into()
-        .map_err(|_| ChainError::Malformed("a Solana fence is a 32-byte blockhash".into()))?;
-    Ok(Hash::new_from_array(b))
+/// A fence's bytes: the blockhash (32) and the slot it was read at (8,
+/// big-endian): the proof of death needs the node's history to reach back
+/// to that slot.
+fn fence_parts(fence: &Fence) -> ChainResult<(Hash, u64)> {
+    let bad = || ChainError::Malformed("a Solana fence is a 32-byte blockhash and a slot".into());
+    if fence.value.len() != 40 {
+        return Err(bad());
+    }
+    let hash: [u8; 32] = fence.value[..32].try_into().map_err(|_| bad())?;
+    let slot: [u8; 8] = fence.value[32..].try_into().map_err(|_| bad())?;
+    Ok((Hash::new_from_array(hash), u64::from_be_bytes(slot)))
+}
+
+/// What the node said about an attempt it shows in no block, in the order
+/// it was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Absent {
+    /// The finalized slot (one `getEpochInfo` with the height, read first).
+    pub finalized_slot: u64,
+    /// The finalized block height.
+    pub finalized_height: u64,
+    /// The slot the signature statuses were answered at (read after).
+    pub statuses_slot: u64,
+    /// The oldest slot the node's history holds (`minimumLedgerSlot`).
+    pub min_ledger_slot: u64,
+}
+
+/// Whether an attempt the node shows in no block is proven dead: the
+/// finalized height is past the fence's last valid height, the statuses
+/// were answered at or after that finalized slot (not by a node further
+/// behind, as behind a load balancer), and the node's history reaches back
+/// to the slot the fence was taken at (a pruned or history-less node cannot
+/// say "absent"). Anything less is `Live`: never a guess.
+pub(crate) fn judge_absent(
+    fence_slot: u64,
+    valid_until: Option<u64>,
+    sig: &str,
+    r: Absent,
+) -> AttemptStatus {
+    match valid_until {
+        Some(bound)
+            if r.finalized_height > bound
+                && r.statuses_slot >= r.finalized_slot
+                && r.min_ledger_slot <= fence_slot =>
+        {
+            AttemptStatus::Dead(format!(
+                "finalized block height {} is past the blockhash's last valid height {bound} and {sig} is not in the history (slots {}-{})",
+                r.finalized_height, r.min_ledger_slot, r.statuses_slot
+            ))
+        }
+        _ => AttemptStatus::Live,
+    }
 }
 
 impl SolanaChain {
@@ -52,20 +97,28 @@ impl SolanaChain {
             let ix = (recent.len() - 1) * usize::from(self.policy.percentile.min(100)) / 100;
             recent[ix]
         };
-        let priority = pick.clamp(self.policy.min_cu_price, self.policy.max_cu_price);
+        let priority = self.policy.bound(pick);
         Ok(FeeLevels {
             base: alloy_primitives::U256::from(LAMPORTS_PER_SIGNATURE),
             priority: alloy_primitives::U256::from(priority),
         })
     }
 
-    fn transaction(&self, plan: &PayoutPlan, blockhash: Hash, cu_price: u64) -> Transaction {
+    fn transaction(
+        &self,
+        plan: &PayoutPlan,
+        blockhash: Hash,
+        cu_price: u64,
+    ) -> ChainResult<Transaction> {
         let payer = self.payer();
         let message =
             Message::new_with_blockhash(&plan.instructions(cu_price), Some(&payer), &blockhash);
         let mut tx = Transaction::new_unsigned(message);
-        tx.sign(&[self.payer.as_ref()], blockhash);
-        tx
+        // A stored payload whose signers are not this hot wallet (another
+        // payer's plan, a corrupt row) is an error, not a panic.
+        tx.try_sign(&[self.payer.as_ref()], blockhash)
+            .map_err(|e| ChainError::Malformed(format!("cannot sign this payload: {e}")))?;
+        Ok(tx)
     }
 }
 
@@ -80,13 +133,16 @@ impl VmLane for SolanaChain {
 
     fn fresh_fence(&self) -> VmFuture<'_, Fence> {
         Box::pin(async move {
-            let (hash, last_valid) = self
+            let r = self
                 .rpc
-                .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+                .get_latest_blockhash_with_commitment_and_context(CommitmentConfig::confirmed())
                 .await
                 .map_err(classify)?;
+            let (hash, last_valid) = r.value;
+            let mut value = hash.to_bytes().to_vec();
+            value.extend_from_slice(&r.context.slot.to_be_bytes());
             Ok(Fence {
-                value: hash.to_bytes().to_vec(),
+                value,
                 valid_until: Some(last_valid),
             })
         })
@@ -95,7 +151,7 @@ impl VmLane for SolanaChain {
     fn simulate<'a>(&'a self, payload: &'a [u8]) -> VmFuture<'a, Simulation> {
         Box::pin(async move {
             let plan = PayoutPlan::decode(payload)?;
-            let tx = self.transaction(&plan, Hash::default(), self.policy.min_cu_price);
+            let tx = self.transaction(&plan, Hash::default(), self.policy.bound(0))?;
             let config = RpcSimulateTransactionConfig {
                 sig_verify: false,
                 replace_recent_blockhash: true,
@@ -132,10 +188,10 @@ impl VmLane for SolanaChain {
 
     fn sign(&self, payload: &[u8], fence: &Fence, fees: &FeeLevels) -> ChainResult<SignedAttempt> {
         let plan = PayoutPlan::decode(payload)?;
-        let price = u64::try_from(fees.priority)
-            .unwrap_or(u64::MAX)
-            .clamp(self.policy.min_cu_price, self.policy.max_cu_price);
-        let tx = self.transaction(&plan, fence_hash(fence)?, price);
+        let price = self
+            .policy
+            .bound(u64::try_from(fees.priority).unwrap_or(u64::MAX));
+        let tx = self.transaction(&plan, fence_parts(fence)?.0, price)?;
         let id = tx
             .signatures
             .first()
@@ -179,23 +235,22 @@ impl VmLane for SolanaChain {
     fn status<'a>(&'a self, id: &'a TxId, fence: &'a Fence) -> VmFuture<'a, AttemptStatus> {
         Box::pin(async move {
             let sig = signature(id)?;
-            // The finalized height first, the history after: a signature
-            // absent from a history read later than a finalized height past
-            // the fence's bound can never appear.
-            let finalized_height = self
+            let (_, fence_slot) = fence_parts(fence)?;
+            // The finalized slot and height first, the history after: a
+            // signature absent from a history read later than a finalized
+            // height past the fence's bound can never appear.
+            let epoch = self
                 .rpc
-                .get_block_height_with_commitment(CommitmentConfig::finalized())
+                .get_epoch_info_with_commitment(CommitmentConfig::finalized())
                 .await
                 .map_err(classify)?;
-            let status = self
+            let statuses = self
                 .rpc
                 .get_signature_statuses_with_history(&[sig])
                 .await
-                .map_err(classify)?
-                .value
-                .into_iter()
-                .next()
-                .flatten();
+                .map_err(classify)?;
+            let statuses_slot = statuses.context.slot;
+            let status = statuses.value.into_iter().next().flatten();
             match status {
                 Some(s) => {
                     let Some(block) = self.block(s.slot, CommitmentConfig::confirmed()).await?
@@ -211,12 +266,23 @@ impl VmLane for SolanaChain {
                             == Some(TransactionConfirmationStatus::Finalized),
                     })
                 }
-                None => match fence.valid_until {
-                    Some(bound) if finalized_height > bound => Ok(AttemptStatus::Dead(format!(
-                        "finalized block height {finalized_height} is past the blockhash's last valid height {bound} and {sig} is not in the history"
-                    ))),
-                    _ => Ok(AttemptStatus::Live),
-                },
+                None => {
+                    if fence.valid_until.is_none_or(|b| epoch.block_height <= b) {
+                        return Ok(AttemptStatus::Live);
+                    }
+                    let min_ledger_slot = self.rpc.minimum_ledger_slot().await.map_err(classify)?;
+                    Ok(judge_absent(
+                        fence_slot,
+                        fence.valid_until,
+                        &sig.to_string(),
+                        Absent {
+                            finalized_slot: epoch.absolute_slot,
+                            finalized_height: epoch.block_height,
+                            statuses_slot,
+                            min_ledger_slot,
+                        },
+                    ))
+                }
             }
         })
     }
@@ -241,5 +307,70 @@ impl VmPayouts for SolanaChain {
         lines: &'a [PayoutLine],
     ) -> VmFuture<'a, Vec<LineOutcome>> {
         Box::pin(self.line_outcomes(id, lines))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUND: u64 = 1_000;
+
+    fn absent(finalized_height: u64, statuses_slot: u64, min_ledger_slot: u64) -> Absent {
+        Absent {
+            finalized_slot: 1_200,
+            finalized_height,
+            statuses_slot,
+            min_ledger_slot,
+        }
+    }
+
+    fn dead(s: &AttemptStatus) -> bool {
+        matches!(s, AttemptStatus::Dead(_))
+    }
+
+    #[test]
+    fn an_absent_attempt_is_dead_only_past_its_bound() {
+        // Past the bound, answered at the finalized slot, history from slot 0.
+        assert!(dead(&judge_absent(
+            900,
+            Some(BOUND),
+            "s",
+            absent(1_001, 1_200, 0)
+        )));
+        // Not yet past the bound.
+        assert!(!dead(&judge_absent(
+            900,
+            Some(BOUND),
+            "s",
+            absent(1_000, 1_200, 0)
+        )));
+        // No bound at all.
+        assert!(!dead(&judge_absent(
+            900,
+            None,
+            "s",
+            absent(5_000, 5_000, 0)
+        )));
+    }
+
+    #[test]
+    fn a_node_behind_or_without_the_fences_history_proves_nothing() {
+        // The statuses came from a node behind the one that gave the
+        // finalized height (a load balancer): it may not have the block.
+        assert!(!dead(&judge_absent(
+            900,
+            Some(BOUND),
+            "s",
+            absent(1_001, 1_150, 0)
+        )));
+        // The node's history starts after the fence was taken (pruned, or
+        // a node restored from a snapshot): "absent" means nothing.
+        assert!(!dead(&judge_absent(
+            900,
+            Some(BOUND),
+            "s",
+            absent(1_001, 1_200, 950)
+        )));
     }
 }

@@ -92,6 +92,14 @@ pub struct SolanaFeePolicy {
     pub percentile: u8,
 }
 
+impl SolanaFeePolicy {
+    /// `price` within the policy's bounds (a policy whose bounds are the
+    /// wrong way round pays its minimum, never panics).
+    pub fn bound(&self, price: u64) -> u64 {
+        price.min(self.max_cu_price).max(self.min_cu_price)
+    }
+}
+
 impl Default for SolanaFeePolicy {
     fn default() -> Self {
         Self {
@@ -151,6 +159,22 @@ impl SolanaChain {
             .await
             .map_err(classify)?
             .decimals;
+        // A node without transaction history cannot prove an attempt dead
+        // (every "absent" would be a guess): refuse it up front.
+        if let Err(e) = rpc.get_signatures_for_address(&payer.pubkey()).await {
+            return Err(match classify(e) {
+                ChainError::Rpc {
+                    code: -32011,
+                    message,
+                } => ChainError::Rpc {
+                    code: -32011,
+                    message: format!(
+                        "{url} keeps no transaction history, so attempts could never be proven dead: {message}"
+                    ),
+                },
+                other => other,
+            });
+        }
         Ok(Self {
             rpc,
             url: url.to_owned(),

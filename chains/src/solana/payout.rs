@@ -12,8 +12,10 @@
 use serde::{Deserialize, Serialize};
 use solana_commitment_config::CommitmentConfig;
 use solana_compute_budget_interface::ComputeBudgetInstruction;
+use solana_sdk::account::Account;
 use solana_sdk::instruction::{AccountMeta, Instruction};
 use solana_sdk::message::Message;
+use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Signature;
 use solana_sdk::transaction::Transaction;
@@ -139,16 +141,54 @@ impl PayoutPlan {
 
 /// Whether a recipient needs its token account created, and whether it is
 /// a wallet at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recipient {
     /// A wallet (or an address with no account yet) whose associated token
     /// account exists.
     Ready,
     /// A wallet whose associated token account must be created.
     NeedsAccount,
-    /// The address is itself a token account: paying "its" associated
-    /// token account would strand the funds.
+    /// The address is itself a token account (SPL Token or Token-2022):
+    /// paying "its" associated token account would strand the funds.
     TokenAccount,
+    /// Its associated token account cannot receive this mint (frozen, or
+    /// another mint): why.
+    Unusable(String),
+}
+
+/// The Token-2022 program: its accounts are token accounts too.
+const TOKEN_2022: Pubkey = solana_sdk::pubkey!("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb");
+
+/// What a recipient needs, from its own account and the account at its
+/// associated token account address (both as read, `None` when absent).
+pub(crate) fn classify_recipient(
+    wallet: Option<&Account>,
+    ata: Option<&Account>,
+    mint: &Pubkey,
+) -> Recipient {
+    let token_owned = |a: &Account| a.owner == token_program() || a.owner == TOKEN_2022;
+    if wallet.is_some_and(|w| token_owned(w) && w.data.len() >= TOKEN_ACCOUNT_BYTES) {
+        return Recipient::TokenAccount;
+    }
+    let Some(a) = ata else {
+        return Recipient::NeedsAccount;
+    };
+    if a.owner != token_program() {
+        // Lamports sent to the address, or nothing there yet: the
+        // idempotent creation makes it a token account.
+        return Recipient::NeedsAccount;
+    }
+    match spl_token_interface::state::Account::unpack(&a.data) {
+        Ok(t) if t.mint != *mint => Recipient::Unusable(format!(
+            "its token account holds mint {}, not {mint}",
+            t.mint
+        )),
+        Ok(t) if t.state == spl_token_interface::state::AccountState::Frozen => {
+            Recipient::Unusable("its token account is frozen".into())
+        }
+        Ok(_) => Recipient::Ready,
+        Err(_) => Recipient::NeedsAccount,
+    }
 }
 
 /// Wire size of a legacy transaction with `message`.
@@ -192,16 +232,7 @@ impl SolanaChain {
             }
             let (wallets, atas) = accounts.split_at(chunk.len());
             for (w, a) in wallets.iter().zip(atas) {
-                let is_token_account = w.as_ref().is_some_and(|w| {
-                    w.owner == token_program() && w.data.len() >= TOKEN_ACCOUNT_BYTES
-                });
-                out.push(if is_token_account {
-                    Recipient::TokenAccount
-                } else if a.is_some() {
-                    Recipient::Ready
-                } else {
-                    Recipient::NeedsAccount
-                });
+                out.push(classify_recipient(w.as_ref(), a.as_ref(), &self.mint));
             }
         }
         Ok(out)
@@ -273,11 +304,20 @@ impl SolanaChain {
         let mut creates = 0u32;
         for (line, need) in lines.iter().zip(needs) {
             let recipient = parse_wallet(&line.recipient, &line.id)?;
-            if *need == Recipient::TokenAccount {
-                return Err(ChainError::WouldRevert(format!(
-                    "payout {}: {} is a token account, not a wallet",
-                    line.id, line.recipient
-                )));
+            match need {
+                Recipient::TokenAccount => {
+                    return Err(ChainError::WouldRevert(format!(
+                        "payout {}: {} is a token account, not a wallet",
+                        line.id, line.recipient
+                    )));
+                }
+                Recipient::Unusable(why) => {
+                    return Err(ChainError::WouldRevert(format!(
+                        "payout {}: {} cannot receive: {why}",
+                        line.id, line.recipient
+                    )));
+                }
+                Recipient::Ready | Recipient::NeedsAccount => {}
             }
             let create = *need == Recipient::NeedsAccount;
             let (ixs, u) = self.line_instructions(line, &recipient, create)?;
@@ -323,7 +363,13 @@ impl SolanaChain {
         let needs = self.recipients(&wallets[..most]).await?;
         let mut fit = 0;
         for k in 1..=most {
-            let plan = self.plan(&lines[..k], &needs[..k], 0)?;
+            // A line that can never be paid ends the batch before it; alone,
+            // it is the error.
+            let plan = match self.plan(&lines[..k], &needs[..k], 0) {
+                Ok(p) => p,
+                Err(e) if k == 1 => return Err(e),
+                Err(_) => break,
+            };
             if !self.fits(&plan) {
                 break;
             }
@@ -371,7 +417,14 @@ impl SolanaChain {
             .rpc
             .get_transaction_with_config(&sig, config)
             .await
-            .map_err(classify)?;
+            .map_err(|e| match e.kind() {
+                // `null`: this node does not have it (yet): another call or
+                // node will.
+                solana_client::client_error::ClientErrorKind::SerdeJson(_) => {
+                    ChainError::Transport(format!("transaction {sig} not found yet: {e}"))
+                }
+                _ => classify(e),
+            })?;
         let meta = tx
             .transaction
             .meta
@@ -546,6 +599,79 @@ mod tests {
             c.plan(&big, &[Recipient::Ready], 0),
             Err(ChainError::Malformed(_))
         ));
+    }
+
+    fn account(owner: Pubkey, data: Vec<u8>) -> Account {
+        Account {
+            lamports: 2_039_280,
+            data,
+            owner,
+            executable: false,
+            rent_epoch: 0,
+        }
+    }
+
+    fn token_account(mint: &Pubkey, state: spl_token_interface::state::AccountState) -> Account {
+        let t = spl_token_interface::state::Account {
+            mint: *mint,
+            owner: new_wallet(),
+            amount: 0,
+            state,
+            ..Default::default()
+        };
+        let mut data = vec![0u8; TOKEN_ACCOUNT_BYTES];
+        spl_token_interface::state::Account::pack(t, &mut data).unwrap();
+        account(token_program(), data)
+    }
+
+    #[test]
+    fn a_recipient_is_ready_only_with_an_initialized_token_account_of_this_mint() {
+        use spl_token_interface::state::AccountState;
+        let mint = new_wallet();
+        let ok = token_account(&mint, AccountState::Initialized);
+        assert_eq!(classify_recipient(None, Some(&ok), &mint), Recipient::Ready);
+        assert_eq!(
+            classify_recipient(None, None, &mint),
+            Recipient::NeedsAccount
+        );
+        // Somebody sent lamports to the address: no token account there yet.
+        let lamports = account(solana_system_interface::program::ID, vec![]);
+        assert_eq!(
+            classify_recipient(None, Some(&lamports), &mint),
+            Recipient::NeedsAccount
+        );
+        // Frozen, or another mint: it can never receive this payout.
+        let frozen = token_account(&mint, AccountState::Frozen);
+        assert!(matches!(
+            classify_recipient(None, Some(&frozen), &mint),
+            Recipient::Unusable(_)
+        ));
+        let other = token_account(&new_wallet(), AccountState::Initialized);
+        assert!(matches!(
+            classify_recipient(None, Some(&other), &mint),
+            Recipient::Unusable(_)
+        ));
+    }
+
+    #[test]
+    fn token_accounts_of_either_token_program_are_not_wallets() {
+        let mint = new_wallet();
+        let classic = account(token_program(), vec![0; TOKEN_ACCOUNT_BYTES]);
+        assert_eq!(
+            classify_recipient(Some(&classic), None, &mint),
+            Recipient::TokenAccount
+        );
+        let t22 = account(TOKEN_2022, vec![0; TOKEN_ACCOUNT_BYTES + 50]);
+        assert_eq!(
+            classify_recipient(Some(&t22), None, &mint),
+            Recipient::TokenAccount
+        );
+        // A wallet with SOL is a wallet.
+        let wallet = account(solana_system_interface::program::ID, vec![]);
+        assert_eq!(
+            classify_recipient(Some(&wallet), None, &mint),
+            Recipient::NeedsAccount
+        );
     }
 
     #[test]

@@ -159,7 +159,9 @@ pub trait VmPayouts: VmLane {
 
     /// The payload paying all of `lines` in one transaction (what the lane
     /// reserves, simulates and signs). Chain state it depends on (which token
-    /// accounts exist) is read now; the payload stays valid if it changes.
+    /// accounts exist) is read now: if that changes before it executes (a
+    /// recipient closes its token account), the payload fails simulation and
+    /// stays reserved, and its owner withdraws it and plans the lines again.
     fn payout_payload<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, Vec<u8>>;
 
     /// Per-line outcomes of the included transaction `id`, read from the

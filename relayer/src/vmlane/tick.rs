@@ -149,9 +149,11 @@ impl GenericLane {
         if !alive {
             let had_attempts = !attempts.is_empty();
             if intent.state != IntentState::Reserved {
+                // Only from the state this step read: never over a
+                // withdrawal or a finality written meanwhile.
                 self.store.conn().execute(
-                    "UPDATE vm_intent SET state = ?1, updated_ms = ?2 WHERE id = ?3",
-                    params![IntentState::Reserved, now_ms(), intent.id],
+                    "UPDATE vm_intent SET state = ?1, updated_ms = ?2 WHERE id = ?3 AND state = ?4",
+                    params![IntentState::Reserved, now_ms(), intent.id, intent.state],
                 )?;
             }
             self.sign_and_send(intent, report).await?;
@@ -215,7 +217,25 @@ impl GenericLane {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             let now = now_ms();
-            t.execute(
+            // Still reserved with nothing alive: a withdrawal, or another
+            // tick that signed first, may have come between the decision to
+            // sign and now. Then nothing is stored and nothing sent.
+            let claimed = t.execute(
+                "UPDATE vm_intent SET state = ?1, updated_ms = ?2 WHERE id = ?3 AND state = ?4
+                   AND NOT EXISTS (SELECT 1 FROM vm_attempt a WHERE a.intent_id = ?3 AND a.state != ?5)",
+                params![
+                    IntentState::Signed,
+                    now,
+                    intent.id,
+                    IntentState::Reserved,
+                    AttemptState::Dead
+                ],
+            )?;
+            if claimed == 0 {
+                tracing::info!(chain = %self.chain, intent = %intent.key, "intent changed while signing (withdrawn, or signed by another tick); nothing sent");
+                return Ok(());
+            }
+            let inserted = t.execute(
                 "INSERT INTO vm_attempt (intent_id, fence, valid_until, tx_id, raw, max_cost, state, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     intent.id,
@@ -227,12 +247,23 @@ impl GenericLane {
                     AttemptState::Signed,
                     now
                 ],
-            )?;
+            );
+            match inserted {
+                Ok(_) => {}
+                // Another intent's attempt is these very bytes (equal
+                // payloads under one fence): one transaction can pay only
+                // one of them. Nothing is stored; the next tick signs under
+                // the next fence.
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    return Err(Error::Chain(switchyard_core::chain::ChainError::Transport(
+                        "another intent's attempt is this very transaction; signed again under the next fence".into(),
+                    )));
+                }
+                Err(e) => return Err(e.into()),
+            }
             let id = t.last_insert_rowid();
-            t.execute(
-                "UPDATE vm_intent SET state = ?1, updated_ms = ?2 WHERE id = ?3",
-                params![IntentState::Signed, now, intent.id],
-            )?;
             t.commit()?;
             id
         };

@@ -35,6 +35,14 @@ struct Chain {
     finality_depth: u64,
     fence_seq: u64,
     reorgs: u64,
+    /// `status` reports the block hash it saw at inclusion, whatever the
+    /// chain holds now (a node on a stale fork) while set.
+    stale_status: bool,
+    /// Inclusion-time hashes (for `stale_status`).
+    seen: HashMap<u64, [u8; 32]>,
+    /// Every fence handed out is the same one (one blockhash per slot:
+    /// two signings in one slot share it) while set.
+    same_fence: bool,
 }
 
 impl Chain {
@@ -57,6 +65,7 @@ impl Chain {
             }
             let payload = raw[16..].to_vec();
             *self.executions.entry(payload.clone()).or_default() += 1;
+            self.seen.insert(self.height, h);
             self.included.insert(id, (self.height, payload));
         }
     }
@@ -85,8 +94,12 @@ impl Chain {
     }
 }
 
+/// Run once at the next `fresh_fence`: something else happening while the
+/// lane is between deciding to sign and signing.
+type Meanwhile = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;
+
 #[derive(Clone, Default)]
-struct Fake(Arc<Mutex<Chain>>);
+struct Fake(Arc<Mutex<Chain>>, Meanwhile);
 
 impl Fake {
     fn with<T>(&self, f: impl FnOnce(&mut Chain) -> T) -> T {
@@ -108,11 +121,17 @@ impl VmLane for Fake {
     }
 
     fn fresh_fence(&self) -> VmFuture<'_, Fence> {
+        let meanwhile = self.1.lock().unwrap().take();
+        if let Some(f) = meanwhile {
+            f();
+        }
         let r = self.with(|c| {
             if c.down {
                 return Err(down());
             }
-            c.fence_seq += 1;
+            if !c.same_fence || c.fence_seq == 0 {
+                c.fence_seq += 1;
+            }
             Ok(Fence {
                 value: c.fence_seq.to_be_bytes().to_vec(),
                 valid_until: Some(c.height + 5),
@@ -185,7 +204,11 @@ impl VmLane for Fake {
                 return Ok(AttemptStatus::Included {
                     block: BlockRef {
                         number: n,
-                        hash: c.blocks[&n],
+                        hash: if c.stale_status {
+                            c.seen[&n]
+                        } else {
+                            c.blocks[&n]
+                        },
                         timestamp_s: 0,
                     },
                     success: true,
@@ -426,6 +449,87 @@ async fn an_intent_is_withdrawn_only_while_nothing_of_it_can_execute() {
         !lane.withdraw("f", "too late").unwrap(),
         "withdrawn while its attempt may still land"
     );
+}
+
+#[tokio::test]
+async fn an_intent_withdrawn_while_its_attempt_is_being_signed_is_never_sent() {
+    let (store, _d) = store();
+    let fake = chain(2);
+    let l = lane(&store, &fake);
+    l.reserve("w", b"pay wendy 4").unwrap();
+    // The merchant's cancellation lands while the lane fetches a fence.
+    let other = lane(&store, &fake);
+    *fake.1.lock().unwrap() = Some(Box::new(move || {
+        assert!(other.withdraw("w", "merchant cancelled").unwrap());
+    }));
+    for _ in 0..10 {
+        l.tick().await.unwrap();
+        fake.with(|c| c.mine());
+    }
+    let i = l.get("w").unwrap().unwrap();
+    assert_eq!(i.state, IntentState::Dead, "{i:?}");
+    assert!(
+        l.attempts(i.id).unwrap().is_empty(),
+        "an attempt was stored after the withdrawal"
+    );
+    assert_eq!(
+        fake.with(|c| c.executions.get(&b"pay wendy 4".to_vec()).copied()),
+        None
+    );
+}
+
+#[tokio::test]
+async fn two_intents_with_the_same_payload_in_one_slot_are_both_paid_each_once() {
+    let (store, _d) = store();
+    let fake = chain(2);
+    let l = lane(&store, &fake);
+    // Two equal payouts (same recipient, same amount): equal payloads.
+    l.reserve("p1", b"pay paul 5").unwrap();
+    l.reserve("p2", b"pay paul 5").unwrap();
+    fake.with(|c| c.same_fence = true);
+    // One slot: both would sign the very same bytes. The second waits.
+    let r = l.tick().await.unwrap();
+    assert_eq!((r.signed, r.errors), (1, 1));
+    fake.with(|c| c.same_fence = false);
+    for k in ["p1", "p2"] {
+        assert_eq!(tick_until_final(&l, &fake, k, 20).await, IntentState::Final);
+    }
+    // Two intents, two executions: one each.
+    assert_eq!(fake.with(|c| c.executions[&b"pay paul 5".to_vec()]), 2);
+    let ids: HashSet<Vec<u8>> = ["p1", "p2"]
+        .iter()
+        .flat_map(|k| {
+            let i = l.get(k).unwrap().unwrap();
+            l.attempts(i.id).unwrap().into_iter().map(|a| a.tx_id)
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+}
+
+#[tokio::test]
+async fn a_block_no_longer_canonical_at_its_height_is_not_taken_as_final() {
+    let (store, _d) = store();
+    let fake = chain(2);
+    let l = lane(&store, &fake);
+    l.reserve("q", b"pay quinn 2").unwrap();
+    l.tick().await.unwrap();
+    fake.with(|c| c.mine());
+    l.tick().await.unwrap();
+    let i = l.get("q").unwrap().unwrap();
+    let (n, _) = i.block.unwrap();
+    // The status source still reports the old block, but the canonical
+    // block at that height is another one (a node serving a stale fork).
+    fake.with(|c| {
+        c.mine();
+        c.mine();
+        c.mine();
+        c.blocks.insert(n, [9u8; 32]);
+        c.stale_status = true;
+    });
+    for _ in 0..5 {
+        l.tick().await.unwrap();
+    }
+    assert_eq!(l.get("q").unwrap().unwrap().state, IntentState::Included);
 }
 
 #[derive(Clone, Debug)]

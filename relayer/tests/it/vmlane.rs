@@ -32,6 +32,9 @@ struct Chain {
     drop_all: bool,
     /// The network is unreachable while set.
     down: bool,
+    /// A broadcast reaches the network but its answer is lost (the caller
+    /// sees an error) while set.
+    lost_ack: bool,
     finality_depth: u64,
     fence_seq: u64,
     reorgs: u64,
@@ -70,8 +73,9 @@ impl Chain {
         }
     }
 
-    /// Replaces the newest `depth` blocks: what they held goes back to the
-    /// pool (while its fence is valid) or is gone.
+    /// Replaces the newest `depth` blocks: what they held is gone (a node
+    /// that saw it no longer has it); only a new broadcast brings it back,
+    /// while its fence is valid.
     fn reorg(&mut self, depth: u64) {
         let from = self.height.saturating_sub(depth) + 1;
         self.reorgs += 1;
@@ -188,6 +192,9 @@ impl VmLane for Fake {
             let valid_until = u64::from_be_bytes(raw[8..16].try_into().unwrap());
             if c.height < valid_until {
                 c.pool.insert(raw.to_vec(), (raw.to_vec(), valid_until));
+            }
+            if c.lost_ack {
+                return Err(ChainError::Transport("connection reset after send".into()));
             }
             Ok(())
         });
@@ -473,7 +480,7 @@ async fn an_intent_withdrawn_while_its_attempt_is_being_signed_is_never_sent() {
         "an attempt was stored after the withdrawal"
     );
     assert_eq!(
-        fake.with(|c| c.executions.get(&b"pay wendy 4".to_vec()).copied()),
+        fake.with(|c| c.executions.get(b"pay wendy 4".as_slice()).copied()),
         None
     );
 }
@@ -538,6 +545,7 @@ enum Event {
     Mine,
     Drop(bool),
     Down(bool),
+    LostAck(bool),
     Reorg(u64),
     Restart,
 }
@@ -548,6 +556,7 @@ fn event() -> impl Strategy<Value = Event> {
         4 => Just(Event::Mine),
         1 => any::<bool>().prop_map(Event::Drop),
         1 => any::<bool>().prop_map(Event::Down),
+        1 => any::<bool>().prop_map(Event::LostAck),
         1 => (1u64..4).prop_map(Event::Reorg),
         1 => Just(Event::Restart),
     ]
@@ -576,6 +585,7 @@ proptest! {
                     Event::Mine => fake.with(|c| c.mine()),
                     Event::Drop(d) => fake.with(|c| c.drop_all = d),
                     Event::Down(d) => fake.with(|c| c.down = d),
+                    Event::LostAck(d) => fake.with(|c| c.lost_ack = d),
                     Event::Reorg(n) => fake.with(|c| c.reorg(n)),
                     Event::Restart => l = lane(&store, &fake),
                 }
@@ -583,7 +593,7 @@ proptest! {
                     prop_assert!(n <= 1, "{:?} executed {} times", String::from_utf8_lossy(&p), n);
                 }
             }
-            fake.with(|c| { c.drop_all = false; c.down = false; });
+            fake.with(|c| { c.drop_all = false; c.down = false; c.lost_ack = false; });
             for _ in 0..60 {
                 l.tick().await.unwrap();
                 fake.with(|c| c.mine());

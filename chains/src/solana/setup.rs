@@ -62,6 +62,32 @@ pub async fn fund(
     send(rpc, from, &[], &[ix]).await
 }
 
+/// Creates a rent-exempt account of `len` bytes owned by the token program
+/// and initializes it with `init(address)`, in one transaction; returns its
+/// address.
+async fn create_token_program_account(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    len: usize,
+    init: impl FnOnce(&Pubkey) -> ChainResult<Instruction>,
+) -> ChainResult<Pubkey> {
+    let account = Keypair::new();
+    let rent = rpc
+        .get_minimum_balance_for_rent_exemption(len)
+        .await
+        .map_err(classify)?;
+    let create = solana_system_interface::instruction::create_account(
+        &payer.pubkey(),
+        &account.pubkey(),
+        rent,
+        u64::try_from(len).unwrap_or(u64::MAX),
+        &token_program(),
+    );
+    let init = init(&account.pubkey())?;
+    send(rpc, payer, &[&account], &[create, init]).await?;
+    Ok(account.pubkey())
+}
+
 /// Creates a mint with `decimals`, `authority` minting; returns its address.
 pub async fn create_mint(
     rpc: &RpcClient,
@@ -69,29 +95,17 @@ pub async fn create_mint(
     authority: &Pubkey,
     decimals: u8,
 ) -> ChainResult<Pubkey> {
-    let mint = Keypair::new();
-    let len = spl_token_interface::state::Mint::LEN;
-    let rent = rpc
-        .get_minimum_balance_for_rent_exemption(len)
-        .await
-        .map_err(classify)?;
-    let create = solana_system_interface::instruction::create_account(
-        &payer.pubkey(),
-        &mint.pubkey(),
-        rent,
-        len as u64,
-        &token_program(),
-    );
-    let init = spl_token_interface::instruction::initialize_mint2(
-        &token_program(),
-        &mint.pubkey(),
-        authority,
-        None,
-        decimals,
-    )
-    .map_err(|e| ChainError::Malformed(e.to_string()))?;
-    send(rpc, payer, &[&mint], &[create, init]).await?;
-    Ok(mint.pubkey())
+    create_token_program_account(rpc, payer, spl_token_interface::state::Mint::LEN, |mint| {
+        spl_token_interface::instruction::initialize_mint2(
+            &token_program(),
+            mint,
+            authority,
+            None,
+            decimals,
+        )
+        .map_err(|e| ChainError::Malformed(e.to_string()))
+    })
+    .await
 }
 
 /// Creates `owner`'s associated token account of `mint` if it is missing;
@@ -141,27 +155,20 @@ pub async fn create_multisig(
     signers: &[Pubkey],
     m: u8,
 ) -> ChainResult<Pubkey> {
-    let multisig = Keypair::new();
-    let len = spl_token_interface::state::Multisig::LEN;
-    let rent = rpc
-        .get_minimum_balance_for_rent_exemption(len)
-        .await
-        .map_err(classify)?;
-    let create = solana_system_interface::instruction::create_account(
-        &payer.pubkey(),
-        &multisig.pubkey(),
-        rent,
-        len as u64,
-        &token_program(),
-    );
     let refs: Vec<&Pubkey> = signers.iter().collect();
-    let init = spl_token_interface::instruction::initialize_multisig2(
-        &token_program(),
-        &multisig.pubkey(),
-        &refs,
-        m,
+    create_token_program_account(
+        rpc,
+        payer,
+        spl_token_interface::state::Multisig::LEN,
+        |multisig| {
+            spl_token_interface::instruction::initialize_multisig2(
+                &token_program(),
+                multisig,
+                &refs,
+                m,
+            )
+            .map_err(|e| ChainError::Malformed(e.to_string()))
+        },
     )
-    .map_err(|e| ChainError::Malformed(e.to_string()))?;
-    send(rpc, payer, &[&multisig], &[create, init]).await?;
-    Ok(multisig.pubkey())
+    .await
 }

@@ -231,54 +231,16 @@ async fn measure(args: &BenchSolanaArgs) -> Result<Report, Failure> {
     let single = n.min(20);
     let mut cases = Vec::new();
     let mut txs = 0usize;
-    cases.push(
-        pay(
-            &b,
-            &counting,
-            "batched, new accounts",
-            n,
-            false,
-            true,
-            &mut txs,
-        )
-        .await?,
-    );
-    cases.push(
-        pay(
-            &b,
-            &counting,
-            "batched, existing accounts",
-            n,
-            true,
-            true,
-            &mut txs,
-        )
-        .await?,
-    );
-    cases.push(
-        pay(
-            &b,
-            &counting,
-            "one per tx, new accounts",
-            single,
-            false,
-            false,
-            &mut txs,
-        )
-        .await?,
-    );
-    cases.push(
-        pay(
-            &b,
-            &counting,
-            "one per tx, existing accounts",
-            single,
-            true,
-            false,
-            &mut txs,
-        )
-        .await?,
-    );
+    // (name, recipients, their token accounts exist, batched)
+    let plan = [
+        ("batched, new accounts", n, false, true),
+        ("batched, existing accounts", n, true, true),
+        ("one per tx, new accounts", single, false, false),
+        ("one per tx, existing accounts", single, true, false),
+    ];
+    for (name, recipients, existing, batched) in plan {
+        cases.push(pay(&b, &counting, name, recipients, existing, batched, &mut txs).await?);
+    }
     let calls = counting.calls.load(Ordering::Relaxed);
     let (sign_us, store_commit_us) = lane_costs(&b).await?;
     Ok(Report {

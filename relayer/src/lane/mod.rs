@@ -251,11 +251,11 @@ impl fmt::Debug for Lane {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     i64::try_from(switchyard_core::now_ms()).unwrap_or(i64::MAX)
 }
 
-fn corrupt(what: &str) -> Error {
+pub(crate) fn corrupt(what: &str) -> Error {
     Error::Corrupt(what.to_owned())
 }
 

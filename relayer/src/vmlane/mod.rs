@@ -136,13 +136,7 @@ impl fmt::Debug for GenericLane {
     }
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(switchyard_core::now_ms()).unwrap_or(i64::MAX)
-}
-
-fn corrupt(what: &str) -> Error {
-    Error::Corrupt(what.to_owned())
-}
+pub(super) use crate::lane::{corrupt, now_ms};
 
 const INTENT_COLUMNS: &str = "id, intent, payload, state, attempt_id, block_number, block_hash, success, why_dead, last_error, updated_ms";
 

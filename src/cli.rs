@@ -419,6 +419,10 @@ pub struct DevnetUpArgs {
     /// forge build output with the contract artifacts.
     #[arg(long, default_value = "contracts/out")]
     pub artifacts: PathBuf,
+    /// Leave out the topology's Solana chains (and their assets and
+    /// bridges): EVM chains only, no validator started.
+    #[arg(long)]
+    pub skip_solana: bool,
 }
 
 /// Benchmarks.

@@ -1,5 +1,6 @@
 //! `switchyard devnet up`: the local EVM chains of a devnet topology, with
-//! Switchyard's contracts deployed and funded, until SIGINT/SIGTERM.
+//! Switchyard's contracts deployed and funded, and its Solana chains (see
+//! `devnet_solana`), until SIGINT/SIGTERM.
 //!
 //! For each `[[chain]]` it starts anvil (from `node_modules/.bin`, which
 //! `scripts/setup` installs) on the port of the chain's `rpc_url` (or a
@@ -124,9 +125,12 @@ pub fn run(args: &DevnetUpArgs) -> Result<(), Failure> {
 async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&args.topology)
         .map_err(|e| Failure::Usage(format!("--topology {}: {e}", args.topology.display())))?;
-    let topology = Topology::from_toml(&text)?;
     let mut doc: toml::Table =
         toml::from_str(&text).map_err(|e| Failure::Usage(format!("--topology: {e}")))?;
+    if args.skip_solana {
+        without_solana(&mut doc);
+    }
+    let topology = Topology::from_toml(&toml::to_string(&doc).map_err(|e| eyre!("{e}"))?)?;
     let relayer_key = env_key("SWITCHYARD_RELAYER_KEY", DEFAULT_RELAYER_KEY);
     let relayer = Eip712Signer::from_hex("SWITCHYARD_RELAYER_KEY", &relayer_key)?.address();
     let anvil = args.anvil.clone();
@@ -157,8 +161,11 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         .ok_or_else(|| Failure::Usage("--topology has no [[chain]]".into()))?;
     for (i, c) in topology.chains().iter().enumerate() {
         let (ChainKind::Evm, Some(chain_id)) = (c.kind, c.chain_id) else {
+            if c.kind == ChainKind::Solana {
+                continue;
+            }
             return Err(Failure::Usage(format!(
-                "chain[{i}]: a devnet has EVM chains only"
+                "chain[{i}]: a devnet has EVM and Solana chains only"
             )));
         };
         if MAINNET_CHAIN_IDS.contains(&chain_id) {
@@ -303,6 +310,23 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             "anvil_pid": pid,
         }));
     }
+    let solana_key = std::env::var(switchyard_node::solana::KEY_VAR).ok().unwrap_or_else(|| {
+        switchyard_chains::solana::keypair_json(&switchyard_chains::solana::setup::devnet_keypair(
+            "hot-wallet",
+        ))
+    });
+    let mut validators = Vec::new();
+    for (i, c) in topology.chains().iter().enumerate() {
+        if c.kind != ChainKind::Solana {
+            continue;
+        }
+        let (v, entry) = crate::devnet_solana::up(args, &topology, i, &solana_key).await?;
+        if let Some(tbl) = chains_toml.get_mut(i).and_then(|v| v.as_table_mut()) {
+            tbl.insert("rpc_url".into(), toml::Value::String(v.url.clone()));
+        }
+        summary.push(entry);
+        validators.push(v);
+    }
     let dir = &args.dir;
     tracing::info!(
         "starting {} co-signers, {threshold} of them needed",
@@ -392,7 +416,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     write_private(
         &dir.join("env"),
         &format!(
-            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\n",
+            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\nexport SWITCHYARD_SOLANA_KEY='{solana_key}'\n",
             cos.identity
         ),
     )?;
@@ -436,14 +460,17 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let keys = switchyard_node::engine::Keys {
             relayer: relayer_key,
             signer: switchyard_node::engine::SignerKey::Identity(cos.identity.clone()),
+            solana: Some(solana_key.clone()),
         };
         let served = switchyard_node::serve::serve_with(cfg, Some(keys), shutdown).await;
         drop(cosigners);
+        drop(validators);
         drop(anvils);
         return served;
     }
     switchyard_node::serve::wait_for_signal().await;
     drop(cosigners);
+    drop(validators);
     drop(anvils);
     Ok(())
 }
@@ -466,4 +493,34 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 fn wallet_address(key: &str) -> Result<alloy_primitives::Address, Failure> {
     Ok(Eip712Signer::from_hex("key", key)?.address())
+}
+
+/// Drops the Solana chains from a topology document, with the assets on
+/// them and the bridges to or from those assets.
+fn without_solana(doc: &mut toml::Table) {
+    let mut gone: Vec<String> = Vec::new();
+    if let Some(chains) = doc.get_mut("chain").and_then(|c| c.as_array_mut()) {
+        chains.retain(|c| {
+            let solana = c.get("kind").and_then(|k| k.as_str()) == Some("solana");
+            if solana && let Some(id) = c.get("id").and_then(|i| i.as_str()) {
+                gone.push(id.to_owned());
+            }
+            !solana
+        });
+    }
+    if let Some(assets) = doc.get_mut("asset").and_then(|a| a.as_array_mut()) {
+        assets.retain(|a| {
+            !a.get("chain")
+                .and_then(|c| c.as_str())
+                .is_some_and(|c| gone.iter().any(|g| g == c))
+        });
+    }
+    let on_gone = |v: Option<&toml::Value>| {
+        v.and_then(|s| s.as_str())
+            .and_then(|s| s.split(':').next())
+            .is_some_and(|c| gone.iter().any(|g| g == c))
+    };
+    if let Some(bridges) = doc.get_mut("bridge").and_then(|b| b.as_array_mut()) {
+        bridges.retain(|b| !on_gone(b.get("from")) && !on_gone(b.get("to")));
+    }
 }

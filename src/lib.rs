@@ -10,6 +10,7 @@ pub mod bench_solana;
 pub mod cli;
 pub mod devnet;
 mod devnet_cosigners;
+mod devnet_solana;
 mod keys_cmd;
 mod quote_cmd;
 pub mod serve;

@@ -11,6 +11,7 @@
 //! | 4005 | the chosen route has a leg this daemon cannot execute | `{"field", "reason"}` |
 //! | 4009 | the idempotency key was used for a different request | `{"field"}` |
 //! | 4023 | a recipient is on the deny list (refused and audited; nothing stored) | `{"field", "chain"}` |
+//! | 4503 | a chain needed to check a field cannot be read now (nothing stored); retry with the same idempotency key | `{"field", "chain"}` |
 //! | 4011 | no API key, or an unknown or revoked one | — |
 //! | 4029 | the key's rate limit is exceeded | `{"retry_after_ms"}` |
 //! | 4031 | the key's role may not call this method | `{"required", "role"}` |
@@ -148,6 +149,19 @@ pub fn over_limit(
     ErrorObjectOwned::owned(OVER_LIMIT, message.to_owned(), Some(d))
 }
 
+/// A chain needed to check a field cannot be read now.
+pub const CHAIN_UNAVAILABLE: i32 = 4503;
+
+/// A chain needed to check `field` cannot be read now: nothing was stored,
+/// and the same request may be sent again.
+pub fn chain_unavailable(field: &str, chain: &str, why: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        CHAIN_UNAVAILABLE,
+        format!("{field}: chain {chain} cannot be read now ({why}); retry with the same idempotency key"),
+        Some(json!({ "field": field, "chain": chain })),
+    )
+}
+
 /// Internal failure; nothing was half done.
 pub fn internal(message: &str) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INTERNAL, format!("internal error: {message}"), None::<()>)
@@ -251,6 +265,10 @@ pub const EXECUTION: &[ErrorDoc] = &[
     ErrorDoc {
         code: OVER_LIMIT,
         message: "over a configured limit (a merchant's budget); data.limit names it, nothing was stored",
+    },
+    ErrorDoc {
+        code: CHAIN_UNAVAILABLE,
+        message: "a chain needed to check a field cannot be read now, nothing was stored; retry with the same idempotency key",
     },
     ErrorDoc {
         code: INTERNAL,

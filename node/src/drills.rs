@@ -1,7 +1,9 @@
 //! Crash drills, off unless `SWITCHYARD_CRASH_AT` is set:
 //! `signed:<text>` or `broadcast:<text>` kills the process with SIGKILL
 //! right after a transaction whose intent contains `<text>` is signed and
-//! stored (not yet broadcast), or broadcast (not yet mined);
+//! stored (not yet broadcast), or broadcast (not yet mined); on a chain
+//! of the generic lane (Solana) also `included:<text>`, right after the
+//! attempt's block is recorded;
 //! `batch-written` and `batch-submitted` right after a payout batch is
 //! written, or reserved on its lane; an operator action's name right after
 //! it is committed. The end-to-end tests use them to prove that nothing is
@@ -11,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use switchyard_relayer::vmlane::{VmHook, VmStage};
 use switchyard_relayer::{BatchHook, Hook, Stage};
 
 fn kill_self(what: &str) -> ! {
@@ -67,6 +70,26 @@ pub fn crash_hook() -> Option<Hook> {
                 "{stage:?} of {} (nonce {})",
                 rec.intent, rec.nonce
             ));
+        }
+    }))
+}
+
+/// `SWITCHYARD_CRASH_AT=signed:<text>`, `broadcast:<text>` or
+/// `included:<text>` on a generic-lane chain (see the module docs).
+pub fn vm_crash_hook() -> Option<VmHook> {
+    let spec = std::env::var("SWITCHYARD_CRASH_AT").ok()?;
+    let (stage, text) = spec.split_once(':')?;
+    let stage = match stage {
+        "signed" => VmStage::Signed,
+        "broadcast" => VmStage::Broadcast,
+        "included" => VmStage::Included,
+        _ => return None,
+    };
+    let text = text.to_owned();
+    tracing::warn!(%spec, "crash drill armed on the generic lanes");
+    Some(Arc::new(move |at, intent| {
+        if at == stage && intent.contains(&text) {
+            kill_self(&format!("{stage:?} of {intent}"));
         }
     }))
 }

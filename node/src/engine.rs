@@ -1,5 +1,6 @@
 //! The relayer inside the daemon: one lane task per EVM chain (with an
-//! `rpc_url`) for the key in `SWITCHYARD_RELAYER_KEY`, and the transfer
+//! `rpc_url`) for the key in `SWITCHYARD_RELAYER_KEY`, one generic lane
+//! per Solana chain for the hot wallet in `SWITCHYARD_SOLANA_KEY`, and the transfer
 //! executor, all sharing one SQLite store. On start every lane's first
 //! tick reconciles with its chain, so a restart after a crash resumes from
 //! the store.
@@ -22,8 +23,12 @@ use switchyard_core::model::BreakerState;
 use switchyard_core::topology::{BridgeIx, ChainIx};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
+use switchyard_chains::solana::SolanaChain;
+use switchyard_core::chain::vm::VmPayouts;
+use switchyard_relayer::vmlane::GenericLane;
 use switchyard_relayer::{
     BatchPolicy, Funder, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts, Store, Transfers,
+    VmPayoutChain,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -135,6 +140,10 @@ pub struct Keys {
     pub relayer: String,
     /// Who signs messages for the contracts.
     pub signer: SignerKey,
+    /// The Solana hot wallet (`SWITCHYARD_SOLANA_KEY`, a keypair as
+    /// `solana-keygen` writes it), when the topology has Solana chains to
+    /// pay on.
+    pub solana: Option<String>,
 }
 
 /// Who signs messages for the contracts.
@@ -172,6 +181,7 @@ impl Keys {
             } else {
                 SignerKey::Local(get("SWITCHYARD_SIGNER_KEY")?)
             },
+            solana: std::env::var(crate::solana::KEY_VAR).ok(),
         })
     }
 }
@@ -251,6 +261,7 @@ pub async fn start(
     model: &Arc<ModelHandle>,
     breakers: &Arc<Breakers>,
     endpoints: &[(ChainIx, Arc<Endpoints>)],
+    solana: &[(ChainIx, Arc<SolanaChain>)],
     default_max_hops: u8,
     tasks: &TaskManager,
 ) -> Result<Engine, Failure> {
@@ -352,6 +363,7 @@ pub async fn start(
             }
         })),
     );
+    let vm_chains = vm_payout_chains(keys, &store, &topology, solana, every, tasks);
     let chain_ids: HashSet<u64> = payout_chains.keys().copied().collect();
     let mut payouts = Payouts::new(
         Arc::clone(&store),
@@ -363,6 +375,7 @@ pub async fn start(
             ttl_s: cfg.batch.ttl_s,
         },
     );
+    payouts = payouts.with_vm_chains(vm_chains);
     payouts = payouts.with_decimals(
         topology
             .assets()
@@ -450,7 +463,7 @@ pub async fn start(
     }));
     // Payouts for a paused chain or one whose breaker is open wait.
     let m = Arc::clone(model);
-    payouts = payouts.with_gate(Arc::new(move |chain_id: u64| {
+    payouts = payouts.with_gate(Arc::new(move |chain_id: u64, name: Option<&str>| {
         let cur = m.current();
         let snap = &cur.snapshot;
         let (c, live) = snap
@@ -458,7 +471,10 @@ pub async fn start(
             .chains()
             .iter()
             .zip(&snap.chains)
-            .find(|(c, _)| c.chain_id == Some(chain_id))?;
+            .find(|(c, _)| match name {
+                Some(n) => c.id.as_str() == n,
+                None => c.chain_id == Some(chain_id),
+            })?;
         if let Some(why) = &live.paused {
             return Some(format!("chain {} paused: {why}", c.id));
         }
@@ -646,6 +662,84 @@ async fn lane_task(
                     _ => {}
                 }
                 was_halted = r.halted.is_some();
+            }
+            Err(e) => {
+                tracing::warn!(chain = %name, error = %e, retryable = e.is_retryable(), "lane step failed")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// One generic lane and payout chain per connected Solana chain, paid from
+/// the hot wallet; its lane task is started here. Without the key, the
+/// chain is quoted and probed but its payouts wait (said once, here).
+fn vm_payout_chains(
+    keys: &Keys,
+    store: &Arc<Store>,
+    topology: &switchyard_core::topology::Topology,
+    solana: &[(ChainIx, Arc<SolanaChain>)],
+    every: Duration,
+    tasks: &TaskManager,
+) -> HashMap<String, VmPayoutChain> {
+    let mut out = HashMap::new();
+    if keys.solana.is_none() {
+        for (ix, _) in solana {
+            tracing::warn!(chain = %topology.chain(*ix).id, "{} is not set: payouts on this chain wait", crate::solana::KEY_VAR);
+        }
+        return out;
+    }
+    let hook = crate::drills::vm_crash_hook();
+    for (ix, chain) in solana {
+        let name = topology.chain(*ix).id.to_string();
+        let adapter: Arc<dyn VmPayouts> = Arc::clone(chain) as Arc<dyn VmPayouts>;
+        let mut lane = GenericLane::new(Arc::clone(store), &name, Arc::clone(&adapter) as _);
+        if let Some(h) = &hook {
+            lane = lane.with_hook(Arc::clone(h));
+        }
+        let (n, l, stop) = (name.clone(), lane.clone(), tasks.shutdown().clone());
+        tasks.spawn_critical(format!("lane:{name}"), Restart::Always, move || {
+            vm_lane_task(n.clone(), l.clone(), every, stop.clone())
+        });
+        tracing::info!(chain = %name, sender = %lane.sender(), "payout lane open (generic lane)");
+        out.insert(
+            name,
+            VmPayoutChain {
+                lane,
+                adapter,
+                token: chain.mint().to_string(),
+            },
+        );
+    }
+    out
+}
+
+async fn vm_lane_task(
+    name: String,
+    lane: GenericLane,
+    every: Duration,
+    stop: CancellationToken,
+) -> eyre::Result<()> {
+    loop {
+        let l = lane.clone();
+        match off_workers(async move { l.tick().await }).await? {
+            Ok(r) => {
+                if r.signed + r.included + r.finalized + r.forked + r.dead > 0 {
+                    tracing::info!(
+                        chain = %name,
+                        signed = r.signed,
+                        resigned = r.resigned,
+                        included = r.included,
+                        finalized = r.finalized,
+                        forked = r.forked,
+                        dead = r.dead,
+                        errors = r.errors,
+                        "lane step"
+                    );
+                }
             }
             Err(e) => {
                 tracing::warn!(chain = %name, error = %e, retryable = e.is_retryable(), "lane step failed")

@@ -11,6 +11,7 @@ pub mod health;
 pub mod metrics;
 pub mod rpc;
 pub mod serve;
+pub mod solana;
 pub mod tasks;
 pub mod webhook;
 

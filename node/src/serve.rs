@@ -96,6 +96,12 @@ pub async fn serve_with(
     let model = Arc::new(ModelHandle::new(snapshot));
     let breakers = Arc::new(Breakers::new(cfg.model.breaker.clone(), Arc::clone(&model)));
     let endpoints = connect_chains(&model).await?;
+    let solana_key = match keys.as_ref().and_then(|k| k.solana.as_deref()) {
+        Some(text) => Some(crate::solana::hot_wallet(text)?),
+        None => None,
+    };
+    let solana =
+        crate::solana::connect(&model.current().snapshot.topology, solana_key).await?;
     // The tasks stop on the caller's shutdown, or when one that cannot
     // restart fails.
     let stop = shutdown.child_token();
@@ -107,6 +113,7 @@ pub async fn serve_with(
         &model,
         &breakers,
         &endpoints,
+        &solana,
         cfg.model.frozen_head_ms,
         Duration::from_millis(cfg.model.probe_every_ms),
         &tasks,
@@ -126,6 +133,7 @@ pub async fn serve_with(
                     &model,
                     &breakers,
                     &endpoints,
+                    &solana,
                     cfg.router.default_max_hops,
                     &tasks,
                 )
@@ -291,7 +299,9 @@ pub async fn connect_chains(
                     .map_err(|e| Failure::Usage(format!("invalid chain[{i}].rpc_urls: {e}")))?;
                 out.push((ChainIx(i as u32), e));
             }
-            kind @ (ChainKind::Solana | ChainKind::Ton | ChainKind::Tron) => {
+            // Connected by `crate::solana`.
+            ChainKind::Solana => {}
+            kind @ (ChainKind::Ton | ChainKind::Tron) => {
                 tracing::warn!(
                     chain = %c.id,
                     kind = kind.as_str(),
@@ -310,6 +320,7 @@ fn start_probes(
     model: &Arc<ModelHandle>,
     breakers: &Arc<Breakers>,
     endpoints: &[(ChainIx, Arc<Endpoints>)],
+    solana: &[(ChainIx, Arc<switchyard_chains::solana::SolanaChain>)],
     frozen_head_ms: u64,
     every: Duration,
     tasks: &TaskManager,
@@ -336,6 +347,38 @@ fn start_probes(
         };
         let shown: Vec<String> = c.rpc_urls.iter().map(|u| redact_url(u)).collect();
         tracing::info!(chain = %c.id, endpoints = %shown.join(", "), "probing");
+        let frozen = if frozen_head_ms > 0 {
+            frozen_head_ms
+        } else {
+            c.block_time_ms.saturating_mul(10).max(10_000)
+        };
+        let (model, breakers, stop) = (
+            Arc::clone(model),
+            Arc::clone(breakers),
+            tasks.shutdown().clone(),
+        );
+        tasks.spawn_critical(format!("probe:{}", c.id), Restart::Always, move || {
+            let run = probe.clone().run_with(
+                Arc::clone(&model),
+                Some(Arc::clone(&breakers)),
+                frozen,
+                stop.clone(),
+            );
+            async move {
+                run.await;
+                Ok(())
+            }
+        });
+    }
+    // Solana chains: the same probe over the adapter their lane uses.
+    for (ix, chain) in solana {
+        let c = topology.chain(*ix);
+        let probe = ChainProbe {
+            chain: *ix,
+            client: Arc::clone(chain),
+            every,
+        };
+        tracing::info!(chain = %c.id, "probing");
         let frozen = if frozen_head_ms > 0 {
             frozen_head_ms
         } else {

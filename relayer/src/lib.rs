@@ -36,7 +36,7 @@ pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
 pub use notify::{Delivery, DeliveryView, Outbox};
 pub use ops::{AuditEntry, Ops, Pause};
 pub use payout::{
-    BatchHook, BatchPolicy, ChainGate, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall,
+    BatchHook, BatchPolicy, ChainGate, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall, VmPayoutChain,
     Submitted,
 };
 pub use planner::{FundError, Funder, PlanError, plan};

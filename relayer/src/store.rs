@@ -11,7 +11,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// Schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// From version 2: lanes halt on foreign sends and adopt a key's history
 /// once; rows record their last error; items record the transaction that
@@ -65,6 +65,15 @@ ALTER TABLE transfer ADD COLUMN approved_by TEXT;
 /// From version 5: the chain-agnostic lane's intents and attempts
 /// (`vm_intent`, `vm_attempt`) are new tables, created with the schema.
 const MIGRATE_5_TO_6: &str = "";
+
+/// From version 6: payouts and their batches name their chain by its
+/// topology name (`chain`), so a chain without an EVM chain id (Solana)
+/// is paid like any other; `chain_id` is 0 there. Rows written before
+/// were EVM payouts and keep `chain` NULL: their `chain_id` names them.
+const MIGRATE_6_TO_7: &str = "
+ALTER TABLE payout ADD COLUMN chain TEXT;
+ALTER TABLE payout_batch ADD COLUMN chain TEXT;
+";
 
 const SCHEMA: &str = "
 -- The chain-agnostic lane (relayer/src/vmlane): one row per intent of a
@@ -262,7 +271,10 @@ CREATE TABLE IF NOT EXISTS payout (
     -- An operator admitted it past the governor (over budget, no price).
     gov_override INTEGER NOT NULL DEFAULT 0,
     -- Batches of it proven dead (it was queued again after each).
-    voids       INTEGER NOT NULL DEFAULT 0
+    voids       INTEGER NOT NULL DEFAULT 0,
+    -- The chain's topology name (NULL in rows of schema 6 and before: EVM,
+    -- named by chain_id); chain_id is 0 on a chain without an EVM id.
+    chain       TEXT
 );
 CREATE INDEX IF NOT EXISTS payout_state ON payout (state, chain_id, token, seq);
 CREATE INDEX IF NOT EXISTS payout_batch_ix ON payout (batch_id, batch_pos);
@@ -364,7 +376,9 @@ CREATE TABLE IF NOT EXISTS payout_batch (
     -- The transaction that used the batch id, once found, and its block.
     used_tx    BLOB,
     used_block INTEGER,
-    used_hash  BLOB
+    used_hash  BLOB,
+    -- The chain's topology name (see payout.chain).
+    chain      TEXT
 );
 ";
 
@@ -416,7 +430,10 @@ impl Store {
             if version <= 4 {
                 t.execute_batch(MIGRATE_4_TO_5)?;
             }
-            t.execute_batch(MIGRATE_5_TO_6)?;
+            if version <= 5 {
+                t.execute_batch(MIGRATE_5_TO_6)?;
+            }
+            t.execute_batch(MIGRATE_6_TO_7)?;
             t.execute_batch(SCHEMA)?;
             t.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             t.commit()?;
@@ -582,6 +599,9 @@ mod tests {
             assert_eq!(one("SELECT COUNT(*) FROM api_key WHERE name = 'acme'"), 1);
             assert_eq!(one("SELECT COUNT(*) FROM vm_intent"), 0);
             assert_eq!(one("SELECT COUNT(*) FROM vm_attempt"), 0);
+            // Schema 7: payouts and batches name their chain.
+            assert_eq!(one("SELECT COUNT(chain) FROM payout"), 0);
+            assert_eq!(one("SELECT COUNT(chain) FROM payout_batch"), 0);
             conn.execute(
                 "INSERT INTO vm_intent (chain, sender, intent, payload, state, created_ms, updated_ms) VALUES ('devnet-sol', 's', 'k', x'01', 'reserved', 0, 0)",
                 [],

@@ -62,8 +62,18 @@ impl Devnet {
         Self::up_with(name, &[])
     }
 
-    /// [`Devnet::up`] with extra `devnet up` arguments.
+    /// [`Devnet::up`] with extra `devnet up` arguments: the EVM chains
+    /// only (no Solana validator).
     pub fn up_with(name: &str, extra: &[&str]) -> Self {
+        Self::spawn(name, extra, false)
+    }
+
+    /// The whole devnet topology, its Solana chain included.
+    pub fn up_solana(name: &str, extra: &[&str]) -> Self {
+        Self::spawn(name, extra, true)
+    }
+
+    fn spawn(name: &str, extra: &[&str], solana: bool) -> Self {
         let dir = std::env::temp_dir().join(format!("sy-devnet-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut child = Command::new(BIN)
@@ -85,7 +95,9 @@ impl Devnet {
             .arg("--artifacts")
             .arg(Path::new(REPO).join("contracts/out"))
             .args(extra)
+            .args(if solana { &[][..] } else { &["--skip-solana"][..] })
             .env_remove("SWITCHYARD_RELAYER_KEY")
+            .env_remove("SWITCHYARD_SOLANA_KEY")
             .env_remove("SWITCHYARD_SIGNER_KEY")
             .env_remove("SWITCHYARD_IDENTITY_KEY")
             .env("RUST_LOG", "warn")
@@ -121,7 +133,7 @@ impl Devnet {
             .unwrap()
             .lines()
             .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
             .collect()
     }
 

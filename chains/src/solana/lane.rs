@@ -15,7 +15,7 @@ use switchyard_core::chain::vm::{
 };
 use switchyard_core::chain::{ChainError, ChainResult, FeeLevels, Simulation, TxId};
 
-use super::payout::{PayoutPlan, signature};
+use super::payout::{PayoutPlan, Recipient, signature};
 use super::{SolanaChain, classify};
 
 /// Lamports per signature when the node cannot price a message (the
@@ -287,6 +287,10 @@ impl VmLane for SolanaChain {
         })
     }
 
+    fn show_id(&self, id: &TxId) -> String {
+        signature(id).map_or_else(|_| format!("{:?}", id.0), |s| s.to_string())
+    }
+
     fn block_at(&self, number: u64) -> VmFuture<'_, Option<switchyard_core::chain::BlockRef>> {
         Box::pin(self.block(number, CommitmentConfig::confirmed()))
     }
@@ -295,6 +299,30 @@ impl VmLane for SolanaChain {
 impl VmPayouts for SolanaChain {
     fn fit<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, usize> {
         Box::pin(self.fit_lines(lines))
+    }
+
+    fn float(&self) -> VmFuture<'_, u128> {
+        Box::pin(async move { self.token_account_balance(&self.float_account()).await })
+    }
+
+    fn check_recipient<'a>(
+        &'a self,
+        recipient: &'a str,
+    ) -> VmFuture<'a, std::result::Result<(), String>> {
+        Box::pin(async move {
+            let Ok(wallet) = recipient.parse::<solana_sdk::pubkey::Pubkey>() else {
+                return Ok(Err(format!("{recipient:?} is not a Solana address")));
+            };
+            let r = self.recipients(&[wallet]).await?;
+            Ok(match r.first() {
+                Some(Recipient::Ready | Recipient::NeedsAccount) => Ok(()),
+                Some(Recipient::TokenAccount) => Err(
+                    "this address is a token account, not a wallet: give the owner's wallet address (its token account for this mint is derived from it)".to_owned(),
+                ),
+                Some(Recipient::Unusable(why)) => Err(why.clone()),
+                None => Err("no answer for this address".to_owned()),
+            })
+        })
     }
 
     fn payout_payload<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, Vec<u8>> {

@@ -45,7 +45,6 @@ use std::time::Duration;
 
 use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_client::rpc_config::RpcBlockConfig;
-use solana_commitment_config::CommitmentConfig;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
 use solana_transaction_status_client_types::TransactionDetails;
@@ -57,6 +56,7 @@ pub use payout::{
     ACCOUNT_LOCKS, CREATE_UNITS, LINE_UNITS, MAX_UNITS, PACKET_BYTES, PayoutPlan, Recipient,
 };
 
+pub use solana_commitment_config::CommitmentConfig;
 pub use solana_sdk::pubkey::Pubkey as SolanaPubkey;
 pub use solana_sdk::signature::{Keypair as SolanaKeypair, Signer as SolanaSigner};
 
@@ -138,6 +138,27 @@ pub fn pubkey(a: &Address) -> ChainResult<Pubkey> {
             "{other:?} is not a Solana address"
         ))),
     }
+}
+
+/// A keypair as `solana-keygen` writes it: a JSON array of the 64 bytes
+/// (secret, then public key). `field` names where it came from in the
+/// error; the secret is never repeated in it.
+pub fn parse_keypair(field: &str, text: &str) -> ChainResult<Keypair> {
+    let bytes: Vec<u8> = serde_json::from_str(text.trim()).map_err(|_| {
+        ChainError::Malformed(format!(
+            "{field}: not a keypair (a JSON array of 64 bytes, as solana-keygen writes)"
+        ))
+    })?;
+    Keypair::try_from(bytes.as_slice()).map_err(|_| {
+        ChainError::Malformed(format!(
+            "{field}: not a keypair (64 bytes: secret then its public key)"
+        ))
+    })
+}
+
+/// The JSON form [`parse_keypair`] reads.
+pub fn keypair_json(k: &Keypair) -> String {
+    serde_json::to_string(&k.to_bytes().to_vec()).unwrap_or_default()
 }
 
 impl SolanaChain {

@@ -71,7 +71,17 @@ async fn create_token_program_account(
     len: usize,
     init: impl FnOnce(&Pubkey) -> ChainResult<Instruction>,
 ) -> ChainResult<Pubkey> {
-    let account = Keypair::new();
+    create_token_program_account_at(rpc, payer, &Keypair::new(), len, init).await
+}
+
+/// [`create_token_program_account`] at `account`'s address.
+async fn create_token_program_account_at(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    account: &Keypair,
+    len: usize,
+    init: impl FnOnce(&Pubkey) -> ChainResult<Instruction>,
+) -> ChainResult<Pubkey> {
     let rent = rpc
         .get_minimum_balance_for_rent_exemption(len)
         .await
@@ -84,7 +94,7 @@ async fn create_token_program_account(
         &token_program(),
     );
     let init = init(&account.pubkey())?;
-    send(rpc, payer, &[&account], &[create, init]).await?;
+    send(rpc, payer, &[account], &[create, init]).await?;
     Ok(account.pubkey())
 }
 
@@ -106,6 +116,41 @@ pub async fn create_mint(
         .map_err(|e| ChainError::Malformed(e.to_string()))
     })
     .await
+}
+
+/// [`create_mint`] at the address of `mint` (a devnet's fixed mint).
+pub async fn create_mint_at(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    mint: &Keypair,
+    authority: &Pubkey,
+    decimals: u8,
+) -> ChainResult<Pubkey> {
+    create_token_program_account_at(
+        rpc,
+        payer,
+        mint,
+        spl_token_interface::state::Mint::LEN,
+        |m| {
+            spl_token_interface::instruction::initialize_mint2(
+                &token_program(),
+                m,
+                authority,
+                None,
+                decimals,
+            )
+            .map_err(|e| ChainError::Malformed(e.to_string()))
+        },
+    )
+    .await
+}
+
+/// A devnet's fixed keypair for `tag` (its mint, its default hot wallet):
+/// the same address on every run, so the devnet topology can name it.
+/// Public knowledge: never for real funds.
+pub fn devnet_keypair(tag: &str) -> Keypair {
+    let seed = alloy_primitives::keccak256(format!("switchyard/devnet/solana/{tag}"));
+    Keypair::new_from_array(seed.0)
 }
 
 /// Creates `owner`'s associated token account of `mint` if it is missing;

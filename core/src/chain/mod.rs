@@ -159,6 +159,38 @@ pub trait ChainReader: Send + Sync {
     ) -> impl Future<Output = ChainResult<U256>> + Send;
 }
 
+/// A shared reader reads like the reader it shares: a probe and a lane can
+/// hold one adapter.
+impl<T: ChainReader> ChainReader for std::sync::Arc<T> {
+    fn kind(&self) -> ChainKind {
+        (**self).kind()
+    }
+
+    fn head(&self) -> impl Future<Output = ChainResult<BlockRef>> + Send {
+        (**self).head()
+    }
+
+    fn finalized_head(&self) -> impl Future<Output = ChainResult<BlockRef>> + Send {
+        (**self).finalized_head()
+    }
+
+    fn block_at(&self, number: u64) -> impl Future<Output = ChainResult<Option<BlockRef>>> + Send {
+        (**self).block_at(number)
+    }
+
+    fn fees(&self) -> impl Future<Output = ChainResult<FeeLevels>> + Send {
+        (**self).fees()
+    }
+
+    fn token_balance(
+        &self,
+        token: &Address,
+        owner: &Address,
+    ) -> impl Future<Output = ChainResult<U256>> + Send {
+        (**self).token_balance(token, owner)
+    }
+}
+
 /// Sending side of one chain. Calls for one (chain, signer) lane are made
 /// sequentially by the relayer; the adapter need not serialise them itself.
 pub trait TxSubmitter: ChainReader {

@@ -121,6 +121,17 @@ pub trait VmLane: Send + Sync {
     /// Lane step *finalize*: the canonical block at `number` (a reorg or a
     /// fork switch shows as another hash or `None`).
     fn block_at(&self, number: u64) -> VmFuture<'_, Option<BlockRef>>;
+
+    /// How the chain's explorers write transaction `id` (Solana: base58 of
+    /// the signature), for views and logs. Hex unless the VM says otherwise.
+    fn show_id(&self, id: &TxId) -> String {
+        let mut s = String::with_capacity(2 + id.0.len() * 2);
+        s.push_str("0x");
+        for b in &id.0 {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    }
 }
 
 /// One payout as a VM adapter sees it: base units of the chain's token to
@@ -156,6 +167,24 @@ pub trait VmPayouts: VmLane {
     /// created). At least 1 when `lines` is not empty and the first line fits
     /// at all; 0 means it cannot be sent alone.
     fn fit<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, usize>;
+
+    /// The token balance payouts are paid from (the hot wallet's token
+    /// account), base units, as of the chain's confirmed state. Payouts
+    /// route an item only while this covers it and everything still
+    /// committed.
+    fn float(&self) -> VmFuture<'_, u128>;
+
+    /// Whether `recipient` can be paid at all, checked at intake: `Err`
+    /// says why not (on Solana: the address is itself a token account, or
+    /// its token account is frozen or holds another mint). A recipient
+    /// whose account must first be created is fine. Reads the chain: a
+    /// transport failure is the outer error and is retried, never taken
+    /// for a refusal.
+    fn check_recipient<'a>(
+        &'a self,
+        recipient: &'a str,
+    ) -> VmFuture<'a, std::result::Result<(), String>>;
+
 
     /// The payload paying all of `lines` in one transaction (what the lane
     /// reserves, simulates and signs). Chain state it depends on (which token

@@ -134,9 +134,11 @@ fn shipped_topologies_are_valid() {
     let bsc_usdt = main.resolve_asset("a", "bsc:USDT").unwrap();
     assert_eq!(main.asset(bsc_usdt).decimals, 18);
     let dev = Topology::load(&dir.join("devnet.toml")).unwrap();
-    assert_eq!(dev.chains().len(), 3);
-    let ids: std::collections::HashSet<_> = dev.chains().iter().map(|c| c.chain_id).collect();
-    assert_eq!(ids.len(), 3, "distinct chain ids");
+    assert_eq!(dev.chains().len(), 4);
+    let evm: Vec<_> = dev.chains().iter().filter_map(|c| c.chain_id).collect();
+    let ids: std::collections::HashSet<_> = evm.iter().collect();
+    assert_eq!((evm.len(), ids.len()), (3, 3), "distinct chain ids");
+    assert!(dev.resolve_asset("a", "devnet-sol:TUSD").is_ok());
 }
 
 #[test]

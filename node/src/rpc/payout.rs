@@ -100,28 +100,50 @@ impl AppState {
                     &format!("at most {MAX_MEMO} bytes"),
                 ));
             }
-            let (Address::Evm(recipient), Address::Evm(token), Some(chain_id)) =
-                (recipient, asset.address, chain.chain_id)
-            else {
-                return Err(errors::not_executable(
-                    &f("to"),
-                    &format!(
-                        "chain {} is not an EVM chain: payouts there are not executable in this build",
-                        chain.id
-                    ),
-                ));
+            let (chain_id, token, recipient) = match (recipient, asset.address, chain.chain_id) {
+                (Address::Evm(recipient), Address::Evm(token), Some(chain_id)) => {
+                    if !engine.payout_chains.contains(&chain_id) {
+                        return Err(errors::not_executable(
+                            &f("to"),
+                            &format!("chain {} has no relayer lane or PayoutBatcher", chain.id),
+                        ));
+                    }
+                    (chain_id, token.to_checksum(None), recipient.to_checksum(None))
+                }
+                (recipient, token, _) => {
+                    let Some(vc) = payouts.vm_chains().get(chain.id.as_str()) else {
+                        return Err(errors::not_executable(
+                            &f("to"),
+                            &format!(
+                                "chain {} ({}) has no payout lane in this daemon{}",
+                                chain.id,
+                                chain.kind,
+                                if chain.kind == switchyard_core::address::ChainKind::Solana {
+                                    " (is SWITCHYARD_SOLANA_KEY set and the chain's rpc_url listed?)"
+                                } else {
+                                    ""
+                                }
+                            ),
+                        ));
+                    };
+                    let token = token.to_string();
+                    if token != vc.token {
+                        return Err(errors::not_executable(
+                            &f("to"),
+                            &format!("chain {} pays {} only", chain.id, vc.token),
+                        ));
+                    }
+                    let recipient = recipient.to_string();
+                    check_recipient(vc, &f("recipient"), chain.id.as_str(), &recipient)?;
+                    (0, token, recipient)
+                }
             };
-            if !engine.payout_chains.contains(&chain_id) {
-                return Err(errors::not_executable(
-                    &f("to"),
-                    &format!("chain {} has no relayer lane or PayoutBatcher", chain.id),
-                ));
-            }
             let usd = amount
                 .usd_value(asset.usd_price)
                 .unwrap_or(UsdE8(U256::MAX));
             items.push(NewPayout {
                 asset: asset.key.to_string(),
+                chain: chain.id.to_string(),
                 chain_id,
                 token,
                 recipient,
@@ -324,5 +346,30 @@ fn over_budget(merchant: &str, o: &switchyard_relayer::payout::OverBudget) -> Er
                 "window_ms": window_ms,
             }),
         ),
+    }
+}
+
+/// Whether a generic-lane chain can pay `recipient` at all, asked of the
+/// chain (Solana: a token account's address given as a wallet is refused).
+/// A chain that cannot answer now is a retryable error: nothing is stored,
+/// and the same request with the same idempotency key can be sent again.
+fn check_recipient(
+    vc: &switchyard_relayer::VmPayoutChain,
+    field: &str,
+    chain: &str,
+    recipient: &str,
+) -> Result<(), ErrorObjectOwned> {
+    let asked = tokio::runtime::Handle::current().block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            vc.adapter.check_recipient(recipient),
+        )
+        .await
+    });
+    match asked {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(why))) => Err(errors::invalid_field(field, &why)),
+        Ok(Err(e)) => Err(errors::chain_unavailable(field, chain, &e.to_string())),
+        Err(_) => Err(errors::chain_unavailable(field, chain, "no answer within 10 s")),
     }
 }

@@ -77,7 +77,7 @@ pub(super) fn needed(
     let mut per_recipient: std::collections::HashMap<String, U256> = Default::default();
     let mut out = Vec::with_capacity(items.len());
     for p in items {
-        let r = p.recipient.to_checksum(None);
+        let r = p.recipient.clone();
         let so_far = match per_recipient.get(&r) {
             Some(v) => *v,
             None => recipient_used(conn, owner, &r, since)?,

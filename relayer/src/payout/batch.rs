@@ -62,7 +62,7 @@ impl BatchRow {
 
 fn batch_rows(t: &rusqlite::Connection, state: BatchState) -> Result<Vec<BatchRow>> {
     let mut stmt = t.prepare(
-        "SELECT id, chain_id, token, deadline, from_block FROM payout_batch WHERE state = ?1 ORDER BY created_ms",
+        "SELECT id, chain_id, token, deadline, from_block FROM payout_batch WHERE state = ?1 AND chain_id != 0 ORDER BY created_ms",
     )?;
     let rows = stmt
         .query_map(params![state], |r| {
@@ -108,7 +108,7 @@ impl Payouts {
         let groups: Vec<(i64, String, i64, i64)> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(
-                &format!("SELECT chain_id, token, COUNT(*), MIN(updated_ms) FROM payout WHERE state = {PAYOUT_ROUTED} GROUP BY chain_id, token"),
+                &format!("SELECT chain_id, token, COUNT(*), MIN(updated_ms) FROM payout WHERE state = {PAYOUT_ROUTED} AND chain_id != 0 GROUP BY chain_id, token"),
             )?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?

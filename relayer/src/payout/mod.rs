@@ -52,23 +52,28 @@ mod batch;
 mod budget;
 mod reconcile;
 mod route;
+mod vm;
 
 pub use approvals::ApprovalTiers;
 use budget::check_budget;
 pub(crate) use budget::merchant_used;
 pub use budget::{MerchantBudget, OverBudget};
+pub use vm::VmPayoutChain;
 
 /// One validated item of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewPayout {
     /// `chain:ASSET`.
     pub asset: String,
-    /// EVM chain id of the asset's chain.
+    /// The asset's chain, by its topology name.
+    pub chain: String,
+    /// Its EVM chain id; 0 on a chain without one (Solana).
     pub chain_id: u64,
-    /// Token contract.
-    pub token: EvmAddress,
-    /// Recipient.
-    pub recipient: EvmAddress,
+    /// Token, as the chain writes it (EIP-55 contract address, Solana
+    /// mint).
+    pub token: String,
+    /// Recipient, as the chain writes it (EIP-55; a Solana wallet).
+    pub recipient: String,
     /// Base units, > 0.
     pub amount: U256,
     /// Finality rule for this amount.
@@ -194,14 +199,17 @@ pub type StateCounts = Vec<(String, i64)>;
 /// the daemon uses it for crash drills.
 pub type BatchHook = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
-/// Why a chain takes no new payouts now (paused, breaker open), if so.
-pub type ChainGate = Arc<dyn Fn(u64) -> Option<String> + Send + Sync>;
+/// Why a chain takes no new payouts now (paused, breaker open), if so:
+/// called with the item's EVM chain id (0 for none) and its chain's
+/// topology name when stored (rows of schema 6 and before have none).
+pub type ChainGate = Arc<dyn Fn(u64, Option<&str>) -> Option<String> + Send + Sync>;
 
 /// Intake, batching and status of payouts.
 #[derive(Clone)]
 pub struct Payouts {
     store: Arc<Store>,
     chains: HashMap<u64, PayoutChain>,
+    vm: HashMap<String, VmPayoutChain>,
     attester: Arc<dyn Attester>,
     policy: BatchPolicy,
     hook: Option<BatchHook>,
@@ -223,6 +231,8 @@ type Holds = HashMap<(u64, String), (String, i64)>;
 struct ChainErrors {
     last: HashMap<u64, (String, i64)>,
     this_step: std::collections::HashSet<u64>,
+    vm_last: HashMap<String, (String, i64)>,
+    vm_this_step: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for Payouts {
@@ -247,7 +257,7 @@ fn batch_intent(batch: &str) -> String {
     format!("payout-batch:{batch}")
 }
 
-const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id, p.owner, p.paid_tx, p.paid_block FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
+const VIEW: &str = "SELECT p.seq, p.id, p.request_key, p.idx, p.asset, p.recipient, p.amount, p.memo, p.state, p.reason, p.batch_id, p.created_ms, b.chain_id, p.owner, p.paid_tx, p.paid_block, p.chain FROM payout p LEFT JOIN payout_batch b ON b.id = p.batch_id";
 
 type ViewRow = (
     i64,
@@ -266,6 +276,7 @@ type ViewRow = (
     String,
     Option<String>,
     Option<i64>,
+    Option<String>,
 );
 
 fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
@@ -286,6 +297,7 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
         r.get(13)?,
         r.get(14)?,
         r.get(15)?,
+        r.get(16)?,
     ))
 }
 
@@ -301,6 +313,7 @@ impl Payouts {
         Self {
             store,
             chains,
+            vm: HashMap::new(),
             attester,
             policy,
             hook: None,
@@ -497,8 +510,8 @@ impl Payouts {
         )?;
         {
             let mut stmt = t.prepare(
-                &format!("INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, usd, state, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, {PAYOUT_QUEUED}, ?11, ?11)"),
+                &format!("INSERT INTO payout (id, request_key, idx, asset, chain_id, token, recipient, amount, finality, memo, source, mode, owner, approvals, usd, chain, state, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12, ?13, ?14, ?15, ?16, ?17, {PAYOUT_QUEUED}, ?11, ?11)"),
             )?;
             for (i, (p, id)) in items.iter().zip(&ids).enumerate() {
                 stmt.execute(params![
@@ -507,8 +520,8 @@ impl Payouts {
                     i64::try_from(i).unwrap_or(i64::MAX),
                     p.asset,
                     i64::try_from(p.chain_id).unwrap_or(i64::MAX),
-                    p.token.to_checksum(None),
-                    p.recipient.to_checksum(None),
+                    p.token,
+                    p.recipient,
                     p.amount.to_string(),
                     serde_json::to_string(&p.finality)
                         .map_err(|e| Error::Corrupt(e.to_string()))?,
@@ -518,7 +531,8 @@ impl Payouts {
                     p.mode,
                     owner,
                     approvals[i],
-                    p.usd.0.to_string()
+                    p.usd.0.to_string(),
+                    p.chain
                 ])?;
             }
         }
@@ -544,6 +558,7 @@ impl Payouts {
             owner,
             paid_tx,
             paid_block,
+            chain_name,
         ) = r;
         let key = key
             .strip_prefix(&format!("{owner}/"))
@@ -576,6 +591,9 @@ impl Payouts {
         if let Some(tx) = paid_tx {
             // Settled (or seen executed) from this transaction's events.
             v.tx = Some(tx);
+            v.block = paid_block.and_then(|b| u64::try_from(b).ok());
+        } else if let (Some(batch), Some(0), Some(name)) = (&batch, chain, &chain_name) {
+            v.tx = self.vm_tx(name, batch)?;
             v.block = paid_block.and_then(|b| u64::try_from(b).ok());
         } else if let (Some(batch), Some(chain)) = (batch, chain)
             && let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c))
@@ -780,14 +798,22 @@ impl Payouts {
     /// chain only (see [`Payouts::chain_errors`]); an error is returned
     /// only for what stops every chain (the store).
     pub async fn step(&self) -> Result<Vec<Shortfall>> {
-        self.errors().this_step.clear();
+        {
+            let mut e = self.errors();
+            e.this_step.clear();
+            e.vm_this_step.clear();
+        }
         let short = self.route().await?;
         self.flush()?;
+        self.flush_vm().await?;
         self.submit_batches().await?;
         self.follow().await?;
+        self.follow_vm().await?;
         let mut e = self.errors();
         let failed = std::mem::take(&mut e.this_step);
         e.last.retain(|c, _| failed.contains(c));
+        let failed = std::mem::take(&mut e.vm_this_step);
+        e.vm_last.retain(|c, _| failed.contains(c));
         Ok(short)
     }
 }

@@ -36,6 +36,7 @@ impl Payouts {
             String,
             i64,
             bool,
+            Option<String>,
         );
         // Items still short of their approvals wait first.
         let awaiting: Vec<(String, i64, String)> = {
@@ -83,7 +84,7 @@ impl Payouts {
         let pending: Vec<Pending> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND approvals <= json_array_length(approved_by) AND voids < {MAX_VOIDS} ORDER BY seq"),
+                "SELECT id, chain_id, token, amount, asset, source, mode, usd, created_ms, gov_override, chain FROM payout WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND approvals <= json_array_length(approved_by) AND voids < {MAX_VOIDS} ORDER BY seq"),
             )?;
             stmt.query_map([], |r| {
                 Ok((
@@ -97,6 +98,7 @@ impl Payouts {
                     r.get(7)?,
                     r.get(8)?,
                     r.get(9)?,
+                    r.get(10)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?
@@ -111,23 +113,47 @@ impl Payouts {
         let mut flows: HashMap<i64, Vec<(u64, UsdE8)>> = HashMap::new();
         let mut blocked: HashMap<i64, String> = HashMap::new();
         let mut admitted: Vec<(String, i64, UsdE8)> = Vec::new();
-        for (id, chain, token, amount, asset, source, mode, usd, created, admitted_by_operator) in
-            pending
+        for (
+            id,
+            chain,
+            token,
+            amount,
+            asset,
+            source,
+            mode,
+            usd,
+            created,
+            admitted_by_operator,
+            name,
+        ) in pending
         {
-            let Some(pc) = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c)) else {
+            // A chain without an EVM id is paid through the generic lane.
+            let vm = match (chain, name.as_deref()) {
+                (0, Some(n)) => self.vm.get(n).map(|v| (n, v)),
+                _ => None,
+            };
+            let pc = u64::try_from(chain).ok().and_then(|c| self.chains.get(&c));
+            if pc.is_none() && vm.is_none() {
                 decisions.push((
                     id,
                     PayoutState::Held,
-                    Some("no relayer lane or PayoutBatcher on this chain".into()),
+                    Some(
+                        if chain == 0 {
+                            "no payout lane on this chain"
+                        } else {
+                            "no relayer lane or PayoutBatcher on this chain"
+                        }
+                        .into(),
+                    ),
                 ));
                 continue;
-            };
+            }
             let amount =
                 U256::from_str_radix(&amount, 10).map_err(|_| Error::Corrupt("amount".into()))?;
             if let Some(why) = self
                 .gate
                 .as_ref()
-                .and_then(|g| g(u64::try_from(chain).unwrap_or_default()))
+                .and_then(|g| g(u64::try_from(chain).unwrap_or_default(), name.as_deref()))
             {
                 decisions.push((id, PayoutState::Held, Some(why)));
                 continue;
@@ -194,12 +220,22 @@ impl Payouts {
                     }
                 }
             }
-            let key = (chain, token.clone());
+            let key = match vm {
+                Some((n, _)) => (chain, format!("{n}/{token}")),
+                None => (chain, token.clone()),
+            };
             if !left.contains_key(&key) {
-                let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
-                let room = match self.still_held(pc, chain, t, &token).await {
-                    Some(why) => Err(why),
-                    None => self.float_left(pc, chain, t).await,
+                let room = match (vm, pc) {
+                    (Some((n, v)), _) => self.vm_float_left(n, v).await,
+                    (None, Some(pc)) => {
+                        let t: EvmAddress =
+                            token.parse().map_err(|_| Error::Corrupt("token".into()))?;
+                        match self.still_held(pc, chain, t, &token).await {
+                            Some(why) => Err(why),
+                            None => self.float_left(pc, chain, t).await,
+                        }
+                    }
+                    (None, None) => return Err(Error::Corrupt("payout chain".into())),
                 };
                 left.insert(key.clone(), room);
             }
@@ -224,7 +260,16 @@ impl Payouts {
                     admitted.push((id.clone(), chain, usd));
                 }
                 decisions.push((id, PayoutState::Routed, None));
-            } else {
+            } else if let Some((n, _)) = vm {
+                // No funding route to this chain's float yet: it waits.
+                decisions.push((
+                    id,
+                    PayoutState::Held,
+                    Some(format!(
+                        "float of the payout wallet on {n} too low: {room} left, {amount} needed"
+                    )),
+                ));
+            } else if let Some(pc) = pc {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
                 let chain_id = u64::try_from(chain).unwrap_or_default();
                 let funding = self.open_funding(chain, &token)?;
@@ -504,7 +549,7 @@ impl Payouts {
         }
     }
 
-    fn sum_items(&self, where_sql: &str, args: impl rusqlite::Params) -> Result<U256> {
+    pub(super) fn sum_items(&self, where_sql: &str, args: impl rusqlite::Params) -> Result<U256> {
         let conn = self.store.conn();
         let mut stmt = conn.prepare(&format!("SELECT amount FROM payout WHERE {where_sql}"))?;
         let mut sum = U256::ZERO;
@@ -535,7 +580,7 @@ impl Payouts {
         let conn = self.store.conn();
         let paid_before: bool = conn
             .query_row(
-                &format!("SELECT EXISTS (SELECT 1 FROM payout p, payout me WHERE me.id = ?1 AND p.chain_id = ?2 AND p.recipient = me.recipient AND p.state = {PAYOUT_FINAL})"),
+                &format!("SELECT EXISTS (SELECT 1 FROM payout p, payout me WHERE me.id = ?1 AND p.chain_id = ?2 AND (?2 != 0 OR p.chain = me.chain) AND p.recipient = me.recipient AND p.state = {PAYOUT_FINAL})"),
                 params![id, chain],
                 |r| r.get(0),
             )?;

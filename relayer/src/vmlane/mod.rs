@@ -263,31 +263,38 @@ impl GenericLane {
     /// Stores `payload` under `key`. The same key returns the stored
     /// intent; the same key with another payload is an error.
     pub fn reserve(&self, key: &str, payload: &[u8]) -> Result<Intent> {
-        let now = now_ms();
         {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
-            let existing: Option<Vec<u8>> = t
-                .query_row(
-                    "SELECT payload FROM vm_intent WHERE chain = ?1 AND sender = ?2 AND intent = ?3",
-                    params![self.chain, self.sender, key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match existing {
-                Some(p) if p != payload => return Err(Error::IntentMismatch(key.to_owned())),
-                Some(_) => {}
-                None => {
-                    t.execute(
-                        "INSERT INTO vm_intent (chain, sender, intent, payload, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                        params![self.chain, self.sender, key, payload, IntentState::Reserved, now],
-                    )?;
-                }
-            }
+            self.reserve_in(&t, key, payload)?;
             t.commit()?;
         }
         self.get(key)?
             .ok_or_else(|| corrupt("reserved intent vanished"))
+    }
+
+    /// [`GenericLane::reserve`] inside the caller's transaction, so that
+    /// what the intent is for (a payout batch) and the intent commit
+    /// together or not at all.
+    pub fn reserve_in(&self, t: &rusqlite::Transaction<'_>, key: &str, payload: &[u8]) -> Result<()> {
+        let existing: Option<Vec<u8>> = t
+            .query_row(
+                "SELECT payload FROM vm_intent WHERE chain = ?1 AND sender = ?2 AND intent = ?3",
+                params![self.chain, self.sender, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match existing {
+            Some(p) if p != payload => Err(Error::IntentMismatch(key.to_owned())),
+            Some(_) => Ok(()),
+            None => {
+                t.execute(
+                    "INSERT INTO vm_intent (chain, sender, intent, payload, state, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                    params![self.chain, self.sender, key, payload, IntentState::Reserved, now_ms()],
+                )?;
+                Ok(())
+            }
+        }
     }
 
     /// An intent by key.

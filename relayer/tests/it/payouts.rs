@@ -119,9 +119,10 @@ pub(crate) fn payout_to(
 ) -> NewPayout {
     NewPayout {
         asset: format!("chain-{chain_id}:TUSD"),
+        chain: format!("chain-{chain_id}"),
         chain_id,
-        token,
-        recipient: to,
+        token: token.to_checksum(None),
+        recipient: to.to_checksum(None),
         amount: U256::from(amount),
         finality: DEPTH,
         memo: None,

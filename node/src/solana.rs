@@ -1,0 +1,83 @@
+//! Solana chains of the topology: one adapter per chain (its first asset's
+//! mint, paid from the hot wallet of `SWITCHYARD_SOLANA_KEY`), shared by the
+//! chain's probe and its payout lane.
+
+use std::sync::Arc;
+
+use switchyard_chains::solana::{SolanaChain, SolanaFeePolicy, SolanaKeypair, parse_keypair};
+use switchyard_core::address::ChainKind;
+use switchyard_core::chain::ChainError;
+use switchyard_core::redact::redact_url;
+use switchyard_core::topology::{ChainIx, Topology};
+
+use crate::Failure;
+
+/// The hot wallet's key variable: a keypair as `solana-keygen` writes it
+/// (a JSON array of 64 bytes).
+pub const KEY_VAR: &str = "SWITCHYARD_SOLANA_KEY";
+
+/// The hot wallet from `text` (the value of [`KEY_VAR`]).
+pub fn hot_wallet(text: &str) -> Result<Arc<SolanaKeypair>, Failure> {
+    parse_keypair(KEY_VAR, text)
+        .map(Arc::new)
+        .map_err(|e| Failure::Usage(e.to_string()))
+}
+
+/// Connects every Solana chain that lists an RPC URL. `key` pays (a fresh
+/// throwaway key when the daemon only quotes: nothing is sent then). A
+/// node that cannot be reached now is connected without its checks (the
+/// probe and the lane retry it); one that keeps no transaction history, or
+/// whose mint has other decimals than the topology says, is refused.
+pub async fn connect(
+    topology: &Topology,
+    key: Option<Arc<SolanaKeypair>>,
+) -> Result<Vec<(ChainIx, Arc<SolanaChain>)>, Failure> {
+    let mut out = Vec::new();
+    for (i, c) in topology.chains().iter().enumerate() {
+        if c.kind != ChainKind::Solana || c.rpc_urls.is_empty() {
+            continue;
+        }
+        let ix = ChainIx(u32::try_from(i).unwrap_or(u32::MAX));
+        let Some(asset) = topology.assets().iter().find(|a| a.chain == ix) else {
+            tracing::warn!(chain = %c.id, "no [[asset]] on this Solana chain: neither probed nor paid");
+            continue;
+        };
+        let mint = switchyard_chains::solana::pubkey(&asset.address)
+            .map_err(|e| Failure::Usage(format!("asset {}: {e}", asset.key)))?;
+        if topology
+            .assets()
+            .iter()
+            .filter(|a| a.chain == ix)
+            .count()
+            > 1
+        {
+            tracing::warn!(chain = %c.id, asset = %asset.key, "a Solana chain pays one mint in this build: the first [[asset]] listed");
+        }
+        let url = &c.rpc_urls[0];
+        let payer = key
+            .clone()
+            .unwrap_or_else(|| Arc::new(SolanaKeypair::new()));
+        let policy = SolanaFeePolicy::default();
+        let chain = match SolanaChain::connect(url, Arc::clone(&payer), mint, policy).await {
+            Ok(chain) if chain.decimals() != asset.decimals => {
+                return Err(Failure::Usage(format!(
+                    "asset {}: the topology says {} decimals, mint {mint} has {}",
+                    asset.key,
+                    asset.decimals,
+                    chain.decimals()
+                )));
+            }
+            Ok(chain) => chain,
+            Err(e @ ChainError::Rpc { code: -32011, .. }) => {
+                return Err(Failure::Usage(format!("chain {} ({}): {e}", c.id, redact_url(url))));
+            }
+            Err(e) => {
+                tracing::warn!(chain = %c.id, url = %redact_url(url), error = %e, "Solana node not reachable at start; its probe and lane retry");
+                SolanaChain::with_decimals(url, payer, mint, asset.decimals, policy)
+            }
+        };
+        tracing::info!(chain = %c.id, url = %redact_url(url), mint = %mint, hot_wallet = %chain.payer(), "Solana chain connected");
+        out.push((ix, Arc::new(chain)));
+    }
+    Ok(out)
+}

@@ -1,0 +1,116 @@
+//! A Solana chain of the devnet: the local validator (`scripts/setup` builds
+//! it once into the cache) on a fresh ledger under the devnet's directory,
+//! the topology's mint created at its fixed address (6 decimals), the hot
+//! wallet (`SWITCHYARD_SOLANA_KEY`, else the devnet's fixed one) funded
+//! with SOL for fees and rent and with TUSD as its payout float.
+
+use eyre::eyre;
+use serde_json::json;
+use switchyard_chains::solana::local::LocalValidator;
+use switchyard_chains::solana::setup::{
+    create_mint_at, devnet_keypair, ensure_token_account, fund, mint_to,
+};
+use switchyard_chains::solana::{SolanaSigner, parse_keypair};
+use switchyard_core::address::Address;
+use switchyard_core::topology::Topology;
+
+use crate::Failure;
+use crate::cli::DevnetUpArgs;
+
+/// SOL given to the hot wallet: fees and the rent of recipients' token
+/// accounts (about 0.002 SOL each).
+const HOT_WALLET_SOL: u64 = 100;
+
+/// TUSD minted to the hot wallet's token account (its payout float).
+const FLOAT_TUSD: u64 = 1_000_000;
+
+fn port_of(url: &str) -> Option<u16> {
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
+}
+
+fn free_port() -> eyre::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Starts chain `i` of `topology` (a Solana chain) and sets it up; returns
+/// the validator (stopped on drop) and its `devnet.json` entry.
+pub(crate) async fn up(
+    args: &DevnetUpArgs,
+    topology: &Topology,
+    i: usize,
+    hot_wallet_key: &str,
+) -> Result<(LocalValidator, serde_json::Value), Failure> {
+    let c = &topology.chains()[i];
+    let port = if args.free_ports {
+        free_port()?
+    } else {
+        c.rpc_urls
+            .first()
+            .and_then(|u| port_of(u))
+            .ok_or_else(|| Failure::Usage(format!("chain[{i}].rpc_url: no port")))?
+    };
+    let asset = topology
+        .assets()
+        .iter()
+        .find(|a| a.chain.ix() == i)
+        .ok_or_else(|| Failure::Usage(format!("chain[{i}]: no [[asset]] on this Solana chain")))?;
+    let mint = devnet_keypair("mint");
+    if asset.address != Address::Solana(mint.pubkey().to_bytes()) {
+        return Err(Failure::Usage(format!(
+            "asset {}: the devnet creates its mint at {}, the topology says {}",
+            asset.key,
+            mint.pubkey(),
+            asset.address
+        )));
+    }
+    let hot = parse_keypair(switchyard_node::solana::KEY_VAR, hot_wallet_key)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let ledger = args.dir.join(format!("{}-ledger", c.id));
+    let _ = std::fs::remove_dir_all(&ledger);
+    tracing::info!("{}: starting the local Solana validator on port {port}", c.id);
+    let faucet = switchyard_chains::solana::SolanaKeypair::new();
+    let v = LocalValidator::start_at(&ledger, port, faucet)
+        .await
+        .map_err(|e| eyre!("{}: {e}", c.id))?;
+    let rpc = v.rpc();
+    let faucet = &v.faucet;
+    tracing::info!(
+        "{}: validator on {}; creating mint {} ({} decimals), funding hot wallet {}",
+        c.id,
+        v.url,
+        mint.pubkey(),
+        asset.decimals,
+        hot.pubkey()
+    );
+    let setup = async {
+        fund(&rpc, faucet, &hot.pubkey(), HOT_WALLET_SOL * 1_000_000_000).await?;
+        create_mint_at(&rpc, faucet, &mint, &faucet.pubkey(), asset.decimals).await?;
+        let float = ensure_token_account(&rpc, faucet, &hot.pubkey(), &mint.pubkey()).await?;
+        let unit = 10u64.pow(u32::from(asset.decimals));
+        mint_to(
+            &rpc,
+            faucet,
+            faucet,
+            &mint.pubkey(),
+            &float,
+            FLOAT_TUSD.saturating_mul(unit),
+        )
+        .await?;
+        Ok::<_, switchyard_core::chain::ChainError>(float)
+    };
+    let float = setup
+        .await
+        .map_err(|e| eyre!("setting up {}: {e}", c.id))?;
+    let entry = json!({
+        "chain": c.id.as_str(),
+        "kind": "solana",
+        "rpc_url": v.url,
+        "token": mint.pubkey().to_string(),
+        "hot_wallet": hot.pubkey().to_string(),
+        "float": float.to_string(),
+        "pid": v.pid(),
+    });
+    Ok((v, entry))
+}

@@ -1,0 +1,252 @@
+//! Solana payouts end to end: the real daemon on the devnet, its chain
+//! `devnet-sol` a real local validator. 100 payouts to fresh wallets settle
+//! in as few transactions as fit with each recipient's token account
+//! created; a token account given as a wallet is refused at intake; SIGKILL
+//! of `serve` after signing, after broadcast and after inclusion pays every
+//! item once; an attempt kept from the network until its blockhash expired
+//! is proven dead and re-sent under a new fence exactly once.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Daemon, Devnet, call};
+use jsonrpsee::http_client::HttpClient;
+use serde_json::{Value, json};
+use switchyard_chains::solana::{
+    CommitmentConfig, SolanaChain, SolanaFeePolicy, SolanaKeypair, SolanaPubkey,
+    associated_token_account, new_wallet,
+};
+use switchyard_core::chain::vm::PayoutLine;
+
+/// A reader of `devnet-sol` (its key pays nothing).
+fn reader(devnet: &Devnet) -> (SolanaChain, SolanaPubkey) {
+    let c = devnet.info_of("devnet-sol");
+    let mint: SolanaPubkey = c["token"].as_str().unwrap().parse().unwrap();
+    let chain = SolanaChain::with_decimals(
+        c["rpc_url"].as_str().unwrap(),
+        Arc::new(SolanaKeypair::new()),
+        mint,
+        6,
+        SolanaFeePolicy::default(),
+    );
+    (chain, mint)
+}
+
+/// `n` payouts to fresh wallets: (request items, recipients, base units).
+fn fresh(n: u64, tag: u64) -> (Vec<Value>, Vec<SolanaPubkey>, Vec<u128>) {
+    let mut items = Vec::new();
+    let mut who = Vec::new();
+    let mut base = Vec::new();
+    for i in 0..n {
+        let w = new_wallet();
+        let units = u128::from(1 + i % 7) * 1_000_000 + u128::from((i * 1013 + tag) % 1_000_000);
+        items.push(json!({
+            "to": "devnet-sol:TUSD",
+            "recipient": w.to_string(),
+            "amount": format!("{}.{:06}", units / 1_000_000, units % 1_000_000),
+        }));
+        who.push(w);
+        base.push(units);
+    }
+    (items, who, base)
+}
+
+async fn submit(c: &HttpClient, key: &str, items: &[Value]) -> Vec<String> {
+    let r = call(c, "payout_submit", json!({ "idempotency_key": key, "items": items }))
+        .await
+        .unwrap_or_else(|e| panic!("payout_submit: {e:?}"));
+    r["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The payouts `ids` once every one is final (within `secs`).
+async fn all_final(c: &HttpClient, ids: &[String], secs: u64) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(call(c, "payout_status", json!({ "id": id })).await.unwrap());
+        }
+        if out.iter().all(|p| p["state"] == "final") {
+            return out;
+        }
+        assert!(
+            !out.iter().any(|p| p["state"] == "failed"),
+            "a payout failed: {out:?}"
+        );
+        if Instant::now() > deadline {
+            let states: BTreeSet<String> = out
+                .iter()
+                .map(|p| format!("{} {}", p["state"], p["reason"]))
+                .collect();
+            panic!("not final within {secs} s: {states:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Each recipient holds exactly its amount.
+async fn paid_exactly(chain: &SolanaChain, mint: &SolanaPubkey, who: &[SolanaPubkey], base: &[u128]) {
+    for (w, want) in who.iter().zip(base) {
+        let got = chain
+            .token_account_balance(&associated_token_account(w, mint))
+            .await
+            .unwrap();
+        assert_eq!(got, *want, "recipient {w}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_payouts_to_fresh_wallets_settle_in_as_few_transactions_as_fit() {
+    let devnet = Devnet::up_solana("sol-hundred", &[]);
+    let d = Daemon::start(&devnet, None);
+    let c = d.client();
+    let (chain, mint) = reader(&devnet);
+    let float: SolanaPubkey = devnet.info_of("devnet-sol")["float"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // A token account's address given as a wallet is refused, naming the
+    // field, and nothing is stored.
+    let (_, code, data) = match call(
+        &c,
+        "payout_submit",
+        json!({ "idempotency_key": "to-a-token-account", "items": [{
+            "to": "devnet-sol:TUSD", "recipient": float.to_string(), "amount": "1" }] }),
+    )
+    .await
+    {
+        Err((code, data)) => ((), code, data),
+        Ok(v) => panic!("a token account was taken as a wallet: {v}"),
+    };
+    assert_eq!(code, 4001, "{data}");
+    assert_eq!(data["field"], "items[0].recipient", "{data}");
+    assert!(
+        data["reason"].as_str().unwrap().contains("token account"),
+        "{data}"
+    );
+    let none = call(&c, "payout_list", json!({})).await.unwrap();
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+
+    let (items, who, base) = fresh(100, 1);
+    // How many such lines one transaction holds, computed by the adapter
+    // from the real limits (every recipient needs its account created).
+    let lines: Vec<PayoutLine> = who
+        .iter()
+        .zip(&base)
+        .enumerate()
+        .map(|(i, (w, a))| PayoutLine {
+            id: format!("l{i}"),
+            recipient: w.to_string(),
+            amount: *a,
+            memo: None,
+        })
+        .collect();
+    let fit = chain.fit_lines(&lines).await.unwrap();
+    assert!((2..100).contains(&fit), "fit {fit}");
+    let before = chain.token_account_balance(&float).await.unwrap();
+    let ids = submit(&c, "sol-hundred", &items).await;
+    let done = all_final(&c, &ids, 240).await;
+    paid_exactly(&chain, &mint, &who, &base).await;
+    let txs: BTreeSet<&str> = done.iter().map(|p| p["tx"].as_str().unwrap()).collect();
+    assert_eq!(txs.len(), 100usize.div_ceil(fit), "transactions: {txs:?}");
+    let after = chain.token_account_balance(&float).await.unwrap();
+    assert_eq!(before - after, base.iter().sum::<u128>(), "the float paid exactly the items");
+}
+
+/// Waits until the daemon's drill killed it, then starts it again and
+/// waits for `ids`.
+async fn drill(devnet: &Devnet, stage: &str, tag: u64) {
+    let (chain, mint) = reader(devnet);
+    let (items, who, base) = fresh(12, tag);
+    let d = Daemon::start(devnet, Some(&format!("{stage}:vb_")));
+    let ids = submit(&d.client(), &format!("drill-{stage}"), &items).await;
+    d.killed();
+    let d = Daemon::start(devnet, None);
+    // The same request again is the same payouts, not new ones.
+    assert_eq!(submit(&d.client(), &format!("drill-{stage}"), &items).await, ids);
+    all_final(&d.client(), &ids, 180).await;
+    paid_exactly(&chain, &mint, &who, &base).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_after_signing_after_broadcast_and_after_inclusion_pays_every_item_once() {
+    let devnet = Devnet::up_solana("sol-drills", &[]);
+    let (chain, _) = reader(&devnet);
+    let float: SolanaPubkey = devnet.info_of("devnet-sol")["float"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let before = chain.token_account_balance(&float).await.unwrap();
+    let mut paid = 0u128;
+    for (n, stage) in ["signed", "broadcast", "included"].into_iter().enumerate() {
+        drill(&devnet, stage, 10 + n as u64).await;
+        paid += fresh_sum(12, 10 + n as u64);
+    }
+    let after = chain.token_account_balance(&float).await.unwrap();
+    assert_eq!(before - after, paid, "the float paid each item once");
+}
+
+/// What [`fresh`]`(n, tag)` pays in all.
+fn fresh_sum(n: u64, tag: u64) -> u128 {
+    (0..n)
+        .map(|i| u128::from(1 + i % 7) * 1_000_000 + u128::from((i * 1013 + tag) % 1_000_000))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_attempt_kept_from_the_network_past_its_blockhash_is_proven_dead_and_resent_once() {
+    let devnet = Devnet::up_solana("sol-expired", &[]);
+    let (chain, mint) = reader(&devnet);
+    let (items, who, base) = fresh(5, 77);
+    // Killed right after the attempt is signed and stored: it never
+    // reached the network.
+    let d = Daemon::start(&devnet, Some("signed:vb_"));
+    let ids = submit(&d.client(), "expired", &items).await;
+    d.killed();
+    // Down until the attempt's blockhash can no longer land: 150 blocks
+    // past the one it was signed at, at the finalized height.
+    let store = rusqlite::Connection::open(devnet.dir.join("switchyard.db")).unwrap();
+    let valid_until: i64 = store
+        .query_row("SELECT valid_until FROM vm_attempt", [], |r| r.get(0))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let h = chain
+            .rpc()
+            .get_block_height_with_commitment(CommitmentConfig::finalized())
+            .await
+            .unwrap();
+        if h > u64::try_from(valid_until).unwrap() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the blockhash never expired");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let d = Daemon::start(&devnet, None);
+    all_final(&d.client(), &ids, 180).await;
+    paid_exactly(&chain, &mint, &who, &base).await;
+    let attempts: Vec<(String, Option<String>)> = {
+        let mut stmt = store
+            .prepare("SELECT state, dead_proof FROM vm_attempt ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[0].0, "dead", "{attempts:?}");
+    assert!(attempts[0].1.is_some(), "the first attempt's proof is kept");
+    assert_eq!(attempts[1].0, "included", "{attempts:?}");
+}

@@ -153,22 +153,34 @@ impl Payouts {
 
     async fn flush_vm_chain(&self, name: &str, vc: &VmPayoutChain) -> Result<()> {
         loop {
-            let routed: Vec<(VmItem, i64)> = {
+            let routed: Vec<(VmItem, i64, i64)> = {
                 let conn = self.store.conn();
                 let mut stmt = conn.prepare(&format!(
-                    "SELECT id, recipient, amount, memo, updated_ms FROM payout WHERE state = {PAYOUT_ROUTED} AND chain_id = 0 AND chain = ?1 ORDER BY seq LIMIT ?2"
+                    "SELECT id, recipient, amount, memo, updated_ms, voids FROM payout WHERE state = {PAYOUT_ROUTED} AND chain_id = 0 AND chain = ?1 ORDER BY seq LIMIT ?2"
                 ))?;
                 stmt.query_map(
                     params![name, i64::try_from(self.policy.max_items).unwrap_or(i64::MAX)],
-                    |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?), r.get(4)?)),
+                    |r| {
+                        Ok((
+                            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    },
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()?
             };
             if routed.is_empty() {
                 return Ok(());
             }
-            let oldest = routed.iter().map(|(_, at)| *at).min().unwrap_or(0);
-            let items: Vec<VmItem> = routed.into_iter().map(|(i, _)| i).collect();
+            let oldest = routed.iter().map(|(_, at, _)| *at).min().unwrap_or(0);
+            // How often each was in a batch proven unable to pay, and when
+            // it was routed (an operator's retry resets the first).
+            let tries: Vec<String> = routed
+                .iter()
+                .map(|(_, at, voids)| format!("{voids}@{at}"))
+                .collect();
+            let items: Vec<VmItem> = routed.into_iter().map(|(i, _, _)| i).collect();
             let lines = lines_of(&items)?;
             let fit = vc.adapter.fit(&lines).await?;
             if fit == 0 {
@@ -193,13 +205,15 @@ impl Payouts {
             let take = &items[..fit];
             let payload = vc.adapter.payout_payload(&lines[..fit]).await?;
             let ids: Vec<&str> = take.iter().map(|i| i.0.as_str()).collect();
+            // Named by its items and their tries: a batch after a void has
+            // another name.
             let batch = format!(
                 "vb_{}",
                 alloy::primitives::hex::encode(
                     &keccak256(format!(
                         "switchyard/vm-batch/{name}/{}/{}",
                         ids.join(","),
-                        now_ms()
+                        tries[..fit].join(",")
                     ))[..12]
                 )
             );

@@ -11,3 +11,4 @@ mod nonces;
 mod payouts;
 mod solana;
 mod vmlane;
+mod vmpayouts;

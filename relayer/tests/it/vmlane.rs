@@ -18,7 +18,7 @@ use switchyard_relayer::{IntentState, Store};
 /// once per payload because the fake says so only if the lane is right:
 /// `executions` counts how often each payload ran.
 #[derive(Default)]
-struct Chain {
+pub(crate) struct Chain {
     height: u64,
     /// Block number -> hash (changes on reorg).
     blocks: HashMap<u64, [u8; 32]>,
@@ -46,6 +46,17 @@ struct Chain {
     /// Every fence handed out is the same one (one blockhash per slot:
     /// two signings in one slot share it) while set.
     same_fence: bool,
+    /// The next this many inclusions execute and fail (move nothing).
+    pub(crate) fail_next: u32,
+    /// Included attempts that failed.
+    failed: HashSet<Vec<u8>>,
+    /// Payouts (a payload of JSON `PayoutLine`s) credited per recipient by
+    /// inclusions that succeeded.
+    pub(crate) credited: HashMap<String, u128>,
+    /// How often each recipient was credited.
+    pub(crate) credits: HashMap<String, u32>,
+    /// The payout float a payouts test reads.
+    pub(crate) float: u128,
 }
 
 impl Chain {
@@ -57,7 +68,7 @@ impl Chain {
     }
 
     /// Mines one block with everything pooled and valid.
-    fn mine(&mut self) {
+    pub(crate) fn mine(&mut self) {
         self.height += 1;
         let h = self.hash(self.height);
         self.blocks.insert(self.height, h);
@@ -68,6 +79,18 @@ impl Chain {
             }
             let payload = raw[16..].to_vec();
             *self.executions.entry(payload.clone()).or_default() += 1;
+            if self.fail_next > 0 {
+                self.fail_next -= 1;
+                self.failed.insert(id.clone());
+            } else if let Ok(lines) =
+                serde_json::from_slice::<Vec<switchyard_core::chain::vm::PayoutLine>>(&payload)
+            {
+                for l in lines {
+                    self.float = self.float.saturating_sub(l.amount);
+                    *self.credited.entry(l.recipient.clone()).or_default() += l.amount;
+                    *self.credits.entry(l.recipient).or_default() += 1;
+                }
+            }
             self.seen.insert(self.height, h);
             self.included.insert(id, (self.height, payload));
         }
@@ -103,10 +126,10 @@ impl Chain {
 type Meanwhile = Arc<Mutex<Option<Box<dyn FnOnce() + Send>>>>;
 
 #[derive(Clone, Default)]
-struct Fake(Arc<Mutex<Chain>>, Meanwhile);
+pub(crate) struct Fake(Arc<Mutex<Chain>>, Meanwhile);
 
 impl Fake {
-    fn with<T>(&self, f: impl FnOnce(&mut Chain) -> T) -> T {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Chain) -> T) -> T {
         f(&mut self.0.lock().unwrap())
     }
 }
@@ -218,7 +241,7 @@ impl VmLane for Fake {
                         },
                         timestamp_s: 0,
                     },
-                    success: true,
+                    success: !c.failed.contains(&id.0),
                     finalized: c.height >= n + c.finality_depth,
                 });
             }
@@ -248,13 +271,13 @@ impl VmLane for Fake {
     }
 }
 
-fn store() -> (Arc<Store>, tempdir::Dir) {
+pub(crate) fn store() -> (Arc<Store>, tempdir::Dir) {
     let dir = tempdir::Dir::new();
     let store = Arc::new(Store::open(&dir.path().join("s.db")).unwrap());
     (store, dir)
 }
 
-mod tempdir {
+pub(crate) mod tempdir {
     /// A directory removed on drop.
     pub struct Dir(std::path::PathBuf);
     impl Dir {
@@ -302,7 +325,7 @@ async fn tick_until_final(lane: &GenericLane, fake: &Fake, key: &str, ticks: usi
     lane.get(key).unwrap().unwrap().state
 }
 
-fn chain(depth: u64) -> Fake {
+pub(crate) fn chain(depth: u64) -> Fake {
     let f = Fake::default();
     f.with(|c| {
         c.finality_depth = depth;

@@ -1,0 +1,212 @@
+//! Payouts on a chain of the generic lane (the in-memory chain of
+//! `vmlane`): batched as many per transaction as the adapter says fit, each
+//! item settled from the chain's outcome, a float that holds items it
+//! cannot cover, and a batch that executed and failed planned again with
+//! every item paid once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use alloy::primitives::{U256, keccak256};
+use switchyard_core::UsdE8;
+use switchyard_core::chain::TxId;
+use switchyard_core::chain::vm::{LineOutcome, PayoutLine, VmFuture, VmPayouts};
+use switchyard_core::finality::Finality;
+use switchyard_relayer::vmlane::GenericLane;
+use switchyard_relayer::{NewPayout, Payouts, Store, VmPayoutChain};
+
+use crate::payouts::payouts_over;
+use crate::vmlane::{Fake, chain, store};
+
+/// Lines per transaction on the fake chain.
+const FIT: usize = 3;
+
+/// The fake chain as a payout chain: `FIT` lines per transaction, the
+/// payload is the lines as JSON, the float what the test sets.
+impl VmPayouts for Fake {
+    fn fit<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, usize> {
+        Box::pin(async move { Ok(lines.len().min(FIT)) })
+    }
+    fn payout_payload<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, Vec<u8>> {
+        Box::pin(async move { Ok(serde_json::to_vec(lines).unwrap()) })
+    }
+    fn outcomes<'a>(
+        &'a self,
+        _id: &'a TxId,
+        lines: &'a [PayoutLine],
+    ) -> VmFuture<'a, Vec<LineOutcome>> {
+        Box::pin(async move { Ok(vec![LineOutcome::Paid; lines.len()]) })
+    }
+    fn float(&self) -> VmFuture<'_, u128> {
+        let f = self.with(|c| c.float);
+        Box::pin(async move { Ok(f) })
+    }
+    fn check_recipient<'a>(
+        &'a self,
+        _recipient: &'a str,
+    ) -> VmFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(Ok(())) })
+    }
+}
+
+struct Rig {
+    dir: crate::vmlane::tempdir::Dir,
+    _store: Arc<Store>,
+    fake: Fake,
+    lane: GenericLane,
+    payouts: Payouts,
+}
+
+fn rig(float: u128) -> Rig {
+    let (store, dir) = store();
+    let fake = chain(2);
+    fake.with(|c| c.float = float);
+    let adapter = Arc::new(fake.clone());
+    let lane = GenericLane::new(Arc::clone(&store), "fake", adapter.clone()).with_rebroadcast_ms(0);
+    let payouts = payouts_over(&store, &[]).with_vm_chains(HashMap::from([(
+        "fake".to_owned(),
+        VmPayoutChain {
+            lane: lane.clone(),
+            adapter,
+            token: "MINT".into(),
+        },
+    )]));
+    Rig {
+        dir,
+        _store: store,
+        fake,
+        lane,
+        payouts,
+    }
+}
+
+impl Rig {
+    /// The store's file, read directly.
+    fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.path().join("s.db")).unwrap()
+    }
+}
+
+fn item(i: u64, amount: u64) -> NewPayout {
+    NewPayout {
+        asset: "fake:TUSD".into(),
+        chain: "fake".into(),
+        chain_id: 0,
+        token: "MINT".into(),
+        recipient: format!("wallet-{i}"),
+        amount: U256::from(amount),
+        finality: Finality::Blocks { blocks: 2 },
+        memo: Some(format!("invoice {i}")),
+        source: None,
+        mode: "cheapest".into(),
+        approvals: 0,
+        usd: UsdE8(U256::from(amount)),
+    }
+}
+
+/// Steps payouts and the lane, mining a block each time, until every one
+/// of `ids` is in `state` (at most `steps`); returns the states.
+async fn run(r: &Rig, ids: &[String], state: &str, steps: usize) -> Vec<String> {
+    let mut states = Vec::new();
+    for _ in 0..steps {
+        r.payouts.step().await.unwrap();
+        r.lane.tick().await.unwrap();
+        r.fake.with(|c| c.mine());
+        states = ids
+            .iter()
+            .map(|id| r.payouts.get(id).unwrap().unwrap().state)
+            .collect();
+        if states.iter().all(|s| s == state) {
+            break;
+        }
+    }
+    states
+}
+
+#[tokio::test]
+async fn generic_lane_payouts_are_batched_by_fit_and_each_settled_once() {
+    let r = rig(1_000_000);
+    let items: Vec<NewPayout> = (0..7).map(|i| item(i, 100 + i)).collect();
+    let ids = r
+        .payouts
+        .submit("acme", "k", keccak256("k"), &items)
+        .unwrap()
+        .ids;
+    let states = run(&r, &ids, "final", 60).await;
+    assert!(states.iter().all(|s| s == "final"), "{states:?}");
+    let mut txs = std::collections::BTreeSet::new();
+    for id in &ids {
+        let v = r.payouts.get(id).unwrap().unwrap();
+        txs.insert(v.tx.clone().expect("a final item names its transaction"));
+        assert!(v.block.is_some());
+    }
+    assert_eq!(txs.len(), 7usize.div_ceil(FIT), "one transaction per {FIT} items");
+    r.fake.with(|c| {
+        for i in 0..7u64 {
+            let w = format!("wallet-{i}");
+            assert_eq!(c.credits.get(&w), Some(&1), "{w} paid once");
+            assert_eq!(c.credited[&w], u128::from(100 + i));
+        }
+    });
+    let batches: i64 = r
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM payout_batch WHERE chain = 'fake' AND state = 'final'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(batches, 3);
+}
+
+#[tokio::test]
+async fn items_the_float_cannot_cover_wait_and_are_paid_once_it_can() {
+    let r = rig(250);
+    let items: Vec<NewPayout> = (0..3).map(|i| item(i, 100)).collect();
+    let ids = r
+        .payouts
+        .submit("acme", "k", keccak256("k"), &items)
+        .unwrap()
+        .ids;
+    // 250 covers two of the three.
+    run(&r, &ids[..2], "final", 60).await;
+    let held = r.payouts.get(&ids[2]).unwrap().unwrap();
+    assert_eq!(held.state, "held", "{held:?}");
+    assert!(held.reason.unwrap().contains("float"));
+    r.fake.with(|c| c.float = 1_000);
+    let states = run(&r, &ids, "final", 60).await;
+    assert!(states.iter().all(|s| s == "final"), "{states:?}");
+    r.fake.with(|c| {
+        for i in 0..3 {
+            assert_eq!(c.credits.get(&format!("wallet-{i}")), Some(&1));
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_batch_that_executed_and_failed_is_planned_again_and_each_item_paid_once() {
+    let r = rig(1_000_000);
+    r.fake.with(|c| c.fail_next = 1);
+    let items: Vec<NewPayout> = (0..3).map(|i| item(i, 10)).collect();
+    let ids = r
+        .payouts
+        .submit("acme", "k", keccak256("k"), &items)
+        .unwrap()
+        .ids;
+    let states = run(&r, &ids, "final", 80).await;
+    assert!(states.iter().all(|s| s == "final"), "{states:?}");
+    let (void, fin): (i64, i64) = r
+        .db()
+        .query_row(
+            "SELECT SUM(state = 'void'), SUM(state = 'final') FROM payout_batch WHERE chain = 'fake'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((void, fin), (1, 1), "the failed batch is void, a new one paid");
+    r.fake.with(|c| {
+        for i in 0..3 {
+            assert_eq!(c.credits.get(&format!("wallet-{i}")), Some(&1));
+        }
+    });
+}

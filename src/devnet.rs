@@ -310,11 +310,13 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             "anvil_pid": pid,
         }));
     }
-    let solana_key = std::env::var(switchyard_node::solana::KEY_VAR).ok().unwrap_or_else(|| {
-        switchyard_chains::solana::keypair_json(&switchyard_chains::solana::setup::devnet_keypair(
-            "hot-wallet",
-        ))
-    });
+    let solana_key = std::env::var(switchyard_node::solana::KEY_VAR)
+        .ok()
+        .unwrap_or_else(|| {
+            switchyard_chains::solana::keypair_json(
+                &switchyard_chains::solana::setup::devnet_keypair("hot-wallet"),
+            )
+        });
     let mut validators = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
         if c.kind != ChainKind::Solana {

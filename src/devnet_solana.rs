@@ -69,7 +69,10 @@ pub(crate) async fn up(
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let ledger = args.dir.join(format!("{}-ledger", c.id));
     let _ = std::fs::remove_dir_all(&ledger);
-    tracing::info!("{}: starting the local Solana validator on port {port}", c.id);
+    tracing::info!(
+        "{}: starting the local Solana validator on port {port}",
+        c.id
+    );
     let faucet = switchyard_chains::solana::SolanaKeypair::new();
     let v = LocalValidator::start_at(&ledger, port, faucet)
         .await
@@ -100,9 +103,7 @@ pub(crate) async fn up(
         .await?;
         Ok::<_, switchyard_core::chain::ChainError>(float)
     };
-    let float = setup
-        .await
-        .map_err(|e| eyre!("setting up {}: {e}", c.id))?;
+    let float = setup.await.map_err(|e| eyre!("setting up {}: {e}", c.id))?;
     let entry = json!({
         "chain": c.id.as_str(),
         "kind": "solana",

@@ -94,7 +94,8 @@ fn render(t: &Topology) -> String {
             },
             if c.escrow.is_some() || c.payout_batcher.is_some() {
                 "yes".into()
-            } else if c.kind == switchyard_core::address::ChainKind::Solana && !c.rpc_urls.is_empty()
+            } else if c.kind == switchyard_core::address::ChainKind::Solana
+                && !c.rpc_urls.is_empty()
             {
                 // Paid through the generic lane from the hot wallet.
                 "payouts".into()

@@ -55,9 +55,13 @@ fn fresh(n: u64, tag: u64) -> (Vec<Value>, Vec<SolanaPubkey>, Vec<u128>) {
 }
 
 async fn submit(c: &HttpClient, key: &str, items: &[Value]) -> Vec<String> {
-    let r = call(c, "payout_submit", json!({ "idempotency_key": key, "items": items }))
-        .await
-        .unwrap_or_else(|e| panic!("payout_submit: {e:?}"));
+    let r = call(
+        c,
+        "payout_submit",
+        json!({ "idempotency_key": key, "items": items }),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("payout_submit: {e:?}"));
     r["ids"]
         .as_array()
         .unwrap()
@@ -93,7 +97,12 @@ async fn all_final(c: &HttpClient, ids: &[String], secs: u64) -> Vec<Value> {
 }
 
 /// Each recipient holds exactly its amount.
-async fn paid_exactly(chain: &SolanaChain, mint: &SolanaPubkey, who: &[SolanaPubkey], base: &[u128]) {
+async fn paid_exactly(
+    chain: &SolanaChain,
+    mint: &SolanaPubkey,
+    who: &[SolanaPubkey],
+    base: &[u128],
+) {
     for (w, want) in who.iter().zip(base) {
         let got = chain
             .token_account_balance(&associated_token_account(w, mint))
@@ -160,7 +169,11 @@ async fn a_hundred_payouts_to_fresh_wallets_settle_in_as_few_transactions_as_fit
     let txs: BTreeSet<&str> = done.iter().map(|p| p["tx"].as_str().unwrap()).collect();
     assert_eq!(txs.len(), 100usize.div_ceil(fit), "transactions: {txs:?}");
     let after = chain.token_account_balance(&float).await.unwrap();
-    assert_eq!(before - after, base.iter().sum::<u128>(), "the float paid exactly the items");
+    assert_eq!(
+        before - after,
+        base.iter().sum::<u128>(),
+        "the float paid exactly the items"
+    );
 }
 
 /// Waits until the daemon's drill killed it, then starts it again and
@@ -173,7 +186,10 @@ async fn drill(devnet: &Devnet, stage: &str, tag: u64) {
     d.killed();
     let d = Daemon::start(devnet, None);
     // The same request again is the same payouts, not new ones.
-    assert_eq!(submit(&d.client(), &format!("drill-{stage}"), &items).await, ids);
+    assert_eq!(
+        submit(&d.client(), &format!("drill-{stage}"), &items).await,
+        ids
+    );
     all_final(&d.client(), &ids, 180).await;
     paid_exactly(&chain, &mint, &who, &base).await;
 }

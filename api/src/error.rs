@@ -157,7 +157,9 @@ pub const CHAIN_UNAVAILABLE: i32 = 4503;
 pub fn chain_unavailable(field: &str, chain: &str, why: &str) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(
         CHAIN_UNAVAILABLE,
-        format!("{field}: chain {chain} cannot be read now ({why}); retry with the same idempotency key"),
+        format!(
+            "{field}: chain {chain} cannot be read now ({why}); retry with the same idempotency key"
+        ),
         Some(json!({ "field": field, "chain": chain })),
     )
 }

@@ -14,17 +14,17 @@ use eyre::WrapErr;
 use switchyard_chains::evm::attest::LocalAttester;
 use switchyard_chains::evm::eip712::Eip712Signer;
 use switchyard_chains::evm::{Endpoints, EvmChain};
+use switchyard_chains::solana::SolanaChain;
 use switchyard_core::UsdE8;
 use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::attest::Attester;
+use switchyard_core::chain::vm::VmPayouts;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::model::BreakerState;
 use switchyard_core::topology::{BridgeIx, ChainIx};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
-use switchyard_chains::solana::SolanaChain;
-use switchyard_core::chain::vm::VmPayouts;
 use switchyard_relayer::vmlane::GenericLane;
 use switchyard_relayer::{
     BatchPolicy, Funder, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts, Store, Transfers,
@@ -127,6 +127,24 @@ impl Engine {
             }));
         }
         out.sort_by_key(|v| v["chain_id"].as_u64());
+        // Generic lanes (Solana): keyed by the chain's name.
+        let mut vm: Vec<_> = self.payouts.vm_chains().iter().collect();
+        vm.sort_by_key(|(name, _)| name.as_str());
+        for (name, c) in vm {
+            let failing: Vec<serde_json::Value> = c
+                .lane
+                .failing()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(intent, error)| serde_json::json!({ "intent": intent, "error": error }))
+                .collect();
+            out.push(serde_json::json!({
+                "chain": name,
+                "sender": c.lane.sender(),
+                "halted": null,
+                "failing_rows": failing,
+            }));
+        }
         out
     }
 }
@@ -466,15 +484,15 @@ pub async fn start(
     payouts = payouts.with_gate(Arc::new(move |chain_id: u64, name: Option<&str>| {
         let cur = m.current();
         let snap = &cur.snapshot;
-        let (c, live) = snap
-            .topology
-            .chains()
-            .iter()
-            .zip(&snap.chains)
-            .find(|(c, _)| match name {
-                Some(n) => c.id.as_str() == n,
-                None => c.chain_id == Some(chain_id),
-            })?;
+        let (c, live) =
+            snap.topology
+                .chains()
+                .iter()
+                .zip(&snap.chains)
+                .find(|(c, _)| match name {
+                    Some(n) => c.id.as_str() == n,
+                    None => c.chain_id == Some(chain_id),
+                })?;
         if let Some(why) = &live.paused {
             return Some(format!("chain {} paused: {why}", c.id));
         }

@@ -100,8 +100,7 @@ pub async fn serve_with(
         Some(text) => Some(crate::solana::hot_wallet(text)?),
         None => None,
     };
-    let solana =
-        crate::solana::connect(&model.current().snapshot.topology, solana_key).await?;
+    let solana = crate::solana::connect(&model.current().snapshot.topology, solana_key).await?;
     // The tasks stop on the caller's shutdown, or when one that cannot
     // restart fails.
     let stop = shutdown.child_token();

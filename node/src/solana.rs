@@ -44,13 +44,7 @@ pub async fn connect(
         };
         let mint = switchyard_chains::solana::pubkey(&asset.address)
             .map_err(|e| Failure::Usage(format!("asset {}: {e}", asset.key)))?;
-        if topology
-            .assets()
-            .iter()
-            .filter(|a| a.chain == ix)
-            .count()
-            > 1
-        {
+        if topology.assets().iter().filter(|a| a.chain == ix).count() > 1 {
             tracing::warn!(chain = %c.id, asset = %asset.key, "a Solana chain pays one mint in this build: the first [[asset]] listed");
         }
         let url = &c.rpc_urls[0];
@@ -69,7 +63,11 @@ pub async fn connect(
             }
             Ok(chain) => chain,
             Err(e @ ChainError::Rpc { code: -32011, .. }) => {
-                return Err(Failure::Usage(format!("chain {} ({}): {e}", c.id, redact_url(url))));
+                return Err(Failure::Usage(format!(
+                    "chain {} ({}): {e}",
+                    c.id,
+                    redact_url(url)
+                )));
             }
             Err(e) => {
                 tracing::warn!(chain = %c.id, url = %redact_url(url), error = %e, "Solana node not reachable at start; its probe and lane retry");

@@ -36,8 +36,8 @@ pub use lane::{Call, Hook, Lane, Stage, TickReport, TxRecord, TxState};
 pub use notify::{Delivery, DeliveryView, Outbox};
 pub use ops::{AuditEntry, Ops, Pause};
 pub use payout::{
-    BatchHook, BatchPolicy, ChainGate, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall, VmPayoutChain,
-    Submitted,
+    BatchHook, BatchPolicy, ChainGate, NewPayout, PayoutChain, PayoutView, Payouts, Shortfall,
+    Submitted, VmPayoutChain,
 };
 pub use planner::{FundError, Funder, PlanError, plan};
 pub use states::{

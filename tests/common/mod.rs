@@ -95,7 +95,11 @@ impl Devnet {
             .arg("--artifacts")
             .arg(Path::new(REPO).join("contracts/out"))
             .args(extra)
-            .args(if solana { &[][..] } else { &["--skip-solana"][..] })
+            .args(if solana {
+                &[][..]
+            } else {
+                &["--skip-solana"][..]
+            })
             .env_remove("SWITCHYARD_RELAYER_KEY")
             .env_remove("SWITCHYARD_SOLANA_KEY")
             .env_remove("SWITCHYARD_SIGNER_KEY")

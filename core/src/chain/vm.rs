@@ -185,7 +185,6 @@ pub trait VmPayouts: VmLane {
         recipient: &'a str,
     ) -> VmFuture<'a, std::result::Result<(), String>>;
 
-
     /// The payload paying all of `lines` in one transaction (what the lane
     /// reserves, simulates and signs). Chain state it depends on (which token
     /// accounts exist) is read now: if that changes before it executes (a

@@ -132,6 +132,14 @@ impl AppState {
             .unwrap_or_default()
             .into_iter()
             .map(|(c, err, since)| json!({ "chain_id": c, "error": err, "since_ms": since }))
+            .chain(
+                self.engine
+                    .as_ref()
+                    .map(|e| e.payouts.vm_chain_errors())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(c, err, since)| json!({ "chain": c, "error": err, "since_ms": since })),
+            )
             .collect();
         let tasks = self.tasks.status();
         let degraded = lanes.iter().any(|l| !l["halted"].is_null())

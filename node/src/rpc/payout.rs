@@ -108,7 +108,11 @@ impl AppState {
                             &format!("chain {} has no relayer lane or PayoutBatcher", chain.id),
                         ));
                     }
-                    (chain_id, token.to_checksum(None), recipient.to_checksum(None))
+                    (
+                        chain_id,
+                        token.to_checksum(None),
+                        recipient.to_checksum(None),
+                    )
                 }
                 (recipient, token, _) => {
                     let Some(vc) = payouts.vm_chains().get(chain.id.as_str()) else {
@@ -370,6 +374,10 @@ fn check_recipient(
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(why))) => Err(errors::invalid_field(field, &why)),
         Ok(Err(e)) => Err(errors::chain_unavailable(field, chain, &e.to_string())),
-        Err(_) => Err(errors::chain_unavailable(field, chain, "no answer within 10 s")),
+        Err(_) => Err(errors::chain_unavailable(
+            field,
+            chain,
+            "no answer within 10 s",
+        )),
     }
 }

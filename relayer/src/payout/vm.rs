@@ -87,7 +87,11 @@ impl Payouts {
 
     /// Records that a step failed on generic-lane chain `chain`.
     pub(crate) fn vm_chain_failed(&self, chain: &str, what: &str) {
-        tracing::warn!(chain, error = what, "payout step failed on this chain; the others go on");
+        tracing::warn!(
+            chain,
+            error = what,
+            "payout step failed on this chain; the others go on"
+        );
         let mut e = self.errors();
         e.vm_this_step.insert(chain.to_owned());
         let since = e.vm_last.get(chain).map_or(now_ms(), |(_, s)| *s);
@@ -159,7 +163,10 @@ impl Payouts {
                     "SELECT id, recipient, amount, memo, updated_ms, voids FROM payout WHERE state = {PAYOUT_ROUTED} AND chain_id = 0 AND chain = ?1 ORDER BY seq LIMIT ?2"
                 ))?;
                 stmt.query_map(
-                    params![name, i64::try_from(self.policy.max_items).unwrap_or(i64::MAX)],
+                    params![
+                        name,
+                        i64::try_from(self.policy.max_items).unwrap_or(i64::MAX)
+                    ],
                     |r| {
                         Ok((
                             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
@@ -395,7 +402,9 @@ impl Payouts {
                     params![why, now, batch],
                 )?;
                 t.execute(
-                    &format!("UPDATE payout_batch SET state = {BATCH_VOID}, reason = ?1 WHERE id = ?2"),
+                    &format!(
+                        "UPDATE payout_batch SET state = {BATCH_VOID}, reason = ?1 WHERE id = ?2"
+                    ),
                     params![why, batch],
                 )?;
                 t.commit()?;

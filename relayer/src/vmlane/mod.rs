@@ -276,7 +276,12 @@ impl GenericLane {
     /// [`GenericLane::reserve`] inside the caller's transaction, so that
     /// what the intent is for (a payout batch) and the intent commit
     /// together or not at all.
-    pub fn reserve_in(&self, t: &rusqlite::Transaction<'_>, key: &str, payload: &[u8]) -> Result<()> {
+    pub fn reserve_in(
+        &self,
+        t: &rusqlite::Transaction<'_>,
+        key: &str,
+        payload: &[u8],
+    ) -> Result<()> {
         let existing: Option<Vec<u8>> = t
             .query_row(
                 "SELECT payload FROM vm_intent WHERE chain = ?1 AND sender = ?2 AND intent = ?3",

@@ -41,10 +41,7 @@ impl VmPayouts for Fake {
         let f = self.with(|c| c.float);
         Box::pin(async move { Ok(f) })
     }
-    fn check_recipient<'a>(
-        &'a self,
-        _recipient: &'a str,
-    ) -> VmFuture<'a, Result<(), String>> {
+    fn check_recipient<'a>(&'a self, _recipient: &'a str) -> VmFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(Ok(())) })
     }
 }
@@ -140,7 +137,11 @@ async fn generic_lane_payouts_are_batched_by_fit_and_each_settled_once() {
         txs.insert(v.tx.clone().expect("a final item names its transaction"));
         assert!(v.block.is_some());
     }
-    assert_eq!(txs.len(), 7usize.div_ceil(FIT), "one transaction per {FIT} items");
+    assert_eq!(
+        txs.len(),
+        7usize.div_ceil(FIT),
+        "one transaction per {FIT} items"
+    );
     r.fake.with(|c| {
         for i in 0..7u64 {
             let w = format!("wallet-{i}");
@@ -203,7 +204,11 @@ async fn a_batch_that_executed_and_failed_is_planned_again_and_each_item_paid_on
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
-    assert_eq!((void, fin), (1, 1), "the failed batch is void, a new one paid");
+    assert_eq!(
+        (void, fin),
+        (1, 1),
+        "the failed batch is void, a new one paid"
+    );
     r.fake.with(|c| {
         for i in 0..3 {
             assert_eq!(c.credits.get(&format!("wallet-{i}")), Some(&1));

@@ -305,23 +305,40 @@ impl VmPayouts for SolanaChain {
         Box::pin(async move { self.token_account_balance(&self.float_account()).await })
     }
 
-    fn check_recipient<'a>(
+    fn check_recipients<'a>(
         &'a self,
-        recipient: &'a str,
-    ) -> VmFuture<'a, std::result::Result<(), String>> {
+        recipients: &'a [String],
+    ) -> VmFuture<'a, Vec<std::result::Result<(), String>>> {
         Box::pin(async move {
-            let Ok(wallet) = recipient.parse::<solana_sdk::pubkey::Pubkey>() else {
-                return Ok(Err(format!("{recipient:?} is not a Solana address")));
-            };
-            let r = self.recipients(&[wallet]).await?;
-            Ok(match r.first() {
-                Some(Recipient::Ready | Recipient::NeedsAccount) => Ok(()),
-                Some(Recipient::TokenAccount) => Err(
-                    "this address is a token account, not a wallet: give the owner's wallet address (its token account for this mint is derived from it)".to_owned(),
-                ),
-                Some(Recipient::Unusable(why)) => Err(why.clone()),
-                None => Err("no answer for this address".to_owned()),
-            })
+            let mut out: Vec<std::result::Result<(), String>> =
+                Vec::with_capacity(recipients.len());
+            let mut wallets = Vec::new();
+            for r in recipients {
+                match r.parse::<solana_sdk::pubkey::Pubkey>() {
+                    Ok(w) if w == self.payer() => {
+                        out.push(Err(
+                            "this is the hot wallet that pays: it cannot pay itself".to_owned(),
+                        ));
+                    }
+                    Ok(w) => {
+                        wallets.push((out.len(), w));
+                        out.push(Ok(()));
+                    }
+                    Err(_) => out.push(Err(format!("{r:?} is not a Solana address"))),
+                }
+            }
+            let keys: Vec<_> = wallets.iter().map(|(_, w)| *w).collect();
+            let needs = self.recipients(&keys).await?;
+            for ((at, _), need) in wallets.iter().zip(needs) {
+                out[*at] = match need {
+                    Recipient::Ready | Recipient::NeedsAccount => Ok(()),
+                    Recipient::TokenAccount => Err(
+                        "this address is a token account, not a wallet: give the owner's wallet address (its token account for this mint is derived from it)".to_owned(),
+                    ),
+                    Recipient::Unusable(why) => Err(why),
+                };
+            }
+            Ok(out)
         })
     }
 

@@ -174,16 +174,16 @@ pub trait VmPayouts: VmLane {
     /// committed.
     fn float(&self) -> VmFuture<'_, u128>;
 
-    /// Whether `recipient` can be paid at all, checked at intake: `Err`
-    /// says why not (on Solana: the address is itself a token account, or
-    /// its token account is frozen or holds another mint). A recipient
-    /// whose account must first be created is fine. Reads the chain: a
-    /// transport failure is the outer error and is retried, never taken
-    /// for a refusal.
-    fn check_recipient<'a>(
+    /// Whether each of `recipients` can be paid at all, checked at intake:
+    /// `Err` says why not (on Solana: the address is itself a token
+    /// account, the hot wallet itself, or its token account is frozen or
+    /// holds another mint). A recipient whose account must first be created
+    /// is fine. Reads the chain: a transport failure is the outer error and
+    /// is retried, never taken for a refusal.
+    fn check_recipients<'a>(
         &'a self,
-        recipient: &'a str,
-    ) -> VmFuture<'a, std::result::Result<(), String>>;
+        recipients: &'a [String],
+    ) -> VmFuture<'a, Vec<std::result::Result<(), String>>>;
 
     /// The payload paying all of `lines` in one transaction (what the lane
     /// reserves, simulates and signs). Chain state it depends on (which token

@@ -71,6 +71,10 @@ impl AppState {
             }
         };
         let mut items = Vec::with_capacity(p.items.len());
+        // Recipients a generic-lane chain must look at, by chain: (field,
+        // recipient).
+        let mut to_check: std::collections::BTreeMap<&str, Vec<(String, String)>> =
+            Default::default();
         for (i, it) in p.items.iter().enumerate() {
             let f = |name: &str| format!("items[{i}].{name}");
             let asset_ix = t
@@ -137,8 +141,18 @@ impl AppState {
                             &format!("chain {} pays {} only", chain.id, vc.token),
                         ));
                     }
+                    // A Solana transfer moves a u64 of base units.
+                    if amount.raw > U256::from(u64::MAX) {
+                        return Err(errors::invalid_field(
+                            &f("amount"),
+                            &format!("more than chain {} can move in one transfer", chain.id),
+                        ));
+                    }
                     let recipient = recipient.to_string();
-                    check_recipient(vc, &f("recipient"), chain.id.as_str(), &recipient)?;
+                    to_check
+                        .entry(chain.id.as_str())
+                        .or_default()
+                        .push((f("recipient"), recipient.clone()));
                     (0, token, recipient)
                 }
             };
@@ -163,6 +177,21 @@ impl AppState {
                     _ => 0,
                 },
             });
+        }
+        // A request already stored is answered from the store: its
+        // recipients were checked when it came first (a chain's answer may
+        // have changed since, or the chain may not answer now).
+        if !to_check.is_empty()
+            && !payouts
+                .request_exists(&caller.name, key)
+                .map_err(|e| internal(&e))?
+        {
+            for (chain, list) in &to_check {
+                let Some(vc) = payouts.vm_chains().get(*chain) else {
+                    continue;
+                };
+                check_recipients(vc, chain, list)?;
+            }
         }
         let body = serde_json::to_vec(&(&p.items, &p.source, &p.mode))
             .map_err(|e| errors::internal(&e.to_string()))?;
@@ -353,31 +382,47 @@ fn over_budget(merchant: &str, o: &switchyard_relayer::payout::OverBudget) -> Er
     }
 }
 
-/// Whether a generic-lane chain can pay `recipient` at all, asked of the
-/// chain (Solana: a token account's address given as a wallet is refused).
-/// A chain that cannot answer now is a retryable error: nothing is stored,
-/// and the same request with the same idempotency key can be sent again.
-fn check_recipient(
+/// Whether a generic-lane chain can pay each recipient of `list` (field,
+/// address) at all, asked of the chain in one go (Solana: a token
+/// account's address given as a wallet is refused). A chain that cannot
+/// answer now is a retryable error: nothing is stored, and the same request
+/// with the same idempotency key can be sent again.
+fn check_recipients(
     vc: &switchyard_relayer::VmPayoutChain,
-    field: &str,
     chain: &str,
-    recipient: &str,
+    list: &[(String, String)],
 ) -> Result<(), ErrorObjectOwned> {
+    let addresses: Vec<String> = list.iter().map(|(_, a)| a.clone()).collect();
+    let first = list.first().map_or("items", |(f, _)| f.as_str());
     let asked = tokio::runtime::Handle::current().block_on(async {
         tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            vc.adapter.check_recipient(recipient),
+            std::time::Duration::from_secs(20),
+            vc.adapter.check_recipients(&addresses),
         )
         .await
     });
-    match asked {
-        Ok(Ok(Ok(()))) => Ok(()),
-        Ok(Ok(Err(why))) => Err(errors::invalid_field(field, &why)),
-        Ok(Err(e)) => Err(errors::chain_unavailable(field, chain, &e.to_string())),
-        Err(_) => Err(errors::chain_unavailable(
-            field,
-            chain,
-            "no answer within 10 s",
-        )),
+    let answers = match asked {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => return Err(errors::chain_unavailable(first, chain, &e.to_string())),
+        Err(_) => {
+            return Err(errors::chain_unavailable(
+                first,
+                chain,
+                "no answer within 20 s",
+            ));
+        }
+    };
+    for ((field, _), answer) in list.iter().zip(&answers) {
+        if let Err(why) = answer {
+            return Err(errors::invalid_field(field, why));
+        }
     }
+    if answers.len() != list.len() {
+        return Err(errors::chain_unavailable(
+            first,
+            chain,
+            "an incomplete answer",
+        ));
+    }
+    Ok(())
 }

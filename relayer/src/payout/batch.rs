@@ -730,13 +730,15 @@ impl Payouts {
 
     /// An operator gives up on a submitted batch: it is cancelled on chain
     /// (or settles, if it executes first) and its items are paid anew.
-    /// Audited in the same transaction. `Ok(false)`: not a submitted batch.
+    /// Audited in the same transaction. `Ok(false)`: not a submitted batch
+    /// (a generic-lane batch has no on-chain cancellation: the lane
+    /// withdraws it itself once the chain refuses it, see `vm`).
     pub fn give_up_batch(&self, batch: &str, operator: &str, reason: &str) -> Result<bool> {
         {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;
             let n = t.execute(
-                &format!("UPDATE payout_batch SET state = {BATCH_VOIDING}, reason = ?1, offenders = '[]' WHERE id = ?2 AND state IN ({BATCH_WRITTEN}, {BATCH_SUBMITTED})"),
+                &format!("UPDATE payout_batch SET state = {BATCH_VOIDING}, reason = ?1, offenders = '[]' WHERE id = ?2 AND state IN ({BATCH_WRITTEN}, {BATCH_SUBMITTED}) AND chain_id != 0"),
                 params![format!("given up by {operator}: {reason}"), batch],
             )?;
             if n == 0 {

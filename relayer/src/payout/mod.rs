@@ -210,6 +210,7 @@ pub struct Payouts {
     store: Arc<Store>,
     chains: HashMap<u64, PayoutChain>,
     vm: HashMap<String, VmPayoutChain>,
+    vm_replan_ms: u64,
     attester: Arc<dyn Attester>,
     policy: BatchPolicy,
     hook: Option<BatchHook>,
@@ -314,6 +315,7 @@ impl Payouts {
             store,
             chains,
             vm: HashMap::new(),
+            vm_replan_ms: 60_000,
             attester,
             policy,
             hook: None,
@@ -455,6 +457,17 @@ impl Payouts {
         if let Some(h) = &self.hook {
             h(stage, batch);
         }
+    }
+
+    /// Whether `owner` already stored a request under `key` (whatever its
+    /// body): intake then skips the checks that read a chain, since
+    /// [`Payouts::submit`] answers it from the store.
+    pub fn request_exists(&self, owner: &str, key: &str) -> Result<bool> {
+        Ok(self.store.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM payout_request WHERE key = ?1)",
+            params![format!("{owner}/{key}")],
+            |r| r.get(0),
+        )?)
     }
 
     /// Stores a request durably. The same key with the same `body_hash`

@@ -68,16 +68,18 @@ impl Payouts {
         }
         // Items whose batches were proven dead again and again (every
         // batch of theirs fails for a reason that is not their recipient's)
-        // stop costing transactions and wait for an operator.
+        // stop costing transactions and wait for an operator (an item held
+        // for an operator for its own reason keeps it).
         {
             let conn = self.store.conn();
             conn.execute(
                 &format!(
-                    "UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND voids >= {MAX_VOIDS} AND (state != {PAYOUT_HELD} OR reason IS NOT ?1)"
+                    "UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE state IN ({PAYOUT_QUEUED}, {PAYOUT_HELD}) AND batch_id IS NULL AND voids >= {MAX_VOIDS} AND (state != {PAYOUT_HELD} OR reason IS NULL OR substr(reason, -length(?3)) != ?3)"
                 ),
                 params![
                     format!("its batches failed {MAX_VOIDS} times on chain: {RETRY_BY_OPERATOR}"),
-                    now_ms()
+                    now_ms(),
+                    RETRY_BY_OPERATOR
                 ],
             )?;
         }

@@ -80,6 +80,15 @@ impl Payouts {
         self
     }
 
+    /// How long a generic-lane batch whose payload the chain refuses as it
+    /// is (its simulation reverts: an account frozen or closed since it was
+    /// planned) waits before it is withdrawn and its items planned again
+    /// (default 60 s: a refusal may pass, say once the float is topped up).
+    pub fn with_replan_after_ms(mut self, ms: u64) -> Self {
+        self.vm_replan_ms = ms;
+        self
+    }
+
     /// The chains paid through the generic lane.
     pub fn vm_chains(&self) -> &HashMap<String, VmPayoutChain> {
         &self.vm
@@ -128,13 +137,14 @@ impl Payouts {
         };
         let committed = self
             .sum_items(
-                "chain_id = 0 AND chain = ?1 AND state IN (?2, ?3, ?4, ?5)",
+                "chain_id = 0 AND chain = ?1 AND token = ?6 AND state IN (?2, ?3, ?4, ?5)",
                 params![
                     name,
                     PayoutState::Routed,
                     PayoutState::Batched,
                     PayoutState::Submitted,
-                    PayoutState::Confirmed
+                    PayoutState::Confirmed,
+                    vc.token
                 ],
             )
             .map_err(|e| e.to_string())?;
@@ -148,7 +158,9 @@ impl Payouts {
         for (name, vc) in &self.vm {
             match self.flush_vm_chain(name, vc).await {
                 Ok(()) => {}
-                Err(e @ (Error::Store(_) | Error::Corrupt(_))) => return Err(e),
+                // Only the store stops every chain; anything else holds
+                // this chain (recorded and retried).
+                Err(e @ Error::Store(_)) => return Err(e),
                 Err(e) => self.vm_chain_failed(name, &format!("batching: {e}")),
             }
         }
@@ -160,12 +172,13 @@ impl Payouts {
             let routed: Vec<(VmItem, i64, i64)> = {
                 let conn = self.store.conn();
                 let mut stmt = conn.prepare(&format!(
-                    "SELECT id, recipient, amount, memo, updated_ms, voids FROM payout WHERE state = {PAYOUT_ROUTED} AND chain_id = 0 AND chain = ?1 ORDER BY seq LIMIT ?2"
+                    "SELECT id, recipient, amount, memo, updated_ms, voids FROM payout WHERE state = {PAYOUT_ROUTED} AND chain_id = 0 AND chain = ?1 AND token = ?3 ORDER BY seq LIMIT ?2"
                 ))?;
                 stmt.query_map(
                     params![
                         name,
-                        i64::try_from(self.policy.max_items).unwrap_or(i64::MAX)
+                        i64::try_from(self.policy.max_items).unwrap_or(i64::MAX),
+                        vc.token
                     ],
                     |r| {
                         Ok((
@@ -189,20 +202,22 @@ impl Payouts {
                 .collect();
             let items: Vec<VmItem> = routed.into_iter().map(|(i, _, _)| i).collect();
             let lines = lines_of(&items)?;
-            let fit = vc.adapter.fit(&lines).await?;
-            if fit == 0 {
-                // The first line cannot be sent even alone: it waits for
-                // an operator, the others go on.
-                self.store.conn().execute(
-                    &format!("UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state = {PAYOUT_ROUTED}"),
-                    params![
-                        format!("does not fit in one transaction on {name} even alone: {}", route::NEEDS_OPERATOR),
-                        now_ms(),
-                        items[0].0
-                    ],
-                )?;
-                continue;
-            }
+            // The first line cannot be paid even alone (the chain refuses
+            // its recipient, or it is too large for one transaction): it
+            // waits for an operator, and the others go on.
+            let fit = match vc.adapter.fit(&lines).await {
+                Ok(0) => {
+                    let why = format!("does not fit in one transaction on {name} even alone");
+                    self.hold_for_operator(&items[0].0, &why)?;
+                    continue;
+                }
+                Ok(n) => n,
+                Err(switchyard_core::chain::ChainError::WouldRevert(why)) => {
+                    self.hold_for_operator(&items[0].0, &format!("{name} refuses it: {why}"))?;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             let full = fit < lines.len() || lines.len() >= self.policy.max_items;
             let old = now_ms().saturating_sub(oldest)
                 >= i64::try_from(self.policy.max_age_ms).unwrap_or(i64::MAX);
@@ -231,6 +246,22 @@ impl Payouts {
             tracing::info!(chain = name, batch = %batch, items = ids.len(), "payout batch written and reserved on the lane");
             self.at("written", &batch);
         }
+    }
+
+    /// Holds routed item `id` until an operator retries it (`ops_approve`)
+    /// or fails it (`ops_reject`); routing leaves it alone meanwhile.
+    fn hold_for_operator(&self, id: &str, why: &str) -> Result<()> {
+        tracing::warn!(payout = id, reason = why, "payout held for an operator");
+        self.store.conn().execute(
+            &format!("UPDATE payout SET state = {PAYOUT_HELD}, reason = ?1, voids = MAX(voids, ?2), updated_ms = ?3 WHERE id = ?4 AND state = {PAYOUT_ROUTED} AND batch_id IS NULL"),
+            params![
+                format!("{why}: {}", route::RETRY_BY_OPERATOR),
+                route::MAX_VOIDS,
+                now_ms(),
+                id
+            ],
+        )?;
+        Ok(())
     }
 
     /// One SQLite transaction: the batch row, its items -> batched, and the
@@ -267,21 +298,23 @@ impl Payouts {
 
     /// Open generic-lane batches follow their intents (see the module docs).
     pub(super) async fn follow_vm(&self) -> Result<()> {
-        let open: Vec<(String, String)> = {
+        let open: Vec<(String, String, i64)> = {
             let conn = self.store.conn();
             let mut stmt = conn.prepare(&format!(
-                "SELECT id, chain FROM payout_batch WHERE chain_id = 0 AND state = {BATCH_SUBMITTED} ORDER BY created_ms"
+                "SELECT id, chain, created_ms FROM payout_batch WHERE chain_id = 0 AND state = {BATCH_SUBMITTED} ORDER BY created_ms"
             ))?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
         };
-        for (batch, name) in open {
+        for (batch, name, created) in open {
             let Some(vc) = self.vm.get(&name) else {
                 continue;
             };
-            match self.follow_vm_batch(&batch, vc).await {
+            match self.follow_vm_batch(&batch, vc, created).await {
                 Ok(()) => {}
-                Err(e @ (Error::Store(_) | Error::Corrupt(_))) => return Err(e),
+                // Only the store stops every chain; anything else holds
+                // this chain (recorded and retried).
+                Err(e @ Error::Store(_)) => return Err(e),
                 Err(e) => self.vm_chain_failed(&name, &format!("batch {batch}: {e}")),
             }
         }
@@ -313,11 +346,28 @@ impl Payouts {
             .map(|a| TxId(a.tx_id)))
     }
 
-    async fn follow_vm_batch(&self, batch: &str, vc: &VmPayoutChain) -> Result<()> {
-        let Some(intent) = vc.lane.get(&batch_intent(batch))? else {
+    async fn follow_vm_batch(&self, batch: &str, vc: &VmPayoutChain, created: i64) -> Result<()> {
+        let Some(mut intent) = vc.lane.get(&batch_intent(batch))? else {
             return Err(Error::Corrupt(format!("batch {batch} has no lane intent")));
         };
         let now = now_ms();
+        // The chain refuses the planned transaction as it is (an account
+        // frozen or closed since planning): once that has lasted, it is
+        // withdrawn (only while no attempt of it can execute) and its
+        // items are planned again.
+        if intent.state == IntentState::Reserved
+            && intent.fails_as_is()
+            && now.saturating_sub(created) >= i64::try_from(self.vm_replan_ms).unwrap_or(i64::MAX)
+        {
+            let why = intent.last_error.clone().unwrap_or_default();
+            if vc.lane.withdraw(&batch_intent(batch), &why)? {
+                tracing::warn!(batch, reason = %why, "payout batch refused by the chain; withdrawn to plan again");
+                intent = vc
+                    .lane
+                    .get(&batch_intent(batch))?
+                    .ok_or_else(|| Error::Corrupt(format!("batch {batch} has no lane intent")))?;
+            }
+        }
         match intent.state {
             IntentState::Reserved => {
                 // Nothing alive on the network (none signed yet, or every
@@ -338,9 +388,16 @@ impl Payouts {
                     .block
                     .map(|(n, _)| i64::try_from(n).unwrap_or(i64::MAX));
                 self.store.conn().execute(
-                    &format!("UPDATE payout SET state = {PAYOUT_CONFIRMED}, paid_block = ?1, updated_ms = ?2 WHERE batch_id = ?3 AND state IN ({PAYOUT_BATCHED}, {PAYOUT_SUBMITTED}) "),
+                    &format!("UPDATE payout SET state = {PAYOUT_CONFIRMED}, paid_block = ?1, updated_ms = ?2 WHERE batch_id = ?3 AND (state IN ({PAYOUT_BATCHED}, {PAYOUT_SUBMITTED}) OR (state = {PAYOUT_CONFIRMED} AND paid_block IS NOT ?1))"),
                     params![block, now, batch],
                 )?;
+            }
+            IntentState::Final if intent.success.is_none() => {
+                // Never written by the lane; if it were, whether anything
+                // moved is unknown: neither settled nor planned again.
+                return Err(Error::Corrupt(format!(
+                    "batch {batch}: final without knowing whether it executed"
+                )));
             }
             IntentState::Final if intent.success == Some(true) => {
                 let id = Self::included_id(vc, &intent)?

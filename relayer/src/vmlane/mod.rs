@@ -88,10 +88,22 @@ pub struct Intent {
     pub updated_ms: i64,
 }
 
+/// How `last_error` starts when the chain refused the payload as it is (a
+/// simulation that reverts), not a transport failure.
+pub const FAILS_AS_IS: &str = "fails as it is: ";
+
 impl Intent {
     /// Final and executed.
     pub fn succeeded(&self) -> bool {
         self.state == IntentState::Final && self.success == Some(true)
+    }
+
+    /// Its last step failed because the chain refuses the payload as it is
+    /// (it may pass later: the state it depends on can change).
+    pub fn fails_as_is(&self) -> bool {
+        self.last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(FAILS_AS_IS))
     }
 }
 

@@ -43,7 +43,13 @@ impl GenericLane {
                 Err(e) => {
                     report.errors += 1;
                     tracing::warn!(chain = %self.chain, intent = %intent.key, error = %e, "lane step failed; retried next tick");
-                    self.set_error(intent.id, Some(&e.to_string()))?;
+                    // A payload the chain refuses as it is (simulation)
+                    // says so on the row, for its owner to re-plan.
+                    let text = match &e {
+                        Error::Chain(c) if c.is_revert() => format!("{}{e}", super::FAILS_AS_IS),
+                        _ => e.to_string(),
+                    };
+                    self.set_error(intent.id, Some(&text))?;
                 }
             }
         }

@@ -57,6 +57,9 @@ pub(crate) struct Chain {
     pub(crate) credits: HashMap<String, u32>,
     /// The payout float a payouts test reads.
     pub(crate) float: u128,
+    /// Recipients that cannot be paid (a frozen account): a payload naming
+    /// one fails simulation.
+    pub(crate) unpayable: HashSet<String>,
 }
 
 impl Chain {
@@ -167,12 +170,15 @@ impl VmLane for Fake {
         Box::pin(async move { r })
     }
 
-    fn simulate<'a>(&'a self, _payload: &'a [u8]) -> VmFuture<'a, Simulation> {
+    fn simulate<'a>(&'a self, payload: &'a [u8]) -> VmFuture<'a, Simulation> {
         let r = self.with(|c| {
             if c.down {
-                Err(down())
-            } else {
-                Ok(Simulation { units: 1 })
+                return Err(down());
+            }
+            let text = String::from_utf8_lossy(payload);
+            match c.unpayable.iter().find(|u| text.contains(u.as_str())) {
+                Some(u) => Err(ChainError::WouldRevert(format!("{u} cannot receive"))),
+                None => Ok(Simulation { units: 1 }),
             }
         });
         Box::pin(async move { r })

@@ -25,7 +25,19 @@ const FIT: usize = 3;
 /// payload is the lines as JSON, the float what the test sets.
 impl VmPayouts for Fake {
     fn fit<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, usize> {
-        Box::pin(async move { Ok(lines.len().min(FIT)) })
+        // As the Solana adapter: a line that can never be paid ends the
+        // batch before it; alone, it is the error.
+        let bad = self.with(|c| c.unpayable.clone());
+        Box::pin(async move {
+            match lines.iter().position(|l| bad.contains(&l.recipient)) {
+                Some(0) => Err(switchyard_core::chain::ChainError::WouldRevert(format!(
+                    "{} cannot receive",
+                    lines[0].recipient
+                ))),
+                Some(k) => Ok(k.min(FIT)),
+                None => Ok(lines.len().min(FIT)),
+            }
+        })
     }
     fn payout_payload<'a>(&'a self, lines: &'a [PayoutLine]) -> VmFuture<'a, Vec<u8>> {
         Box::pin(async move { Ok(serde_json::to_vec(lines).unwrap()) })
@@ -41,8 +53,11 @@ impl VmPayouts for Fake {
         let f = self.with(|c| c.float);
         Box::pin(async move { Ok(f) })
     }
-    fn check_recipient<'a>(&'a self, _recipient: &'a str) -> VmFuture<'a, Result<(), String>> {
-        Box::pin(async { Ok(Ok(())) })
+    fn check_recipients<'a>(
+        &'a self,
+        recipients: &'a [String],
+    ) -> VmFuture<'a, Vec<Result<(), String>>> {
+        Box::pin(async move { Ok(vec![Ok(()); recipients.len()]) })
     }
 }
 
@@ -170,7 +185,8 @@ async fn items_the_float_cannot_cover_wait_and_are_paid_once_it_can() {
         .unwrap()
         .ids;
     // 250 covers two of the three.
-    run(&r, &ids[..2], "final", 60).await;
+    let first = run(&r, &ids[..2], "final", 60).await;
+    assert!(first.iter().all(|s| s == "final"), "{first:?}");
     let held = r.payouts.get(&ids[2]).unwrap().unwrap();
     assert_eq!(held.state, "held", "{held:?}");
     assert!(held.reason.unwrap().contains("float"));
@@ -214,4 +230,81 @@ async fn a_batch_that_executed_and_failed_is_planned_again_and_each_item_paid_on
             assert_eq!(c.credits.get(&format!("wallet-{i}")), Some(&1));
         }
     });
+}
+
+/// The state and reason of payout `id`.
+fn state(r: &Rig, id: &str) -> (String, String) {
+    let v = r.payouts.get(id).unwrap().unwrap();
+    (v.state, v.reason.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_recipient_that_can_never_be_paid_waits_for_an_operator_and_the_rest_are_paid() {
+    let r = rig(1_000_000);
+    r.fake.with(|c| {
+        c.unpayable.insert("wallet-0".into());
+    });
+    let items: Vec<NewPayout> = (0..3).map(|i| item(i, 10)).collect();
+    let ids = r
+        .payouts
+        .submit("acme", "k", keccak256("k"), &items)
+        .unwrap()
+        .ids;
+    let states = run(&r, &ids[1..], "final", 60).await;
+    assert!(states.iter().all(|s| s == "final"), "{states:?}");
+    // Still held after more steps, not routed again and again.
+    run(&r, &ids[1..], "never", 5).await;
+    let (s, why) = state(&r, &ids[0]);
+    assert_eq!(s, "held", "{why}");
+    assert!(
+        why.contains("cannot receive") && why.contains("operator"),
+        "{why}"
+    );
+    r.fake.with(|c| assert_eq!(c.credits.get("wallet-0"), None));
+}
+
+#[tokio::test]
+async fn a_batch_the_chain_refuses_after_planning_is_withdrawn_and_planned_again() {
+    let r = rig(1_000_000);
+    let r = Rig {
+        payouts: r.payouts.clone().with_replan_after_ms(0),
+        ..r
+    };
+    let items: Vec<NewPayout> = (0..3).map(|i| item(i, 10)).collect();
+    let ids = r
+        .payouts
+        .submit("acme", "k", keccak256("k"), &items)
+        .unwrap()
+        .ids;
+    // Planned and reserved with all three; then wallet-1's account freezes.
+    r.payouts.step().await.unwrap();
+    assert_eq!(state(&r, &ids[1]).0, "batched");
+    r.fake.with(|c| {
+        c.unpayable.insert("wallet-1".into());
+    });
+    let paid = [ids[0].clone(), ids[2].clone()];
+    let states = run(&r, &paid, "final", 80).await;
+    assert!(states.iter().all(|s| s == "final"), "{states:?}");
+    let (s, why) = state(&r, &ids[1]);
+    assert_eq!(s, "held", "{why}");
+    r.fake.with(|c| {
+        assert_eq!(c.credits.get("wallet-0"), Some(&1));
+        assert_eq!(c.credits.get("wallet-2"), Some(&1));
+        assert_eq!(c.credits.get("wallet-1"), None);
+    });
+}
+
+#[tokio::test]
+async fn an_operator_cannot_give_up_a_generic_lane_batch_it_cannot_cancel() {
+    let r = rig(1_000_000);
+    let ids = r
+        .payouts
+        .submit("acme", "k", keccak256("k"), &[item(0, 10)])
+        .unwrap()
+        .ids;
+    r.payouts.step().await.unwrap();
+    let batch = r.payouts.get(&ids[0]).unwrap().unwrap().batch_id.unwrap();
+    assert!(!r.payouts.give_up_batch(&batch, "olivia", "stuck").unwrap());
+    let states = run(&r, &ids, "final", 60).await;
+    assert_eq!(states, ["final"]);
 }

@@ -272,14 +272,22 @@ pub fn lock_store(store: &std::path::Path) -> Result<std::fs::File, Failure> {
     Ok(f)
 }
 
+/// The chains the daemon connected, by kind.
+#[derive(Clone, Copy)]
+pub struct Connections<'a> {
+    /// EVM chains' endpoints.
+    pub evm: &'a [(ChainIx, Arc<Endpoints>)],
+    /// Solana chains' adapters (shared with their probes).
+    pub solana: &'a [(ChainIx, Arc<SolanaChain>)],
+}
+
 /// Opens the store, builds the lanes and starts their tasks.
 pub async fn start(
     keys: &Keys,
     cfg: &RelayerConfig,
     model: &Arc<ModelHandle>,
     breakers: &Arc<Breakers>,
-    endpoints: &[(ChainIx, Arc<Endpoints>)],
-    solana: &[(ChainIx, Arc<SolanaChain>)],
+    chains: Connections<'_>,
     default_max_hops: u8,
     tasks: &TaskManager,
 ) -> Result<Engine, Failure> {
@@ -305,7 +313,8 @@ pub async fn start(
     let mut payout_chains = HashMap::new();
     let every = Duration::from_millis(cfg.poll_ms);
     for (i, c) in topology.chains().iter().enumerate() {
-        let eps = endpoints
+        let eps = chains
+            .evm
             .iter()
             .find(|(ix, _)| ix.ix() == i)
             .map(|(_, e)| Arc::clone(e));
@@ -381,7 +390,7 @@ pub async fn start(
             }
         })),
     );
-    let vm_chains = vm_payout_chains(keys, &store, &topology, solana, every, tasks);
+    let vm_chains = vm_payout_chains(keys, &store, &topology, chains.solana, every, tasks);
     let chain_ids: HashSet<u64> = payout_chains.keys().copied().collect();
     let mut payouts = Payouts::new(
         Arc::clone(&store),

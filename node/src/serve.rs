@@ -131,8 +131,10 @@ pub async fn serve_with(
                     r,
                     &model,
                     &breakers,
-                    &endpoints,
-                    &solana,
+                    crate::engine::Connections {
+                        evm: &endpoints,
+                        solana: &solana,
+                    },
                     cfg.router.default_max_hops,
                     &tasks,
                 )

@@ -222,7 +222,7 @@ else:
 health = json.load(urllib.request.urlopen(d.url + "/health", timeout=10))
 for lane in health.get("lanes", []):
     if lane.get("halted") or lane.get("failing_rows"):
-        problems.append(f"lane {lane['chain_id']}: halted={lane.get('halted')} failing={lane.get('failing_rows')}")
+        problems.append(f"lane {lane.get('chain_id', lane.get('chain'))}: halted={lane.get('halted')} failing={lane.get('failing_rows')}")
 if health.get("alerts", 0):
     problems.append(f"reconciliation alerts: {health.get('latest_alerts')}")
 status = d.api("ops_status", {})

@@ -313,7 +313,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     let solana_key = std::env::var(switchyard_node::solana::KEY_VAR)
         .ok()
         .unwrap_or_else(|| {
-            switchyard_chains::solana::keypair_json(
+            switchyard_chains::solana::keypair_base58(
                 &switchyard_chains::solana::setup::devnet_keypair("hot-wallet"),
             )
         });
@@ -418,7 +418,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     write_private(
         &dir.join("env"),
         &format!(
-            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\nexport SWITCHYARD_SOLANA_KEY='{solana_key}'\n",
+            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\nexport SWITCHYARD_SOLANA_KEY={solana_key}\n",
             cos.identity
         ),
     )?;

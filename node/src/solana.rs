@@ -13,7 +13,7 @@ use switchyard_core::topology::{ChainIx, Topology};
 use crate::Failure;
 
 /// The hot wallet's key variable: a keypair as `solana-keygen` writes it
-/// (a JSON array of 64 bytes).
+/// (a JSON array of 64 bytes), or their base58.
 pub const KEY_VAR: &str = "SWITCHYARD_SOLANA_KEY";
 
 /// The hot wallet from `text` (the value of [`KEY_VAR`]).

@@ -137,7 +137,7 @@ impl Devnet {
             .unwrap()
             .lines()
             .filter_map(|l| l.strip_prefix("export ")?.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
     }
 

@@ -140,25 +140,28 @@ pub fn pubkey(a: &Address) -> ChainResult<Pubkey> {
     }
 }
 
-/// A keypair as `solana-keygen` writes it: a JSON array of the 64 bytes
-/// (secret, then public key). `field` names where it came from in the
-/// error; the secret is never repeated in it.
+/// A keypair: a JSON array of the 64 bytes (secret, then public key), as
+/// `solana-keygen` writes it, or the base58 of those 64 bytes (as wallets
+/// export it; no shell quoting needed). `field` names where it came from
+/// in the error; the secret is never repeated in it.
 pub fn parse_keypair(field: &str, text: &str) -> ChainResult<Keypair> {
-    let bytes: Vec<u8> = serde_json::from_str(text.trim()).map_err(|_| {
+    let text = text.trim();
+    let bad = || {
         ChainError::Malformed(format!(
-            "{field}: not a keypair (a JSON array of 64 bytes, as solana-keygen writes)"
+            "{field}: not a keypair (a JSON array of 64 bytes as solana-keygen writes, or their base58)"
         ))
-    })?;
-    Keypair::try_from(bytes.as_slice()).map_err(|_| {
-        ChainError::Malformed(format!(
-            "{field}: not a keypair (64 bytes: secret then its public key)"
-        ))
-    })
+    };
+    if text.starts_with('[') {
+        let bytes: Vec<u8> = serde_json::from_str(text).map_err(|_| bad())?;
+        Keypair::try_from(bytes.as_slice()).map_err(|_| bad())
+    } else {
+        Keypair::try_from_base58_string(text).map_err(|_| bad())
+    }
 }
 
-/// The JSON form [`parse_keypair`] reads.
-pub fn keypair_json(k: &Keypair) -> String {
-    serde_json::to_string(&k.to_bytes().to_vec()).unwrap_or_default()
+/// The base58 form [`parse_keypair`] reads.
+pub fn keypair_base58(k: &Keypair) -> String {
+    k.to_base58_string()
 }
 
 impl SolanaChain {
@@ -374,5 +377,27 @@ impl ChainReader for SolanaChain {
             .token_account_balance(&associated_token_account(&owner, &mint))
             .await?;
         Ok(alloy_primitives::U256::from(b))
+    }
+}
+
+#[cfg(test)]
+mod keypair_tests {
+    use super::*;
+
+    #[test]
+    fn a_keypair_reads_from_json_or_base58_and_a_bad_one_names_the_field() {
+        let k = Keypair::new();
+        let json = serde_json::to_string(&k.to_bytes().to_vec()).unwrap();
+        assert_eq!(parse_keypair("K", &json).unwrap().pubkey(), k.pubkey());
+        assert_eq!(
+            parse_keypair("K", &keypair_base58(&k)).unwrap().pubkey(),
+            k.pubkey()
+        );
+        for bad in ["", "[1,2,3]", "not-base58!", "'[1]'"] {
+            let e = parse_keypair("SWITCHYARD_SOLANA_KEY", bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("SWITCHYARD_SOLANA_KEY"), "{e}");
+        }
     }
 }

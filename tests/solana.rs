@@ -21,6 +21,10 @@ use switchyard_chains::solana::{
 };
 use switchyard_core::chain::vm::PayoutLine;
 
+/// One devnet with its validator at a time: three validators starting at
+/// once on a 2-core machine can miss their start-up deadline.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A reader of `devnet-sol` (its key pays nothing).
 fn reader(devnet: &Devnet) -> (SolanaChain, SolanaPubkey) {
     let c = devnet.info_of("devnet-sol");
@@ -114,6 +118,7 @@ async fn paid_exactly(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_payouts_to_fresh_wallets_settle_in_as_few_transactions_as_fit() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let devnet = Devnet::up_solana("sol-hundred", &[]);
     let d = Daemon::start(&devnet, None);
     let c = d.client();
@@ -196,6 +201,7 @@ async fn drill(devnet: &Devnet, stage: &str, tag: u64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_after_signing_after_broadcast_and_after_inclusion_pays_every_item_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let devnet = Devnet::up_solana("sol-drills", &[]);
     let (chain, _) = reader(&devnet);
     let float: SolanaPubkey = devnet.info_of("devnet-sol")["float"]
@@ -222,6 +228,7 @@ fn fresh_sum(n: u64, tag: u64) -> u128 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_attempt_kept_from_the_network_past_its_blockhash_is_proven_dead_and_resent_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let devnet = Devnet::up_solana("sol-expired", &[]);
     let (chain, mint) = reader(&devnet);
     let (items, who, base) = fresh(5, 77);

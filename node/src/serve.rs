@@ -348,28 +348,7 @@ fn start_probes(
         };
         let shown: Vec<String> = c.rpc_urls.iter().map(|u| redact_url(u)).collect();
         tracing::info!(chain = %c.id, endpoints = %shown.join(", "), "probing");
-        let frozen = if frozen_head_ms > 0 {
-            frozen_head_ms
-        } else {
-            c.block_time_ms.saturating_mul(10).max(10_000)
-        };
-        let (model, breakers, stop) = (
-            Arc::clone(model),
-            Arc::clone(breakers),
-            tasks.shutdown().clone(),
-        );
-        tasks.spawn_critical(format!("probe:{}", c.id), Restart::Always, move || {
-            let run = probe.clone().run_with(
-                Arc::clone(&model),
-                Some(Arc::clone(&breakers)),
-                frozen,
-                stop.clone(),
-            );
-            async move {
-                run.await;
-                Ok(())
-            }
-        });
+        spawn_chain_probe(probe, c, frozen_head_ms, model, breakers, tasks);
     }
     // Solana chains: the same probe over the adapter their lane uses.
     for (ix, chain) in solana {
@@ -380,28 +359,7 @@ fn start_probes(
             every,
         };
         tracing::info!(chain = %c.id, "probing");
-        let frozen = if frozen_head_ms > 0 {
-            frozen_head_ms
-        } else {
-            c.block_time_ms.saturating_mul(10).max(10_000)
-        };
-        let (model, breakers, stop) = (
-            Arc::clone(model),
-            Arc::clone(breakers),
-            tasks.shutdown().clone(),
-        );
-        tasks.spawn_critical(format!("probe:{}", c.id), Restart::Always, move || {
-            let run = probe.clone().run_with(
-                Arc::clone(&model),
-                Some(Arc::clone(&breakers)),
-                frozen,
-                stop.clone(),
-            );
-            async move {
-                run.await;
-                Ok(())
-            }
-        });
+        spawn_chain_probe(probe, c, frozen_head_ms, model, breakers, tasks);
     }
     // Escrow bridges: the destination escrow's token balance is the
     // bridge's liquidity.
@@ -435,4 +393,41 @@ fn start_probes(
         });
     }
     Ok(())
+}
+
+/// Runs `probe` of chain `c` under the supervisor; a head that does not
+/// move for `frozen_head_ms` (0: ten block times, at least 10 s) trips the
+/// chain's breaker.
+fn spawn_chain_probe<C>(
+    probe: ChainProbe<C>,
+    c: &switchyard_core::topology::Chain,
+    frozen_head_ms: u64,
+    model: &Arc<ModelHandle>,
+    breakers: &Arc<Breakers>,
+    tasks: &TaskManager,
+) where
+    C: switchyard_core::chain::ChainReader + Clone + Send + Sync + 'static,
+{
+    let frozen = if frozen_head_ms > 0 {
+        frozen_head_ms
+    } else {
+        c.block_time_ms.saturating_mul(10).max(10_000)
+    };
+    let (model, breakers, stop) = (
+        Arc::clone(model),
+        Arc::clone(breakers),
+        tasks.shutdown().clone(),
+    );
+    tasks.spawn_critical(format!("probe:{}", c.id), Restart::Always, move || {
+        let run = probe.clone().run_with(
+            Arc::clone(&model),
+            Some(Arc::clone(&breakers)),
+            frozen,
+            stop.clone(),
+        );
+        async move {
+            run.await;
+            Ok(())
+        }
+    });
 }

@@ -3,16 +3,20 @@
 //! payouts to the same recipient within the window (this one included),
 //! and, when totals are configured, of the merchant's total within the
 //! window. Decided inside the transaction that stores the request, so two
-//! requests at once are counted together.
+//! requests at once are counted together. Operators' approvals and
+//! rejections of single items are here too.
 
 use alloy::primitives::U256;
 use rusqlite::params;
 use switchyard_core::UsdE8;
 
-use super::NewPayout;
 use super::budget::{merchant_used, sum_usd};
-use crate::Result;
+use super::{Approval, NewPayout, Payouts, now_ms, route};
+use crate::error::{Error, Result};
+use crate::states::PayoutState;
 use crate::states::sql::{PAYOUT_CANCELLED, PAYOUT_FAILED};
+use crate::states::sql::{PAYOUT_HELD, PAYOUT_QUEUED, PAYOUT_ROUTED};
+use rusqlite::OptionalExtension;
 
 /// `[relayer.approvals]`, parsed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,4 +97,118 @@ pub(super) fn needed(
         );
     }
     Ok(out)
+}
+
+impl Payouts {
+    /// Adds `operator`'s approval to a payout waiting for approvals, or
+    /// admits one the governor holds for an operator (larger than the
+    /// chain's whole budget, or without a USD price). Approvals come from
+    /// distinct operators: a second one by the same operator changes
+    /// nothing. The audit entry is written in the same SQLite transaction.
+    /// Returns the outcome, or an error naming why it cannot be approved.
+    pub fn approve(
+        &self,
+        id: &str,
+        operator: &str,
+    ) -> Result<std::result::Result<Approval, String>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        type Row = (String, i64, String, Option<String>, bool, Option<String>);
+        let row: Option<Row> = t
+            .query_row(
+                "SELECT state, approvals, approved_by, reason, gov_override, batch_id FROM payout WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .optional()?;
+        let Some((state, need, by, reason, overridden, batch)) = row else {
+            return Ok(Err("unknown".into()));
+        };
+        // In a batch (held for its signatures): past every approval, and
+        // never taken out of it here.
+        if let Some(b) = batch {
+            return Ok(Err(format!(
+                "needs no approval (in batch {b}, state {state})"
+            )));
+        }
+        let mut have: Vec<String> = serde_json::from_str(&by).unwrap_or_default();
+        if !matches!(
+            PayoutState::parse(&state),
+            Some(PayoutState::Queued | PayoutState::Held)
+        ) {
+            return Ok(Err(format!("needs no approval (state {state})")));
+        }
+        let waits_for_operator = reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("governor:") && r.ends_with(route::NEEDS_OPERATOR));
+        let waits_for_retry = reason
+            .as_deref()
+            .is_some_and(|r| r.ends_with(route::RETRY_BY_OPERATOR));
+        let now = now_ms();
+        let (action, admitted) = if usize::try_from(need).unwrap_or(0) > have.len() {
+            if !have.iter().any(|h| h == operator) {
+                have.push(operator.to_owned());
+            }
+            t.execute(
+                "UPDATE payout SET approved_by = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![
+                    serde_json::to_string(&have).map_err(|e| Error::Corrupt(e.to_string()))?,
+                    now,
+                    id
+                ],
+            )?;
+            ("approve", false)
+        } else if waits_for_retry {
+            t.execute(
+                &format!("UPDATE payout SET voids = 0, state = {PAYOUT_QUEUED}, reason = ?1, updated_ms = ?2 WHERE id = ?3"),
+                params![format!("retried by {operator}"), now, id],
+            )?;
+            ("retry", true)
+        } else if waits_for_operator && !overridden {
+            t.execute(
+                "UPDATE payout SET gov_override = 1, reason = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![format!("admitted past the governor by {operator}"), now, id],
+            )?;
+            ("admit", true)
+        } else {
+            return Ok(Err(format!("needs no approval (state {state})")));
+        };
+        let audit = crate::ops::Ops::append(
+            &t,
+            operator,
+            action,
+            &format!("payout:{id}"),
+            &format!("{} of {need}", have.len()),
+        )?;
+        t.commit()?;
+        Ok(Ok(Approval {
+            approvals: have.len(),
+            needed: need,
+            admitted,
+            audit,
+        }))
+    }
+
+    /// Rejects a payout that is not yet in a batch: it fails with the
+    /// operator's reason, audited in the same SQLite transaction.
+    /// `Ok(None)`: too late or unknown.
+    pub fn reject(
+        &self,
+        id: &str,
+        operator: &str,
+        reason: &str,
+    ) -> Result<Option<crate::AuditEntry>> {
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        let n = t.execute(
+            &format!("UPDATE payout SET state = {PAYOUT_FAILED}, reason = ?1, updated_ms = ?2 WHERE id = ?3 AND state IN ({PAYOUT_QUEUED}, {PAYOUT_ROUTED}, {PAYOUT_HELD}) AND batch_id IS NULL"),
+            params![format!("rejected by {operator}: {reason}"), now_ms(), id],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let e = crate::ops::Ops::append(&t, operator, "reject", &format!("payout:{id}"), reason)?;
+        t.commit()?;
+        Ok(Some(e))
+    }
 }

@@ -92,6 +92,14 @@ fn rig(float: u128) -> Rig {
     }
 }
 
+/// Stores `items` as one request of `acme`; their ids.
+fn submit(r: &Rig, items: &[NewPayout]) -> Vec<String> {
+    r.payouts
+        .submit("acme", "k", keccak256("k"), items)
+        .unwrap()
+        .ids
+}
+
 impl Rig {
     /// The store's file, read directly.
     fn db(&self) -> rusqlite::Connection {
@@ -139,11 +147,7 @@ async fn run(r: &Rig, ids: &[String], state: &str, steps: usize) -> Vec<String> 
 async fn generic_lane_payouts_are_batched_by_fit_and_each_settled_once() {
     let r = rig(1_000_000);
     let items: Vec<NewPayout> = (0..7).map(|i| item(i, 100 + i)).collect();
-    let ids = r
-        .payouts
-        .submit("acme", "k", keccak256("k"), &items)
-        .unwrap()
-        .ids;
+    let ids = submit(&r, &items);
     let states = run(&r, &ids, "final", 60).await;
     assert!(states.iter().all(|s| s == "final"), "{states:?}");
     let mut txs = std::collections::BTreeSet::new();
@@ -179,11 +183,7 @@ async fn generic_lane_payouts_are_batched_by_fit_and_each_settled_once() {
 async fn items_the_float_cannot_cover_wait_and_are_paid_once_it_can() {
     let r = rig(250);
     let items: Vec<NewPayout> = (0..3).map(|i| item(i, 100)).collect();
-    let ids = r
-        .payouts
-        .submit("acme", "k", keccak256("k"), &items)
-        .unwrap()
-        .ids;
+    let ids = submit(&r, &items);
     // 250 covers two of the three.
     let first = run(&r, &ids[..2], "final", 60).await;
     assert!(first.iter().all(|s| s == "final"), "{first:?}");
@@ -205,11 +205,7 @@ async fn a_batch_that_executed_and_failed_is_planned_again_and_each_item_paid_on
     let r = rig(1_000_000);
     r.fake.with(|c| c.fail_next = 1);
     let items: Vec<NewPayout> = (0..3).map(|i| item(i, 10)).collect();
-    let ids = r
-        .payouts
-        .submit("acme", "k", keccak256("k"), &items)
-        .unwrap()
-        .ids;
+    let ids = submit(&r, &items);
     let states = run(&r, &ids, "final", 80).await;
     assert!(states.iter().all(|s| s == "final"), "{states:?}");
     let (void, fin): (i64, i64) = r
@@ -245,11 +241,7 @@ async fn a_recipient_that_can_never_be_paid_waits_for_an_operator_and_the_rest_a
         c.unpayable.insert("wallet-0".into());
     });
     let items: Vec<NewPayout> = (0..3).map(|i| item(i, 10)).collect();
-    let ids = r
-        .payouts
-        .submit("acme", "k", keccak256("k"), &items)
-        .unwrap()
-        .ids;
+    let ids = submit(&r, &items);
     let states = run(&r, &ids[1..], "final", 60).await;
     assert!(states.iter().all(|s| s == "final"), "{states:?}");
     // Still held after more steps, not routed again and again.
@@ -271,11 +263,7 @@ async fn a_batch_the_chain_refuses_after_planning_is_withdrawn_and_planned_again
         ..r
     };
     let items: Vec<NewPayout> = (0..3).map(|i| item(i, 10)).collect();
-    let ids = r
-        .payouts
-        .submit("acme", "k", keccak256("k"), &items)
-        .unwrap()
-        .ids;
+    let ids = submit(&r, &items);
     // Planned and reserved with all three; then wallet-1's account freezes.
     r.payouts.step().await.unwrap();
     assert_eq!(state(&r, &ids[1]).0, "batched");
@@ -297,11 +285,7 @@ async fn a_batch_the_chain_refuses_after_planning_is_withdrawn_and_planned_again
 #[tokio::test]
 async fn an_operator_cannot_give_up_a_generic_lane_batch_it_cannot_cancel() {
     let r = rig(1_000_000);
-    let ids = r
-        .payouts
-        .submit("acme", "k", keccak256("k"), &[item(0, 10)])
-        .unwrap()
-        .ids;
+    let ids = submit(&r, &[item(0, 10)]);
     r.payouts.step().await.unwrap();
     let batch = r.payouts.get(&ids[0]).unwrap().unwrap().batch_id.unwrap();
     assert!(!r.payouts.give_up_batch(&batch, "olivia", "stuck").unwrap());

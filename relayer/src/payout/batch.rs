@@ -174,10 +174,19 @@ impl Payouts {
 
     /// Items of `batch` in order: (id, recipient, amount, finality rule).
     fn batch_items(&self, batch: &str) -> Result<Vec<(String, String, String, String)>> {
+        self.batch_items_with(batch, "finality")
+    }
+
+    /// Items of `batch` in order: (id, recipient, amount, `column`).
+    pub(super) fn batch_items_with<T: rusqlite::types::FromSql>(
+        &self,
+        batch: &str,
+        column: &str,
+    ) -> Result<Vec<(String, String, String, T)>> {
         let conn = self.store.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, recipient, amount, finality FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT id, recipient, amount, {column} FROM payout WHERE batch_id = ?1 ORDER BY batch_pos"
+        ))?;
         Ok(stmt
             .query_map(params![batch], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))

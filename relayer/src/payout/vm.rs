@@ -322,15 +322,7 @@ impl Payouts {
     }
 
     fn vm_items(&self, batch: &str) -> Result<Vec<VmItem>> {
-        let conn = self.store.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, recipient, amount, memo FROM payout WHERE batch_id = ?1 ORDER BY batch_pos",
-        )?;
-        Ok(stmt
-            .query_map(params![batch], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?)
+        self.batch_items_with(batch, "memo")
     }
 
     /// The id of the attempt that is in a block, if one is.

@@ -99,12 +99,12 @@ impl VmLane for Counting {
         self.count();
         VmLane::fees(self.inner.as_ref())
     }
-    fn sign(
-        &self,
-        payload: &[u8],
-        fence: &Fence,
-        fees: &FeeLevels,
-    ) -> Result<SignedAttempt, ChainError> {
+    fn sign<'a>(
+        &'a self,
+        payload: &'a [u8],
+        fence: &'a Fence,
+        fees: &'a FeeLevels,
+    ) -> VmFuture<'a, SignedAttempt> {
         self.inner.sign(payload, fence, fees)
     }
     fn broadcast<'a>(&'a self, raw: &'a [u8]) -> VmFuture<'a, ()> {
@@ -367,7 +367,12 @@ async fn lane_costs(b: &Bench) -> Result<(f64, f64), Failure> {
     let t = Instant::now();
     let mut last = None;
     for _ in 0..rounds {
-        last = Some(b.chain.sign(&payload, &fence, &fees).map_err(chain_err)?);
+        last = Some(
+            b.chain
+                .sign(&payload, &fence, &fees)
+                .await
+                .map_err(chain_err)?,
+        );
     }
     let sign_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
     last.ok_or_else(|| Failure::Runtime(eyre::eyre!("no signature")))?;

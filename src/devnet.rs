@@ -317,6 +317,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 &switchyard_chains::solana::setup::devnet_keypair("hot-wallet"),
             )
         });
+    let vault_keys = crate::devnet_solana::vault_keys();
     let mut validators = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
         if c.kind != ChainKind::Solana {
@@ -325,6 +326,15 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         let (v, entry) = crate::devnet_solana::up(args, &topology, i, &solana_key).await?;
         if let Some(tbl) = chains_toml.get_mut(i).and_then(|v| v.as_table_mut()) {
             tbl.insert("rpc_url".into(), toml::Value::String(v.url.clone()));
+            // The bridge vault, where the topology does not name it yet.
+            if let (None, Some(vault)) = (c.escrow, entry["vault"].as_str()) {
+                let contracts = tbl
+                    .entry("contracts")
+                    .or_insert_with(|| toml::Value::Table(toml::map::Map::new()));
+                if let Some(t) = contracts.as_table_mut() {
+                    t.insert("escrow".into(), toml::Value::String(vault.to_owned()));
+                }
+            }
         }
         summary.push(entry);
         validators.push(v);
@@ -334,7 +344,17 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         "starting {} co-signers, {threshold} of them needed",
         set.len()
     );
-    let cosigners = crate::devnet_cosigners::start(dir, &cos, &policy_chains).await?;
+    let vault_chains: Vec<crate::devnet_cosigners::VaultChainEntry> = topology
+        .chains()
+        .iter()
+        .filter(|c| c.kind == ChainKind::Solana)
+        .map(|c| crate::devnet_cosigners::VaultChainEntry {
+            id: c.id.to_string(),
+            domain: c.bridge_domain(),
+        })
+        .collect();
+    let cosigners =
+        crate::devnet_cosigners::start(dir, &cos, &policy_chains, &vault_chains).await?;
     // Fresh chains, so a fresh store: one written against earlier chains
     // would take their transactions for these chains' history. Never under
     // a daemon still running on it: its lock is taken first.
@@ -418,7 +438,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     write_private(
         &dir.join("env"),
         &format!(
-            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\nexport SWITCHYARD_SOLANA_KEY={solana_key}\n",
+            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\nexport SWITCHYARD_SOLANA_KEY={solana_key}\nexport SWITCHYARD_SOLANA_VAULT_KEYS={vault_keys}\n",
             cos.identity
         ),
     )?;
@@ -463,6 +483,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             relayer: relayer_key,
             signer: switchyard_node::engine::SignerKey::Identity(cos.identity.clone()),
             solana: Some(solana_key.clone()),
+            solana_vault: Some(vault_keys.clone()),
         };
         let served = switchyard_node::serve::serve_with(cfg, Some(keys), shutdown).await;
         drop(cosigners);

@@ -84,6 +84,16 @@ pub struct ChainEntry {
     pub token: (String, u8),
 }
 
+/// A chain without EVM whose bridge vault sends to and takes from the EVM
+/// escrows (a Solana chain): listed by its bridge domain, with no contract
+/// of this signer set on it (the vault's own signers sign its releases).
+pub struct VaultChainEntry {
+    /// Topology chain id.
+    pub id: String,
+    /// Its bridge domain.
+    pub domain: u64,
+}
+
 /// The running co-signers (killed when dropped).
 pub struct Running {
     children: Vec<Child>,
@@ -100,7 +110,7 @@ impl Drop for Running {
     }
 }
 
-fn policy(keys: &Keys, port: u16, chains: &[ChainEntry]) -> String {
+fn policy(keys: &Keys, port: u16, chains: &[ChainEntry], vaults: &[VaultChainEntry]) -> String {
     let mut p = format!(
         "# Written by `switchyard devnet up`: one co-signer's policy.\nlisten = \"127.0.0.1:{port}\"\nstore = \"cosigner.db\"\nkeystore = \"key.json\"\ndaemons = [\"{}\"]\nmax_skew_ms = 30000\nmax_ttl_s = 86400\nwindow_ms = 86400000\ndeny_list = \"../deny.txt\"\n",
         Eip712Signer::from_hex("identity", &keys.identity)
@@ -113,13 +123,24 @@ fn policy(keys: &Keys, port: u16, chains: &[ChainEntry]) -> String {
             c.id, c.chain_id, c.batcher, c.escrow, c.treasury, c.token.0, c.token.1
         ));
     }
+    for v in vaults {
+        p.push_str(&format!(
+            "\n# Bridged through its vault: a source and destination of escrow legs.\n[[chain]]\nid = \"{}\"\nchain_id = {}\ntokens = []\nmax_batch_items = 500\nmax_item_usd = 1000000\nmax_recipient_usd = 5000000\nbudget_usd = 50000000\n",
+            v.id, v.domain
+        ));
+    }
     p
 }
 
 /// Writes the policies and the deny list, starts the co-signers and
 /// waits for each to listen; its port is then written into its policy, so
 /// a restart of it (`switchyard signer serve --config ...`) serves there.
-pub async fn start(dir: &Path, keys: &Keys, chains: &[ChainEntry]) -> Result<Running, Failure> {
+pub async fn start(
+    dir: &Path,
+    keys: &Keys,
+    chains: &[ChainEntry],
+    vaults: &[VaultChainEntry],
+) -> Result<Running, Failure> {
     let deny = dir.join("deny.txt");
     if !deny.exists() {
         std::fs::write(
@@ -134,7 +155,7 @@ pub async fn start(dir: &Path, keys: &Keys, chains: &[ChainEntry]) -> Result<Run
     };
     for (name, d, address) in &keys.members {
         let config = d.join("signer.toml");
-        std::fs::write(&config, policy(keys, 0, chains))?;
+        std::fs::write(&config, policy(keys, 0, chains, vaults))?;
         let mut child = Command::new(&exe)
             .args(["signer", "serve", "--config"])
             .arg(&config)
@@ -154,7 +175,7 @@ pub async fn start(dir: &Path, keys: &Keys, chains: &[ChainEntry]) -> Result<Run
         let port = crate::devnet::listening_port(stdout)
             .await
             .map_err(|e| eyre!("{name}: {e}"))?;
-        std::fs::write(&config, policy(keys, port, chains))?;
+        std::fs::write(&config, policy(keys, port, chains, vaults))?;
         tracing::info!("{name}: co-signer {address} on port {port}");
         running.list.push(json!({
             "name": name,

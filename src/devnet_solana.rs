@@ -8,7 +8,7 @@ use eyre::eyre;
 use serde_json::json;
 use switchyard_chains::solana::local::LocalValidator;
 use switchyard_chains::solana::setup::{
-    create_mint_at, devnet_keypair, ensure_token_account, fund, mint_to,
+    create_mint_at, create_multisig_at, devnet_keypair, ensure_token_account, fund, mint_to,
 };
 use switchyard_chains::solana::{SolanaSigner, parse_keypair};
 use switchyard_core::address::Address;
@@ -23,6 +23,32 @@ const HOT_WALLET_SOL: u64 = 100;
 
 /// TUSD minted to the hot wallet's token account (its payout float).
 const FLOAT_TUSD: u64 = 1_000_000;
+
+/// TUSD minted to the bridge vault (what releases to Solana pay from).
+const VAULT_TUSD: u64 = 1_000_000;
+
+/// The vault's signer set: 2 of these 3 (fixed devnet keys; public
+/// knowledge, never for real funds).
+const VAULT_SIGNERS: usize = 3;
+const VAULT_THRESHOLD: u8 = 2;
+
+fn vault_signer(k: usize) -> switchyard_chains::solana::SolanaKeypair {
+    devnet_keypair(&format!("vault-signer-{k}"))
+}
+
+/// The vault's multisig (its address is fixed, so the vault's is too).
+fn vault_multisig() -> switchyard_chains::solana::SolanaKeypair {
+    devnet_keypair("vault-multisig")
+}
+
+/// The vault signers' keys for the daemon (`SWITCHYARD_SOLANA_VAULT_KEYS`):
+/// the threshold's worth, base58, comma-separated.
+pub(crate) fn vault_keys() -> String {
+    (0..usize::from(VAULT_THRESHOLD))
+        .map(|k| switchyard_chains::solana::keypair_base58(&vault_signer(k)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 fn port_of(url: &str) -> Option<u16> {
     url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
@@ -65,6 +91,16 @@ pub(crate) async fn up(
             asset.address
         )));
     }
+    let multisig = vault_multisig();
+    let vault =
+        switchyard_chains::solana::associated_token_account(&multisig.pubkey(), &mint.pubkey());
+    if c.escrow.is_some() && c.escrow != Some(Address::Solana(vault.to_bytes())) {
+        return Err(Failure::Usage(format!(
+            "chain {}: the devnet creates its bridge vault at {vault}, contracts.escrow says {}",
+            c.id,
+            c.escrow.map(|e| e.to_string()).unwrap_or_default()
+        )));
+    }
     let hot = parse_keypair(switchyard_node::solana::KEY_VAR, hot_wallet_key)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let ledger = args.dir.join(format!("{}-ledger", c.id));
@@ -101,6 +137,22 @@ pub(crate) async fn up(
             FLOAT_TUSD.saturating_mul(unit),
         )
         .await?;
+        // The vault: the multisig of the signer set, its token account, and
+        // its liquidity.
+        let signers: Vec<_> = (0..VAULT_SIGNERS)
+            .map(|k| vault_signer(k).pubkey())
+            .collect();
+        create_multisig_at(&rpc, faucet, &multisig, &signers, VAULT_THRESHOLD).await?;
+        let vault = ensure_token_account(&rpc, faucet, &multisig.pubkey(), &mint.pubkey()).await?;
+        mint_to(
+            &rpc,
+            faucet,
+            faucet,
+            &mint.pubkey(),
+            &vault,
+            VAULT_TUSD.saturating_mul(unit),
+        )
+        .await?;
         Ok::<_, switchyard_core::chain::ChainError>(float)
     };
     let float = setup.await.map_err(|e| eyre!("setting up {}: {e}", c.id))?;
@@ -111,6 +163,9 @@ pub(crate) async fn up(
         "token": mint.pubkey().to_string(),
         "hot_wallet": hot.pubkey().to_string(),
         "float": float.to_string(),
+        "vault": vault.to_string(),
+        "vault_multisig": multisig.pubkey().to_string(),
+        "vault_threshold": VAULT_THRESHOLD,
         "pid": v.pid(),
     });
     Ok((v, entry))

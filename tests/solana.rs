@@ -278,3 +278,240 @@ async fn an_attempt_kept_from_the_network_past_its_blockhash_is_proven_dead_and_
     assert!(attempts[0].1.is_some(), "the first attempt's proof is kept");
     assert_eq!(attempts[1].0, "included", "{attempts:?}");
 }
+
+/// `transfer_status` until the transfer is done (within `secs`).
+async fn transfer_done(c: &HttpClient, id: &str, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let t = call(c, "transfer_status", json!({ "transfer_id": id }))
+            .await
+            .unwrap();
+        match t["state"].as_str().unwrap() {
+            "done" => return t,
+            "failed" => panic!("transfer failed: {t:#}"),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "transfer not done: {t:#}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The quote's cheapest route: (bridges, amount out in base units).
+async fn quoted(c: &HttpClient, from: &str, to: &str, amount: &str) -> (Vec<String>, u128) {
+    let q = call(
+        c,
+        "route_quote",
+        json!({ "from": from, "to": to, "amount": amount, "mode": "cheapest" }),
+    )
+    .await
+    .unwrap();
+    let r = &q["routes"][0]["route"];
+    let bridges = r["bridges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no route: {q:#}"))
+        .iter()
+        .map(|b| b.as_str().unwrap().to_owned())
+        .collect();
+    let out =
+        switchyard_core::Amount::parse_decimal("amount_out", r["amount_out"].as_str().unwrap(), 6)
+            .unwrap()
+            .raw;
+    (bridges, u128::try_from(out).unwrap())
+}
+
+fn units_of(v: &Value) -> u128 {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transfer_to_solana_and_back_moves_exactly_the_quote_and_a_crash_before_broadcast_releases_once()
+ {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let devnet = Devnet::up_solana("sol-bridge", &[]);
+    let (chain, mint) = reader(&devnet);
+    let sol = devnet.info_of("devnet-sol");
+    let vault: SolanaPubkey = sol["vault"].as_str().unwrap().parse().unwrap();
+    let float: SolanaPubkey = sol["float"].as_str().unwrap().parse().unwrap();
+    let treasury = devnet.treasury();
+    let escrow = devnet.escrow();
+    let (vault0, float0) = (
+        chain.token_account_balance(&vault).await.unwrap(),
+        chain.token_account_balance(&float).await.unwrap(),
+    );
+    let (treasury0, escrow0) = (
+        devnet.balance("devnet-a", &treasury).await,
+        devnet.balance("devnet-a", &escrow).await,
+    );
+
+    // devnet-a -> devnet-sol, killed right after the release is signed by
+    // the vault's signers and stored, before it is broadcast.
+    let wallet = new_wallet();
+    let d = Daemon::start(&devnet, Some("signed::0:release"));
+    let (legs, out) = quoted(&d.client(), "devnet-a:TUSD", "devnet-sol:TUSD", "25").await;
+    assert_eq!(legs, ["vault-a-sol"], "the vault bridge is quoted");
+    let r = call(
+        &d.client(),
+        "transfer_submit",
+        json!({
+            "idempotency_key": "to-sol",
+            "from": "devnet-a:TUSD",
+            "to": "devnet-sol:TUSD",
+            "amount": "25",
+            "recipient": wallet.to_string(),
+        }),
+    )
+    .await
+    .unwrap();
+    let id = r["transfer"]["id"].as_str().unwrap().to_owned();
+    d.killed();
+    let ata = associated_token_account(&wallet, &mint);
+    assert_eq!(
+        chain.token_account_balance(&ata).await.unwrap(),
+        0,
+        "nothing released before the crash"
+    );
+    let d = Daemon::start(&devnet, None);
+    let t = transfer_done(&d.client(), &id, 300).await;
+    let hop = &t["hops"][0];
+    assert!(hop["vm_release_tx"].is_string(), "{hop:#}");
+    assert_eq!(units_of(&hop["amount_out"]), out, "the quote's amount");
+    assert_eq!(
+        chain.token_account_balance(&ata).await.unwrap(),
+        out,
+        "paid exactly once, exactly the quote"
+    );
+    assert_eq!(
+        vault0 - chain.token_account_balance(&vault).await.unwrap(),
+        out,
+        "the vault paid it once"
+    );
+    let sent = units_of(&hop["amount_in"]);
+    assert_eq!(sent, 25_000_000);
+    assert_eq!(
+        u128::try_from(treasury0 - devnet.balance("devnet-a", &treasury).await).unwrap(),
+        sent
+    );
+    assert_eq!(
+        u128::try_from(devnet.balance("devnet-a", &escrow).await - escrow0).unwrap(),
+        sent
+    );
+
+    // The deposit's receipt stops any second release of it, signed or not:
+    // a release of the same deposit is refused by the chain.
+    let dep: [u8; 32] =
+        alloy_primitives::hex::decode(hop["deposit_id"].as_str().unwrap().trim_start_matches("0x"))
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let domain = 31337u64;
+    assert!(chain.receipt_exists(domain, &dep).await.unwrap());
+    let (signers, hot) = (
+        devnet.env_key("SWITCHYARD_SOLANA_VAULT_KEYS"),
+        devnet.env_key("SWITCHYARD_SOLANA_KEY"),
+    );
+    let keys = signers
+        .split(',')
+        .map(|k| switchyard_chains::solana::parse_keypair("k", k).unwrap())
+        .collect();
+    let again = SolanaChain::with_decimals(
+        sol["rpc_url"].as_str().unwrap(),
+        Arc::new(switchyard_chains::solana::parse_keypair("hot", &hot).unwrap()),
+        mint,
+        6,
+        SolanaFeePolicy::default(),
+    )
+    .with_vault(
+        vault,
+        Arc::new(switchyard_chains::solana::vault::LocalVaultSigners::new(
+            keys,
+        )),
+    )
+    .await
+    .unwrap();
+    use switchyard_core::chain::vm::{VaultRelease, VmLane, VmVault};
+    let payload = again
+        .release_payload(&VaultRelease {
+            source_domain: domain,
+            deposit_id: dep,
+            recipient: wallet.to_string(),
+            amount: out,
+        })
+        .await
+        .unwrap();
+    let refused = again.simulate(&payload).await.unwrap_err();
+    assert!(refused.is_revert(), "{refused}");
+    // A release to someone else for it is refused by the signers, before
+    // the chain sees it.
+    let other = new_wallet();
+    let (mut plan, check) = again
+        .release_plan(&VaultRelease {
+            source_domain: domain,
+            deposit_id: dep,
+            recipient: wallet.to_string(),
+            amount: out,
+        })
+        .await
+        .unwrap();
+    let forged = switchyard_chains::solana::vault::Payload {
+        plan: {
+            let (p, _) = again
+                .release_plan(&VaultRelease {
+                    source_domain: domain,
+                    deposit_id: dep,
+                    recipient: other.to_string(),
+                    amount: out,
+                })
+                .await
+                .unwrap();
+            plan.instructions = p.instructions;
+            plan
+        },
+        release: Some(check),
+    };
+    let fence = again.fresh_fence().await.unwrap();
+    let fees = again.fees().await.unwrap();
+    let e = again
+        .sign(&forged.encode(), &fence, &fees)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("instruction"), "{e}");
+
+    // And back: devnet-sol -> devnet-a, from the hot wallet's float into
+    // the vault, released by the EVM escrow on the co-signers' signatures.
+    let back_to = "0x00000000000000000000000000000000000B0B01";
+    let c = d.client();
+    let (legs, out_back) = quoted(&c, "devnet-sol:TUSD", "devnet-a:TUSD", "10").await;
+    assert_eq!(legs, ["vault-sol-a"]);
+    let float1 = chain.token_account_balance(&float).await.unwrap();
+    let vault1 = chain.token_account_balance(&vault).await.unwrap();
+    let r = call(
+        &c,
+        "transfer_submit",
+        json!({
+            "idempotency_key": "from-sol",
+            "from": "devnet-sol:TUSD",
+            "to": "devnet-a:TUSD",
+            "amount": "10",
+            "recipient": back_to,
+        }),
+    )
+    .await
+    .unwrap();
+    let t = transfer_done(&c, r["transfer"]["id"].as_str().unwrap(), 300).await;
+    let hop = &t["hops"][0];
+    assert!(hop["vm_deposit_tx"].is_string(), "{hop:#}");
+    assert_eq!(
+        u128::try_from(devnet.balance("devnet-a", back_to).await).unwrap(),
+        out_back,
+        "the quote's amount arrived"
+    );
+    assert_eq!(
+        float1 - chain.token_account_balance(&float).await.unwrap(),
+        10_000_000
+    );
+    assert_eq!(
+        chain.token_account_balance(&vault).await.unwrap() - vault1,
+        10_000_000
+    );
+    assert_eq!(float0, float1, "payouts were not touched");
+}

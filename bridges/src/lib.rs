@@ -13,7 +13,9 @@ pub mod escrow;
 
 /// A routed protocol this build cannot execute.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("bridge {bridge}: protocol {protocol:?} is quote-only in this build (executable: escrow)")]
+#[error(
+    "bridge {bridge}: protocol {protocol:?} is quote-only in this build (executable: escrow, vault)"
+)]
 pub struct Unsupported {
     /// Bridge id.
     pub bridge: String,
@@ -23,5 +25,11 @@ pub struct Unsupported {
 
 /// Whether legs of `protocol` can be executed.
 pub fn executable(protocol: &str) -> bool {
-    protocol == escrow::PROTOCOL
+    protocol == escrow::PROTOCOL || protocol == VAULT
 }
+
+/// The topology's `protocol` of a bridge between an EVM chain's
+/// `EscrowBridge` and a Solana chain's vault (an SPL token account of an
+/// SPL Token multisig of the same signer set,
+/// `switchyard_chains::solana::vault`).
+pub const VAULT: &str = "vault";

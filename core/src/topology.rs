@@ -86,7 +86,10 @@ pub struct TierSpec {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContractsSpec {
-    /// `EscrowBridge` (bridges with `protocol = "escrow"` leave and arrive here).
+    /// `EscrowBridge` (bridges with `protocol = "escrow"` or `"vault"` leave
+    /// and arrive here); on Solana, the bridge vault: a token account owned
+    /// by an SPL Token multisig of the bridge signer set (`protocol =
+    /// "vault"`).
     #[serde(default)]
     pub escrow: Option<String>,
     /// `PayoutBatcher`.
@@ -203,6 +206,24 @@ pub struct Chain {
 }
 
 impl Chain {
+    /// The number bridges know this chain by (deposits name it as their
+    /// destination, releases as their source): the EVM chain id, or for a
+    /// chain without one (Solana) a number derived from its topology name
+    /// with bit 62 set: above every EVM chain id (EIP-2294 bounds them below
+    /// 2^53), and still an `i64` (TOML, SQLite).
+    pub fn bridge_domain(&self) -> u64 {
+        match self.chain_id {
+            Some(id) => id,
+            None => {
+                let h =
+                    alloy_primitives::keccak256(format!("switchyard/bridge-domain/{}", self.id));
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&h[..8]);
+                (u64::from_be_bytes(b) >> 2) | (1 << 62)
+            }
+        }
+    }
+
     /// The finality rule for a transfer worth `usd`.
     pub fn finality_for(&self, usd: UsdE8) -> Finality {
         self.tier_for(usd).map_or(self.finality, |(_, f)| f)

@@ -162,6 +162,9 @@ pub struct Keys {
     /// `solana-keygen` writes it), when the topology has Solana chains to
     /// pay on.
     pub solana: Option<String>,
+    /// The Solana bridge vault's signer keys this daemon holds
+    /// (`SWITCHYARD_SOLANA_VAULT_KEYS`; development and the devnet).
+    pub solana_vault: Option<String>,
 }
 
 /// Who signs messages for the contracts.
@@ -200,6 +203,7 @@ impl Keys {
                 SignerKey::Local(get("SWITCHYARD_SIGNER_KEY")?)
             },
             solana: std::env::var(crate::solana::KEY_VAR).ok(),
+            solana_vault: std::env::var(crate::solana::VAULT_KEYS_VAR).ok(),
         })
     }
 }
@@ -351,6 +355,26 @@ pub async fn start(
         }
         lanes.insert(chain_id, handle);
     }
+    let vm_chains = vm_payout_chains(keys, &store, &topology, chains.solana, every, tasks);
+    // Solana chains with a bridge vault carry its deposits and releases on
+    // their payout lane.
+    let vaults: HashMap<u64, switchyard_relayer::VaultHandle> = chains
+        .solana
+        .iter()
+        .filter(|(_, c)| c.has_vault())
+        .filter_map(|(ix, c)| {
+            let chain = topology.chain(*ix);
+            vm_chains.get(chain.id.as_str()).map(|p| {
+                (
+                    chain.bridge_domain(),
+                    switchyard_relayer::VaultHandle {
+                        lane: p.lane.clone(),
+                        vault: Arc::clone(c) as Arc<dyn switchyard_core::chain::vm::VmVault>,
+                    },
+                )
+            })
+        })
+        .collect();
     // Hop outcomes feed the bridges' breakers.
     let b = Arc::clone(breakers);
     let t = Arc::clone(&topology);
@@ -378,6 +402,7 @@ pub async fn start(
                 })
                 .collect(),
         )
+        .with_vaults(vaults)
         .with_drill(Arc::new(crate::drills::drill))
         .with_outcomes(Arc::new(move |bridge: &str, ok: bool, what: &str| {
             if let Some(ix) = t
@@ -390,7 +415,6 @@ pub async fn start(
             }
         })),
     );
-    let vm_chains = vm_payout_chains(keys, &store, &topology, chains.solana, every, tasks);
     let chain_ids: HashSet<u64> = payout_chains.keys().copied().collect();
     let mut payouts = Payouts::new(
         Arc::clone(&store),

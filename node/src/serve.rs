@@ -100,7 +100,13 @@ pub async fn serve_with(
         Some(text) => Some(crate::solana::hot_wallet(text)?),
         None => None,
     };
-    let solana = crate::solana::connect(&model.current().snapshot.topology, solana_key).await?;
+    let vault_keys = keys.as_ref().and_then(|k| k.solana_vault.clone());
+    let solana = crate::solana::connect(
+        &model.current().snapshot.topology,
+        solana_key,
+        vault_keys.as_deref(),
+    )
+    .await?;
     // The tasks stop on the caller's shutdown, or when one that cannot
     // restart fails.
     let stop = shutdown.child_token();
@@ -361,10 +367,12 @@ fn start_probes(
         tracing::info!(chain = %c.id, "probing");
         spawn_chain_probe(probe, c, frozen_head_ms, model, breakers, tasks);
     }
-    // Escrow bridges: the destination escrow's token balance is the
-    // bridge's liquidity.
+    // Escrow bridges (and vault bridges toward an EVM chain): the
+    // destination escrow's token balance is the bridge's liquidity.
     for (i, b) in topology.bridges().iter().enumerate() {
-        if b.protocol != switchyard_bridges::escrow::PROTOCOL {
+        if b.protocol != switchyard_bridges::escrow::PROTOCOL
+            && b.protocol != switchyard_bridges::VAULT
+        {
             continue;
         }
         let to = topology.asset(b.to);

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use switchyard_chains::solana::vault::LocalVaultSigners;
 use switchyard_chains::solana::{SolanaChain, SolanaFeePolicy, SolanaKeypair, parse_keypair};
 use switchyard_core::address::ChainKind;
 use switchyard_core::chain::ChainError;
@@ -15,6 +16,25 @@ use crate::Failure;
 /// The hot wallet's key variable: a keypair as `solana-keygen` writes it
 /// (a JSON array of 64 bytes), or their base58.
 pub const KEY_VAR: &str = "SWITCHYARD_SOLANA_KEY";
+
+/// The bridge vault's signer keys held by this daemon (development and
+/// the devnet): keypairs as in [`KEY_VAR`], separated by commas. Each checks
+/// every release it signs (`switchyard_chains::solana::vault::check_release`).
+pub const VAULT_KEYS_VAR: &str = "SWITCHYARD_SOLANA_VAULT_KEYS";
+
+/// The vault signers in `text` (the value of [`VAULT_KEYS_VAR`]).
+pub fn vault_signers(text: &str) -> Result<Arc<LocalVaultSigners>, Failure> {
+    let keys = text
+        .split(',')
+        .filter(|k| !k.trim().is_empty())
+        .enumerate()
+        .map(|(i, k)| {
+            parse_keypair(&format!("{VAULT_KEYS_VAR}[{i}]"), k)
+                .map_err(|e| Failure::Usage(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(LocalVaultSigners::new(keys)))
+}
 
 /// The hot wallet from `text` (the value of [`KEY_VAR`]).
 pub fn hot_wallet(text: &str) -> Result<Arc<SolanaKeypair>, Failure> {
@@ -31,6 +51,7 @@ pub fn hot_wallet(text: &str) -> Result<Arc<SolanaKeypair>, Failure> {
 pub async fn connect(
     topology: &Topology,
     key: Option<Arc<SolanaKeypair>>,
+    vault_keys: Option<&str>,
 ) -> Result<Vec<(ChainIx, Arc<SolanaChain>)>, Failure> {
     let mut out = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
@@ -71,8 +92,41 @@ pub async fn connect(
             }
             Err(e) => {
                 tracing::warn!(chain = %c.id, url = %redact_url(url), error = %e, "Solana node not reachable at start; its probe and lane retry");
-                SolanaChain::with_decimals(url, payer, mint, asset.decimals, policy)
+                SolanaChain::with_decimals(url, Arc::clone(&payer), mint, asset.decimals, policy)
             }
+        };
+        let chain = match (&c.escrow, vault_keys, key.is_some()) {
+            (Some(vault), Some(keys), true) => {
+                let vault = switchyard_chains::solana::pubkey(vault).map_err(|e| {
+                    Failure::Usage(format!("chain {}: contracts.escrow: {e}", c.id))
+                })?;
+                let signers = vault_signers(keys)?;
+                let plain = SolanaChain::with_decimals(
+                    url,
+                    Arc::clone(&payer),
+                    mint,
+                    asset.decimals,
+                    policy,
+                );
+                match chain.with_vault(vault, signers).await {
+                    Ok(v) => {
+                        tracing::info!(chain = %c.id, vault = %vault, "bridge vault open");
+                        v
+                    }
+                    Err(e @ ChainError::Malformed(_)) => {
+                        return Err(Failure::Usage(format!("chain {}: bridge vault: {e}", c.id)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(chain = %c.id, error = %e, "bridge vault not readable at start: transfers through it wait for a restart");
+                        plain
+                    }
+                }
+            }
+            (Some(_), _, _) => {
+                tracing::warn!(chain = %c.id, "{VAULT_KEYS_VAR} (or {KEY_VAR}) is not set: transfers through this chain's bridge vault are not executed");
+                chain
+            }
+            _ => chain,
         };
         tracing::info!(chain = %c.id, url = %redact_url(url), mint = %mint, hot_wallet = %chain.payer(), "Solana chain connected");
         out.push((ix, Arc::new(chain)));

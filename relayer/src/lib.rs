@@ -46,4 +46,6 @@ pub use states::{
 };
 pub use store::{Alert, Store};
 pub use switchyard_core::fees::{FeePolicy, Fees};
-pub use transfer::{HopEnd, HopOutcome, HopPlan, HopView, LaneHandle, TransferView, Transfers};
+pub use transfer::{
+    HopEnd, HopOutcome, HopPlan, HopView, LaneHandle, TransferView, Transfers, VaultHandle, VmEnd,
+};

@@ -173,6 +173,7 @@ mod tests {
             escrow: Address::repeat_byte(1),
             token: Address::repeat_byte(2),
             finality: Finality::Blocks { blocks },
+            vm: None,
         };
         HopPlan {
             bridge: bridge.into(),
@@ -181,6 +182,7 @@ mod tests {
             amount_in: U256::from(5u8),
             amount_out: U256::from(4u8),
             recipient: Address::repeat_byte(3),
+            vm_recipient: None,
         }
     }
 

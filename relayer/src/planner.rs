@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address as EvmAddress, U256};
 use switchyard_core::address::Address;
 use switchyard_core::topology::{AssetIx, Topology};
 use switchyard_core::{Amount, UsdE8};
@@ -14,7 +14,7 @@ use switchyard_router::{Graph, Mode, QuoteParams, QuoteRequest, quote};
 
 use crate::payout::{Payouts, Shortfall};
 use crate::states::TransferState;
-use crate::transfer::{HopEnd, HopPlan, Transfers, transfer_id};
+use crate::transfer::{HopEnd, HopPlan, Transfers, VmEnd, transfer_id};
 
 /// Why a transfer cannot be planned.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,13 @@ fn usd_of(t: &Topology, asset: AssetIx, raw: U256) -> UsdE8 {
         .unwrap_or(UsdE8(U256::MAX))
 }
 
+/// What an EVM escrow records as the recipient of a deposit bound for a
+/// wallet on a vault chain (it takes 20 bytes; the release pays the wallet
+/// the hop names): the last 20 bytes of the keccak-256 of its address.
+fn evm_tag(wallet: &str) -> EvmAddress {
+    EvmAddress::from_slice(&alloy::primitives::keccak256(wallet.as_bytes())[12..])
+}
+
 /// Routes `qp` (one route: not pareto) and turns it into executable hops
 /// paying `recipient`; intermediate hops pay the relayer itself.
 pub fn plan(
@@ -66,14 +73,20 @@ pub fn plan(
         .into());
     }
     let dst_kind = t.chain(t.asset(req.to).chain).kind;
-    let Address::Evm(recipient) = Address::parse_recipient(dst_kind, "recipient", recipient)?
-    else {
-        return Err(switchyard_core::Error::invalid(
-            "recipient",
-            "transfers execute on EVM chains only in this build",
-        )
-        .into());
-    };
+    // The wallet paid at the end: an EVM address, or on a vault chain its
+    // own form (what the EVM escrow records for it is derived from it).
+    let (recipient, vm_recipient) =
+        match Address::parse_recipient(dst_kind, "recipient", recipient)? {
+            Address::Evm(a) => (a, None),
+            other @ Address::Solana(_) => (evm_tag(&other.to_string()), Some(other.to_string())),
+            _ => {
+                return Err(switchyard_core::Error::invalid(
+                    "recipient",
+                    "transfers execute on EVM and Solana chains only in this build",
+                )
+                .into());
+            }
+        };
     let q = quote(graph, &req);
     let Some(route) = q.routes.first() else {
         return Err(PlanError::NoRoute {
@@ -107,6 +120,30 @@ pub fn plan(
             let missing = |what: &str| {
                 not_executable(format!("bridge {}: chain {} has no {what}", b.id, c.id))
             };
+            if c.kind != switchyard_core::address::ChainKind::Evm {
+                let domain = c.bridge_domain();
+                let (Some(vault @ Address::Solana(_)), Address::Solana(_)) =
+                    (&c.escrow, &a.address)
+                else {
+                    return Err(missing("bridge vault (contracts.escrow)"));
+                };
+                if transfers.vault_on(domain).is_none() {
+                    return Err(missing(
+                        "bridge vault lane (rpc_url and the vault's signers)",
+                    ));
+                }
+                return Ok(HopEnd {
+                    chain_id: domain,
+                    escrow: EvmAddress::ZERO,
+                    token: EvmAddress::ZERO,
+                    finality: c.finality_for(usd_of(t, asset, raw).max(request_usd)),
+                    vm: Some(VmEnd {
+                        chain: c.id.to_string(),
+                        vault: vault.to_string(),
+                        token: a.address.to_string(),
+                    }),
+                });
+            }
             let chain_id = c.chain_id.ok_or_else(|| missing("chain_id"))?;
             let Some(Address::Evm(escrow)) = c.escrow else {
                 return Err(missing("escrow contract"));
@@ -122,6 +159,7 @@ pub fn plan(
                 escrow,
                 token,
                 finality: c.finality_for(usd_of(t, asset, raw).max(request_usd)),
+                vm: None,
             })
         };
         let amount_in = route.amounts.get(i).copied().unwrap_or_default();
@@ -129,12 +167,20 @@ pub fn plan(
         let from = end(b.from, amount_in)?;
         let to = end(b.to, amount_out)?;
         let last = i + 1 == route.bridges.len();
-        let hop_recipient = if last {
-            recipient
+        let (hop_recipient, hop_vm_recipient) = if last {
+            (recipient, vm_recipient.clone())
+        } else if to.vm.is_some() {
+            // An intermediate vault chain pays the relayer's wallet there.
+            let me = transfers
+                .vault_on(to.chain_id)
+                .map(|v| v.lane.sender().to_owned())
+                .ok_or_else(|| not_executable("no relayer lane".into()))?;
+            (evm_tag(&me), Some(me))
         } else {
-            transfers
+            let me = transfers
                 .funds_on(to.chain_id)
-                .ok_or_else(|| not_executable("no relayer lane".into()))?
+                .ok_or_else(|| not_executable("no relayer lane".into()))?;
+            (me, None)
         };
         hops.push(HopPlan {
             bridge: b.id.to_string(),
@@ -143,6 +189,7 @@ pub fn plan(
             amount_in,
             amount_out,
             recipient: hop_recipient,
+            vm_recipient: hop_vm_recipient,
         });
     }
     Ok(hops)
@@ -216,11 +263,7 @@ impl Funder {
 
     fn fund_one(&self, graph: &Graph, s: &Shortfall) -> Result<(), FundError> {
         let chain = i64::try_from(s.chain_id).unwrap_or(i64::MAX);
-        if self
-            .payouts
-            .open_funding(chain, &s.token.to_checksum(None))?
-            .is_some()
-        {
+        if self.payouts.open_funding(chain, &s.token)?.is_some() {
             return Ok(());
         }
         let t = graph.topology();
@@ -241,9 +284,9 @@ impl Funder {
             v.saturating_mul(up).div_ceil(down)
         };
         let mut amount_in = scale(want);
-        let n = self.payouts.funding_count(s.chain_id, s.token)?;
+        let n = self.payouts.funding_count(s.chain_id, &s.token)?;
         let key = format!("fund:{}:{}:{n}", s.chain_id, s.token);
-        let recipient = s.batcher.to_checksum(None);
+        let recipient = s.recipient.clone();
         for _ in 0..5 {
             let qp = QuoteParams {
                 from: s.source.clone(),
@@ -275,7 +318,8 @@ impl Funder {
                 Err(crate::Error::IdempotencyConflict(_)) => transfer_id(&key),
                 Err(e) => return Err(e.into()),
             };
-            self.payouts.record_funding(&id, s.chain_id, s.token, out)?;
+            self.payouts
+                .record_funding(&id, s.chain_id, &s.token, out)?;
             tracing::info!(transfer = %id, chain_id = s.chain_id, amount = %out, "funding the payout float");
             return Ok(());
         }

@@ -102,6 +102,7 @@ impl Devnet {
             })
             .env_remove("SWITCHYARD_RELAYER_KEY")
             .env_remove("SWITCHYARD_SOLANA_KEY")
+            .env_remove("SWITCHYARD_SOLANA_VAULT_KEYS")
             .env_remove("SWITCHYARD_SIGNER_KEY")
             .env_remove("SWITCHYARD_IDENTITY_KEY")
             .env("RUST_LOG", "warn")

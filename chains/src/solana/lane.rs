@@ -16,6 +16,7 @@ use switchyard_core::chain::vm::{
 use switchyard_core::chain::{ChainError, ChainResult, FeeLevels, Simulation, TxId};
 
 use super::payout::{PayoutPlan, Recipient, signature};
+use super::vault::Payload;
 use super::{SolanaChain, classify};
 
 /// Lamports per signature when the node cannot price a message (the
@@ -114,9 +115,10 @@ impl SolanaChain {
         let message =
             Message::new_with_blockhash(&plan.instructions(cu_price), Some(&payer), &blockhash);
         let mut tx = Transaction::new_unsigned(message);
-        // A stored payload whose signers are not this hot wallet (another
-        // payer's plan, a corrupt row) is an error, not a panic.
-        tx.try_sign(&[self.payer.as_ref()], blockhash)
+        // A stored payload whose fee payer is not this hot wallet (another
+        // payer's plan, a corrupt row) is an error, not a panic. Other
+        // signers (a vault's) sign after.
+        tx.try_partial_sign(&[self.payer.as_ref()], blockhash)
             .map_err(|e| ChainError::Malformed(format!("cannot sign this payload: {e}")))?;
         Ok(tx)
     }
@@ -150,7 +152,7 @@ impl VmLane for SolanaChain {
 
     fn simulate<'a>(&'a self, payload: &'a [u8]) -> VmFuture<'a, Simulation> {
         Box::pin(async move {
-            let plan = PayoutPlan::decode(payload)?;
+            let plan = Payload::decode(payload)?.plan;
             let tx = self.transaction(&plan, Hash::default(), self.policy.bound(0))?;
             let config = RpcSimulateTransactionConfig {
                 sig_verify: false,
@@ -186,30 +188,57 @@ impl VmLane for SolanaChain {
         Box::pin(self.fee_levels())
     }
 
-    fn sign(&self, payload: &[u8], fence: &Fence, fees: &FeeLevels) -> ChainResult<SignedAttempt> {
-        let plan = PayoutPlan::decode(payload)?;
-        let price = self
-            .policy
-            .bound(u64::try_from(fees.priority).unwrap_or(u64::MAX));
-        let tx = self.transaction(&plan, fence_parts(fence)?.0, price)?;
-        let id = tx
-            .signatures
-            .first()
-            .ok_or_else(|| ChainError::Malformed("signed transaction has no signature".into()))?;
-        let raw = bincode::serialize(&tx)
-            .map_err(|e| ChainError::Malformed(format!("serialize transaction: {e}")))?;
-        let signatures = u128::from(tx.message.header.num_required_signatures);
-        let base = u128::try_from(fees.base).unwrap_or(u128::from(LAMPORTS_PER_SIGNATURE));
-        // Priority fee: micro-lamports per unit times the units asked for, rounded up.
-        let priority = (u128::from(price) * u128::from(plan.cu_limit)).div_ceil(1_000_000);
-        let max_cost = signatures
-            .saturating_mul(base)
-            .saturating_add(priority)
-            .saturating_add(u128::from(plan.rent));
-        Ok(SignedAttempt {
-            id: TxId(id.as_ref().to_vec()),
-            raw,
-            max_cost,
+    fn sign<'a>(
+        &'a self,
+        payload: &'a [u8],
+        fence: &'a Fence,
+        fees: &'a FeeLevels,
+    ) -> VmFuture<'a, SignedAttempt> {
+        Box::pin(async move {
+            let Payload { plan, release } = Payload::decode(payload)?;
+            let price = self
+                .policy
+                .bound(u64::try_from(fees.priority).unwrap_or(u64::MAX));
+            let mut tx = self.transaction(&plan, fence_parts(fence)?.0, price)?;
+            if let Some(check) = &release {
+                // The vault's signers check the message and sign it.
+                let v = self.vault_side()?;
+                let sigs = v.signers.sign(&v.ctx, check, &tx.message).await?;
+                let required = usize::from(tx.message.header.num_required_signatures);
+                for (key, sig) in sigs {
+                    let at = tx.message.account_keys[..required]
+                        .iter()
+                        .position(|k| *k == key)
+                        .ok_or_else(|| {
+                            ChainError::Malformed(format!("{key} is not a signer of this release"))
+                        })?;
+                    tx.signatures[at] = sig;
+                }
+            }
+            if !tx.is_signed() {
+                return Err(ChainError::Transport(
+                    "the release lacks signatures of the vault's signers".into(),
+                ));
+            }
+            let id = tx.signatures.first().ok_or_else(|| {
+                ChainError::Malformed("signed transaction has no signature".into())
+            })?;
+            let raw = bincode::serialize(&tx)
+                .map_err(|e| ChainError::Malformed(format!("serialize transaction: {e}")))?;
+            let signatures = u128::from(tx.message.header.num_required_signatures);
+            let base = u128::try_from(fees.base).unwrap_or(u128::from(LAMPORTS_PER_SIGNATURE));
+            // Priority fee: micro-lamports per unit times the units asked
+            // for, rounded up.
+            let priority = (u128::from(price) * u128::from(plan.cu_limit)).div_ceil(1_000_000);
+            let max_cost = signatures
+                .saturating_mul(base)
+                .saturating_add(priority)
+                .saturating_add(u128::from(plan.rent));
+            Ok(SignedAttempt {
+                id: TxId(id.as_ref().to_vec()),
+                raw,
+                max_cost,
+            })
         })
     }
 

@@ -39,6 +39,7 @@ mod lane;
 pub mod local;
 mod payout;
 pub mod setup;
+pub mod vault;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,6 +119,7 @@ pub struct SolanaChain {
     mint: Pubkey,
     decimals: u8,
     policy: SolanaFeePolicy,
+    vault: Option<vault::Vault>,
 }
 
 impl std::fmt::Debug for SolanaChain {
@@ -206,6 +208,7 @@ impl SolanaChain {
             mint,
             decimals,
             policy,
+            vault: None,
         })
     }
 
@@ -229,6 +232,7 @@ impl SolanaChain {
             mint,
             decimals,
             policy,
+            vault: None,
         }
     }
 

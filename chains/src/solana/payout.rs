@@ -81,7 +81,7 @@ pub struct PlanIx {
 }
 
 impl PlanIx {
-    fn from_ix(ix: &Instruction) -> Self {
+    pub(crate) fn from_ix(ix: &Instruction) -> Self {
         Self {
             program: ix.program_id.to_bytes(),
             accounts: ix

@@ -200,10 +200,22 @@ pub async fn create_multisig(
     signers: &[Pubkey],
     m: u8,
 ) -> ChainResult<Pubkey> {
+    create_multisig_at(rpc, payer, &Keypair::new(), signers, m).await
+}
+
+/// [`create_multisig`] at `account`'s address (a devnet's fixed vault).
+pub async fn create_multisig_at(
+    rpc: &RpcClient,
+    payer: &Keypair,
+    account: &Keypair,
+    signers: &[Pubkey],
+    m: u8,
+) -> ChainResult<Pubkey> {
     let refs: Vec<&Pubkey> = signers.iter().collect();
-    create_token_program_account(
+    create_token_program_account_at(
         rpc,
         payer,
+        account,
         spl_token_interface::state::Multisig::LEN,
         |multisig| {
             spl_token_interface::instruction::initialize_multisig2(

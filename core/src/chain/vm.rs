@@ -20,9 +20,9 @@
 //! intent is proven dead** ([`AttemptStatus::Dead`]). Each adapter states in
 //! its docs what its fence is and what proves an attempt under it dead.
 //!
-//! Signing ([`VmLane::sign`]) does no I/O, so the lane stores the signed
-//! bytes before anything can broadcast them; a crash at any point leaves a
-//! stored attempt whose fate the next tick reads from the chain.
+//! The lane stores the signed bytes ([`VmLane::sign`]) before anything can
+//! broadcast them; a crash at any point leaves a stored attempt whose fate
+//! the next tick reads from the chain.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -107,9 +107,17 @@ pub trait VmLane: Send + Sync {
     /// Current fee levels, to price a new attempt.
     fn fees(&self) -> VmFuture<'_, FeeLevels>;
 
-    /// Lane step *fence + sign*: signs `payload` under `fence` at `fees`,
-    /// offline. The result is stored before it is broadcast.
-    fn sign(&self, payload: &[u8], fence: &Fence, fees: &FeeLevels) -> ChainResult<SignedAttempt>;
+    /// Lane step *fence + sign*: signs `payload` under `fence` at `fees`.
+    /// Nothing is broadcast here: the result is stored before it is. A
+    /// payload that needs more signers than the lane's key (a bridge
+    /// vault's M of N) asks them here; while too few answer, the error is
+    /// a transport one and the intent is signed again next tick.
+    fn sign<'a>(
+        &'a self,
+        payload: &'a [u8],
+        fence: &'a Fence,
+        fees: &'a FeeLevels,
+    ) -> VmFuture<'a, SignedAttempt>;
 
     /// Lane step *broadcast*: sends stored bytes. Sending the same bytes
     /// twice is harmless (the chain deduplicates by id).
@@ -199,4 +207,52 @@ pub trait VmPayouts: VmLane {
         id: &'a TxId,
         lines: &'a [PayoutLine],
     ) -> VmFuture<'a, Vec<LineOutcome>>;
+}
+
+/// A release from a bridge vault on a VM chain: pays `amount` to
+/// `recipient` for the deposit `deposit_id` made on the chain of bridge
+/// domain `source_domain` (an EVM chain id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultRelease {
+    /// Bridge domain of the source chain (its EVM chain id).
+    pub source_domain: u64,
+    /// The deposit released.
+    pub deposit_id: [u8; 32],
+    /// The recipient's wallet address, as the chain prints it.
+    pub recipient: String,
+    /// Base units of the vault's token.
+    pub amount: u128,
+}
+
+/// A bridge vault on a VM chain, driven through the lane of the relayer's
+/// key there (its fee payer): deposits into the vault from the lane's
+/// token account, releases out of it signed by the vault's signer set.
+///
+/// The vault pays a deposit at most once, whoever asks: every release
+/// carries the deposit's on-chain receipt, which can be created only once
+/// (Solana: an account at an address derived from the deposit), so a
+/// release signed again after a crash or a dead attempt cannot pay twice.
+pub trait VmVault: VmLane {
+    /// The vault's token account, as the chain prints it.
+    fn vault(&self) -> String;
+
+    /// The vault's token balance, base units, at the confirmed state.
+    fn vault_balance(&self) -> VmFuture<'_, u128>;
+
+    /// The payload of a release (what the lane reserves): the transfer out
+    /// of the vault, the deposit's receipt and a memo naming the deposit.
+    fn release_payload<'a>(&'a self, r: &'a VaultRelease) -> VmFuture<'a, Vec<u8>>;
+
+    /// Whether a release of the deposit executed and is final, read from
+    /// the chain at its strongest commitment (Solana: the deposit's
+    /// receipt exists). Asked before any release is reserved.
+    fn released(&self, source_domain: u64, deposit_id: [u8; 32]) -> VmFuture<'_, bool>;
+
+    /// The payload of a deposit of `amount` from the lane's token account
+    /// into the vault, with `memo` naming its destination.
+    fn deposit_payload<'a>(&'a self, amount: u128, memo: &'a str) -> VmFuture<'a, Vec<u8>>;
+
+    /// Whether the finalized transaction `id` credited exactly `amount` to
+    /// the vault.
+    fn deposit_outcome<'a>(&'a self, id: &'a TxId, amount: u128) -> VmFuture<'a, LineOutcome>;
 }

@@ -139,6 +139,15 @@ fn shipped_topologies_are_valid() {
     let ids: std::collections::HashSet<_> = evm.iter().collect();
     assert_eq!((evm.len(), ids.len()), (3, 3), "distinct chain ids");
     assert!(dev.resolve_asset("a", "devnet-sol:TUSD").is_ok());
+    // Bridge domains: an EVM chain's is its chain id; a Solana chain's is
+    // derived, stable, above every EVM chain id and still an i64.
+    let sol = dev.chain(dev.resolve_chain("c", "devnet-sol").unwrap());
+    let d = sol.bridge_domain();
+    assert_eq!(d, sol.bridge_domain());
+    assert!(d >= 1 << 62 && i64::try_from(d).is_ok(), "{d}");
+    let a = dev.chain(dev.resolve_chain("c", "devnet-a").unwrap());
+    assert_eq!(a.bridge_domain(), 31337);
+    assert!(dev.bridges().iter().any(|b| b.protocol == "vault"));
 }
 
 #[test]

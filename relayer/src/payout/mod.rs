@@ -91,10 +91,11 @@ pub struct NewPayout {
 /// A chain's float is short of what its held payouts need.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Shortfall {
-    /// EVM chain id.
+    /// EVM chain id (0 on a chain without one).
     pub chain_id: u64,
-    /// Token.
-    pub token: EvmAddress,
+    /// Token: its EIP-55 address on EVM; `chain/mint` elsewhere (the
+    /// funding ledger's key).
+    pub token: String,
     /// `chain:ASSET` of the held items.
     pub asset: String,
     /// Missing, base units.
@@ -103,8 +104,9 @@ pub struct Shortfall {
     pub source: String,
     /// Its route mode.
     pub mode: String,
-    /// The batcher to fund.
-    pub batcher: EvmAddress,
+    /// Who is funded: the chain's `PayoutBatcher`, or the hot wallet of a
+    /// generic-lane chain, as the chain prints it.
+    pub recipient: String,
 }
 
 /// Where a chain's payouts are paid from.

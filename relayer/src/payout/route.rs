@@ -262,15 +262,37 @@ impl Payouts {
                     admitted.push((id.clone(), chain, usd));
                 }
                 decisions.push((id, PayoutState::Routed, None));
-            } else if let Some((n, _)) = vm {
-                // No funding route to this chain's float yet: it waits.
-                decisions.push((
-                    id,
-                    PayoutState::Held,
-                    Some(format!(
+            } else if let Some((n, v)) = vm {
+                // Topped up through a bridge when a route reaches it.
+                let ledger = format!("{n}/{token}");
+                let why = match self.open_funding(0, &ledger)? {
+                    Some(tr) => format!(
+                        "float of the payout wallet on {n} is short; funding transfer {tr} on its way"
+                    ),
+                    None => format!(
                         "float of the payout wallet on {n} too low: {room} left, {amount} needed"
-                    )),
-                ));
+                    ),
+                };
+                decisions.push((id, PayoutState::Held, Some(why)));
+                match short
+                    .iter_mut()
+                    .find(|s| s.chain_id == 0 && s.token == ledger)
+                {
+                    Some(s) => s.amount = s.amount.saturating_add(amount),
+                    None => {
+                        if let Some(src) = source {
+                            short.push(Shortfall {
+                                chain_id: 0,
+                                token: ledger,
+                                asset,
+                                amount: amount.saturating_sub(*room),
+                                source: src,
+                                mode,
+                                recipient: v.lane.sender().to_owned(),
+                            });
+                        }
+                    }
+                }
             } else if let Some(pc) = pc {
                 let t: EvmAddress = token.parse().map_err(|_| Error::Corrupt("token".into()))?;
                 let chain_id = u64::try_from(chain).unwrap_or_default();
@@ -284,6 +306,7 @@ impl Payouts {
                     ),
                 };
                 decisions.push((id, PayoutState::Held, Some(why)));
+                let t = t.to_checksum(None);
                 match short
                     .iter_mut()
                     .find(|s| s.chain_id == chain_id && s.token == t)
@@ -298,7 +321,7 @@ impl Payouts {
                                 amount: amount.saturating_sub(*room),
                                 source: src,
                                 mode,
-                                batcher: pc.batcher,
+                                recipient: pc.batcher.to_checksum(None),
                             });
                         }
                     }
@@ -400,13 +423,10 @@ impl Payouts {
     }
 
     /// Funding transfers ever started for a chain's float (names the next).
-    pub fn funding_count(&self, chain_id: u64, token: EvmAddress) -> Result<i64> {
+    pub fn funding_count(&self, chain_id: u64, token: &str) -> Result<i64> {
         Ok(self.store.conn().query_row(
             "SELECT COUNT(*) FROM funding WHERE chain_id = ?1 AND token = ?2",
-            params![
-                i64::try_from(chain_id).unwrap_or(i64::MAX),
-                token.to_checksum(None)
-            ],
+            params![i64::try_from(chain_id).unwrap_or(i64::MAX), token],
             |r| r.get(0),
         )?)
     }
@@ -416,7 +436,7 @@ impl Payouts {
         &self,
         transfer_id: &str,
         chain_id: u64,
-        token: EvmAddress,
+        token: &str,
         amount: U256,
     ) -> Result<()> {
         self.store.conn().execute(
@@ -424,7 +444,7 @@ impl Payouts {
             params![
                 transfer_id,
                 i64::try_from(chain_id).unwrap_or(i64::MAX),
-                token.to_checksum(None),
+                token,
                 amount.to_string(),
                 now_ms()
             ],

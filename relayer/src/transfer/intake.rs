@@ -28,8 +28,16 @@ impl Transfers {
         second_operator_for: Option<&str>,
     ) -> Result<(TransferView, bool)> {
         for h in hops {
-            self.lane(h.from.chain_id)?;
-            self.lane(h.to.chain_id)?;
+            for end in [&h.from, &h.to] {
+                match end.vm {
+                    Some(_) => {
+                        self.vault(end.chain_id)?;
+                    }
+                    None => {
+                        self.lane(end.chain_id)?;
+                    }
+                }
+            }
         }
         let id = transfer_id(key);
         let request_text = json(request)?;
@@ -103,9 +111,22 @@ impl Transfers {
                     None => None,
                 })
             };
+            let release = release_kind(h.release_seq);
+            let (vm_deposit_tx, vm_release_tx) = (
+                match h.plan.from.vm {
+                    Some(_) => self.vm_tx(h.plan.from.chain_id, &intent(id, i, "deposit"))?,
+                    None => None,
+                },
+                match h.plan.to.vm {
+                    Some(_) => self.vm_tx(h.plan.to.chain_id, &intent(id, i, &release))?,
+                    None => None,
+                },
+            );
             hops.push(HopView {
                 deposit_tx: tx("deposit", h.plan.from.chain_id)?,
-                release_tx: tx(&release_kind(h.release_seq), h.plan.to.chain_id)?,
+                release_tx: tx(&release, h.plan.to.chain_id)?,
+                vm_deposit_tx,
+                vm_release_tx,
                 plan: h.plan,
                 state: h.state,
                 note: h.note,

@@ -268,7 +268,13 @@ impl Transfers {
         Ok(Step::Wait)
     }
 
-    async fn wait_for_liquidity(&self, id: &str, i: usize, h: &HopRow, what: &str) -> Result<Step> {
+    pub(super) async fn wait_for_liquidity(
+        &self,
+        id: &str,
+        i: usize,
+        h: &HopRow,
+        what: &str,
+    ) -> Result<Step> {
         self.note(id, i, &format!("waiting: {what}"))?;
         let h = HopRow {
             since_ms: Some(h.since_ms.unwrap_or_else(now_ms)),
@@ -279,7 +285,7 @@ impl Transfers {
 
     /// A hop waiting to be released since `h.since_ms`: an alert after
     /// `alert_ms`, given up and refunded after `refund_after_ms` (when set).
-    fn waited_too_long(&self, id: &str, i: usize, h: &HopRow) -> Result<Option<Step>> {
+    pub(super) fn waited_too_long(&self, id: &str, i: usize, h: &HopRow) -> Result<Option<Step>> {
         let Some(since) = h.since_ms else {
             return Ok(None);
         };

@@ -58,6 +58,7 @@ use crate::store::Store;
 
 mod intake;
 mod legs;
+mod vault;
 
 /// One end of a hop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -72,6 +73,21 @@ pub struct HopEnd {
     pub token: EvmAddress,
     /// Finality rule for this transfer's amount there.
     pub finality: Finality,
+    /// A bridge vault on a chain without EVM (Solana): then `chain_id` is
+    /// the chain's bridge domain and `escrow` and `token` are zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<VmEnd>,
+}
+
+/// The end of a hop at a bridge vault on a chain without EVM.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct VmEnd {
+    /// The chain's topology name.
+    pub chain: String,
+    /// The vault (its token account).
+    pub vault: String,
+    /// The token (Solana: the mint).
+    pub token: String,
 }
 
 /// One leg of a transfer as planned from the route.
@@ -93,9 +109,14 @@ pub struct HopPlan {
     #[schemars(with = "String")]
     pub amount_out: U256,
     /// Paid on the destination chain: the relayer itself on intermediate
-    /// chains, the user on the last.
+    /// chains, the user on the last. Toward a vault chain, this field is
+    /// what the source escrow records (derived from `vm_recipient`), and
+    /// `vm_recipient` is paid.
     #[schemars(with = "String")]
     pub recipient: EvmAddress,
+    /// The wallet paid on a vault chain, as that chain prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_recipient: Option<String>,
 }
 
 /// Base-unit amounts as decimal strings: exact, and readable by clients
@@ -134,6 +155,12 @@ pub struct HopView {
     /// Release transaction (latest attempt).
     #[schemars(with = "Option<String>")]
     pub release_tx: Option<B256>,
+    /// Deposit transaction on a vault chain, as its explorers write it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_deposit_tx: Option<String>,
+    /// Release transaction on a vault chain, as its explorers write it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_release_tx: Option<String>,
 }
 
 /// A transfer as it stands.
@@ -160,6 +187,16 @@ pub struct LaneHandle {
     pub lane: Lane,
     /// Its chain, signing with the lane's key.
     pub chain: EvmChain,
+}
+
+/// A bridge vault on a chain without EVM, and the lane of the relayer's
+/// key there that carries its deposits and releases.
+#[derive(Clone)]
+pub struct VaultHandle {
+    /// The lane (shared with the chain's payouts).
+    pub lane: crate::vmlane::GenericLane,
+    /// The chain's vault adapter.
+    pub vault: Arc<dyn switchyard_core::chain::vm::VmVault>,
 }
 
 /// Told each hop's outcome: (bridge id, succeeded, what failed).
@@ -191,6 +228,7 @@ pub struct Transfers {
     outcomes: Option<HopOutcome>,
     drill: Option<Drill>,
     treasuries: HashMap<u64, EvmAddress>,
+    vaults: HashMap<u64, VaultHandle>,
 }
 
 impl std::fmt::Debug for Transfers {
@@ -236,7 +274,25 @@ impl Transfers {
             outcomes: None,
             drill: None,
             treasuries: HashMap::new(),
+            vaults: HashMap::new(),
         }
+    }
+
+    /// Installs the bridge vaults of chains without EVM, by bridge domain.
+    pub fn with_vaults(mut self, v: HashMap<u64, VaultHandle>) -> Self {
+        self.vaults = v;
+        self
+    }
+
+    /// The vault of bridge domain `domain`, if there is one.
+    pub fn vault_on(&self, domain: u64) -> Option<&VaultHandle> {
+        self.vaults.get(&domain)
+    }
+
+    fn vault(&self, domain: u64) -> Result<&VaultHandle> {
+        self.vaults
+            .get(&domain)
+            .ok_or_else(|| Error::Config(format!("no bridge vault on domain {domain}")))
     }
 
     /// Installs the `Treasury` contract per EVM chain id: there the
@@ -494,6 +550,24 @@ impl Transfers {
             Some(TransferState::Pending) => {}
             Some(s) => return Ok(Err(format!("the transfer is {s}"))),
         }
+        {
+            let mut stmt =
+                t.prepare("SELECT plan FROM hop WHERE transfer_id = ?1 AND state IN (?2, ?3)")?;
+            let plans = stmt
+                .query_map(params![id, HopState::Deposited, HopState::Releasing], |r| {
+                    r.get::<_, String>(0)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let vault_leg = plans.iter().any(|p| {
+                serde_json::from_str::<HopPlan>(p)
+                    .is_ok_and(|h| h.from.vm.is_some() || h.to.vm.is_some())
+            });
+            if vault_leg {
+                return Ok(Err(
+                    "its deposit waits on a bridge vault leg, which has no on-chain cancellation: it is released when the vault can pay".into(),
+                ));
+            }
+        }
         let n = t.execute(
             "UPDATE hop SET state = ?1, refund_reason = ?2, note = NULL, since_ms = NULL
              WHERE transfer_id = ?3 AND state IN (?4, ?5)",
@@ -532,15 +606,36 @@ impl Transfers {
             let next = match state {
                 HopState::Done => continue,
                 HopState::Failed | HopState::Refunded => return Ok(()),
+                HopState::Pending if plan.from.vm.is_some() => {
+                    self.start_vault_deposit(id, i, plan).await?
+                }
                 HopState::Pending => self.start_deposit(id, i, plan).await?,
+                HopState::Depositing if plan.from.vm.is_some() => {
+                    self.await_vault_deposit(id, i, plan).await?
+                }
                 HopState::Depositing => self.await_deposit(id, i, plan).await?,
                 HopState::Deposited => {
                     let dep = h
                         .deposit
                         .ok_or_else(|| Error::Corrupt("deposited hop without id".into()))?;
-                    self.start_release(id, i, &h, dep).await?
+                    if plan.to.vm.is_some() {
+                        self.start_vault_release(id, i, &h, dep).await?
+                    } else {
+                        self.start_release(id, i, &h, dep).await?
+                    }
+                }
+                HopState::Releasing if plan.to.vm.is_some() => {
+                    self.await_vault_release(id, i, &h).await?
                 }
                 HopState::Releasing => self.await_release(id, i, &h).await?,
+                HopState::Refunding if plan.from.vm.is_some() || plan.to.vm.is_some() => {
+                    self.note(
+                        id,
+                        i,
+                        "held: a vault leg's deposit is refunded by an operator, not by Switchyard",
+                    )?;
+                    Step::Wait
+                }
                 HopState::Refunding => self.refunding(id, i, &h).await?,
             };
             match next {

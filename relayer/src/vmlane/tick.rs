@@ -218,7 +218,7 @@ impl GenericLane {
         self.adapter.simulate(&intent.payload).await?;
         let fence = self.adapter.fresh_fence().await?;
         let fees = self.adapter.fees().await?;
-        let signed = self.adapter.sign(&intent.payload, &fence, &fees)?;
+        let signed = self.adapter.sign(&intent.payload, &fence, &fees).await?;
         let attempt_id = {
             let mut conn = self.store.conn();
             let t = conn.transaction()?;

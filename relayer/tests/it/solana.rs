@@ -241,18 +241,20 @@ impl VmLane for Gate {
             VmLane::fees(self.inner.as_ref()).await
         })
     }
-    fn sign(
-        &self,
-        payload: &[u8],
-        fence: &Fence,
-        fees: &FeeLevels,
-    ) -> Result<SignedAttempt, ChainError> {
-        self.check()?;
-        let a = self.inner.sign(payload, fence, fees)?;
-        if self.swallow_first.swap(false, Ordering::SeqCst) {
-            self.swallowed.lock().unwrap().insert(a.raw.clone());
-        }
-        Ok(a)
+    fn sign<'a>(
+        &'a self,
+        payload: &'a [u8],
+        fence: &'a Fence,
+        fees: &'a FeeLevels,
+    ) -> VmFuture<'a, SignedAttempt> {
+        Box::pin(async move {
+            self.check()?;
+            let a = self.inner.sign(payload, fence, fees).await?;
+            if self.swallow_first.swap(false, Ordering::SeqCst) {
+                self.swallowed.lock().unwrap().insert(a.raw.clone());
+            }
+            Ok(a)
+        })
     }
     fn broadcast<'a>(&'a self, raw: &'a [u8]) -> VmFuture<'a, ()> {
         Box::pin(async move {

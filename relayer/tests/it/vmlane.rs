@@ -193,20 +193,22 @@ impl VmLane for Fake {
         })
     }
 
-    fn sign(
-        &self,
-        payload: &[u8],
-        fence: &Fence,
-        _fees: &FeeLevels,
-    ) -> Result<SignedAttempt, ChainError> {
+    fn sign<'a>(
+        &'a self,
+        payload: &'a [u8],
+        fence: &'a Fence,
+        _fees: &'a FeeLevels,
+    ) -> VmFuture<'a, SignedAttempt> {
         // raw = fence (8 bytes) ++ its bound (8 bytes) ++ payload; id = raw.
         let mut raw = fence.value.clone();
         raw.extend_from_slice(&fence.valid_until.unwrap_or(u64::MAX).to_be_bytes());
         raw.extend_from_slice(payload);
-        Ok(SignedAttempt {
-            id: TxId(raw.clone()),
-            raw,
-            max_cost: 5_000,
+        Box::pin(async move {
+            Ok(SignedAttempt {
+                id: TxId(raw.clone()),
+                raw,
+                max_cost: 5_000,
+            })
         })
     }
 

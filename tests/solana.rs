@@ -404,7 +404,6 @@ async fn a_transfer_to_solana_and_back_moves_exactly_the_quote_and_a_crash_befor
             .try_into()
             .unwrap();
     let domain = 31337u64;
-    assert!(chain.receipt_exists(domain, &dep).await.unwrap());
     let (signers, hot) = (
         devnet.env_key("SWITCHYARD_SOLANA_VAULT_KEYS"),
         devnet.env_key("SWITCHYARD_SOLANA_KEY"),
@@ -428,6 +427,7 @@ async fn a_transfer_to_solana_and_back_moves_exactly_the_quote_and_a_crash_befor
     )
     .await
     .unwrap();
+    assert!(again.receipt_exists(domain, &dep).await.unwrap());
     use switchyard_core::chain::vm::{VaultRelease, VmLane, VmVault};
     let payload = again
         .release_payload(&VaultRelease {

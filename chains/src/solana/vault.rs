@@ -65,18 +65,28 @@ pub fn receipt_seed(source_domain: u64, deposit_id: &[u8; 32]) -> String {
     h[..16].iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The receipt's address for a release paid for by `payer`.
+/// The receipt's address under `base` (the vault's receipt key: its
+/// multisig's first signer).
 pub fn receipt_address(
-    payer: &Pubkey,
+    base: &Pubkey,
     source_domain: u64,
     deposit_id: &[u8; 32],
 ) -> ChainResult<Pubkey> {
     Pubkey::create_with_seed(
-        payer,
+        base,
         &receipt_seed(source_domain, deposit_id),
         &memo_program(),
     )
     .map_err(|e| ChainError::Malformed(format!("receipt address: {e}")))
+}
+
+/// The receipt of a release of the deposit from the vault of `ctx`.
+pub fn release_receipt(
+    ctx: &VaultContext,
+    source_domain: u64,
+    deposit_id: &[u8; 32],
+) -> ChainResult<Pubkey> {
+    receipt_address(&ctx.receipt_base()?, source_domain, deposit_id)
 }
 
 /// The memo of a release.
@@ -125,6 +135,23 @@ pub struct VaultContext {
     pub threshold: u8,
     /// The multisig's signers.
     pub signers: Vec<Pubkey>,
+}
+
+impl VaultContext {
+    /// The key receipts are allocated under: the multisig's first signer,
+    /// a fixed key of the vault (never the fee payer, which may rotate:
+    /// a receipt under another base would let a deposit be paid twice).
+    /// Every release is signed by it.
+    pub fn receipt_base(&self) -> ChainResult<Pubkey> {
+        self.signers
+            .first()
+            .copied()
+            .ok_or_else(|| ChainError::Malformed("the vault's multisig lists no signer".into()))
+    }
+}
+
+fn receipt_base_of(ctx: &VaultContext) -> Pubkey {
+    ctx.signers.first().copied().unwrap_or_default()
 }
 
 /// The vault's signer set, as the relayer reaches it.
@@ -226,7 +253,13 @@ pub fn check_release(
     }
     let recipient = Pubkey::new_from_array(check.recipient);
     let ata = associated_token_account(&recipient, &ctx.mint);
-    let receipt = receipt_address(&ctx.payer, check.source_domain, &check.deposit_id)
+    let base = ctx.receipt_base().map_err(|e| e.to_string())?;
+    if !want_signers.contains(&base) {
+        return Err(format!(
+            "the release is not signed by the vault's receipt key {base}"
+        ));
+    }
+    let receipt = receipt_address(&base, check.source_domain, &check.deposit_id)
         .map_err(|e| e.to_string())?;
     let seed = receipt_seed(check.source_domain, &check.deposit_id);
     let memo = release_memo(check.source_domain, &check.deposit_id);
@@ -260,7 +293,7 @@ pub fn check_release(
                     seed: s,
                     space,
                     owner,
-                } if base == ctx.payer
+                } if base == receipt_base_of(ctx)
                     && s == seed
                     && space == RECEIPT_BYTES
                     && owner == memo_program()
@@ -321,7 +354,8 @@ pub fn release_instructions(
     receipt_rent: u64,
 ) -> ChainResult<Vec<Instruction>> {
     let recipient = Pubkey::new_from_array(check.recipient);
-    let receipt = receipt_address(&ctx.payer, check.source_domain, &check.deposit_id)?;
+    let base = ctx.receipt_base()?;
+    let receipt = receipt_address(&base, check.source_domain, &check.deposit_id)?;
     let ata = associated_token_account(&recipient, &ctx.mint);
     let signers: Vec<Pubkey> = check
         .signers
@@ -339,7 +373,7 @@ pub fn release_instructions(
         solana_system_interface::instruction::transfer(&ctx.payer, &receipt, receipt_rent),
         solana_system_interface::instruction::allocate_with_seed(
             &receipt,
-            &ctx.payer,
+            &base,
             &receipt_seed(check.source_domain, &check.deposit_id),
             RECEIPT_BYTES,
             &memo_program(),
@@ -392,6 +426,12 @@ impl SolanaChain {
             .map_err(classify)?
             .value;
         let acc = read("token account", accounts.into_iter().next().flatten())?;
+        if acc.owner != token_program() {
+            return Err(ChainError::Malformed(format!(
+                "vault {vault} is not an SPL Token account (owner {})",
+                acc.owner
+            )));
+        }
         let token = spl_token_interface::state::Account::unpack(&acc.data)
             .map_err(|_| ChainError::Malformed(format!("vault {vault} is not a token account")))?;
         if token.mint != self.mint {
@@ -413,12 +453,17 @@ impl SolanaChain {
             .map_err(classify)?
             .value;
         let ms = read("multisig", ms.into_iter().next().flatten())?;
+        if ms.owner != token_program() {
+            return Err(ChainError::Malformed(format!(
+                "vault {vault}'s owner {multisig} is not an SPL Token multisig"
+            )));
+        }
         let ms = spl_token_interface::state::Multisig::unpack(&ms.data).map_err(|_| {
             ChainError::Malformed(format!(
                 "vault {vault}'s owner {multisig} is not an SPL Token multisig"
             ))
         })?;
-        let listed: Vec<Pubkey> = ms.signers[..usize::from(ms.n)].to_vec();
+        let listed: Vec<Pubkey> = ms.signers.iter().take(usize::from(ms.n)).copied().collect();
         let ours = signers
             .keys()
             .into_iter()
@@ -463,7 +508,7 @@ impl SolanaChain {
         source_domain: u64,
         deposit_id: &[u8; 32],
     ) -> ChainResult<bool> {
-        let at = receipt_address(&self.payer(), source_domain, deposit_id)?;
+        let at = release_receipt(&self.vault_side()?.ctx, source_domain, deposit_id)?;
         let r = self
             .rpc
             .get_multiple_accounts_with_commitment(&[at], CommitmentConfig::finalized())
@@ -505,6 +550,13 @@ impl SolanaChain {
             _ => {}
         }
         let mine = v.signers.keys();
+        // The receipt key signs every release; the others as available.
+        let base = v.ctx.receipt_base()?;
+        if !mine.contains(&base) {
+            return Err(ChainError::Malformed(format!(
+                "the vault's receipt key {base} (its multisig's first signer) is not among the configured signers"
+            )));
+        }
         let signers: Vec<Pubkey> = v
             .ctx
             .signers
@@ -750,6 +802,27 @@ mod tests {
         };
         let ixs1 = release_instructions(&ctx, &one, 897_840).unwrap();
         assert!(check_release(&ctx, &one, &message(&ctx, &ixs1)).is_err());
+    }
+
+    #[test]
+    fn a_deposits_receipt_does_not_depend_on_who_pays_the_fees() {
+        // Another hot wallet (a rotated key, a restored store) releasing
+        // the same deposit must hit the same receipt, or the vault pays
+        // twice.
+        let (ctx, check) = ctx();
+        let rotated = VaultContext {
+            payer: Pubkey::new_unique(),
+            ..ctx.clone()
+        };
+        assert_eq!(
+            release_receipt(&ctx, check.source_domain, &check.deposit_id).unwrap(),
+            release_receipt(&rotated, check.source_domain, &check.deposit_id).unwrap()
+        );
+        let ixs = release_instructions(&rotated, &check, 897_840).unwrap();
+        assert_eq!(
+            check_release(&rotated, &check, &message(&rotated, &ixs)),
+            Ok(())
+        );
     }
 
     #[test]

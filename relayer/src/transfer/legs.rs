@@ -294,10 +294,12 @@ impl Transfers {
         let ms = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         if self.release.refund_after_ms > 0 && waited >= ms(self.release.refund_after_ms) {
             let why = format!("not released for {} s: {what}", waited / 1000);
+            // A leg that cannot be refunded (a bridge vault's) goes on
+            // waiting, with the alert below.
             if let Ok(e) = self.refund(id, "switchyard", &why)? {
                 tracing::warn!(transfer = %id, hop = i, audit = e.seq, "giving up on the release; refunding the deposit");
+                return Ok(Some(Step::Wait));
             }
-            return Ok(Some(Step::Wait));
         }
         if waited >= ms(self.release.alert_ms) {
             let n = self.store.conn().execute(

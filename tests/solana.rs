@@ -305,12 +305,12 @@ async fn quoted(c: &HttpClient, from: &str, to: &str, amount: &str) -> (Vec<Stri
     )
     .await
     .unwrap();
-    let r = &q["routes"][0]["route"];
-    let bridges = r["bridges"]
+    let r = &q["routes"][0];
+    let bridges = r["legs"]
         .as_array()
         .unwrap_or_else(|| panic!("no route: {q:#}"))
         .iter()
-        .map(|b| b.as_str().unwrap().to_owned())
+        .map(|l| l["bridge"].as_str().unwrap().to_owned())
         .collect();
     let out =
         switchyard_core::Amount::parse_decimal("amount_out", r["amount_out"].as_str().unwrap(), 6)

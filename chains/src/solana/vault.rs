@@ -48,12 +48,12 @@ use super::{SolanaChain, associated_token_account, classify, memo_program, token
 /// Bytes of a receipt account.
 pub const RECEIPT_BYTES: u64 = 1;
 
-/// Compute units a release asks for (measured about 45,000 with the
-/// recipient's account created; multisig checks and the receipt included).
+/// Compute units a release asks for besides its memo's (the recipient's
+/// account created, multisig checks and the receipt included).
 pub const RELEASE_UNITS: u32 = 80_000;
 
-/// Compute units a deposit asks for.
-pub const DEPOSIT_UNITS: u32 = 20_000;
+/// Compute units a deposit asks for, besides its memo's.
+pub const DEPOSIT_UNITS: u32 = 10_000;
 
 /// The seed of a deposit's receipt: 32 hex digits of the keccak-256 of
 /// (source domain, deposit id) (a seed holds at most 32 bytes).
@@ -579,8 +579,9 @@ impl SolanaChain {
             signers: signers.iter().map(|s| s.to_bytes()).collect(),
         };
         let ixs = release_instructions(&v.ctx, &check, receipt_rent)?;
+        let memo = release_memo(r.source_domain, &r.deposit_id);
         let plan = PayoutPlan {
-            cu_limit: RELEASE_UNITS,
+            cu_limit: RELEASE_UNITS.saturating_add(super::payout::memo_units(memo.len())),
             rent: receipt_rent.saturating_add(ata_rent),
             creates: 1,
             instructions: ixs.iter().map(PlanIx::from_ix).collect(),
@@ -609,7 +610,7 @@ impl SolanaChain {
             spl_memo_interface::instruction::build_memo(&memo_program(), memo.as_bytes(), &[]),
         ];
         Ok(PayoutPlan {
-            cu_limit: DEPOSIT_UNITS,
+            cu_limit: DEPOSIT_UNITS.saturating_add(super::payout::memo_units(memo.len())),
             rent: 0,
             creates: 0,
             instructions: ixs.iter().map(PlanIx::from_ix).collect(),

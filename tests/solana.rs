@@ -490,6 +490,22 @@ mod solana {
         // the vault, released by the EVM escrow on the co-signers' signatures.
         let back_to = "0x00000000000000000000000000000000000B0B01";
         let c = d.client();
+        // A token account's address given as the wallet is refused at
+        // intake, naming the field; nothing is stored.
+        let (code, data) = call(
+            &c,
+            "transfer_submit",
+            json!({
+                "idempotency_key": "to-a-token-account",
+                "from": "devnet-a:TUSD",
+                "to": "devnet-sol:TUSD",
+                "amount": "5",
+                "recipient": float.to_string(),
+            }),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!((code, data["field"].clone()), (4001, json!("recipient")));
         let (legs, out_back) = quoted(&c, "devnet-sol:TUSD", "devnet-a:TUSD", "10").await;
         assert_eq!(legs, ["vault-sol-a"]);
         let float1 = chain.token_account_balance(&float).await.unwrap();

@@ -387,7 +387,7 @@ fn over_budget(merchant: &str, o: &switchyard_relayer::payout::OverBudget) -> Er
 /// account's address given as a wallet is refused). A chain that cannot
 /// answer now is a retryable error: nothing is stored, and the same request
 /// with the same idempotency key can be sent again.
-fn check_recipients(
+pub(super) fn check_recipients(
     vc: &switchyard_relayer::VmPayoutChain,
     chain: &str,
     list: &[(String, String)],

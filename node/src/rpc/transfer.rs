@@ -43,12 +43,20 @@ impl AppState {
                 t.resolve_asset("to", &p.to)
                     .map_err(|e| errors::from_core(&e))?,
             );
-            engine.check_denied(
-                &caller.name,
-                "recipient",
-                t.chain(to.chain).id.as_str(),
-                &p.recipient,
-            )?;
+            let chain = t.chain(to.chain).id.as_str();
+            engine.check_denied(&caller.name, "recipient", chain, &p.recipient)?;
+            // A wallet on a generic-lane chain is read from the chain now:
+            // a token account's address taken for a wallet would strand the
+            // release (the relayer's own wallet is a float top-up).
+            if let Some(vc) = engine.payouts.vm_chains().get(chain)
+                && p.recipient != vc.lane.sender()
+            {
+                super::payout::check_recipients(
+                    vc,
+                    chain,
+                    &[("recipient".to_owned(), p.recipient.clone())],
+                )?;
+            }
         }
         let qp = QuoteParams {
             from: p.from.clone(),

@@ -439,40 +439,22 @@ mod solana {
         .unwrap();
         assert!(again.receipt_exists(domain, &dep).await.unwrap());
         use switchyard_core::chain::vm::{VaultRelease, VmLane, VmVault};
-        let payload = again
-            .release_payload(&VaultRelease {
-                source_domain: domain,
-                deposit_id: dep,
-                recipient: wallet.to_string(),
-                amount: out,
-            })
-            .await
-            .unwrap();
+        let release_to = |w: &SolanaPubkey| VaultRelease {
+            source_domain: domain,
+            deposit_id: dep,
+            recipient: w.to_string(),
+            amount: out,
+        };
+        let payload = again.release_payload(&release_to(&wallet)).await.unwrap();
         let refused = again.simulate(&payload).await.unwrap_err();
         assert!(refused.is_revert(), "{refused}");
         // A release to someone else for it is refused by the signers, before
         // the chain sees it.
         let other = new_wallet();
-        let (mut plan, check) = again
-            .release_plan(&VaultRelease {
-                source_domain: domain,
-                deposit_id: dep,
-                recipient: wallet.to_string(),
-                amount: out,
-            })
-            .await
-            .unwrap();
+        let (mut plan, check) = again.release_plan(&release_to(&wallet)).await.unwrap();
         let forged = switchyard_chains::solana::vault::Payload {
             plan: {
-                let (p, _) = again
-                    .release_plan(&VaultRelease {
-                        source_domain: domain,
-                        deposit_id: dep,
-                        recipient: other.to_string(),
-                        amount: out,
-                    })
-                    .await
-                    .unwrap();
+                let (p, _) = again.release_plan(&release_to(&other)).await.unwrap();
                 plan.instructions = p.instructions;
                 plan
             },

@@ -19,16 +19,13 @@ use switchyard_core::UsdE8;
 use switchyard_core::address::Address;
 use switchyard_core::address::ChainKind;
 use switchyard_core::attest::Attester;
-use switchyard_core::chain::vm::VmPayouts;
 use switchyard_core::config::RelayerConfig;
 use switchyard_core::model::BreakerState;
 use switchyard_core::topology::{BridgeIx, ChainIx};
 use switchyard_probes::ModelHandle;
 use switchyard_probes::breaker::{Breakers, Subject};
-use switchyard_relayer::vmlane::GenericLane;
 use switchyard_relayer::{
     BatchPolicy, Funder, Lane, LaneHandle, Ops, Outbox, PayoutChain, Payouts, Store, Transfers,
-    VmPayoutChain,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -355,7 +352,14 @@ pub async fn start(
         }
         lanes.insert(chain_id, handle);
     }
-    let vm_chains = vm_payout_chains(keys, &store, &topology, chains.solana, every, tasks);
+    let vm_chains = crate::solana::payout_chains(
+        keys.solana.is_some(),
+        &store,
+        &topology,
+        chains.solana,
+        every,
+        tasks,
+    );
     // Solana chains with a bridge vault carry its deposits and releases on
     // their payout lane.
     let vaults: HashMap<u64, switchyard_relayer::VaultHandle> = chains
@@ -713,84 +717,6 @@ async fn lane_task(
                     _ => {}
                 }
                 was_halted = r.halted.is_some();
-            }
-            Err(e) => {
-                tracing::warn!(chain = %name, error = %e, retryable = e.is_retryable(), "lane step failed")
-            }
-        }
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            () = tokio::time::sleep(every) => {}
-        }
-    }
-}
-
-/// One generic lane and payout chain per connected Solana chain, paid from
-/// the hot wallet; its lane task is started here. Without the key, the
-/// chain is quoted and probed but its payouts wait (said once, here).
-fn vm_payout_chains(
-    keys: &Keys,
-    store: &Arc<Store>,
-    topology: &switchyard_core::topology::Topology,
-    solana: &[(ChainIx, Arc<SolanaChain>)],
-    every: Duration,
-    tasks: &TaskManager,
-) -> HashMap<String, VmPayoutChain> {
-    let mut out = HashMap::new();
-    if keys.solana.is_none() {
-        for (ix, _) in solana {
-            tracing::warn!(chain = %topology.chain(*ix).id, "{} is not set: payouts on this chain wait", crate::solana::KEY_VAR);
-        }
-        return out;
-    }
-    let hook = crate::drills::vm_crash_hook();
-    for (ix, chain) in solana {
-        let name = topology.chain(*ix).id.to_string();
-        let adapter: Arc<dyn VmPayouts> = Arc::clone(chain) as Arc<dyn VmPayouts>;
-        let mut lane = GenericLane::new(Arc::clone(store), &name, Arc::clone(&adapter) as _);
-        if let Some(h) = &hook {
-            lane = lane.with_hook(Arc::clone(h));
-        }
-        let (n, l, stop) = (name.clone(), lane.clone(), tasks.shutdown().clone());
-        tasks.spawn_critical(format!("lane:{name}"), Restart::Always, move || {
-            vm_lane_task(n.clone(), l.clone(), every, stop.clone())
-        });
-        tracing::info!(chain = %name, sender = %lane.sender(), "payout lane open (generic lane)");
-        out.insert(
-            name,
-            VmPayoutChain {
-                lane,
-                adapter,
-                token: chain.mint().to_string(),
-            },
-        );
-    }
-    out
-}
-
-async fn vm_lane_task(
-    name: String,
-    lane: GenericLane,
-    every: Duration,
-    stop: CancellationToken,
-) -> eyre::Result<()> {
-    loop {
-        let l = lane.clone();
-        match off_workers(async move { l.tick().await }).await? {
-            Ok(r) => {
-                if r.signed + r.included + r.finalized + r.forked + r.dead > 0 {
-                    tracing::info!(
-                        chain = %name,
-                        signed = r.signed,
-                        resigned = r.resigned,
-                        included = r.included,
-                        finalized = r.finalized,
-                        forked = r.forked,
-                        dead = r.dead,
-                        errors = r.errors,
-                        "lane step"
-                    );
-                }
             }
             Err(e) => {
                 tracing::warn!(chain = %name, error = %e, retryable = e.is_retryable(), "lane step failed")

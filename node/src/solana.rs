@@ -1,6 +1,7 @@
 //! Solana chains of the topology: one adapter per chain (its first asset's
 //! mint, paid from the hot wallet of `SWITCHYARD_SOLANA_KEY`), shared by the
-//! chain's probe and its payout lane.
+//! chain's probe and its payout lane, and that lane (a generic lane per
+//! chain, with its task).
 
 use std::sync::Arc;
 
@@ -11,7 +12,16 @@ use switchyard_core::chain::ChainError;
 use switchyard_core::redact::redact_url;
 use switchyard_core::topology::{ChainIx, Topology};
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use switchyard_core::chain::vm::VmPayouts;
+use switchyard_relayer::vmlane::GenericLane;
+use switchyard_relayer::{Store, VmPayoutChain};
+use tokio_util::sync::CancellationToken;
+
 use crate::Failure;
+use crate::tasks::{Restart, TaskManager, off_workers};
 
 /// The hot wallet's key variable: a keypair as `solana-keygen` writes it
 /// (a JSON array of 64 bytes), or their base58.
@@ -132,4 +142,82 @@ pub async fn connect(
         out.push((ix, Arc::new(chain)));
     }
     Ok(out)
+}
+
+/// One generic lane and payout chain per connected Solana chain, paid from
+/// the hot wallet; its lane task is started here. Without the key, the
+/// chain is quoted and probed but its payouts wait (said once, here).
+pub(crate) fn payout_chains(
+    has_key: bool,
+    store: &Arc<Store>,
+    topology: &Topology,
+    solana: &[(ChainIx, Arc<SolanaChain>)],
+    every: Duration,
+    tasks: &TaskManager,
+) -> HashMap<String, VmPayoutChain> {
+    let mut out = HashMap::new();
+    if !has_key {
+        for (ix, _) in solana {
+            tracing::warn!(chain = %topology.chain(*ix).id, "{} is not set: payouts on this chain wait", KEY_VAR);
+        }
+        return out;
+    }
+    let hook = crate::drills::vm_crash_hook();
+    for (ix, chain) in solana {
+        let name = topology.chain(*ix).id.to_string();
+        let adapter: Arc<dyn VmPayouts> = Arc::clone(chain) as Arc<dyn VmPayouts>;
+        let mut lane = GenericLane::new(Arc::clone(store), &name, Arc::clone(&adapter) as _);
+        if let Some(h) = &hook {
+            lane = lane.with_hook(Arc::clone(h));
+        }
+        let (n, l, stop) = (name.clone(), lane.clone(), tasks.shutdown().clone());
+        tasks.spawn_critical(format!("lane:{name}"), Restart::Always, move || {
+            vm_lane_task(n.clone(), l.clone(), every, stop.clone())
+        });
+        tracing::info!(chain = %name, sender = %lane.sender(), "payout lane open (generic lane)");
+        out.insert(
+            name,
+            VmPayoutChain {
+                lane,
+                adapter,
+                token: chain.mint().to_string(),
+            },
+        );
+    }
+    out
+}
+
+async fn vm_lane_task(
+    name: String,
+    lane: GenericLane,
+    every: Duration,
+    stop: CancellationToken,
+) -> eyre::Result<()> {
+    loop {
+        let l = lane.clone();
+        match off_workers(async move { l.tick().await }).await? {
+            Ok(r) => {
+                if r.signed + r.included + r.finalized + r.forked + r.dead > 0 {
+                    tracing::info!(
+                        chain = %name,
+                        signed = r.signed,
+                        resigned = r.resigned,
+                        included = r.included,
+                        finalized = r.finalized,
+                        forked = r.forked,
+                        dead = r.dead,
+                        errors = r.errors,
+                        "lane step"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(chain = %name, error = %e, retryable = e.is_retryable(), "lane step failed")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+    }
 }

@@ -214,13 +214,7 @@ impl Chain {
     pub fn bridge_domain(&self) -> u64 {
         match self.chain_id {
             Some(id) => id,
-            None => {
-                let h =
-                    alloy_primitives::keccak256(format!("switchyard/bridge-domain/{}", self.id));
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&h[..8]);
-                (u64::from_be_bytes(b) >> 2) | (1 << 62)
-            }
+            None => derived_bridge_domain(&self.id.to_string()),
         }
     }
 
@@ -695,6 +689,15 @@ fn nearest(
         .take(3)
         .map(|(_, k)| k)
         .collect()
+}
+
+/// The bridge domain of a chain without an EIP-155 id named `id` in the
+/// topology (see [`Chain::bridge_domain`]).
+pub fn derived_bridge_domain(id: &str) -> u64 {
+    let h = alloy_primitives::keccak256(format!("switchyard/bridge-domain/{id}"));
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    (u64::from_be_bytes(b) >> 2) | (1 << 62)
 }
 
 #[cfg(test)]

@@ -42,6 +42,11 @@ pub trait KeyBackend: Send + Sync + std::fmt::Debug {
 pub struct Secp256k1Key(Eip712Signer);
 
 impl Secp256k1Key {
+    /// The key of `signer`.
+    pub fn new(signer: Eip712Signer) -> Self {
+        Self(signer)
+    }
+
     /// Its EVM address.
     pub fn address(&self) -> Address {
         self.0.address()
@@ -68,6 +73,13 @@ pub struct Ed25519Key(ed25519_dalek::SigningKey);
 impl std::fmt::Debug for Ed25519Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Ed25519Key({})", self.public())
+    }
+}
+
+impl Ed25519Key {
+    /// The key of a 32-byte seed.
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self(ed25519_dalek::SigningKey::from_bytes(seed))
     }
 }
 

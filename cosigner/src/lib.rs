@@ -29,7 +29,8 @@ pub mod policy;
 pub mod request;
 pub mod server;
 pub mod store;
+pub mod vault;
 
-pub use client::{CosignerEndpoint, RemoteAttester};
+pub use client::{CosignerEndpoint, RemoteAttester, RemoteVaultSigners};
 pub use policy::Policy;
 pub use server::Cosigner;

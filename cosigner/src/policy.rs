@@ -11,6 +11,7 @@
 //! max_ttl_s = 86400                # furthest deadline it signs
 //! window_ms = 86400000             # the budgets' sliding window
 //! deny_list = "deny.txt"           # optional, reloaded when it changes
+//! solana_keystore = "sol.json"     # its ed25519 key (same file scheme), for [[vault]]s
 //!
 //! [[chain]]
 //! id = "devnet-a"                  # topology chain id (deny list key)
@@ -23,6 +24,18 @@
 //! max_item_usd = 10000
 //! max_recipient_usd = 25000        # per recipient per window
 //! budget_usd = 1000000             # everything it signs per window
+//!
+//! [[vault]]                        # a Solana bridge vault (see `vault`)
+//! id = "devnet-sol"                # topology chain id
+//! vault = "..."                    # the vault token account
+//! multisig = "..."                 # its owner, an SPL Token multisig
+//! mint = "..."
+//! decimals = 6
+//! threshold = 2
+//! signers = ["...", "...", "..."]  # the multisig's, in its order
+//! max_item_usd = 10000
+//! max_recipient_usd = 25000
+//! budget_usd = 1000000
 //! ```
 //!
 //! Paths are relative to the policy file. Tokens are stablecoins valued at
@@ -67,6 +80,10 @@ struct File {
     deny_list: Option<PathBuf>,
     #[serde(default)]
     chain: Vec<ChainFile>,
+    #[serde(default)]
+    solana_keystore: Option<PathBuf>,
+    #[serde(default)]
+    vault: Vec<crate::vault::VaultFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +160,17 @@ pub struct ChainPolicy {
     pub budget: u128,
 }
 
+impl ChainPolicy {
+    /// Its windowed budgets.
+    pub fn limits(&self) -> crate::store::Limits<'_> {
+        crate::store::Limits {
+            id: &self.id,
+            max_recipient: self.max_recipient,
+            budget: self.budget,
+        }
+    }
+}
+
 /// A validated policy.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -164,6 +192,10 @@ pub struct Policy {
     pub deny_list: Option<PathBuf>,
     /// Per EIP-155 chain id.
     pub chains: HashMap<u64, ChainPolicy>,
+    /// Its ed25519 key (a signer of the vaults' multisigs), a keystore.
+    pub solana_key: Option<PathBuf>,
+    /// Solana bridge vaults it signs releases from, by chain id.
+    pub vaults: HashMap<String, crate::vault::VaultPolicy>,
 }
 
 fn address(field: &str, s: &str) -> Result<Address> {
@@ -171,7 +203,7 @@ fn address(field: &str, s: &str) -> Result<Address> {
         .map_err(|_| Error::invalid(field, "expected a 0x-prefixed 20-byte hex address"))
 }
 
-fn micro(field: &str, usd: u64) -> Result<u128> {
+pub(crate) fn micro(field: &str, usd: u64) -> Result<u128> {
     u128::from(usd)
         .checked_mul(1_000_000)
         .ok_or_else(|| Error::invalid(field, "too large"))
@@ -270,6 +302,13 @@ impl Policy {
                 return Err(Error::invalid(at("chain_id"), "listed twice"));
             }
         }
+        let vaults = crate::vault::parse(&f.vault)?;
+        if !vaults.is_empty() && f.solana_keystore.is_none() {
+            return Err(Error::invalid(
+                "solana_keystore",
+                "a co-signer of vault releases needs its ed25519 key: `solana_keystore = FILE`",
+            ));
+        }
         let key = match (f.keystore, f.pkcs11) {
             (Some(k), None) => KeySource::Keystore(base.join(k)),
             (None, Some(p)) => KeySource::Pkcs11 {
@@ -294,6 +333,8 @@ impl Policy {
             window_ms: f.window_ms,
             deny_list: f.deny_list.map(|d| base.join(d)),
             chains,
+            solana_key: f.solana_keystore.map(|k| base.join(k)),
+            vaults,
         })
     }
 
@@ -434,7 +475,7 @@ impl Policy {
                 .total
                 .checked_add(usd)
                 .ok_or_else(|| Refusal::new("amount", "total too large"))?;
-            let e = moves.per_recipient.entry(*to).or_default();
+            let e = moves.per_recipient.entry(to.to_string()).or_default();
             *e = e
                 .checked_add(usd)
                 .ok_or_else(|| Refusal::new("amount", "total too large"))?;
@@ -442,7 +483,7 @@ impl Policy {
             // batcher topped up) count in the chain's budget, but no
             // recipient cap applies to them.
             if self.is_own(paid_on, to) {
-                moves.own.insert(*to);
+                moves.own.insert(to.to_string());
             }
         }
         Ok(moves)
@@ -455,9 +496,9 @@ pub struct Moves {
     /// Sum over its items.
     pub total: u128,
     /// Per recipient.
-    pub per_recipient: std::collections::BTreeMap<Address, u128>,
+    pub per_recipient: std::collections::BTreeMap<String, u128>,
     /// Recipients that are this policy's own treasuries and batchers.
-    pub own: std::collections::BTreeSet<Address>,
+    pub own: std::collections::BTreeSet<String>,
 }
 
 /// Micro-USD of `amount` base units at `decimals`, rounded up.

@@ -55,16 +55,42 @@ pub struct SignRequest {
 
 /// The digest the identity key signs.
 pub fn auth_digest(cosigner: Address, issued_ms: u64, nonce: B256, message: &Attestation) -> B256 {
+    auth_digest_of(cosigner, issued_ms, nonce, digest(message))
+}
+
+/// The digest the identity key signs for a message whose own digest is
+/// `message` (an attestation's EIP-712 digest, a vault release's).
+pub fn auth_digest_of(cosigner: Address, issued_ms: u64, nonce: B256, message: B256) -> B256 {
     CosignRequest {
         cosigner,
         issuedMs: issued_ms,
         nonce,
-        message: digest(message),
+        message,
     }
     .eip712_signing_hash(&domain())
 }
 
 impl SignRequest {
+    /// What the store decides: the message's fence, content and budgets'
+    /// key.
+    pub fn ask(&self) -> Result<crate::store::Ask, crate::policy::Refusal> {
+        let json = |v: &Attestation| {
+            serde_json::to_string(v)
+                .map_err(|e| crate::policy::Refusal::new("store", e.to_string()))
+        };
+        Ok(crate::store::Ask {
+            nonce: self.nonce,
+            issued_ms: self.issued_ms,
+            fence: self.message.fence(),
+            kind: self.message.kind(),
+            chain_key: self.message.chain_id(),
+            substance: json(&self.message.substance())?,
+            message: json(&self.message)?,
+            deadline: self.message.deadline(),
+            resign: false,
+        })
+    }
+
     /// A request signed by `identity`, with a fresh random nonce.
     pub fn new(
         identity: &Eip712Signer,

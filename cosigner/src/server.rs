@@ -18,10 +18,20 @@ use switchyard_core::{Error, Result};
 use crate::keys::{KeyBackend, KeyKind};
 use crate::policy::{KeySource, Policy, Refusal};
 use crate::request::{Info, SignAnswer, SignRequest};
-use crate::store::{Signed, Store};
+use crate::store::{Ask, Signed, Store};
+use crate::vault::ReleaseRequest;
+use solana_sdk::pubkey::Pubkey;
 
 /// The JSON-RPC error code of every refusal.
 pub const REFUSED: i32 = 4403;
+
+fn refused(r: Refusal) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        REFUSED,
+        format!("refused: {r}"),
+        Some(serde_json::json!({"rule": r.rule, "detail": r.detail})),
+    )
+}
 
 /// One co-signer: key, policy, store, deny list.
 #[derive(Debug)]
@@ -31,6 +41,7 @@ pub struct Cosigner {
     address: Address,
     store: Store,
     deny: Option<DenyFile>,
+    solana: Option<(Box<dyn KeyBackend>, Pubkey)>,
 }
 
 impl Cosigner {
@@ -59,7 +70,35 @@ impl Cosigner {
             address,
             store,
             deny,
+            solana: None,
         })
+    }
+
+    /// With `key` (ed25519) as its Solana key, which signs vault releases.
+    pub fn with_solana_key(mut self, key: Box<dyn KeyBackend>) -> Result<Self> {
+        if key.kind() != KeyKind::Ed25519 {
+            return Err(Error::invalid(
+                "solana_keystore",
+                "a Solana key is an ed25519 key",
+            ));
+        }
+        let bytes: [u8; 32] = alloy::primitives::hex::decode(key.public())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| Error::invalid("solana_keystore", "no 32-byte public key"))?;
+        let public = Pubkey::new_from_array(bytes);
+        for v in self.policy.vaults.values() {
+            if !v.signers.contains(&public) {
+                tracing::warn!(vault = %v.vault, key = %public, "this co-signer's Solana key is not one of the vault's signers");
+            }
+        }
+        self.solana = Some((key, public));
+        Ok(self)
+    }
+
+    /// Its Solana key and public key, if it has one.
+    pub fn solana_key(&self) -> Option<(&dyn KeyBackend, Pubkey)> {
+        self.solana.as_ref().map(|(k, p)| (k.as_ref(), *p))
     }
 
     /// Loads the policy at `path` and opens its key: a keystore
@@ -80,7 +119,16 @@ impl Cosigner {
                 KeyKind::Secp256k1,
             )?),
         };
-        Self::new(policy, key)
+        let solana = policy
+            .solana_key
+            .as_deref()
+            .map(|f| crate::keys::open(f, KeyKind::Ed25519))
+            .transpose()?;
+        let c = Self::new(policy, key)?;
+        match solana {
+            Some(k) => c.with_solana_key(k),
+            None => Ok(c),
+        }
     }
 
     /// Its signing address.
@@ -98,7 +146,7 @@ impl Cosigner {
         &self.store
     }
 
-    fn deny_list(&self) -> DenyList {
+    pub(crate) fn deny_list(&self) -> DenyList {
         match &self.deny {
             None => DenyList::default(),
             Some(f) => {
@@ -111,14 +159,17 @@ impl Cosigner {
         }
     }
 
-    /// Decides one request at `now_ms`: each check in order, the first
-    /// that fails refuses (audited), else the signature (recorded first).
-    pub fn handle(
+    /// The checks every request passes first, in order: signed by a
+    /// daemon identity it knows, addressed to this co-signer, fresh, its
+    /// nonce never seen (each refusal audited).
+    pub(crate) fn admit(
         &self,
-        req: &SignRequest,
+        by: Option<Address>,
+        audience: Address,
+        issued_ms: u64,
+        ask: std::result::Result<Ask, Refusal>,
         now_ms: u64,
-    ) -> std::result::Result<SignAnswer, Refusal> {
-        let by = req.signed_by();
+    ) -> std::result::Result<Ask, Refusal> {
         let Some(by) = by.filter(|a| self.policy.daemons.contains(a)) else {
             let r = Refusal::new(
                 "auth",
@@ -130,21 +181,27 @@ impl Cosigner {
             self.store.refuse_unread(now_ms, &r, None)?;
             return Err(r);
         };
-        let refuse = |r: Refusal| -> std::result::Result<SignAnswer, Refusal> {
-            self.store.refuse(req, &r, now_ms)?;
+        let ask = match ask {
+            Ok(a) => a,
+            Err(r) => {
+                self.store.refuse_unread(now_ms, &r, None)?;
+                return Err(r);
+            }
+        };
+        let refuse = |r: Refusal| -> std::result::Result<Ask, Refusal> {
+            self.store.refuse(&ask, &r, now_ms)?;
             Err(r)
         };
-        if req.cosigner != self.address() {
+        if audience != self.address() {
             return refuse(Refusal::new(
                 "audience",
                 format!(
-                    "addressed to {}, this co-signer is {}",
-                    req.cosigner,
+                    "addressed to {audience}, this co-signer is {}",
                     self.address()
                 ),
             ));
         }
-        let skew = now_ms.abs_diff(req.issued_ms);
+        let skew = now_ms.abs_diff(issued_ms);
         if skew > self.policy.max_skew_ms {
             return refuse(Refusal::new(
                 "stale",
@@ -154,12 +211,34 @@ impl Cosigner {
                 ),
             ));
         }
-        if self.store.seen(&req.nonce)? {
+        if self.store.seen(&ask.nonce)? {
             return refuse(Refusal::new(
                 "replay",
-                format!("nonce {} was used before", req.nonce),
+                format!("nonce {} was used before", ask.nonce),
             ));
         }
+        tracing::debug!(from = %by, fence = %ask.fence, "request admitted");
+        Ok(ask)
+    }
+
+    /// Decides one request at `now_ms`: each check in order, the first
+    /// that fails refuses (audited), else the signature (recorded first).
+    pub fn handle(
+        &self,
+        req: &SignRequest,
+        now_ms: u64,
+    ) -> std::result::Result<SignAnswer, Refusal> {
+        let ask = self.admit(
+            req.signed_by(),
+            req.cosigner,
+            req.issued_ms,
+            req.ask(),
+            now_ms,
+        )?;
+        let refuse = |r: Refusal| -> std::result::Result<SignAnswer, Refusal> {
+            self.store.refuse(&ask, &r, now_ms)?;
+            Err(r)
+        };
         let moves = match self
             .policy
             .check(&req.message, &self.deny_list(), now_ms / 1000)
@@ -171,16 +250,21 @@ impl Cosigner {
             return refuse(Refusal::new("chain", "not in the policy"));
         };
         let d = digest(&req.message);
-        let signed =
-            self.store
-                .decide(req, chain, &moves, self.policy.window_ms, now_ms, || {
-                    self.key
-                        .sign(d.as_slice())
-                        .map_err(|e| Refusal::new("key", e.to_string()))
-                })?;
+        let signed = self.store.decide(
+            &ask,
+            &chain.limits(),
+            &moves,
+            self.policy.window_ms,
+            now_ms,
+            || {
+                self.key
+                    .sign(d.as_slice())
+                    .map_err(|e| Refusal::new("key", e.to_string()))
+            },
+        )?;
         let sig = match signed {
             Signed::New(s) => {
-                tracing::info!(fence = %req.message.fence(), from = %by, "signed");
+                tracing::info!(fence = %ask.fence, "signed");
                 s
             }
             Signed::Again(s) => s,
@@ -211,13 +295,19 @@ impl Cosigner {
                     None::<()>,
                 )
             })?;
-            c.handle(&req, switchyard_core::now_ms()).map_err(|r| {
+            c.handle(&req, switchyard_core::now_ms()).map_err(refused)
+        });
+        debug_assert!(ok.is_ok());
+        let ok = m.register_blocking_method("cosigner_sign_release", |params, c, _| {
+            let req: ReleaseRequest = params.one().map_err(|e| {
                 ErrorObjectOwned::owned(
-                    REFUSED,
-                    format!("refused: {r}"),
-                    Some(serde_json::json!({"rule": r.rule, "detail": r.detail})),
+                    -32602,
+                    format!("invalid request: {}", e.message()),
+                    None::<()>,
                 )
-            })
+            })?;
+            c.handle_release(&req, switchyard_core::now_ms())
+                .map_err(refused)
         });
         debug_assert!(ok.is_ok());
         m

@@ -16,8 +16,45 @@ use alloy::primitives::{B256, keccak256};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use crate::policy::{ChainPolicy, Moves, Refusal, show};
-use crate::request::SignRequest;
+use crate::policy::{Moves, Refusal, show};
+
+/// One request as the store decides it: what is signed, under which
+/// fence, counted against which budgets.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    /// The request's one-time nonce.
+    pub nonce: B256,
+    /// When it was issued, Unix ms.
+    pub issued_ms: u64,
+    /// Its replay fence: one content per fence, ever.
+    pub fence: String,
+    /// What kind of message it is (audit).
+    pub kind: &'static str,
+    /// The budgets' key: an EIP-155 chain id, or a vault chain's bridge
+    /// domain.
+    pub chain_key: u64,
+    /// The content without what may change between two signatures of it.
+    pub substance: String,
+    /// The exact message signed.
+    pub message: String,
+    /// Until when the signature is valid, Unix s, if it expires.
+    pub deadline: Option<u64>,
+    /// The same content may be signed again in another message (a Solana
+    /// release under a new blockhash), counted once: the chain executes at
+    /// most one of them (the release's receipt).
+    pub resign: bool,
+}
+
+/// The windowed budgets a request is counted against.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits<'a> {
+    /// Chain name (reasons).
+    pub id: &'a str,
+    /// Most per recipient per window, micro-USD.
+    pub max_recipient: u128,
+    /// Most per window, micro-USD.
+    pub budget: u128,
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS signed (
@@ -135,7 +172,7 @@ fn append(
 }
 
 /// Records the request's nonce as seen: `false` if it was already.
-fn use_nonce(t: &Transaction<'_>, req: &SignRequest) -> rusqlite::Result<bool> {
+fn use_nonce(t: &Transaction<'_>, req: &Ask) -> rusqlite::Result<bool> {
     let n = t.execute(
         "INSERT OR IGNORE INTO seen (nonce, issued_ms) VALUES (?1, ?2)",
         params![
@@ -185,8 +222,8 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &self,
-        req: &SignRequest,
-        chain: &ChainPolicy,
+        req: &Ask,
+        chain: &Limits<'_>,
         moves: &Moves,
         window_ms: u64,
         now_ms: u64,
@@ -201,17 +238,17 @@ impl Store {
     }
 
     /// Audits a refusal of a request that was read, using up its nonce.
-    pub fn refuse(&self, req: &SignRequest, r: &Refusal, now_ms: u64) -> Result<(), Refusal> {
+    pub fn refuse(&self, req: &Ask, r: &Refusal, now_ms: u64) -> Result<(), Refusal> {
         Self::refuse_in(&mut self.conn(), req, r, now_ms)
     }
 
     fn refuse_in(
         conn: &mut Connection,
-        req: &SignRequest,
+        req: &Ask,
         r: &Refusal,
         now_ms: u64,
     ) -> Result<(), Refusal> {
-        let fence = req.message.fence();
+        let fence = &req.fence;
         let nonce = req.nonce.to_string();
         let at = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let t = conn.transaction().map_err(store_err)?;
@@ -221,8 +258,8 @@ impl Store {
             at,
             "refused",
             Some(r.rule),
-            &format!("{}: {}", req.message.kind(), r.detail),
-            Some(&fence),
+            &format!("{}: {}", req.kind, r.detail),
+            Some(fence),
             Some(&nonce),
         )
         .map_err(store_err)?;
@@ -245,15 +282,15 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     fn decide_in(
         conn: &mut Connection,
-        req: &SignRequest,
-        chain: &ChainPolicy,
+        req: &Ask,
+        chain: &Limits<'_>,
         moves: &Moves,
         window_ms: u64,
         now_ms: u64,
         sign: impl FnOnce() -> Result<Vec<u8>, Refusal>,
     ) -> Result<Signed, Refusal> {
-        let m = &req.message;
-        let fence = m.fence();
+        let fence = &req.fence;
+        let key = i64::try_from(req.chain_key).unwrap_or(i64::MAX);
         let at = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let t = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -264,39 +301,62 @@ impl Store {
                 format!("nonce {} was used before", req.nonce),
             ));
         }
-        let substance = serde_json::to_string(&m.substance())
-            .map_err(|e| Refusal::new("store", e.to_string()))?;
-        let message = serde_json::to_string(m).map_err(|e| Refusal::new("store", e.to_string()))?;
-        let deadline = m.deadline().map(|d| i64::try_from(d).unwrap_or(i64::MAX));
-        let before: Option<(String, Option<i64>, Vec<u8>)> = t
+        let (substance, message) = (&req.substance, &req.message);
+        let deadline = req.deadline.map(|d| i64::try_from(d).unwrap_or(i64::MAX));
+        let before: Option<(String, String, Option<i64>, Vec<u8>)> = t
             .query_row(
-                "SELECT substance, deadline, signature FROM signed WHERE fence = ?1",
+                "SELECT substance, message, deadline, signature FROM signed WHERE fence = ?1",
                 params![fence],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(store_err)?;
         let nonce = req.nonce.to_string();
-        let renewed = if let Some((was, old_deadline, sig)) = before {
-            if was != substance {
+        let renewed = if let Some((was, old_message, old_deadline, sig)) = before {
+            if was != *substance {
                 return Err(Refusal::new(
                     "fence",
                     format!("{fence} was signed before with other content; one content per fence"),
                 ));
             }
-            if old_deadline == deadline {
+            if old_deadline == deadline && (!req.resign || old_message == *message) {
                 append(
                     &t,
                     at,
                     "resigned",
                     None,
-                    &format!("{}: the signature recorded for this fence", m.kind()),
-                    Some(&fence),
+                    &format!("{}: the signature recorded for this fence", req.kind),
+                    Some(fence),
                     Some(&nonce),
                 )
                 .map_err(store_err)?;
                 t.commit().map_err(store_err)?;
                 return Ok(Signed::Again(sig));
+            }
+            if req.resign {
+                // The same content in a new message: signed, not counted
+                // again (at most one of them can execute).
+                let sig = sign()?;
+                t.execute(
+                    "UPDATE signed SET message = ?1, signature = ?2, signed_ms = ?3 WHERE fence = ?4",
+                    params![message, sig, at, fence],
+                )
+                .map_err(store_err)?;
+                append(
+                    &t,
+                    at,
+                    "resigned",
+                    None,
+                    &format!(
+                        "{}: the same content in a new message; the chain executes at most one",
+                        req.kind
+                    ),
+                    Some(fence),
+                    Some(&nonce),
+                )
+                .map_err(store_err)?;
+                t.commit().map_err(store_err)?;
+                return Ok(Signed::New(sig));
             }
             // The same content under a new deadline: only once the one
             // signed before has expired, so at most one is ever live.
@@ -322,7 +382,7 @@ impl Store {
             let used: i64 = t
                 .query_row(
                     "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND at_ms > ?2 AND fence != ?3",
-                    params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), since, fence],
+                    params![key, since, fence],
                     |r| r.get(0),
                 )
                 .map_err(store_err)?;
@@ -346,7 +406,7 @@ impl Store {
                 let got: i64 = t
                     .query_row(
                         "SELECT COALESCE(SUM(usd_micro), 0) FROM flow WHERE chain_id = ?1 AND recipient = ?2 AND at_ms > ?3 AND fence != ?4",
-                        params![i64::try_from(chain.chain_id).unwrap_or(i64::MAX), to.to_string(), since, fence],
+                        params![key, to, since, fence],
                         |r| r.get(0),
                     )
                     .map_err(store_err)?;
@@ -376,14 +436,14 @@ impl Store {
         } else {
             t.execute(
                 "INSERT INTO signed (fence, kind, chain_id, substance, message, deadline, signature, usd_micro, signed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![fence, m.kind(), i64::try_from(m.chain_id()).unwrap_or(i64::MAX), substance, message, deadline, sig, i64_of(moves.total)?, at],
+                params![fence, req.kind, key, substance, message, deadline, sig, i64_of(moves.total)?, at],
             )
             .map_err(store_err)?;
         }
         for (to, usd) in &moves.per_recipient {
             t.execute(
                 "INSERT INTO flow (fence, chain_id, recipient, usd_micro, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![fence, i64::try_from(chain.chain_id).unwrap_or(i64::MAX), to.to_string(), i64_of(*usd)?, at],
+                params![fence, key, to, i64_of(*usd)?, at],
             )
             .map_err(store_err)?;
         }
@@ -394,7 +454,7 @@ impl Store {
             None,
             &format!(
                 "{}: {} USD to {} recipient(s){}",
-                m.kind(),
+                req.kind,
                 show(moves.total),
                 moves.per_recipient.len(),
                 match renewed {
@@ -402,7 +462,7 @@ impl Store {
                     None => String::new(),
                 }
             ),
-            Some(&fence),
+            Some(fence),
             Some(&nonce),
         )
         .map_err(store_err)?;
@@ -503,6 +563,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::ChainPolicy;
+    use crate::request::SignRequest;
     use alloy::primitives::{Address, U256};
     use switchyard_core::attest::{Attestation, PayoutItem};
 
@@ -565,30 +627,65 @@ mod tests {
         // 80 USD under fence A at t=0 s, valid until 2 s.
         let a = req(1, 2, 1);
         assert!(matches!(
-            s.decide(&a, &c, &moves(&a), window, 0, sign_ok),
+            s.decide(
+                &a.ask().unwrap(),
+                &c.limits(),
+                &moves(&a),
+                window,
+                0,
+                sign_ok
+            ),
             Ok(Signed::New(_))
         ));
         // The window slides past A: 80 USD under fence B fits.
         let b = req(2, 100, 2);
         assert!(matches!(
-            s.decide(&b, &c, &moves(&b), window, 20_000, sign_ok),
+            s.decide(
+                &b.ask().unwrap(),
+                &c.limits(),
+                &moves(&b),
+                window,
+                20_000,
+                sign_ok
+            ),
             Ok(Signed::New(_))
         ));
         // A again with a new deadline: 160 in the window, over 100.
         let a2 = req(1, 100, 3);
         let r = s
-            .decide(&a2, &c, &moves(&a2), window, 21_000, sign_ok)
+            .decide(
+                &a2.ask().unwrap(),
+                &c.limits(),
+                &moves(&a2),
+                window,
+                21_000,
+                sign_ok,
+            )
             .unwrap_err();
         assert_eq!(r.rule, "budget", "{r}");
         // Once B leaves the window, the renewal fits, and counts from now.
         let a3 = req(1, 100, 4);
         assert!(matches!(
-            s.decide(&a3, &c, &moves(&a3), window, 40_000, sign_ok),
+            s.decide(
+                &a3.ask().unwrap(),
+                &c.limits(),
+                &moves(&a3),
+                window,
+                40_000,
+                sign_ok
+            ),
             Ok(Signed::New(_))
         ));
         let b2 = req(3, 100, 5);
         let r = s
-            .decide(&b2, &c, &moves(&b2), window, 41_000, sign_ok)
+            .decide(
+                &b2.ask().unwrap(),
+                &c.limits(),
+                &moves(&b2),
+                window,
+                41_000,
+                sign_ok,
+            )
             .unwrap_err();
         assert_eq!(r.rule, "budget", "the renewal is counted at 40 s: {r}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -602,16 +699,28 @@ mod tests {
         let a = req(9, 100, 1);
         let first = Store::open(&path)
             .unwrap()
-            .decide(&a, &chain(), &moves(&a), 10_000, 0, sign_ok)
+            .decide(
+                &a.ask().unwrap(),
+                &chain().limits(),
+                &moves(&a),
+                10_000,
+                0,
+                sign_ok,
+            )
             .unwrap();
         // Reopened (a restart after the answer was lost): the same bytes,
         // without signing again.
         let again = req(9, 100, 2);
         let second = Store::open(&path)
             .unwrap()
-            .decide(&again, &chain(), &moves(&again), 10_000, 1, || {
-                Err(Refusal::new("key", "must not sign again"))
-            })
+            .decide(
+                &again.ask().unwrap(),
+                &chain().limits(),
+                &moves(&again),
+                10_000,
+                1,
+                || Err(Refusal::new("key", "must not sign again")),
+            )
             .unwrap();
         assert_eq!(first, Signed::New(vec![7; 65]));
         assert_eq!(second, Signed::Again(vec![7; 65]));

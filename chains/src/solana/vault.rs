@@ -237,6 +237,14 @@ pub fn check_release(
     if keys.first() != Some(&ctx.payer) {
         return Err(format!("the fee payer is not the relayer {}", ctx.payer));
     }
+    // A signer's key paying the fees would put its own lamports behind
+    // whatever price the message sets.
+    if ctx.signers.contains(&ctx.payer) {
+        return Err(format!(
+            "the fee payer {} is one of the vault's signers",
+            ctx.payer
+        ));
+    }
     let want_signers: Vec<Pubkey> = check
         .signers
         .iter()
@@ -343,6 +351,18 @@ pub fn check_release(
         ));
     }
     Ok(())
+}
+
+/// A message as a signer receives it: the bytes it signs, decoded, and
+/// refused unless they are exactly that message's serialization (so what
+/// is checked is what is signed).
+pub fn decode_message(bytes: &[u8]) -> Result<Message, String> {
+    let m: Message =
+        bincode::deserialize(bytes).map_err(|e| format!("not a Solana message: {e}"))?;
+    if m.serialize() != bytes {
+        return Err("the bytes are not a message's exact serialization".into());
+    }
+    Ok(m)
 }
 
 /// The instructions of the release `check` from the vault of `ctx`, its

@@ -317,7 +317,6 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
                 &switchyard_chains::solana::setup::devnet_keypair("hot-wallet"),
             )
         });
-    let vault_keys = crate::devnet_solana::vault_keys();
     let mut validators = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
         if c.kind != ChainKind::Solana {
@@ -344,15 +343,35 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
         "starting {} co-signers, {threshold} of them needed",
         set.len()
     );
-    let vault_chains: Vec<crate::devnet_cosigners::VaultChainEntry> = topology
+    let mut vault_chains = Vec::new();
+    for c in topology
         .chains()
         .iter()
         .filter(|c| c.kind == ChainKind::Solana)
-        .map(|c| crate::devnet_cosigners::VaultChainEntry {
+    {
+        let e = summary
+            .iter()
+            .find(|e| e["chain"] == c.id.as_str())
+            .ok_or_else(|| eyre!("{}: not set up", c.id))?;
+        let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+        vault_chains.push(crate::devnet_cosigners::VaultChainEntry {
             id: c.id.to_string(),
             domain: c.bridge_domain(),
-        })
-        .collect();
+            vault: text("vault"),
+            multisig: text("vault_multisig"),
+            mint: text("token"),
+            decimals: u8::try_from(e["decimals"].as_u64().unwrap_or(6)).unwrap_or(6),
+            threshold: u8::try_from(e["vault_threshold"].as_u64().unwrap_or(0)).unwrap_or(0),
+            signers: e["vault_signers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
     let cosigners =
         crate::devnet_cosigners::start(dir, &cos, &policy_chains, &vault_chains).await?;
     // Fresh chains, so a fresh store: one written against earlier chains
@@ -438,7 +457,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
     write_private(
         &dir.join("env"),
         &format!(
-            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\nexport SWITCHYARD_SOLANA_KEY={solana_key}\nexport SWITCHYARD_SOLANA_VAULT_KEYS={vault_keys}\n",
+            "export SWITCHYARD_RELAYER_KEY={relayer_key}\nexport SWITCHYARD_IDENTITY_KEY={}\nexport SWITCHYARD_SOLANA_KEY={solana_key}\n",
             cos.identity
         ),
     )?;
@@ -483,7 +502,7 @@ async fn up(args: &DevnetUpArgs) -> Result<(), Failure> {
             relayer: relayer_key,
             signer: switchyard_node::engine::SignerKey::Identity(cos.identity.clone()),
             solana: Some(solana_key.clone()),
-            solana_vault: Some(vault_keys.clone()),
+            solana_vault: None,
         };
         let served = switchyard_node::serve::serve_with(cfg, Some(keys), shutdown).await;
         drop(cosigners);

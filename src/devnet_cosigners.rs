@@ -3,6 +3,8 @@
 //! encrypted keystore, policy, store and audit log under
 //! `DIR/cosigner-N/`, and one deny list (`DIR/deny.txt`) they and the
 //! daemon read. The daemon gets a fresh identity key to authenticate with.
+//! Co-signer N also holds signer N-1 of the Solana bridge vaults' multisig
+//! (`sol.json`): the vaults' releases are signed by them, not the daemon.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +33,8 @@ pub struct Keys {
     pub passphrase: String,
     /// (name, directory, address) per co-signer.
     pub members: Vec<(String, PathBuf, alloy_primitives::Address)>,
+    /// Each member's Solana key (a vault signer), base58.
+    pub solana: Vec<String>,
 }
 
 /// Fresh keys under `dir` (earlier co-signer directories are removed:
@@ -53,18 +57,31 @@ pub fn keys(dir: &Path) -> Result<Keys, Failure> {
     }
     secrets.sort_by_key(|(_, a)| *a);
     let mut members = Vec::new();
+    let mut solana = Vec::new();
+    let seeds = crate::devnet_solana::vault_signer_seeds();
     for (n, (secret, address)) in secrets.iter().enumerate() {
         let name = format!("cosigner-{}", n + 1);
         let d = dir.join(&name);
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d)?;
         switchyard_cosigner::keys::write(&d.join("key.json"), secret, &passphrase)?;
+        let seed = seeds
+            .get(n)
+            .ok_or_else(|| eyre!("no vault signer for {name}"))?;
+        switchyard_cosigner::keys::write(&d.join("sol.json"), seed, &passphrase)?;
+        solana.push(
+            switchyard_chains::solana::SolanaSigner::pubkey(
+                &switchyard_chains::solana::SolanaKeypair::new_from_array(*seed),
+            )
+            .to_string(),
+        );
         members.push((name, d, *address));
     }
     Ok(Keys {
         identity,
         passphrase,
         members,
+        solana,
     })
 }
 
@@ -85,13 +102,26 @@ pub struct ChainEntry {
 }
 
 /// A chain without EVM whose bridge vault sends to and takes from the EVM
-/// escrows (a Solana chain): listed by its bridge domain, with no contract
-/// of this signer set on it (the vault's own signers sign its releases).
+/// escrows (a Solana chain): listed by its bridge domain as a source and
+/// destination of escrow legs, and its vault (`[[vault]]`), whose releases
+/// the co-signers sign with their Solana keys.
 pub struct VaultChainEntry {
     /// Topology chain id.
     pub id: String,
     /// Its bridge domain.
     pub domain: u64,
+    /// The vault token account, its multisig, the mint (base58).
+    pub vault: String,
+    /// The multisig owning the vault.
+    pub multisig: String,
+    /// The mint.
+    pub mint: String,
+    /// The mint's decimals.
+    pub decimals: u8,
+    /// Signatures the multisig needs.
+    pub threshold: u8,
+    /// The multisig's signers, in its order.
+    pub signers: Vec<String>,
 }
 
 /// The running co-signers (killed when dropped).
@@ -112,7 +142,7 @@ impl Drop for Running {
 
 fn policy(keys: &Keys, port: u16, chains: &[ChainEntry], vaults: &[VaultChainEntry]) -> String {
     let mut p = format!(
-        "# Written by `switchyard devnet up`: one co-signer's policy.\nlisten = \"127.0.0.1:{port}\"\nstore = \"cosigner.db\"\nkeystore = \"key.json\"\ndaemons = [\"{}\"]\nmax_skew_ms = 30000\nmax_ttl_s = 86400\nwindow_ms = 86400000\ndeny_list = \"../deny.txt\"\n",
+        "# Written by `switchyard devnet up`: one co-signer's policy.\nlisten = \"127.0.0.1:{port}\"\nstore = \"cosigner.db\"\nkeystore = \"key.json\"\ndaemons = [\"{}\"]\nmax_skew_ms = 30000\nmax_ttl_s = 86400\nwindow_ms = 86400000\ndeny_list = \"../deny.txt\"\nsolana_keystore = \"sol.json\"\n",
         Eip712Signer::from_hex("identity", &keys.identity)
             .map(|k| k.address().to_string())
             .unwrap_or_default()
@@ -127,6 +157,17 @@ fn policy(keys: &Keys, port: u16, chains: &[ChainEntry], vaults: &[VaultChainEnt
         p.push_str(&format!(
             "\n# Bridged through its vault: a source and destination of escrow legs.\n[[chain]]\nid = \"{}\"\nchain_id = {}\ntokens = []\nmax_batch_items = 500\nmax_item_usd = 1000000\nmax_recipient_usd = 5000000\nbudget_usd = 50000000\n",
             v.id, v.domain
+        ));
+        let signers: Vec<String> = v.signers.iter().map(|s| format!("\"{s}\"")).collect();
+        p.push_str(&format!(
+            "\n# Its bridge vault: releases this co-signer signs with its Solana key.\n[[vault]]\nid = \"{}\"\nvault = \"{}\"\nmultisig = \"{}\"\nmint = \"{}\"\ndecimals = {}\nthreshold = {}\nsigners = [{}]\nmax_item_usd = 1000000\nmax_recipient_usd = 5000000\nbudget_usd = 50000000\n",
+            v.id,
+            v.vault,
+            v.multisig,
+            v.mint,
+            v.decimals,
+            v.threshold,
+            signers.join(", ")
         ));
     }
     p
@@ -153,7 +194,7 @@ pub async fn start(
         children: Vec::new(),
         list: Vec::new(),
     };
-    for (name, d, address) in &keys.members {
+    for ((name, d, address), solana) in keys.members.iter().zip(&keys.solana) {
         let config = d.join("signer.toml");
         std::fs::write(&config, policy(keys, 0, chains, vaults))?;
         let mut child = Command::new(&exe)
@@ -181,6 +222,7 @@ pub async fn start(
             "name": name,
             "url": format!("http://127.0.0.1:{port}"),
             "address": address.to_string(),
+            "solana_key": solana,
             "pid": pid,
             "config": config.display().to_string(),
         }));
@@ -193,8 +235,8 @@ pub fn config_section(running: &Running) -> String {
     let mut s = format!("\n[relayer.signing]\nthreshold = {THRESHOLD}\ntimeout_ms = 5000\n");
     for c in &running.list {
         s.push_str(&format!(
-            "\n[[relayer.signing.cosigner]]\nname = {}\nurl = {}\naddress = {}\n",
-            c["name"], c["url"], c["address"]
+            "\n[[relayer.signing.cosigner]]\nname = {}\nurl = {}\naddress = {}\nsolana_key = {}\n",
+            c["name"], c["url"], c["address"], c["solana_key"]
         ));
     }
     s

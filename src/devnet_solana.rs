@@ -41,13 +41,12 @@ fn vault_multisig() -> switchyard_chains::solana::SolanaKeypair {
     devnet_keypair("vault-multisig")
 }
 
-/// The vault signers' keys for the daemon (`SWITCHYARD_SOLANA_VAULT_KEYS`):
-/// the threshold's worth, base58, comma-separated.
-pub(crate) fn vault_keys() -> String {
-    (0..usize::from(VAULT_THRESHOLD))
-        .map(|k| switchyard_chains::solana::keypair_base58(&vault_signer(k)))
-        .collect::<Vec<_>>()
-        .join(",")
+/// The vault signers' secret seeds, in the multisig's order: signer `k`
+/// is held by co-signer `k + 1` (never by the daemon).
+pub(crate) fn vault_signer_seeds() -> Vec<[u8; 32]> {
+    (0..VAULT_SIGNERS)
+        .map(|k| *vault_signer(k).secret_bytes())
+        .collect()
 }
 
 fn port_of(url: &str) -> Option<u16> {
@@ -166,6 +165,8 @@ pub(crate) async fn up(
         "vault": vault.to_string(),
         "vault_multisig": multisig.pubkey().to_string(),
         "vault_threshold": VAULT_THRESHOLD,
+        "vault_signers": (0..VAULT_SIGNERS).map(|k| vault_signer(k).pubkey().to_string()).collect::<Vec<_>>(),
+        "decimals": asset.decimals,
         "pid": v.pid(),
     });
     Ok((v, entry))

@@ -414,14 +414,69 @@ mod solana {
         .try_into()
         .unwrap();
         let domain = 31337u64;
-        let (signers, hot) = (
-            devnet.env_key("SWITCHYARD_SOLANA_VAULT_KEYS"),
-            devnet.env_key("SWITCHYARD_SOLANA_KEY"),
+        // The release was signed by the co-signers holding the vault's keys
+        // (the daemon holds none), each after checking the message: two of
+        // them audited a signed vault release of this deposit.
+        assert!(
+            devnet
+                .env()
+                .iter()
+                .all(|(k, _)| k != "SWITCHYARD_SOLANA_VAULT_KEYS"),
+            "the daemon's environment holds no vault key"
         );
-        let keys = signers
-            .split(',')
-            .map(|k| switchyard_chains::solana::parse_keypair("k", k).unwrap())
+        let fence = format!(
+            "vault_release:devnet-sol:31337:{}",
+            hop["deposit_id"].as_str().unwrap()
+        );
+        let signed_by: Vec<String> = devnet.info["cosigners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                let config = std::path::PathBuf::from(c["config"].as_str().unwrap());
+                let store =
+                    switchyard_cosigner::store::Store::open(&config.with_file_name("cosigner.db"))
+                        .unwrap();
+                store
+                    .audit(0, 10_000)
+                    .unwrap()
+                    .iter()
+                    .any(|e| e.outcome == "signed" && e.fence.as_deref() == Some(fence.as_str()))
+            })
+            .map(|c| c["name"].as_str().unwrap().to_owned())
             .collect();
+        assert_eq!(
+            signed_by.len(),
+            2,
+            "2 of 3 co-signers signed {fence}: {signed_by:?}"
+        );
+        let hot = devnet.env_key("SWITCHYARD_SOLANA_KEY");
+        let members = devnet.info["cosigners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    switchyard_cosigner::CosignerEndpoint {
+                        name: c["name"].as_str().unwrap().to_owned(),
+                        url: c["url"].as_str().unwrap().to_owned(),
+                        address: c["address"].as_str().unwrap().parse().unwrap(),
+                    },
+                    c["solana_key"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let cosigners = switchyard_cosigner::RemoteVaultSigners::new(
+            switchyard_chains::evm::eip712::Eip712Signer::from_hex(
+                "identity",
+                &devnet.env_key("SWITCHYARD_IDENTITY_KEY"),
+            )
+            .unwrap(),
+            "devnet-sol",
+            members,
+            Duration::from_secs(5),
+        )
+        .unwrap();
         let again = SolanaChain::with_decimals(
             sol["rpc_url"].as_str().unwrap(),
             Arc::new(switchyard_chains::solana::parse_keypair("hot", &hot).unwrap()),
@@ -429,12 +484,7 @@ mod solana {
             6,
             SolanaFeePolicy::default(),
         )
-        .with_vault(
-            vault,
-            Arc::new(switchyard_chains::solana::vault::LocalVaultSigners::new(
-                keys,
-            )),
-        )
+        .with_vault(vault, Arc::new(cosigners))
         .await
         .unwrap();
         assert!(again.receipt_exists(domain, &dep).await.unwrap());
@@ -448,8 +498,8 @@ mod solana {
         let payload = again.release_payload(&release_to(&wallet)).await.unwrap();
         let refused = again.simulate(&payload).await.unwrap_err();
         assert!(refused.is_revert(), "{refused}");
-        // A release to someone else for it is refused by the signers, before
-        // the chain sees it.
+        // A release to someone else for it is refused by the co-signers,
+        // before the chain sees it: the message is not the release named.
         let other = new_wallet();
         let (mut plan, check) = again.release_plan(&release_to(&wallet)).await.unwrap();
         let forged = switchyard_chains::solana::vault::Payload {
@@ -466,7 +516,22 @@ mod solana {
             .sign(&forged.encode(), &fence, &fees)
             .await
             .unwrap_err();
-        assert!(e.to_string().contains("instruction"), "{e}");
+        assert!(
+            e.to_string().contains("refused") && e.to_string().contains("instruction"),
+            "{e}"
+        );
+        // Named truthfully, that release is refused too: one release per
+        // deposit, whoever asks.
+        let (p, c) = again.release_plan(&release_to(&other)).await.unwrap();
+        let honest = switchyard_chains::solana::vault::Payload {
+            plan: p,
+            release: Some(c),
+        };
+        let e = again
+            .sign(&honest.encode(), &fence, &fees)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("one content per fence"), "{e}");
 
         // And back: devnet-sol -> devnet-a, from the hot wallet's float into
         // the vault, released by the EVM escrow on the co-signers' signatures.

@@ -100,11 +100,14 @@ pub async fn serve_with(
         Some(text) => Some(crate::solana::hot_wallet(text)?),
         None => None,
     };
-    let vault_keys = keys.as_ref().and_then(|k| k.solana_vault.clone());
+    let vault_signing = crate::solana::VaultSigning::from_config(
+        keys.as_ref(),
+        cfg.relayer.as_ref().and_then(|r| r.signing.as_ref()),
+    )?;
     let solana = crate::solana::connect(
         &model.current().snapshot.topology,
         solana_key,
-        vault_keys.as_deref(),
+        &vault_signing,
     )
     .await?;
     // The tasks stop on the caller's shutdown, or when one that cannot

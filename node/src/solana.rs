@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use switchyard_chains::solana::vault::LocalVaultSigners;
+use switchyard_chains::solana::SolanaPubkey;
+use switchyard_chains::solana::vault::{LocalVaultSigners, VaultSigners};
 use switchyard_chains::solana::{SolanaChain, SolanaFeePolicy, SolanaKeypair, parse_keypair};
 use switchyard_core::address::ChainKind;
 use switchyard_core::chain::ChainError;
@@ -32,8 +33,126 @@ pub const KEY_VAR: &str = "SWITCHYARD_SOLANA_KEY";
 /// every release it signs (`switchyard_chains::solana::vault::check_release`).
 pub const VAULT_KEYS_VAR: &str = "SWITCHYARD_SOLANA_VAULT_KEYS";
 
+/// Who signs the bridge vaults' releases.
+#[derive(Clone, Default)]
+pub enum VaultSigning {
+    /// Nobody: transfers through a vault are not executed.
+    #[default]
+    None,
+    /// Keys this daemon holds ([`VAULT_KEYS_VAR`]; development only).
+    Local(String),
+    /// The co-signers of `[relayer.signing]` that list a `solana_key`,
+    /// asked with the identity key (hex).
+    Cosigners {
+        /// `SWITCHYARD_IDENTITY_KEY`.
+        identity: String,
+        /// Each with its Solana key.
+        members: Vec<(switchyard_cosigner::CosignerEndpoint, SolanaPubkey)>,
+        /// Per co-signer, per request.
+        timeout: Duration,
+    },
+}
+
+impl std::fmt::Debug for VaultSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "VaultSigning::None",
+            Self::Local(_) => "VaultSigning::Local(..)",
+            Self::Cosigners { .. } => "VaultSigning::Cosigners(..)",
+        })
+    }
+}
+
+impl VaultSigning {
+    /// From the keys and `[relayer.signing]`: co-signers with a
+    /// `solana_key` when any is listed (then [`VAULT_KEYS_VAR`] must not
+    /// be set: one signer set), else the local keys, else none.
+    pub fn from_config(
+        keys: Option<&crate::engine::Keys>,
+        signing: Option<&switchyard_core::config::SigningConfig>,
+    ) -> Result<Self, Failure> {
+        let Some(keys) = keys else {
+            return Ok(Self::None);
+        };
+        let listed: Vec<_> = signing
+            .map(|s| {
+                s.cosigner
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| c.solana_key.as_ref().map(|k| (i, c, k)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        match (&keys.signer, listed.is_empty(), &keys.solana_vault) {
+            (_, false, Some(_)) => Err(Failure::Usage(format!(
+                "{VAULT_KEYS_VAR} is set and [relayer.signing] co-signers list a solana_key: the vaults are signed by one of them; unset {VAULT_KEYS_VAR}"
+            ))),
+            (crate::engine::SignerKey::Identity(identity), false, None) => {
+                let mut members = Vec::with_capacity(listed.len());
+                for (i, c, k) in listed {
+                    let field = |f: &str| format!("relayer.signing.cosigner[{i}].{f}");
+                    let address = c.address.parse().map_err(|_| {
+                        Failure::Usage(format!("{}: not an address", field("address")))
+                    })?;
+                    let key: SolanaPubkey = k.parse().map_err(|_| {
+                        Failure::Usage(format!("{}: not a Solana address", field("solana_key")))
+                    })?;
+                    members.push((
+                        switchyard_cosigner::CosignerEndpoint {
+                            name: c.name.clone(),
+                            url: c.url.clone(),
+                            address,
+                        },
+                        key,
+                    ));
+                }
+                Ok(Self::Cosigners {
+                    identity: identity.clone(),
+                    members,
+                    timeout: Duration::from_millis(signing.map_or(5_000, |s| s.timeout_ms)),
+                })
+            }
+            (_, false, None) => Err(Failure::Usage(
+                "[relayer.signing] co-signers list a solana_key but SWITCHYARD_IDENTITY_KEY is not set".into(),
+            )),
+            (_, true, Some(text)) => Ok(Self::Local(text.clone())),
+            (_, true, None) => Ok(Self::None),
+        }
+    }
+
+    /// The signers of `chain`'s vault.
+    fn for_chain(&self, chain: &str) -> Result<Option<Arc<dyn VaultSigners>>, Failure> {
+        Ok(match self {
+            Self::None => None,
+            Self::Local(text) => {
+                tracing::warn!(
+                    chain,
+                    "the bridge vault's keys are held by this daemon ({VAULT_KEYS_VAR}): for development only; give the co-signers a solana_key"
+                );
+                Some(local_vault_signers(text)?)
+            }
+            Self::Cosigners {
+                identity,
+                members,
+                timeout,
+            } => {
+                let id = switchyard_chains::evm::eip712::Eip712Signer::from_hex(
+                    "SWITCHYARD_IDENTITY_KEY",
+                    identity,
+                )?;
+                Some(Arc::new(switchyard_cosigner::RemoteVaultSigners::new(
+                    id,
+                    chain,
+                    members.clone(),
+                    *timeout,
+                )?))
+            }
+        })
+    }
+}
+
 /// The vault signers in `text` (the value of [`VAULT_KEYS_VAR`]).
-pub fn vault_signers(text: &str) -> Result<Arc<LocalVaultSigners>, Failure> {
+pub fn local_vault_signers(text: &str) -> Result<Arc<LocalVaultSigners>, Failure> {
     let keys = text
         .split(',')
         .filter(|k| !k.trim().is_empty())
@@ -61,7 +180,7 @@ pub fn hot_wallet(text: &str) -> Result<Arc<SolanaKeypair>, Failure> {
 pub async fn connect(
     topology: &Topology,
     key: Option<Arc<SolanaKeypair>>,
-    vault_keys: Option<&str>,
+    vault_signing: &VaultSigning,
 ) -> Result<Vec<(ChainIx, Arc<SolanaChain>)>, Failure> {
     let mut out = Vec::new();
     for (i, c) in topology.chains().iter().enumerate() {
@@ -105,12 +224,15 @@ pub async fn connect(
                 SolanaChain::with_decimals(url, Arc::clone(&payer), mint, asset.decimals, policy)
             }
         };
-        let chain = match (&c.escrow, vault_keys, key.is_some()) {
-            (Some(vault), Some(keys), true) => {
+        let signers = match &c.escrow {
+            Some(_) => vault_signing.for_chain(&c.id.to_string())?,
+            None => None,
+        };
+        let chain = match (&c.escrow, signers, key.is_some()) {
+            (Some(vault), Some(signers), true) => {
                 let vault = switchyard_chains::solana::pubkey(vault).map_err(|e| {
                     Failure::Usage(format!("chain {}: contracts.escrow: {e}", c.id))
                 })?;
-                let signers = vault_signers(keys)?;
                 let plain = SolanaChain::with_decimals(
                     url,
                     Arc::clone(&payer),
@@ -133,7 +255,7 @@ pub async fn connect(
                 }
             }
             (Some(_), _, _) => {
-                tracing::warn!(chain = %c.id, "{VAULT_KEYS_VAR} (or {KEY_VAR}) is not set: transfers through this chain's bridge vault are not executed");
+                tracing::warn!(chain = %c.id, "no vault signers (co-signers with a solana_key, or {VAULT_KEYS_VAR}) or no {KEY_VAR}: transfers through this chain's bridge vault are not executed");
                 chain
             }
             _ => chain,

@@ -9,7 +9,13 @@
 //! name = "cosigner-1"
 //! url = "http://127.0.0.1:9101"
 //! address = "0x..."                # its key's address (in the contracts' set)
+//! solana_key = "..."               # optional: its Solana key (base58), a
+//!                                  # signer of the bridge vaults' multisigs
 //! ```
+//!
+//! Co-signers listing a `solana_key` sign the Solana bridge vaults'
+//! releases (each checks the exact message, see the co-signer's
+//! `vault` module); the daemon then holds no vault key.
 //!
 //! The daemon authenticates to them with its identity key
 //! (`SWITCHYARD_IDENTITY_KEY`), which can sign nothing a contract accepts.
@@ -45,6 +51,9 @@ pub struct CosignerConfig {
     pub url: String,
     /// Its signing address.
     pub address: String,
+    /// Its Solana key (base58), when it signs vault releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solana_key: Option<String>,
 }
 
 impl SigningConfig {
@@ -76,6 +85,9 @@ impl SigningConfig {
                 ));
             }
             crate::Address::parse(crate::ChainKind::Evm, &f("address"), &c.address)?;
+            if let Some(k) = &c.solana_key {
+                crate::Address::parse(crate::ChainKind::Solana, &f("solana_key"), k)?;
+            }
         }
         Ok(())
     }

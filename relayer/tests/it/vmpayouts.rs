@@ -292,3 +292,37 @@ async fn an_operator_cannot_give_up_a_generic_lane_batch_it_cannot_cancel() {
     let states = run(&r, &ids, "final", 60).await;
     assert_eq!(states, ["final"]);
 }
+
+#[tokio::test]
+async fn the_governor_limits_a_generic_lane_chain_under_its_bridge_domain() {
+    let mut r = rig(1_000_000);
+    // 250 (in UsdE8) per minute on "fake": two items of 100 fit, the third
+    // waits in the chain's queue.
+    let domain = switchyard_core::topology::derived_bridge_domain("fake");
+    r.payouts = r.payouts.with_governor(HashMap::from([(
+        domain,
+        switchyard_relayer::governor::Limit {
+            budget: UsdE8(U256::from(250u64)),
+            window_ms: 60_000,
+            large: UsdE8(U256::MAX),
+            large_delay_ms: 0,
+        },
+    )]));
+    let items: Vec<NewPayout> = (0..3).map(|i| item(i, 100)).collect();
+    let ids = submit(&r, &items);
+    let paid = run(&r, &ids[..2], "final", 60).await;
+    assert!(paid.iter().all(|s| s == "final"), "{paid:?}");
+    let (s, why) = state(&r, &ids[2]);
+    assert_eq!(s, "held", "{why}");
+    assert!(why.starts_with("governor:"), "{why}");
+    r.fake.with(|c| assert_eq!(c.credits.get("wallet-2"), None, "not paid"));
+    let status = r.payouts.governor_status().unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].0, domain);
+    assert_eq!(status[0].2, U256::from(200u64), "the two admitted items");
+    // The quote's check sees the same window: 100 more waits.
+    assert!(matches!(
+        r.payouts.governor_check(domain, UsdE8(U256::from(100u64))).unwrap(),
+        Some(switchyard_relayer::governor::Decision::Wait { .. })
+    ));
+}

@@ -520,8 +520,9 @@ mod solana {
             e.to_string().contains("refused") && e.to_string().contains("instruction"),
             "{e}"
         );
-        // Named truthfully, that release is refused too: one release per
-        // deposit, whoever asks.
+        // Named truthfully, a release of the deposit to another recipient
+        // is refused too: one release content per deposit (the same release
+        // again is signed, and refused by the chain: its receipt exists).
         let (p, c) = again.release_plan(&release_to(&other)).await.unwrap();
         let honest = switchyard_chains::solana::vault::Payload {
             plan: p,
@@ -587,5 +588,49 @@ mod solana {
             10_000_000
         );
         assert_eq!(float0, float1, "payouts were not touched");
+
+        // Reconciliation: the float's debits so far were the daemon's own (a
+        // deposit into the vault); one made with the hot wallet's key
+        // outside the daemon is an `unknown_payout` alert naming it.
+        let thief = new_wallet();
+        let hot_key = switchyard_chains::solana::parse_keypair(
+            "hot",
+            &devnet.env_key("SWITCHYARD_SOLANA_KEY"),
+        )
+        .unwrap();
+        let stolen = switchyard_chains::solana::setup::transfer(
+            chain.rpc(),
+            &hot_key,
+            &mint,
+            6,
+            &thief,
+            1_234_567,
+        )
+        .await
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let alerts = loop {
+            let (status, body) = d.get("/health");
+            assert_eq!(status, 200, "{body}");
+            let h: Value = serde_json::from_str(&body).unwrap();
+            let unknown: Vec<String> = h["latest_alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter(|a| a["kind"] == "unknown_payout")
+                .map(|a| a["detail"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            if !unknown.is_empty() || Instant::now() > deadline {
+                break unknown;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        assert_eq!(alerts.len(), 1, "only the outside debit: {alerts:?}");
+        assert!(
+            alerts[0].contains(&stolen.to_string())
+                && alerts[0].contains(&format!("1234567 to {thief}")),
+            "{alerts:?}"
+        );
     }
 }

@@ -104,7 +104,11 @@ pub struct PauseChange {
 /// One chain's notional budget and its use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GovernorUse {
-    /// EVM chain id.
+    /// The chain's topology id.
+    #[serde(default)]
+    pub chain: String,
+    /// Its governor key: the EVM chain id, or for a chain without one
+    /// (Solana) its bridge domain.
     pub chain_id: u64,
     /// Budget per window, USD (decimal).
     pub budget_usd: String,

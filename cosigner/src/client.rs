@@ -204,19 +204,17 @@ impl RemoteVaultSigners {
         timeout: Duration,
     ) -> Result<Self> {
         let mut out: Vec<(CosignerEndpoint, Pubkey, HttpClient)> = Vec::new();
-        for (i, (c, key)) in members.into_iter().enumerate() {
+        for (c, key) in members {
             if out.iter().any(|(_, k, _)| *k == key) {
                 return Err(Error::invalid(
-                    format!("relayer.signing.cosigner[{i}].solana_key"),
-                    "listed twice: each key signs once",
+                    format!("{}: solana_key", c.name),
+                    format!("{key} listed twice: each key signs once"),
                 ));
             }
             let client = HttpClientBuilder::default()
                 .request_timeout(timeout)
                 .build(&c.url)
-                .map_err(|e| {
-                    Error::invalid(format!("relayer.signing.cosigner[{i}].url"), e.to_string())
-                })?;
+                .map_err(|e| Error::invalid(format!("{}: url", c.name), e.to_string()))?;
             out.push((c, key, client));
         }
         Ok(Self {

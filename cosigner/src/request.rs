@@ -88,6 +88,7 @@ impl SignRequest {
             message: json(&self.message)?,
             deadline: self.message.deadline(),
             resign: false,
+            about: String::new(),
         })
     }
 

@@ -40,9 +40,24 @@ pub struct Ask {
     /// Until when the signature is valid, Unix s, if it expires.
     pub deadline: Option<u64>,
     /// The same content may be signed again in another message (a Solana
-    /// release under a new blockhash), counted once: the chain executes at
-    /// most one of them (the release's receipt).
+    /// release under a new blockhash), counted once while that count is in
+    /// the window: the chain executes at most one of them (the release's
+    /// receipt).
     pub resign: bool,
+    /// What the audit entries say of it besides its kind (what it pays, a
+    /// digest of the exact message); empty for attestations, whose
+    /// message is stored whole.
+    pub about: String,
+}
+
+impl Ask {
+    fn note(&self) -> String {
+        if self.about.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", self.about)
+        }
+    }
 }
 
 /// The windowed budgets a request is counted against.
@@ -258,7 +273,7 @@ impl Store {
             at,
             "refused",
             Some(r.rule),
-            &format!("{}: {}", req.kind, r.detail),
+            &format!("{}: {}{}", req.kind, r.detail, req.note()),
             Some(fence),
             Some(&nonce),
         )
@@ -325,7 +340,11 @@ impl Store {
                     at,
                     "resigned",
                     None,
-                    &format!("{}: the signature recorded for this fence", req.kind),
+                    &format!(
+                        "{}: the signature recorded for this fence{}",
+                        req.kind,
+                        req.note()
+                    ),
                     Some(fence),
                     Some(&nonce),
                 )
@@ -333,9 +352,20 @@ impl Store {
                 t.commit().map_err(store_err)?;
                 return Ok(Signed::Again(sig));
             }
-            if req.resign {
-                // The same content in a new message: signed, not counted
-                // again (at most one of them can execute).
+            // The same content in a new message: signed, not counted again
+            // (at most one of them can execute), while its count is in the
+            // window; once it has left, counted again as new (else
+            // signatures gathered over many windows could all be renewed at
+            // once, past every budget).
+            let since = at.saturating_sub(i64::try_from(window_ms).unwrap_or(i64::MAX));
+            let counted_at: Option<i64> = t
+                .query_row(
+                    "SELECT MAX(at_ms) FROM flow WHERE fence = ?1",
+                    params![fence],
+                    |r| r.get(0),
+                )
+                .map_err(store_err)?;
+            if req.resign && counted_at.is_some_and(|c| c > since) {
                 let sig = sign()?;
                 t.execute(
                     "UPDATE signed SET message = ?1, signature = ?2, signed_ms = ?3 WHERE fence = ?4",
@@ -348,8 +378,9 @@ impl Store {
                     "resigned",
                     None,
                     &format!(
-                        "{}: the same content in a new message; the chain executes at most one",
-                        req.kind
+                        "{}: the same content in a new message; the chain executes at most one{}",
+                        req.kind,
+                        req.note()
                     ),
                     Some(fence),
                     Some(&nonce),
@@ -453,14 +484,18 @@ impl Store {
             "signed",
             None,
             &format!(
-                "{}: {} USD to {} recipient(s){}",
+                "{}: {} USD to {} recipient(s){}{}",
                 req.kind,
                 show(moves.total),
                 moves.per_recipient.len(),
                 match renewed {
+                    Some(_) if req.resign => {
+                        "; signed again in a new message, counted again (its last count left the window)".to_owned()
+                    }
                     Some(d) => format!("; renewed after deadline {d} expired"),
                     None => String::new(),
-                }
+                },
+                req.note()
             ),
             Some(fence),
             Some(&nonce),

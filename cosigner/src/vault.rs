@@ -135,12 +135,38 @@ pub(crate) fn parse(files: &[VaultFile]) -> Result<HashMap<String, VaultPolicy>>
         if v.decimals > 36 {
             return Err(Error::invalid(at("decimals"), "at most 36"));
         }
+        if v.id.is_empty() {
+            return Err(Error::invalid(at("id"), "name the vault's chain"));
+        }
+        if let Some(j) = (1..signers.len()).find(|&j| signers[..j].contains(&signers[j])) {
+            return Err(Error::invalid(at(&format!("signers[{j}]")), "listed twice"));
+        }
+        let (vault, multisig, mint) = (
+            pubkey(&at("vault"), &v.vault)?,
+            pubkey(&at("multisig"), &v.multisig)?,
+            pubkey(&at("mint"), &v.mint)?,
+        );
+        if vault != switchyard_chains::solana::associated_token_account(&multisig, &mint) {
+            return Err(Error::invalid(
+                at("vault"),
+                format!("not the associated token account of {multisig} for {mint}"),
+            ));
+        }
+        if out
+            .values()
+            .any(|o: &VaultPolicy| o.vault == vault || o.multisig == multisig)
+        {
+            return Err(Error::invalid(
+                at("vault"),
+                "this vault or multisig is listed twice (its budget would count twice)",
+            ));
+        }
         let p = VaultPolicy {
             id: v.id.clone(),
             domain: switchyard_core::topology::derived_bridge_domain(&v.id),
-            vault: pubkey(&at("vault"), &v.vault)?,
-            multisig: pubkey(&at("multisig"), &v.multisig)?,
-            mint: pubkey(&at("mint"), &v.mint)?,
+            vault,
+            multisig,
+            mint,
             decimals: v.decimals,
             threshold: v.threshold,
             signers,
@@ -251,10 +277,32 @@ impl ReleaseRequest {
         )
     }
 
-    /// What the store decides, counted under `domain`.
-    fn ask(&self, domain: u64) -> std::result::Result<Ask, Refusal> {
-        let substance = serde_json::to_string(&(&self.chain, &self.release))
-            .map_err(|e| Refusal::new("store", e.to_string()))?;
+    /// What the store decides, counted under `domain`: one release
+    /// content per deposit, ever. The content is what the deposit pays and
+    /// where from (the vault, its multisig and receipt key, from this
+    /// co-signer's policy); not which of the signers sign it, since every
+    /// release of the deposit allocates the same receipt.
+    fn ask(&self, domain: u64, v: Option<&VaultPolicy>) -> std::result::Result<Ask, Refusal> {
+        let hex = |b: &[u8]| alloy::primitives::hex::encode_prefixed(b);
+        let recipient = Pubkey::new_from_array(self.release.recipient).to_string();
+        let substance = serde_json::json!({
+            "chain": self.chain,
+            "source_domain": self.release.source_domain,
+            "deposit_id": hex(&self.release.deposit_id),
+            "recipient": recipient,
+            "amount": self.release.amount.to_string(),
+            "vault": v.map(|v| v.vault.to_string()),
+            "multisig": v.map(|v| v.multisig.to_string()),
+            "receipt_key": v.and_then(|v| v.signers.first()).map(ToString::to_string),
+        })
+        .to_string();
+        let about = format!(
+            "{} to {recipient} for deposit {} from {}; message keccak {}",
+            self.release.amount,
+            hex(&self.release.deposit_id),
+            self.release.source_domain,
+            keccak256(&self.message)
+        );
         Ok(Ask {
             nonce: self.nonce,
             issued_ms: self.issued_ms,
@@ -265,6 +313,7 @@ impl ReleaseRequest {
             message: alloy::primitives::hex::encode(&self.message),
             deadline: None,
             resign: true,
+            about,
         })
     }
 }
@@ -288,18 +337,22 @@ impl Cosigner {
         req: &ReleaseRequest,
         now_ms: u64,
     ) -> std::result::Result<ReleaseAnswer, Refusal> {
+        let vault = self.policy().vaults.get(&req.chain);
         let ask = self.admit(
             req.signed_by(),
             req.cosigner,
             req.issued_ms,
-            req.ask(switchyard_core::topology::derived_bridge_domain(&req.chain)),
+            req.ask(
+                switchyard_core::topology::derived_bridge_domain(&req.chain),
+                vault,
+            ),
             now_ms,
         )?;
         let refuse = |r: Refusal| -> std::result::Result<ReleaseAnswer, Refusal> {
             self.store().refuse(&ask, &r, now_ms)?;
             Err(r)
         };
-        let Some(v) = self.policy().vaults.get(&req.chain) else {
+        let Some(v) = vault else {
             return refuse(Refusal::new(
                 "chain",
                 format!(
@@ -318,7 +371,9 @@ impl Cosigner {
                 format!("the release is not to be signed by {mine}, this co-signer's key"),
             ));
         }
-        if !self.policy().chains.contains_key(&check.source_domain) {
+        if check.source_domain == v.domain
+            || !self.policy().chains.contains_key(&check.source_domain)
+        {
             return refuse(Refusal::new(
                 "chain",
                 format!(

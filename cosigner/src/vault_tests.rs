@@ -37,8 +37,6 @@ struct Setup {
     dir: PathBuf,
     cosigner: Cosigner,
     identity: Eip712Signer,
-    mint: Pubkey,
-    multisig: Pubkey,
     payer: Pubkey,
 }
 
@@ -63,8 +61,9 @@ fn setup(name: &str, denied: &[Pubkey]) -> Setup {
     let deny: String = denied.iter().map(|d| format!("devnet-sol {d}\n")).collect();
     std::fs::write(dir.join("deny.txt"), deny).unwrap();
     let text = format!(
-        "listen = \"127.0.0.1:0\"\nstore = \"c.db\"\nkeystore = \"key.json\"\ndaemons = [\"{}\"]\ndeny_list = \"deny.txt\"\nsolana_keystore = \"sol.json\"\n\n[[chain]]\nid = \"devnet-a\"\nchain_id = {SOURCE}\ntokens = []\nmax_batch_items = 10\nmax_item_usd = 1000\nmax_recipient_usd = 1000\nbudget_usd = 1000\n\n[[vault]]\nid = \"devnet-sol\"\nvault = \"{vault}\"\nmultisig = \"{multisig}\"\nmint = \"{mint}\"\ndecimals = 6\nthreshold = 2\nsigners = [\"{}\", \"{}\", \"{}\"]\nmax_item_usd = 70\nmax_recipient_usd = 1000\nbudget_usd = 100\n",
+        "listen = \"127.0.0.1:0\"\nstore = \"c.db\"\nkeystore = \"key.json\"\ndaemons = [\"{}\"]\ndeny_list = \"deny.txt\"\nsolana_keystore = \"sol.json\"\n\n[[chain]]\nid = \"devnet-a\"\nchain_id = {SOURCE}\ntokens = []\nmax_batch_items = 10\nmax_item_usd = 1000\nmax_recipient_usd = 1000\nbudget_usd = 1000\n\n[[chain]]\nid = \"devnet-sol\"\nchain_id = {}\ntokens = []\nmax_batch_items = 10\nmax_item_usd = 1000\nmax_recipient_usd = 1000\nbudget_usd = 1000\n\n[[vault]]\nid = \"devnet-sol\"\nvault = \"{vault}\"\nmultisig = \"{multisig}\"\nmint = \"{mint}\"\ndecimals = 6\nthreshold = 2\nsigners = [\"{}\", \"{}\", \"{}\"]\nmax_item_usd = 70\nmax_recipient_usd = 1000\nbudget_usd = 100\n",
         identity.address(),
+        switchyard_core::topology::derived_bridge_domain("devnet-sol"),
         public(1),
         public(2),
         public(3),
@@ -79,8 +78,6 @@ fn setup(name: &str, denied: &[Pubkey]) -> Setup {
         dir,
         cosigner,
         identity,
-        mint,
-        multisig,
         payer: Pubkey::new_from_array([7; 32]),
     }
 }
@@ -178,35 +175,90 @@ fn a_release_other_than_the_message_says_or_the_policy_allows_is_refused_and_aud
     let denied = public(6);
     let s = setup("refused", &[denied]);
     let c = check(1, 5, 10);
-    let refused = |c: &ReleaseCheck, m: Vec<u8>| s.ask(c, m, 1_000).unwrap_err().0;
+    let refused = |c: &ReleaseCheck, m: Vec<u8>, why: &str| {
+        let (rule, detail) = s.ask(c, m, 1_000).unwrap_err();
+        assert!(detail.contains(why), "{rule}: {detail}");
+        rule
+    };
     // The message pays more than the daemon says.
     let mut less = c.clone();
     less.amount -= 1;
-    assert_eq!(refused(&less, s.message(&c, 1, s.payer)), "message");
-    // The message releases another deposit.
     assert_eq!(
-        refused(&check(2, 5, 10), s.message(&c, 1, s.payer)),
+        refused(
+            &less,
+            s.message(&c, 1, s.payer),
+            "not a transfer of 9999999"
+        ),
+        "message"
+    );
+    // The message releases another deposit (its receipt).
+    assert_eq!(
+        refused(
+            &check(2, 5, 10),
+            s.message(&c, 1, s.payer),
+            "other than the deposit's receipt"
+        ),
         "message"
     );
     // A vault signer pays the fees (its lamports behind the message).
-    assert_eq!(refused(&c, s.message(&c, 1, public(2))), "message");
+    assert_eq!(
+        refused(
+            &c,
+            s.message(&c, 1, public(2)),
+            "is one of the vault's signers"
+        ),
+        "message"
+    );
     // Bytes that are not exactly a message.
     let mut junk = s.message(&c, 1, s.payer);
     junk.push(0);
-    assert_eq!(refused(&c, junk), "message");
+    assert_eq!(refused(&c, junk, "exact serialization"), "message");
+    // The same signer twice (the multisig would not count it twice).
+    let mut twice = c.clone();
+    twice.signers = vec![public(1).to_bytes(), public(1).to_bytes()];
+    assert_eq!(
+        refused(&twice, s.message(&twice, 1, s.payer), "signers"),
+        "message"
+    );
     // Not this co-signer's key to sign with.
     let mut others = c.clone();
     others.signers = vec![public(2).to_bytes(), public(3).to_bytes()];
-    assert_eq!(refused(&others, s.message(&others, 1, s.payer)), "audience");
-    // A source chain the policy does not list.
+    assert_eq!(
+        refused(
+            &others,
+            s.message(&others, 1, s.payer),
+            "not to be signed by"
+        ),
+        "audience"
+    );
+    // A source chain the policy does not list, and the vault's own chain.
     let mut unknown = c.clone();
     unknown.source_domain = 1;
-    assert_eq!(refused(&unknown, s.message(&unknown, 1, s.payer)), "chain");
+    assert_eq!(
+        refused(
+            &unknown,
+            s.message(&unknown, 1, s.payer),
+            "source chain id 1 "
+        ),
+        "chain"
+    );
+    let mut itself = c.clone();
+    itself.source_domain = switchyard_core::topology::derived_bridge_domain("devnet-sol");
+    assert_eq!(
+        refused(&itself, s.message(&itself, 1, s.payer), "source chain id"),
+        "chain"
+    );
     // A denied recipient; a release over the cap.
     let d = check(3, 6, 10);
-    assert_eq!(refused(&d, s.message(&d, 1, s.payer)), "deny_list");
+    assert_eq!(
+        refused(&d, s.message(&d, 1, s.payer), "deny list"),
+        "deny_list"
+    );
     let big = check(4, 5, 71);
-    assert_eq!(refused(&big, s.message(&big, 1, s.payer)), "item_cap");
+    assert_eq!(
+        refused(&big, s.message(&big, 1, s.payer), "cap per release"),
+        "item_cap"
+    );
     // Asked by a key that is no daemon identity.
     let stranger = ReleaseRequest::new(
         &Eip712Signer::from_hex("x", COSIGNER).unwrap(),
@@ -249,7 +301,9 @@ fn a_release_other_than_the_message_says_or_the_policy_allows_is_refused_and_aud
             "message",
             "message",
             "message",
+            "message",
             "audience",
+            "chain",
             "chain",
             "deny_list",
             "item_cap",
@@ -259,30 +313,66 @@ fn a_release_other_than_the_message_says_or_the_policy_allows_is_refused_and_aud
     );
     // Nothing refused was signed: the release itself still is.
     s.ask(&c, s.message(&c, 1, s.payer), 2_000).unwrap();
-    let _ = (s.mint, s.multisig);
+}
+
+#[test]
+fn a_resigned_release_whose_count_left_the_window_is_counted_again() {
+    let s = setup("window", &[]);
+    let window = s.cosigner.policy().window_ms;
+    let a = check(1, 5, 60);
+    s.ask(&a, s.message(&a, 1, s.payer), 1_000).unwrap();
+    // A window later, another release of 60 USD fits the 100 USD budget.
+    let later = 1_000 + window + 1;
+    let b = check(2, 6, 60);
+    s.ask(&b, s.message(&b, 1, s.payer), later).unwrap();
+    // Deposit 1's release again, in a new message: its count left the
+    // window, so it is counted again, and 60 + 60 passes the budget (else
+    // releases signed over many windows could all be renewed at once).
+    let r = s.ask(&a, s.message(&a, 2, s.payer), later + 1).unwrap_err();
+    assert_eq!(r.0, "budget", "{r:?}");
+    // Another pair of signers is the same release of the deposit (the same
+    // receipt): not another content, signed, counted once.
+    let mut other_pair = b.clone();
+    other_pair.signers = vec![public(1).to_bytes(), public(3).to_bytes()];
+    s.ask(&other_pair, s.message(&other_pair, 3, s.payer), later + 2)
+        .unwrap();
 }
 
 #[test]
 fn a_vault_policy_names_the_field_it_rejects() {
     let dir = std::env::temp_dir();
     let base = "listen = \"x\"\nstore = \"s\"\nkeystore = \"k\"\ndaemons = [\"0x0000000000000000000000000000000000000001\"]\n";
+    let ata = associated_token_account(&public(2), &public(3));
     let vault = |extra: &str, threshold: u8| {
         format!(
-            "{base}{extra}\n[[vault]]\nid = \"sol\"\nvault = \"{}\"\nmultisig = \"{}\"\nmint = \"{}\"\ndecimals = 6\nthreshold = {threshold}\nsigners = [\"{}\", \"{}\"]\nmax_item_usd = 1\nmax_recipient_usd = 1\nbudget_usd = 1\n",
-            public(1),
+            "{base}{extra}\n[[vault]]\nid = \"sol\"\nvault = \"{ata}\"\nmultisig = \"{}\"\nmint = \"{}\"\ndecimals = 6\nthreshold = {threshold}\nsigners = [\"{}\", \"{}\"]\nmax_item_usd = 1\nmax_recipient_usd = 1\nbudget_usd = 1\n",
             public(2),
             public(3),
             public(4),
             public(5)
         )
     };
-    let e = Policy::parse(&vault("", 2), &dir).unwrap_err().to_string();
+    let err = |text: &str| Policy::parse(text, &dir).unwrap_err().to_string();
+    let keyed = "solana_keystore = \"s.json\"";
+    assert!(Policy::parse(&vault(keyed, 2), &dir).is_ok());
+    let e = err(&vault("", 2));
     assert!(e.contains("solana_keystore"), "{e}");
-    let e = Policy::parse(&vault("solana_keystore = \"s.json\"", 3), &dir)
-        .unwrap_err()
-        .to_string();
+    let e = err(&vault(keyed, 3));
     assert!(e.contains("vault[0].threshold"), "{e}");
-    let bad = vault("solana_keystore = \"s.json\"", 2).replace(&public(2).to_string(), "0xabc");
-    let e = Policy::parse(&bad, &dir).unwrap_err().to_string();
+    let e = err(&vault(keyed, 2).replace(&public(2).to_string(), "0xabc"));
     assert!(e.contains("vault[0].multisig"), "{e}");
+    let e = err(&vault(keyed, 2).replace(&ata.to_string(), &public(1).to_string()));
+    assert!(
+        e.contains("vault[0].vault") && e.contains("associated token account"),
+        "{e}"
+    );
+    let e = err(&vault(keyed, 2).replace(&public(5).to_string(), &public(4).to_string()));
+    assert!(e.contains("vault[0].signers[1]"), "{e}");
+    let one = vault(keyed, 2);
+    let (_, entry) = one.split_once("\n[[vault]]").unwrap();
+    let e = err(&format!(
+        "{one}\n[[vault]]{}",
+        entry.replace("\"sol\"", "\"sol2\"")
+    ));
+    assert!(e.contains("vault[1].vault") && e.contains("twice"), "{e}");
 }

@@ -359,7 +359,7 @@ pub async fn start(
         chains.solana,
         every,
         tasks,
-    );
+    )?;
     // Solana chains with a bridge vault carry its deposits and releases on
     // their payout lane.
     let vaults: HashMap<u64, switchyard_relayer::VaultHandle> = chains
@@ -444,14 +444,16 @@ pub async fn start(
     let mut limits = HashMap::new();
     for (i, g) in cfg.governor.iter().enumerate() {
         let (budget, large) = g.amounts(i)?;
+        // Keyed as the payouts key their flows: an EVM chain by its id, a
+        // chain without one by its bridge domain.
         let chain_id = topology
             .chains()
             .iter()
             .find(|c| c.id.as_str() == g.chain)
-            .and_then(|c| c.chain_id)
+            .map(switchyard_core::topology::Chain::bridge_domain)
             .ok_or_else(|| {
                 Failure::Usage(format!(
-                    "invalid relayer.governor[{i}].chain: no EVM chain {:?}",
+                    "invalid relayer.governor[{i}].chain: no chain {:?} in the topology",
                     g.chain
                 ))
             })?;

@@ -97,6 +97,12 @@ impl VaultSigning {
                     let key: SolanaPubkey = k.parse().map_err(|_| {
                         Failure::Usage(format!("{}: not a Solana address", field("solana_key")))
                     })?;
+                    if members.iter().any(|(_, m)| *m == key) {
+                        return Err(Failure::Usage(format!(
+                            "{}: {key} is listed twice",
+                            field("solana_key")
+                        )));
+                    }
                     members.push((
                         switchyard_cosigner::CosignerEndpoint {
                             name: c.name.clone(),
@@ -276,13 +282,13 @@ pub(crate) fn payout_chains(
     solana: &[(ChainIx, Arc<SolanaChain>)],
     every: Duration,
     tasks: &TaskManager,
-) -> HashMap<String, VmPayoutChain> {
+) -> Result<HashMap<String, VmPayoutChain>, Failure> {
     let mut out = HashMap::new();
     if !has_key {
         for (ix, _) in solana {
             tracing::warn!(chain = %topology.chain(*ix).id, "{} is not set: payouts on this chain wait", KEY_VAR);
         }
-        return out;
+        return Ok(out);
     }
     let hook = crate::drills::vm_crash_hook();
     for (ix, chain) in solana {
@@ -291,6 +297,17 @@ pub(crate) fn payout_chains(
         let mut lane = GenericLane::new(Arc::clone(store), &name, Arc::clone(&adapter) as _);
         if let Some(h) = &hook {
             lane = lane.with_hook(Arc::clone(h));
+        }
+        // Transactions in flight under an earlier hot wallet would never be
+        // driven to their end by this key's lane: refuse to start.
+        let others = lane
+            .others_open()
+            .map_err(|e| Failure::Usage(format!("reading the store: {e}")))?;
+        if let Some((sender, n)) = others.first() {
+            return Err(Failure::Usage(format!(
+                "chain {name}: {n} transaction(s) still open under the earlier hot wallet {sender}, not {}: start with that key in {KEY_VAR} until they are final (they are driven to their end then), and change it after",
+                lane.sender()
+            )));
         }
         let (n, l, stop) = (name.clone(), lane.clone(), tasks.shutdown().clone());
         tasks.spawn_critical(format!("lane:{name}"), Restart::Always, move || {
@@ -306,7 +323,7 @@ pub(crate) fn payout_chains(
             },
         );
     }
-    out
+    Ok(out)
 }
 
 async fn vm_lane_task(

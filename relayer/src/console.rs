@@ -30,7 +30,8 @@ pub struct Awaiting {
 /// Payouts held by one chain's governor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GovernorQueue {
-    /// EVM chain id.
+    /// The governor's key of the chain ([`crate::governor::key`]): its EVM
+    /// chain id, or its bridge domain.
     pub chain_id: i64,
     /// How many.
     pub items: i64,
@@ -135,11 +136,18 @@ impl Store {
     pub fn governor_queues(&self) -> Result<Vec<GovernorQueue>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT chain_id, usd FROM payout WHERE state = {PAYOUT_HELD} AND reason LIKE 'governor:%' ORDER BY chain_id"
+            "SELECT chain_id, chain, usd FROM payout WHERE state = {PAYOUT_HELD} AND reason LIKE 'governor:%'"
         ))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+        let mut rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    crate::governor::key(r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?.as_deref()),
+                    r.get::<_, String>(2)?,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        // Grouped by the governor's key (consecutive rows per key).
+        rows.sort_by_key(|(k, _)| *k);
         Ok(group(rows)
             .into_iter()
             .map(|(chain_id, items, usd_e8)| GovernorQueue {

@@ -40,6 +40,20 @@ pub enum Decision {
     },
 }
 
+/// The key a chain's limit and flows are kept under: its EVM chain id, or
+/// for a chain without one (paid through a generic lane: chain id 0 in
+/// the payout table, named in its `chain` column) its bridge domain,
+/// derived from its topology name.
+pub fn key(chain_id: i64, chain: Option<&str>) -> i64 {
+    match (chain_id, chain) {
+        (0, Some(name)) => {
+            i64::try_from(switchyard_core::topology::derived_bridge_domain(name))
+                .unwrap_or(i64::MAX)
+        }
+        (id, _) => id,
+    }
+}
+
 /// USD admitted in the window ending at `now`.
 pub fn used(limit: &Limit, flows: &[(u64, UsdE8)], now: u64) -> U256 {
     flows

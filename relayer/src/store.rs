@@ -389,7 +389,7 @@ CREATE TABLE IF NOT EXISTS payout_batch (
 pub struct Alert {
     /// `unknown_payout`, `payout_mismatch`, `paid_but_not_settled`.
     pub kind: String,
-    /// EVM chain id.
+    /// EVM chain id, or the bridge domain of a chain without one.
     pub chain_id: i64,
     /// What differs.
     pub detail: String,

@@ -382,6 +382,13 @@ impl VmPayouts for SolanaChain {
     ) -> VmFuture<'a, Vec<LineOutcome>> {
         Box::pin(self.line_outcomes(id, lines))
     }
+
+    fn float_debits(
+        &self,
+        after: u64,
+    ) -> VmFuture<'_, (Vec<switchyard_core::chain::vm::FloatDebit>, u64)> {
+        Box::pin(self.float_debits_after(after))
+    }
 }
 
 #[cfg(test)]

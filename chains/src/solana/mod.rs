@@ -35,6 +35,7 @@
 //! in order.
 
 mod error;
+mod history;
 mod lane;
 pub mod local;
 mod payout;

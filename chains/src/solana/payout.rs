@@ -408,64 +408,23 @@ impl SolanaChain {
         id: &TxId,
         lines: &[PayoutLine],
     ) -> ChainResult<Vec<LineOutcome>> {
-        use solana_client::rpc_config::RpcTransactionConfig;
-        use solana_transaction_status_client_types::UiTransactionEncoding;
-        use solana_transaction_status_client_types::option_serializer::OptionSerializer;
-
         let sig = signature(id)?;
-        let config = RpcTransactionConfig {
-            encoding: Some(UiTransactionEncoding::Base64),
-            commitment: Some(CommitmentConfig::finalized()),
-            max_supported_transaction_version: Some(0),
-        };
-        let tx = self
-            .rpc
-            .get_transaction_with_config(&sig, config)
-            .await
-            .map_err(|e| match e.kind() {
-                // `null`: this node does not have it (yet): another call or
-                // node will.
-                solana_client::client_error::ClientErrorKind::SerdeJson(_) => {
-                    ChainError::Transport(format!("transaction {sig} not found yet: {e}"))
-                }
-                _ => classify(e),
-            })?;
-        let meta = tx
-            .transaction
-            .meta
-            .ok_or_else(|| ChainError::Malformed(format!("transaction {sig} has no meta")))?;
-        if let Some(err) = meta.err {
+        let tx = self.final_tx(&sig).await?;
+        if let Some(err) = tx.err {
             return Ok(lines
                 .iter()
                 .map(|_| LineOutcome::NotPaid(format!("transaction {sig} failed: {err}")))
                 .collect());
         }
-        let decoded =
-            tx.transaction.transaction.decode().ok_or_else(|| {
-                ChainError::Malformed(format!("transaction {sig} does not decode"))
-            })?;
-        let keys = decoded.message.static_account_keys().to_vec();
-        let mint = self.mint.to_string();
-        let balances = |b: OptionSerializer<
-            Vec<solana_transaction_status_client_types::UiTransactionTokenBalance>,
-        >|
-         -> ChainResult<std::collections::HashMap<usize, u128>> {
-            let mut m = std::collections::HashMap::new();
-            if let OptionSerializer::Some(list) = b {
-                for t in list.into_iter().filter(|t| t.mint == mint) {
-                    let v = t.ui_token_amount.amount.parse::<u128>().map_err(|_| {
-                        ChainError::Malformed(format!(
-                            "token amount {:?}",
-                            t.ui_token_amount.amount
-                        ))
-                    })?;
-                    m.insert(usize::from(t.account_index), v);
-                }
+        let sums = |list: &[(usize, Option<String>, u128)]| {
+            let mut m: std::collections::HashMap<usize, u128> = std::collections::HashMap::new();
+            for (i, _, v) in list {
+                let e = m.entry(*i).or_default();
+                *e = e.saturating_add(*v);
             }
-            Ok(m)
+            m
         };
-        let pre = balances(meta.pre_token_balances)?;
-        let post = balances(meta.post_token_balances)?;
+        let (pre, post, keys) = (sums(&tx.pre), sums(&tx.post), tx.keys);
         // Lines to one recipient share its token account: compare sums.
         let mut expected: std::collections::HashMap<Pubkey, u128> =
             std::collections::HashMap::new();

@@ -192,6 +192,36 @@ pub async fn mint_to(
     send(rpc, payer, &[authority], &[ix]).await
 }
 
+/// Transfers `amount` of `mint` (of `decimals`) from `owner`'s associated
+/// token account to `to`'s, created if missing; `owner` pays and signs.
+pub async fn transfer(
+    rpc: &RpcClient,
+    owner: &Keypair,
+    mint: &Pubkey,
+    decimals: u8,
+    to: &Pubkey,
+    amount: u64,
+) -> ChainResult<Signature> {
+    let create = spl_associated_token_account_interface::instruction::create_associated_token_account_idempotent(
+        &owner.pubkey(),
+        to,
+        mint,
+        &token_program(),
+    );
+    let pay = spl_token_interface::instruction::transfer_checked(
+        &token_program(),
+        &associated_token_account(&owner.pubkey(), mint),
+        mint,
+        &associated_token_account(to, mint),
+        &owner.pubkey(),
+        &[],
+        amount,
+        decimals,
+    )
+    .map_err(|e| ChainError::Malformed(e.to_string()))?;
+    send(rpc, owner, &[], &[create, pay]).await
+}
+
 /// Creates an SPL Token multisig account of `signers` needing `m` of them;
 /// returns its address.
 pub async fn create_multisig(

@@ -250,7 +250,9 @@ pub fn check_release(
         .iter()
         .map(|s| Pubkey::new_from_array(*s))
         .collect();
-    if want_signers.len() < usize::from(ctx.threshold)
+    let distinct = (1..want_signers.len()).all(|j| !want_signers[..j].contains(&want_signers[j]));
+    if !distinct
+        || want_signers.len() < usize::from(ctx.threshold)
         || want_signers.iter().any(|s| !ctx.signers.contains(s))
     {
         return Err(format!(
@@ -484,6 +486,12 @@ impl SolanaChain {
             ))
         })?;
         let listed: Vec<Pubkey> = ms.signers.iter().take(usize::from(ms.n)).copied().collect();
+        if listed.contains(&self.payer()) {
+            return Err(ChainError::Malformed(format!(
+                "the hot wallet {} is one of vault {vault}'s signers: a release would spend its lamports at the message's price",
+                self.payer()
+            )));
+        }
         let ours = signers
             .keys()
             .into_iter()

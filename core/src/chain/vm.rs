@@ -156,6 +156,20 @@ pub struct PayoutLine {
     pub memo: Option<String>,
 }
 
+/// Tokens that left the payout float in one final transaction, whoever
+/// sent it (reconciliation compares these with the relayer's own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FloatDebit {
+    /// The transaction.
+    pub tx: TxId,
+    /// Its block (Solana: slot).
+    pub block: u64,
+    /// Base units the float lost in it.
+    pub amount: u128,
+    /// Owners whose balance of the token rose in it, with how much.
+    pub to: Vec<(String, u128)>,
+}
+
 /// What happened to one payout line in an included transaction.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LineOutcome {
@@ -207,6 +221,14 @@ pub trait VmPayouts: VmLane {
         id: &'a TxId,
         lines: &'a [PayoutLine],
     ) -> VmFuture<'a, Vec<LineOutcome>>;
+
+    /// Every final transaction after block `after` that took tokens out of
+    /// the float, oldest first, whoever signed it; and the block the next
+    /// call starts after (whole blocks only: a block is read entirely or
+    /// not at all). Reconciliation calls it from a stored cursor; a node
+    /// that cannot answer, or does not have a transaction yet, is an error
+    /// (retried), never an empty answer.
+    fn float_debits(&self, after: u64) -> VmFuture<'_, (Vec<FloatDebit>, u64)>;
 }
 
 /// A release from a bridge vault on a VM chain: pays `amount` to

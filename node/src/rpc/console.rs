@@ -68,10 +68,15 @@ fn usd(e8: U256) -> String {
 }
 
 /// The topology's name of an EVM chain id.
+/// The name of the chain of `chain_id`: an EVM chain id, or a bridge
+/// domain (the governor's key of a chain without one).
 fn chain_name(t: &Topology, chain_id: i64) -> String {
     t.chains()
         .iter()
-        .find(|c| c.chain_id.and_then(|id| i64::try_from(id).ok()) == Some(chain_id))
+        .find(|c| {
+            c.chain_id.and_then(|id| i64::try_from(id).ok()) == Some(chain_id)
+                || i64::try_from(c.bridge_domain()).ok() == Some(chain_id)
+        })
         .map_or_else(|| format!("chain {chain_id}"), |c| c.id.to_string())
 }
 

@@ -296,9 +296,7 @@ impl AppState {
                     continue;
                 };
                 let asset = t.asset(t.bridge(last).to);
-                let Some(chain_id) = t.chain(asset.chain).chain_id else {
-                    continue;
-                };
+                let chain_id = t.chain(asset.chain).bridge_domain();
                 let usd = switchyard_core::Amount::from_raw(r.amount_out(), asset.decimals)
                     .usd_value(asset.usd_price)
                     .unwrap_or_default();

@@ -159,12 +159,20 @@ impl AppState {
                 count,
             })
             .collect();
+        let cur = self.model.current();
+        let topology = &cur.snapshot.topology;
         let governor = engine
             .payouts
             .governor_status()
             .map_err(internal)?
             .into_iter()
             .map(|(chain_id, limit, used)| GovernorUse {
+                chain: topology
+                    .chains()
+                    .iter()
+                    .find(|c| c.bridge_domain() == chain_id)
+                    .map(|c| c.id.to_string())
+                    .unwrap_or_default(),
                 chain_id,
                 budget_usd: limit.budget.to_string(),
                 used_usd: switchyard_core::UsdE8(used).to_string(),

@@ -166,11 +166,14 @@ impl Payouts {
             }
             let usd =
                 UsdE8(U256::from_str_radix(&usd, 10).map_err(|_| Error::Corrupt("usd".into()))?);
-            let limit = u64::try_from(chain)
+            // Limits and flows are per chain: an EVM chain by its id, a
+            // generic-lane chain by its bridge domain.
+            let gkey = crate::governor::key(chain, name.as_deref());
+            let limit = u64::try_from(gkey)
                 .ok()
                 .and_then(|c| self.governor.get(&c));
             if let Some(limit) = limit.filter(|_| !admitted_by_operator) {
-                if let Some(first) = blocked.get(&chain) {
+                if let Some(first) = blocked.get(&gkey) {
                     decisions.push((
                         id,
                         PayoutState::Held,
@@ -190,10 +193,10 @@ impl Payouts {
                     ));
                     continue;
                 }
-                if let std::collections::hash_map::Entry::Vacant(e) = flows.entry(chain) {
-                    e.insert(self.flows(chain, now_u.saturating_sub(limit.window_ms))?);
+                if let std::collections::hash_map::Entry::Vacant(e) = flows.entry(gkey) {
+                    e.insert(self.flows(gkey, now_u.saturating_sub(limit.window_ms))?);
                 }
-                let f = flows.get(&chain).map(Vec::as_slice).unwrap_or_default();
+                let f = flows.get(&gkey).map(Vec::as_slice).unwrap_or_default();
                 let seen = u64::try_from(created).unwrap_or_default();
                 match crate::governor::decide(limit, f, now_u, usd, seen) {
                     crate::governor::Decision::Admit => {}
@@ -217,7 +220,7 @@ impl Payouts {
                             PayoutState::Held,
                             Some(format!("governor: {why}")),
                         ));
-                        blocked.insert(chain, id);
+                        blocked.insert(gkey, id);
                         continue;
                     }
                 }
@@ -258,8 +261,8 @@ impl Payouts {
             if *room >= amount {
                 *room -= amount;
                 if limit.is_some() {
-                    flows.entry(chain).or_default().push((now_u, usd));
-                    admitted.push((id.clone(), chain, usd));
+                    flows.entry(gkey).or_default().push((now_u, usd));
+                    admitted.push((id.clone(), gkey, usd));
                 }
                 decisions.push((id, PayoutState::Routed, None));
             } else if let Some((n, v)) = vm {

@@ -346,6 +346,26 @@ impl GenericLane {
         rows.map(|r| decode_intent(r?)).collect()
     }
 
+    /// Intents of this chain not yet final or dead that belong to another
+    /// sender (a key changed while they were in flight: this lane never
+    /// drives them), per sender: how many.
+    pub fn others_open(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare(
+            "SELECT sender, COUNT(*) FROM vm_intent WHERE chain = ?1 AND sender != ?2 AND state NOT IN (?3, ?4) GROUP BY sender ORDER BY sender",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                self.chain,
+                self.sender,
+                IntentState::Final,
+                IntentState::Dead
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Every attempt of intent `id`, oldest first.
     pub fn attempts(&self, id: i64) -> Result<Vec<Attempt>> {
         let conn = self.store.conn();

@@ -19,13 +19,13 @@ use switchyard_relayer::{IntentState, Store};
 /// `executions` counts how often each payload ran.
 #[derive(Default)]
 pub(crate) struct Chain {
-    height: u64,
+    pub(crate) height: u64,
     /// Block number -> hash (changes on reorg).
     blocks: HashMap<u64, [u8; 32]>,
     /// Pooled transactions: id -> (raw, valid_until).
     pool: HashMap<Vec<u8>, (Vec<u8>, u64)>,
     /// Included: id -> (block number, payload).
-    included: HashMap<Vec<u8>, (u64, Vec<u8>)>,
+    pub(crate) included: HashMap<Vec<u8>, (u64, Vec<u8>)>,
     /// How many times each payload executed on the canonical chain.
     executions: HashMap<Vec<u8>, u32>,
     /// Broadcasts are lost while set.
@@ -35,7 +35,7 @@ pub(crate) struct Chain {
     /// A broadcast reaches the network but its answer is lost (the caller
     /// sees an error) while set.
     lost_ack: bool,
-    finality_depth: u64,
+    pub(crate) finality_depth: u64,
     fence_seq: u64,
     reorgs: u64,
     /// `status` reports the block hash it saw at inclusion, whatever the
@@ -49,7 +49,7 @@ pub(crate) struct Chain {
     /// The next this many inclusions execute and fail (move nothing).
     pub(crate) fail_next: u32,
     /// Included attempts that failed.
-    failed: HashSet<Vec<u8>>,
+    pub(crate) failed: HashSet<Vec<u8>>,
     /// Payouts (a payload of JSON `PayoutLine`s) credited per recipient by
     /// inclusions that succeeded.
     pub(crate) credited: HashMap<String, u128>,
@@ -60,6 +60,8 @@ pub(crate) struct Chain {
     /// Recipients that cannot be paid (a frozen account): a payload naming
     /// one fails simulation.
     pub(crate) unpayable: HashSet<String>,
+    /// Debits of the float by someone else (block, tx id, amount, to).
+    pub(crate) foreign: Vec<(u64, Vec<u8>, u128, String)>,
 }
 
 impl Chain {
@@ -642,4 +644,24 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+#[test]
+fn open_intents_of_an_earlier_sender_are_reported_for_the_start_check() {
+    let (store, dir) = store();
+    let lane = GenericLane::new(Arc::clone(&store), "fake", Arc::new(chain(2)));
+    lane.reserve("a", b"one").unwrap();
+    lane.reserve("b", b"two").unwrap();
+    assert!(lane.others_open().unwrap().is_empty(), "its own intents");
+    // The key changed while both were open: they belong to "old-key" now,
+    // and this lane does not drive them.
+    let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    conn.execute("UPDATE vm_intent SET sender = 'old-key'", [])
+        .unwrap();
+    assert_eq!(lane.others_open().unwrap(), [("old-key".to_owned(), 2)]);
+    assert!(lane.open_intents().unwrap().is_empty());
+    // Once final (or proven dead), they no longer count.
+    conn.execute("UPDATE vm_intent SET state = 'final'", [])
+        .unwrap();
+    assert!(lane.others_open().unwrap().is_empty());
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use alloy::primitives::{U256, keccak256};
 use switchyard_core::UsdE8;
 use switchyard_core::chain::TxId;
-use switchyard_core::chain::vm::{LineOutcome, PayoutLine, VmFuture, VmPayouts};
+use switchyard_core::chain::vm::{FloatDebit, LineOutcome, PayoutLine, VmFuture, VmPayouts};
 use switchyard_core::finality::Finality;
 use switchyard_relayer::vmlane::GenericLane;
 use switchyard_relayer::{NewPayout, Payouts, Store, VmPayoutChain};
@@ -52,6 +52,44 @@ impl VmPayouts for Fake {
     fn float(&self) -> VmFuture<'_, u128> {
         let f = self.with(|c| c.float);
         Box::pin(async move { Ok(f) })
+    }
+    fn float_debits(&self, after: u64) -> VmFuture<'_, (Vec<FloatDebit>, u64)> {
+        // Final blocks after `after`: the payouts that succeeded in them,
+        // and the float spent by someone else.
+        let out = self.with(|c| {
+            let upto = c.height.saturating_sub(c.finality_depth);
+            let mut d: Vec<FloatDebit> = Vec::new();
+            for (id, (block, payload)) in &c.included {
+                if *block <= after || *block > upto || c.failed.contains(id) {
+                    continue;
+                }
+                let Ok(lines) = serde_json::from_slice::<Vec<PayoutLine>>(payload) else {
+                    continue;
+                };
+                d.push(FloatDebit {
+                    tx: TxId(id.clone()),
+                    block: *block,
+                    amount: lines.iter().map(|l| l.amount).sum(),
+                    to: lines
+                        .iter()
+                        .map(|l| (l.recipient.clone(), l.amount))
+                        .collect(),
+                });
+            }
+            for (block, id, amount, to) in &c.foreign {
+                if *block > after && *block <= upto {
+                    d.push(FloatDebit {
+                        tx: TxId(id.clone()),
+                        block: *block,
+                        amount: *amount,
+                        to: vec![(to.clone(), *amount)],
+                    });
+                }
+            }
+            d.sort_by_key(|x| x.block);
+            (d, upto.max(after))
+        });
+        Box::pin(async move { Ok(out) })
     }
     fn check_recipients<'a>(
         &'a self,
@@ -315,14 +353,51 @@ async fn the_governor_limits_a_generic_lane_chain_under_its_bridge_domain() {
     let (s, why) = state(&r, &ids[2]);
     assert_eq!(s, "held", "{why}");
     assert!(why.starts_with("governor:"), "{why}");
-    r.fake.with(|c| assert_eq!(c.credits.get("wallet-2"), None, "not paid"));
+    r.fake
+        .with(|c| assert_eq!(c.credits.get("wallet-2"), None, "not paid"));
     let status = r.payouts.governor_status().unwrap();
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].0, domain);
     assert_eq!(status[0].2, U256::from(200u64), "the two admitted items");
     // The quote's check sees the same window: 100 more waits.
     assert!(matches!(
-        r.payouts.governor_check(domain, UsdE8(U256::from(100u64))).unwrap(),
+        r.payouts
+            .governor_check(domain, UsdE8(U256::from(100u64)))
+            .unwrap(),
         Some(switchyard_relayer::governor::Decision::Wait { .. })
     ));
+}
+
+#[tokio::test]
+async fn reconciliation_alerts_once_on_a_float_debit_that_is_not_the_relayers() {
+    let r = rig(1_000_000);
+    let items: Vec<NewPayout> = (0..4).map(|i| item(i, 100)).collect();
+    let ids = submit(&r, &items);
+    let states = run(&r, &ids, "final", 60).await;
+    assert!(states.iter().all(|s| s == "final"), "{states:?}");
+    // Our own batches, final: nothing to say.
+    assert_eq!(r.payouts.reconcile().await.unwrap(), 0);
+    // Someone else spends the float (a leaked key), in a block that then
+    // becomes final.
+    r.fake.with(|c| {
+        let at = c.height + 1;
+        c.foreign.push((at, vec![0xee; 64], 777, "thief".into()));
+        for _ in 0..4 {
+            c.mine();
+        }
+    });
+    assert_eq!(r.payouts.reconcile().await.unwrap(), 1, "one new alert");
+    // Recorded once: the cursor moved past it, and a replay of the same
+    // round adds nothing.
+    assert_eq!(r.payouts.reconcile().await.unwrap(), 0);
+    r.db().execute("DELETE FROM reconcile_cursor", []).unwrap();
+    assert_eq!(r.payouts.reconcile().await.unwrap(), 0, "deduplicated");
+    let (kind, detail): (String, String) = r
+        .db()
+        .query_row("SELECT kind, detail FROM alert", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(kind, "unknown_payout");
+    assert!(detail.contains("777 to thief"), "{detail}");
 }

@@ -141,7 +141,10 @@ impl Store {
         let mut rows = stmt
             .query_map([], |r| {
                 Ok((
-                    crate::governor::key(r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?.as_deref()),
+                    crate::governor::key(
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<String>>(1)?.as_deref(),
+                    ),
                     r.get::<_, String>(2)?,
                 ))
             })?

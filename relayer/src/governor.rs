@@ -46,10 +46,8 @@ pub enum Decision {
 /// derived from its topology name.
 pub fn key(chain_id: i64, chain: Option<&str>) -> i64 {
     match (chain_id, chain) {
-        (0, Some(name)) => {
-            i64::try_from(switchyard_core::topology::derived_bridge_domain(name))
-                .unwrap_or(i64::MAX)
-        }
+        (0, Some(name)) => i64::try_from(switchyard_core::topology::derived_bridge_domain(name))
+            .unwrap_or(i64::MAX),
         (id, _) => id,
     }
 }

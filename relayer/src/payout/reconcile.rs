@@ -43,17 +43,7 @@ impl Payouts {
     /// under the chain's bridge domain with the alerts, in one transaction.
     async fn reconcile_vm(&self, name: &str, v: &VmPayoutChain) -> Result<usize> {
         let key = crate::governor::key(0, Some(name));
-        let from: i64 = self
-            .store
-            .conn()
-            .query_row(
-                "SELECT next_block FROM reconcile_cursor WHERE chain_id = ?1",
-                params![key],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
-        let after = u64::try_from(from).unwrap_or(0).saturating_sub(1);
+        let after = self.reconcile_from(key)?.saturating_sub(1);
         let (debits, upto) = v.adapter.float_debits(after).await?;
         let mut alerts = Vec::new();
         for d in &debits {
@@ -81,34 +71,9 @@ impl Payouts {
                 ));
             }
         }
-        let mut new = 0;
-        let mut conn = self.store.conn();
-        let t = conn.transaction()?;
-        for detail in &alerts {
-            let n = t.execute(
-                "INSERT OR IGNORE INTO alert (kind, chain_id, detail, created_ms) VALUES ('unknown_payout', ?1, ?2, ?3)",
-                params![key, detail, now_ms()],
-            )?;
-            if n == 1 {
-                tracing::error!(
-                    kind = "unknown_payout",
-                    chain = %name,
-                    detail = %detail,
-                    "reconciliation: store and chain differ"
-                );
-                new += 1;
-            }
-        }
-        t.execute(
-            "INSERT INTO reconcile_cursor (chain_id, next_block) VALUES (?1, ?2)
-             ON CONFLICT (chain_id) DO UPDATE SET next_block = excluded.next_block",
-            params![
-                key,
-                i64::try_from(upto.saturating_add(1)).unwrap_or(i64::MAX)
-            ],
-        )?;
-        t.commit()?;
-        Ok(new)
+        let alerts: Vec<(&str, String)> =
+            alerts.into_iter().map(|d| ("unknown_payout", d)).collect();
+        self.record_reconciled(key, name, &alerts, upto)
     }
 
     async fn reconcile_chain(&self, chain_id: &u64, pc: &PayoutChain) -> Result<usize> {
@@ -117,17 +82,7 @@ impl Payouts {
         {
             let chain = i64::try_from(*chain_id).map_err(|_| Error::Corrupt("chain".into()))?;
             let final_head = pc.lane.chain.finalized_head().await?.number;
-            let from: i64 = self
-                .store
-                .conn()
-                .query_row(
-                    "SELECT next_block FROM reconcile_cursor WHERE chain_id = ?1",
-                    params![chain],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or(0);
-            let from = u64::try_from(from).unwrap_or(0);
+            let from = self.reconcile_from(chain)?;
             if from > final_head {
                 return Ok(0);
             }
@@ -186,33 +141,62 @@ impl Payouts {
                     Some(_) => {}
                 }
             }
-            let mut conn = self.store.conn();
-            let t = conn.transaction()?;
-            for (kind, detail) in &alerts {
-                let n = t.execute(
-                    "INSERT OR IGNORE INTO alert (kind, chain_id, detail, created_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![kind, chain, detail, now_ms()],
-                )?;
-                if n == 1 {
-                    tracing::error!(
-                        kind,
-                        chain_id,
-                        detail,
-                        "reconciliation: store and chain differ"
-                    );
-                    new += 1;
-                }
-            }
-            t.execute(
-                "INSERT INTO reconcile_cursor (chain_id, next_block) VALUES (?1, ?2)
-                 ON CONFLICT (chain_id) DO UPDATE SET next_block = excluded.next_block",
-                params![
-                    chain,
-                    i64::try_from(to.saturating_add(1)).unwrap_or(i64::MAX)
-                ],
-            )?;
-            t.commit()?;
+            new += self.record_reconciled(chain, &chain_id.to_string(), &alerts, to)?;
         }
+        Ok(new)
+    }
+
+    /// The next block to reconcile on the chain of governor key `key`.
+    fn reconcile_from(&self, key: i64) -> Result<u64> {
+        let from: i64 = self
+            .store
+            .conn()
+            .query_row(
+                "SELECT next_block FROM reconcile_cursor WHERE chain_id = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        Ok(u64::try_from(from).unwrap_or(0))
+    }
+
+    /// Records `alerts` (each once) and moves the cursor past block `upto`,
+    /// in one transaction; how many alerts are new.
+    fn record_reconciled(
+        &self,
+        key: i64,
+        chain: &str,
+        alerts: &[(&str, String)],
+        upto: u64,
+    ) -> Result<usize> {
+        let mut new = 0;
+        let mut conn = self.store.conn();
+        let t = conn.transaction()?;
+        for (kind, detail) in alerts {
+            let n = t.execute(
+                "INSERT OR IGNORE INTO alert (kind, chain_id, detail, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![kind, key, detail, now_ms()],
+            )?;
+            if n == 1 {
+                tracing::error!(
+                    kind,
+                    chain,
+                    detail,
+                    "reconciliation: store and chain differ"
+                );
+                new += 1;
+            }
+        }
+        t.execute(
+            "INSERT INTO reconcile_cursor (chain_id, next_block) VALUES (?1, ?2)
+             ON CONFLICT (chain_id) DO UPDATE SET next_block = excluded.next_block",
+            params![
+                key,
+                i64::try_from(upto.saturating_add(1)).unwrap_or(i64::MAX)
+            ],
+        )?;
+        t.commit()?;
         Ok(new)
     }
 }

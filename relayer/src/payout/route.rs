@@ -169,9 +169,7 @@ impl Payouts {
             // Limits and flows are per chain: an EVM chain by its id, a
             // generic-lane chain by its bridge domain.
             let gkey = crate::governor::key(chain, name.as_deref());
-            let limit = u64::try_from(gkey)
-                .ok()
-                .and_then(|c| self.governor.get(&c));
+            let limit = u64::try_from(gkey).ok().and_then(|c| self.governor.get(&c));
             if let Some(limit) = limit.filter(|_| !admitted_by_operator) {
                 if let Some(first) = blocked.get(&gkey) {
                     decisions.push((

@@ -684,3 +684,44 @@ async fn a_batch_an_operator_gives_up_on_that_executes_first_settles_and_pays_on
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn reconciliation_reads_the_batchers_paid_events_and_alerts_once_on_a_difference() {
+    let rig = rig("reconcile", 1_000_000_000).await;
+    let a = &rig.sides[0];
+    let to: Vec<Address> = (0..2).map(|i| recipient("reconcile", i)).collect();
+    let ids = submit(
+        &rig,
+        "reconcile",
+        &[item(a, to[0], 4_000_000, 4), item(a, to[1], 6_000_000, 6)],
+    );
+    until(&rig, &ids, &["final"], 40).await;
+    mine(&a.anvil, 4).await;
+    // Our own payments, final: nothing to say.
+    assert_eq!(rig.payouts.reconcile().await.unwrap(), 0);
+    // The store and the chain disagree on one item (a store edited by
+    // hand): read again from the start, it is a `payout_mismatch`, once.
+    let path = std::env::temp_dir()
+        .join(format!("sy-relayer-{}-reconcile", std::process::id()))
+        .join("relayer.db");
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute(
+        "UPDATE payout SET amount = '4000001' WHERE id = ?1",
+        [&ids[0]],
+    )
+    .unwrap();
+    conn.execute("DELETE FROM reconcile_cursor", []).unwrap();
+    assert_eq!(rig.payouts.reconcile().await.unwrap(), 1);
+    conn.execute("DELETE FROM reconcile_cursor", []).unwrap();
+    assert_eq!(rig.payouts.reconcile().await.unwrap(), 0, "recorded once");
+    let (kind, detail): (String, String) = conn
+        .query_row("SELECT kind, detail FROM alert", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(kind, "payout_mismatch");
+    assert!(
+        detail.contains(&ids[0]) && detail.contains("4000001"),
+        "{detail}"
+    );
+}

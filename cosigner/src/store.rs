@@ -160,6 +160,18 @@ fn entry_hash(
     keccak256(buf)
 }
 
+/// Audits a fence answered again (`resigned`) and commits `t`.
+fn resigned(
+    t: Transaction<'_>,
+    at: i64,
+    what: &str,
+    fence: &str,
+    nonce: &str,
+) -> Result<(), Refusal> {
+    append(&t, at, "resigned", None, what, Some(fence), Some(nonce)).map_err(store_err)?;
+    t.commit().map_err(store_err)
+}
+
 /// Appends an audit entry inside `t`.
 fn append(
     t: &Transaction<'_>,
@@ -335,21 +347,12 @@ impl Store {
                 ));
             }
             if old_deadline == deadline && (!req.resign || old_message == *message) {
-                append(
-                    &t,
-                    at,
-                    "resigned",
-                    None,
-                    &format!(
-                        "{}: the signature recorded for this fence{}",
-                        req.kind,
-                        req.note()
-                    ),
-                    Some(fence),
-                    Some(&nonce),
-                )
-                .map_err(store_err)?;
-                t.commit().map_err(store_err)?;
+                let what = format!(
+                    "{}: the signature recorded for this fence{}",
+                    req.kind,
+                    req.note()
+                );
+                resigned(t, at, &what, fence, &nonce)?;
                 return Ok(Signed::Again(sig));
             }
             // The same content in a new message: signed, not counted again
@@ -372,21 +375,12 @@ impl Store {
                     params![message, sig, at, fence],
                 )
                 .map_err(store_err)?;
-                append(
-                    &t,
-                    at,
-                    "resigned",
-                    None,
-                    &format!(
-                        "{}: the same content in a new message; the chain executes at most one{}",
-                        req.kind,
-                        req.note()
-                    ),
-                    Some(fence),
-                    Some(&nonce),
-                )
-                .map_err(store_err)?;
-                t.commit().map_err(store_err)?;
+                let what = format!(
+                    "{}: the same content in a new message; the chain executes at most one{}",
+                    req.kind,
+                    req.note()
+                );
+                resigned(t, at, &what, fence, &nonce)?;
                 return Ok(Signed::New(sig));
             }
             // The same content under a new deadline: only once the one

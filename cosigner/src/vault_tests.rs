@@ -259,40 +259,23 @@ fn a_release_other_than_the_message_says_or_the_policy_allows_is_refused_and_aud
         refused(&big, s.message(&big, 1, s.payer), "cap per release"),
         "item_cap"
     );
-    // Asked by a key that is no daemon identity.
-    let stranger = ReleaseRequest::new(
-        &Eip712Signer::from_hex("x", COSIGNER).unwrap(),
-        s.cosigner.address(),
-        1_000,
-        "devnet-sol",
-        c.clone(),
-        s.message(&c, 1, s.payer),
-    )
-    .unwrap();
-    assert_eq!(
-        s.cosigner
-            .handle_release(&stranger, 1_000)
-            .unwrap_err()
-            .rule,
-        "auth"
-    );
-    // Addressed to another co-signer.
-    let elsewhere = ReleaseRequest::new(
-        &s.identity,
-        Address::repeat_byte(1),
-        1_000,
-        "devnet-sol",
-        c.clone(),
-        s.message(&c, 1, s.payer),
-    )
-    .unwrap();
-    assert_eq!(
-        s.cosigner
-            .handle_release(&elsewhere, 1_000)
-            .unwrap_err()
-            .rule,
-        "audience"
-    );
+    // Asked by a key that is no daemon identity; addressed to another
+    // co-signer.
+    let rule = |identity: &Eip712Signer, audience: Address| {
+        let req = ReleaseRequest::new(
+            identity,
+            audience,
+            1_000,
+            "devnet-sol",
+            c.clone(),
+            s.message(&c, 1, s.payer),
+        )
+        .unwrap();
+        s.cosigner.handle_release(&req, 1_000).unwrap_err().rule
+    };
+    let stranger = Eip712Signer::from_hex("x", COSIGNER).unwrap();
+    assert_eq!(rule(&stranger, s.cosigner.address()), "auth");
+    assert_eq!(rule(&s.identity, Address::repeat_byte(1)), "audience");
     let rules: Vec<String> = s.audit().into_iter().filter_map(|(_, r)| r).collect();
     assert_eq!(
         rules,
